@@ -1,0 +1,3 @@
+from hala_exp.cli import main
+
+main()

@@ -1,0 +1,81 @@
+"""`hala-exp`: compose the experiment, validate it, then plan or run the pipeline.
+
+With no arguments the tiny preset runs end to end on CPU. `plan=true` prints which stages would
+run and which are reused without importing torch.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+from hala_exp.config import CONF_DIR, ConfigError, validate
+from hala_exp.config.schema import register
+from hala_exp.io import write_json
+from hala_exp.pipeline.provenance import git_state, host, package_versions
+
+log = logging.getLogger("hala_exp")
+
+
+def _write_run_record(cfg: DictConfig, run_dir: Path) -> None:
+    hc = HydraConfig.get()
+    write_json(run_dir / "run.json", {
+        "name": cfg.name,
+        "overrides": list(hc.overrides.task),
+        "command": sys.argv,
+        "git": git_state(),
+        "versions": package_versions(),
+        "seeds": {"seed": cfg.seed, "data": cfg.data.seed, "train": cfg.train.seed,
+                  "engine": cfg.engine.seed, "eval_sample": cfg.eval.translation.seed},
+        "host": host(),
+        "store": str(Path(cfg.store).resolve()),
+    })
+    (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True), encoding="utf-8")
+
+
+def _print_plan(cfg: DictConfig) -> None:
+    from hala_exp.pipeline.runner import plan
+
+    rows = plan(cfg)
+    width = max(len(r["name"]) for r in rows)
+    for r in rows:
+        print(f"{r['status']:>6}  {r['name']:<{width}}  {r['key']}")
+    n_run = sum(r["status"] == "run" for r in rows)
+    print(f"{n_run} to run, {len(rows) - n_run} reused")
+
+
+def app(cfg: DictConfig) -> None:
+    try:
+        validate(cfg)
+    except ConfigError as e:
+        print(f"hala-exp: config error: {e}", file=sys.stderr)
+        sys.exit(2)
+    if cfg.plan:
+        _print_plan(cfg)
+        return
+    from hala_exp.pipeline.runner import run_pipeline
+    from hala_exp.summary import summary
+
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    _write_run_record(cfg, run_dir)
+    results = run_pipeline(cfg, run_dir)
+    ran = [n for n, s in results["stages"].items() if s["status"] == "ran"]
+    print(summary(results["metrics"]))
+    print(f"\n{len(ran)} stages ran, {len(results['stages']) - len(ran)} reused.")
+    print(f"Results: {run_dir / 'results.json'}")
+
+
+def main() -> None:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    register()
+    hydra.main(config_path=str(CONF_DIR), config_name="config")(app)()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,5 @@
+"""Config tree location, composition and validation."""
+
+from hala_exp.config.load import CONF_DIR, ConfigError, compose, validate
+
+__all__ = ["CONF_DIR", "ConfigError", "compose", "validate"]

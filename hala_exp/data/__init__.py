@@ -1,0 +1,1 @@
+"""Data sources: bundled samples, local files and hub datasets, read into plain rows."""

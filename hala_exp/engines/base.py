@@ -1,0 +1,51 @@
+"""The generation interface every stage uses: batched prompts in, texts out.
+
+Translation, judging and evaluation call `Engine.chat` (or `generate` for raw prompts); the
+back-end (transformers on CPU, vLLM on GPU nodes) is chosen by `engine.backend` alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from omegaconf import DictConfig
+
+Message = dict[str, str]
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    max_new_tokens: int = 256
+    temperature: float = 0.0  # 0 = greedy
+    top_p: float = 1.0
+    seed: int = 0
+
+
+@dataclass
+class Generation:
+    text: str
+    finished: bool  # False when generation stopped at max_new_tokens (output may be cut)
+    new_tokens: int
+
+
+class Engine(Protocol):
+    def generate(self, prompts: list[str], params: SamplingParams) -> list[Generation]: ...
+
+    def chat(self, conversations: list[list[Message]], params: SamplingParams) -> list[Generation]: ...
+
+    def close(self) -> None: ...
+
+
+def sampling_from(engine_cfg: DictConfig, max_new_tokens: int) -> SamplingParams:
+    return SamplingParams(max_new_tokens=max_new_tokens, temperature=engine_cfg.temperature,
+                          top_p=engine_cfg.top_p, seed=engine_cfg.seed)
+
+
+def make_engine(engine_cfg: DictConfig, model_path: str, model_dtype: str = "auto") -> Engine:
+    """Open the configured back-end on a model (a local directory or a hub id)."""
+    if engine_cfg.backend == "transformers":
+        from hala_exp.engines.hf import TransformersEngine
+
+        return TransformersEngine(model_path, engine_cfg, model_dtype)
+    raise ValueError(f"engine.backend = {engine_cfg.backend!r} is not available: use engine.backend=transformers")

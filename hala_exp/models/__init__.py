@@ -1,0 +1,1 @@
+"""Model loading and tiny models built in code."""

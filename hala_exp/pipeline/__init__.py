@@ -1,0 +1,1 @@
+"""Stage graph, content-keyed store and runner."""

@@ -1,0 +1,153 @@
+"""The stage graph of the translate-and-tune recipe, built from the config.
+
+Each step names the function it runs, the slice of config it depends on and its inputs (other
+steps' outputs, or hub ids). A step's key hashes exactly those, plus the stage's version, so a
+change re-runs the steps it reaches and nothing else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+# Bump a stage's version when its code changes what it writes: old outputs stop being reused.
+VERSIONS = {"build_model": 1, "quantize_teacher": 1, "translate_bootstrap": 1, "judge": 1,
+            "train_translator": 1, "translate_corpus": 1, "sft": 1, "merge": 1,
+            "evaluate_translation": 1, "evaluate_lighteval": 1}
+
+
+@dataclass(frozen=True)
+class Ref:
+    """An input: a file or directory inside another step's output."""
+
+    step: str
+    sub: str
+
+
+@dataclass
+class Step:
+    name: str  # unique in the graph, e.g. "sft", "evaluate.student_merged"
+    stage: str  # key of VERSIONS; the function is hala_exp.stages.<module>:<func>
+    fn: str
+    config: dict[str, Any]
+    inputs: dict[str, Ref | str] = field(default_factory=dict)  # str: a hub id or local path
+
+    @property
+    def version(self) -> int:
+        return VERSIONS[self.stage]
+
+
+def _plain(node: Any) -> Any:
+    return OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
+
+
+def _pick(node: DictConfig, *keys: str) -> dict[str, Any]:
+    return {k: _plain(node[k]) for k in keys}
+
+
+class _Builder:
+    def __init__(self, cfg: DictConfig):
+        self.cfg = cfg
+        self.steps: list[Step] = []
+
+    def add(self, name: str, stage: str, fn: str, config: dict[str, Any],
+            inputs: dict[str, Ref | str] | None = None) -> str:
+        self.steps.append(Step(name, stage, fn, config, inputs or {}))
+        return name
+
+    def model(self, group: str, role: str, prompts: list[str] = ()) -> Ref | str:
+        """A hub id / path as is, or a step that builds the tiny model."""
+        m = self.cfg[group]
+        if m.id != "tiny":
+            return m.id if m.revision is None else f"{m.id}@{m.revision}"
+        config = {"model": _pick(m, "name", "tiny", "learning_rate", "batch_size", "grad_accum",
+                                 "max_length", "dtype")}
+        if m.tiny.warmup != "none":
+            config["prompts"] = list(prompts)
+        name = self.add(f"build.{role}", "build_model", "hala_exp.stages.build_model:run", config)
+        return Ref(name, "model")
+
+
+def build_graph(cfg: DictConfig) -> list[Step]:
+    """Steps in an order where every input comes before its consumer."""
+    b = _Builder(cfg)
+    engine = _plain(cfg.engine)
+    tr_eval = _plain(cfg.eval.translation)
+    teacher_prompts = [cfg.teacher.prompt, cfg.eval.translation.prompt]
+
+    teacher = b.model("teacher", "teacher", teacher_prompts)
+    systems: dict[str, tuple[Ref | str, str]] = {"teacher": (teacher, cfg.eval.translation.prompt)}
+    teacher_used = teacher
+    if cfg.teacher.fp8:
+        b.add("quantize_teacher", "quantize_teacher", "hala_exp.stages.quantize_teacher:run",
+              {"teacher": _pick(cfg.teacher, "quant_scheme", "quant_ignore", "prompt", "max_new_tokens",
+                                "probe_rows", "dtype"),
+               "engine": engine, "probe": tr_eval["source"]},
+              {"model": teacher})
+        teacher_used = Ref("quantize_teacher", "model")
+        systems["teacher_fp8"] = (teacher_used, cfg.eval.translation.prompt)
+
+    b.add("translate_bootstrap", "translate_bootstrap", "hala_exp.stages.translate_bootstrap:run",
+          {"teacher": _pick(cfg.teacher, "prompt", "max_new_tokens", "dtype"),
+           "source": _plain(cfg.data.bootstrap), "engine": engine},
+          {"model": teacher_used})
+
+    judge = b.model("judge", "judge", [cfg.judge.prompt])
+    b.add("judge", "judge", "hala_exp.stages.judge:run",
+          {"judge": _pick(cfg.judge, "prompt", "max_new_tokens", "dtype"),
+           "source": _plain(cfg.data.parallel), "engine": engine},
+          {"model": judge})
+
+    translator_base = b.model("translator", "translator_base")
+    systems["translator_base"] = (translator_base, cfg.eval.translation.prompt)
+    b.add("train_translator", "train_translator", "hala_exp.stages.train_translator:run",
+          {"translator": _pick(cfg.translator, "prompt", "learning_rate", "batch_size", "grad_accum",
+                               "max_length"),
+           "train": _plain(cfg.train), "seed": cfg.data.seed},
+          {"model": translator_base, "tuples": Ref("translate_bootstrap", "tuples.jsonl"),
+           "accepted": Ref("judge", "accepted.jsonl")})
+    translator = Ref("train_translator", "model")
+    systems["translator"] = (translator, cfg.translator.prompt)
+
+    b.add("translate_corpus", "translate_corpus", "hala_exp.stages.translate_corpus:run",
+          {"translator": _pick(cfg.translator, "prompt", "max_new_tokens", "dtype"),
+           "corpus": _plain(cfg.data.corpus), "engine": engine},
+          {"model": translator})
+
+    student = b.model("model", "student_base")
+    b.add("sft", "sft", "hala_exp.stages.sft:run",
+          {"model": _pick(cfg.model, "learning_rate", "batch_size", "grad_accum", "max_length"),
+           "train": _plain(cfg.train)},
+          {"model": student, "corpus": Ref("translate_corpus", "corpus.jsonl")})
+    students: dict[str, Ref | str] = {"student_base": student, "student_sft": Ref("sft", "model")}
+    if cfg.merge.method == "slerp":
+        b.add("merge", "merge", "hala_exp.stages.merge:run", {"merge": _plain(cfg.merge)},
+              {"base": student, "tuned": Ref("sft", "model")})
+        students["student_merged"] = Ref("merge", "model")
+
+    for system, (model, prompt) in systems.items():
+        b.add(f"evaluate.{system}", "evaluate_translation", "hala_exp.stages.evaluate:run_translation",
+              {"eval": {"translation": tr_eval}, "engine": engine, "system": {"name": system, "prompt": prompt}},
+              {"model": model})
+    if cfg.eval.lighteval.tasks:
+        for system, model in students.items():
+            b.add(f"evaluate.{system}", "evaluate_lighteval", "hala_exp.stages.evaluate:run_lighteval",
+                  {"eval": {"lighteval": _plain(cfg.eval.lighteval)}, "engine": engine},
+                  {"model": model})
+    return b.steps
+
+
+def step_keys(steps: list[Step]) -> dict[str, str]:
+    """Key of each step: hash of its stage, version, config slice and its inputs' keys."""
+    keys: dict[str, str] = {}
+    for s in steps:
+        inputs = {k: ({"step_key": keys[v.step], "sub": v.sub} if isinstance(v, Ref) else v)
+                  for k, v in sorted(s.inputs.items())}
+        blob = json.dumps({"stage": s.stage, "version": s.version, "fn": s.fn, "config": s.config,
+                           "inputs": inputs}, sort_keys=True, ensure_ascii=False)
+        keys[s.name] = hashlib.sha256(blob.encode()).hexdigest()[:16]
+    return keys

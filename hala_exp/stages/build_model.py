@@ -1,0 +1,66 @@
+"""Build a tiny model in code, optionally warmed up so a tiny teacher or judge does its job.
+
+The warm-up is a short SFT on the bundled Tatoeba pairs: `translate` teaches EN->AR under each of
+the given prompts; `judge` teaches accept for aligned pairs and reject for mismatched ones.
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+import shutil
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from hala_exp.data.paths import SAMPLES_DIR
+from hala_exp.data.samples_text import sample_texts
+from hala_exp.training.sft import Hyper, pair, train_sft
+
+WARMUP_TRAIN = {"name": "warmup", "epochs": 1.0, "max_steps": -1, "warmup_ratio": 0.0,
+                "lr_scheduler": "constant", "weight_decay": 0.0, "packing": False,
+                "completion_only_loss": True, "use_cpu": True, "bf16": False,
+                "gradient_checkpointing": False, "logging_steps": 10, "seed": 0}
+
+
+def _tatoeba(rows: int) -> list[dict[str, str]]:
+    with open(SAMPLES_DIR / "tatoeba_ara_eng/sample.tsv", encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))[:rows]
+
+
+def warmup_rows(kind: str, prompts: list[str], rows: int, seed: int) -> list[dict]:
+    pairs = _tatoeba(rows)
+    if kind == "translate":
+        return [pair(prompts[i % len(prompts)].format(text=p["en"]), p["ar"]) for i, p in enumerate(pairs)]
+    if kind == "judge":
+        rng = random.Random(seed)
+        shuffled = pairs[:]
+        rng.shuffle(shuffled)
+        out = []
+        for p, q in zip(pairs, shuffled):
+            out.append(pair(prompts[0].format(ar_text=p["ar"], en_text=p["en"]), "accept"))
+            if q["en"] != p["en"]:
+                out.append(pair(prompts[0].format(ar_text=p["ar"], en_text=q["en"]), "reject"))
+        rng.shuffle(out)
+        return out
+    raise ValueError(f"tiny.warmup = {kind!r}: use none, translate or judge")
+
+
+def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
+    from hala_exp.models.tiny import save_tiny
+
+    m = cfg.model
+    t = m.tiny
+    target = out / "model"
+    init = out / "init" if t.warmup != "none" else target
+    metrics = save_tiny(init, arch=t.arch, texts=sample_texts(), vocab_size=t.vocab_size,
+                        hidden_size=t.hidden_size, layers=t.layers, heads=t.heads,
+                        intermediate_size=t.intermediate_size, max_position=t.max_position, seed=t.seed)
+    if t.warmup != "none":
+        rows = warmup_rows(t.warmup, list(cfg.prompts), t.warmup_rows, t.seed)
+        hyper = Hyper(m.learning_rate, m.batch_size, m.grad_accum, m.max_length)
+        train = OmegaConf.create({**WARMUP_TRAIN, "seed": t.seed})
+        warm = train_sft(str(init), rows, target, hyper, train, max_steps=t.warmup_steps)
+        metrics.update({f"warmup.{k}": v for k, v in warm.items()})
+        shutil.rmtree(init)
+    return metrics

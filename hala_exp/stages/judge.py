@@ -1,0 +1,46 @@
+"""Stage 3: a strict bilingual judge keeps OPUS-style pairs it answers `accept` for.
+
+Every candidate lands in exactly one of accepted / rejected / invalid (neither word, or both), so
+the counts always add up to the number of candidates.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from hala_exp.data.sources import load_parallel
+from hala_exp.engines.base import make_engine, sampling_from
+from hala_exp.io import write_jsonl
+
+_WORD = re.compile(r"[a-z]+")
+
+
+def parse_verdict(text: str) -> str:
+    """'accept' or 'reject' when exactly one of them appears as a word (any case), else 'invalid'."""
+    words = set(_WORD.findall(text.lower()))
+    found = {w for w in ("accept", "reject") if w in words}
+    return found.pop() if len(found) == 1 else "invalid"
+
+
+def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
+    rows = load_parallel(cfg.source, "parallel")
+    engine = make_engine(cfg.engine, inputs["model"], cfg.judge.dtype)
+    try:
+        prompts = [[{"role": "user", "content": cfg.judge.prompt.format(ar_text=r["ar"], en_text=r["en"])}]
+                   for r in rows]
+        gens = engine.chat(prompts, sampling_from(cfg.engine, cfg.judge.max_new_tokens))
+    finally:
+        engine.close()
+    buckets: dict[str, list[dict]] = {"accept": [], "reject": [], "invalid": []}
+    for row, gen in zip(rows, gens):
+        buckets[parse_verdict(gen.text)].append({**row, "verdict_raw": gen.text})
+    write_jsonl(out / "accepted.jsonl", buckets["accept"])
+    write_jsonl(out / "rejected.jsonl", buckets["reject"])
+    write_jsonl(out / "invalid.jsonl", buckets["invalid"])
+    n = len(rows)
+    return {"candidates": float(n), "accepted": float(len(buckets["accept"])),
+            "rejected": float(len(buckets["reject"])), "invalid": float(len(buckets["invalid"])),
+            "accept_rate": len(buckets["accept"]) / n if n else 0.0}

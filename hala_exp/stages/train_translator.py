@@ -1,0 +1,37 @@
+"""Stage 4: SFT a small model into an EN->AR translator.
+
+Training set: each Orca tuple gives two pairs (instruction, response), plus every judge-accepted
+pair; shuffled with the data seed; chat-style with the translator's own prompt.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from hala_exp.io import read_jsonl
+from hala_exp.text import has_arabic
+from hala_exp.training.sft import Hyper, pair, train_sft
+
+
+def training_pairs(tuples: list[dict], accepted: list[dict]) -> tuple[list[tuple[str, str]], int]:
+    """(en, ar) pairs; teacher outputs without Arabic script are left out and counted."""
+    pairs = []
+    for t in tuples:
+        pairs += [(t["instr_en"], t["instr_ar"]), (t["resp_en"], t["resp_ar"])]
+    pairs += [(a["en"], a["ar"]) for a in accepted]
+    kept = [(en, ar) for en, ar in pairs if has_arabic(ar)]
+    return kept, len(pairs) - len(kept)
+
+
+def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
+    pairs, dropped = training_pairs(read_jsonl(inputs["tuples"]), read_jsonl(inputs["accepted"]))
+    random.Random(cfg.seed).shuffle(pairs)
+    rows = [pair(cfg.translator.prompt.format(text=en), ar) for en, ar in pairs]
+    t = cfg.translator
+    metrics = train_sft(inputs["model"], rows, out / "model",
+                        Hyper(t.learning_rate, t.batch_size, t.grad_accum, t.max_length), cfg.train)
+    metrics["dropped_without_arabic"] = float(dropped)
+    return metrics

@@ -1,0 +1,81 @@
+"""One SFT entry point (TRL SFTTrainer) for the translator, the students and tiny warm-ups.
+
+Rows are prompt-completion conversations, so the loss falls on the assistant reply only, with any
+model's own chat template (no `{% generation %}` markers needed).
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+Message = dict[str, str]
+
+
+@dataclass
+class Hyper:
+    """What differs per model size: from the model's config group."""
+
+    learning_rate: float
+    batch_size: int
+    grad_accum: int
+    max_length: int
+
+
+def pair(user: str, assistant: str) -> dict[str, list[Message]]:
+    """A prompt-completion row: one user turn, one assistant reply."""
+    return {"prompt": [{"role": "user", "content": user}],
+            "completion": [{"role": "assistant", "content": assistant}]}
+
+
+def train_sft(model_path: str, rows: list[dict], out: Path, hyper: Hyper, train: DictConfig,
+              max_steps: int | None = None) -> dict[str, float]:
+    """Fine-tune `model_path` on `rows`; save model and tokenizer to `out`; return loss metrics."""
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    from hala_exp.models.loading import load_tokenizer
+
+    if not rows:
+        raise ValueError("no training rows: the upstream stage produced an empty dataset")
+    tokenizer = load_tokenizer(model_path)
+    tokenizer.padding_side = "right"  # training pads on the right; generation switches back
+    steps = max_steps if max_steps is not None else train.max_steps
+    args = SFTConfig(
+        output_dir=str(out.parent / (out.name + ".trainer")),
+        learning_rate=hyper.learning_rate,
+        per_device_train_batch_size=hyper.batch_size,
+        gradient_accumulation_steps=hyper.grad_accum,
+        num_train_epochs=train.epochs,
+        max_steps=steps,
+        lr_scheduler_type=train.lr_scheduler,
+        warmup_steps=float(train.warmup_ratio),  # a float in [0, 1) is a ratio of total steps
+        weight_decay=train.weight_decay,
+        logging_steps=train.logging_steps,
+        save_strategy="no",
+        report_to=[],
+        bf16=train.bf16,
+        use_cpu=train.use_cpu,
+        gradient_checkpointing=train.gradient_checkpointing,
+        max_length=hyper.max_length,
+        packing=train.packing,
+        completion_only_loss=train.completion_only_loss,
+        seed=train.seed,
+        data_seed=train.seed,
+        dataloader_num_workers=0,
+        disable_tqdm=True,
+    )
+    trainer = SFTTrainer(model=model_path, args=args, train_dataset=Dataset.from_list(rows),
+                         processing_class=tokenizer)
+    result = trainer.train()
+    trainer.save_model(str(out))
+    tokenizer.padding_side = "left"
+    tokenizer.save_pretrained(str(out))
+    shutil.rmtree(args.output_dir, ignore_errors=True)  # no checkpoints are kept (save_strategy=no)
+    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+    return {"train_loss": float(result.training_loss), "steps": float(result.global_step),
+            "first_loss": float(losses[0]) if losses else float("nan"),
+            "last_loss": float(losses[-1]) if losses else float("nan"), "rows": float(len(rows))}

@@ -1,0 +1,41 @@
+"""Translate instruction rows (instruction and response) EN->AR through any engine.
+
+Shared by the bootstrap stage (teacher) and the corpus stage (small translator): both keep each
+row's id and source, and record whether an output was cut at the token limit.
+"""
+
+from __future__ import annotations
+
+import time
+
+from hala_exp.engines.base import Engine, SamplingParams
+from hala_exp.text import arabic_ratio, has_arabic
+
+
+def translate_texts(engine: Engine, texts: list[str], prompt: str, params: SamplingParams):
+    """One chat turn per text: `prompt` with the English in `{text}`."""
+    return engine.chat([[{"role": "user", "content": prompt.format(text=t)}] for t in texts], params)
+
+
+def translate_rows(engine: Engine, rows: list[dict], prompt: str, params: SamplingParams
+                   ) -> tuple[list[dict], dict[str, float]]:
+    """Rows {id, source, instruction, response} -> {id, source, instr_en, instr_ar, resp_en, resp_ar, ...}."""
+    start = time.perf_counter()
+    texts = [r["instruction"] for r in rows] + [r["response"] for r in rows]
+    gens = translate_texts(engine, texts, prompt, params)
+    n = len(rows)
+    out = []
+    for i, r in enumerate(rows):
+        gi, gr = gens[i], gens[n + i]
+        out.append({"id": r["id"], "source": r["source"], "instr_en": r["instruction"], "instr_ar": gi.text,
+                    "resp_en": r["response"], "resp_ar": gr.text, "cut": (not gi.finished) or (not gr.finished)})
+    seconds = time.perf_counter() - start
+    tokens = sum(g.new_tokens for g in gens)
+    outputs = [g.text for g in gens]
+    return out, {
+        "rows": float(n),
+        "outputs_with_arabic": float(sum(has_arabic(t) for t in outputs)),
+        "mean_arabic_ratio": sum(arabic_ratio(t) for t in outputs) / max(len(outputs), 1),
+        "cut_at_limit": float(sum(not g.finished for g in gens)),
+        "tokens_per_s": tokens / seconds if seconds > 0 else 0.0,
+    }
