@@ -25,7 +25,7 @@ def compose(overrides: list[str] | None = None) -> DictConfig:
     from hydra import initialize_config_dir
 
     register()
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
+    with initialize_config_dir(config_dir=str(CONF_DIR)):
         return hydra_compose(config_name="config", overrides=list(overrides or []))
 
 

@@ -102,7 +102,7 @@ def build_graph(cfg: DictConfig) -> list[Step]:
            "source": _plain(cfg.data.parallel), "engine": engine},
           {"model": judge})
 
-    translator_base = b.model("translator", "translator_base")
+    translator_base = b.model("translator", "translator_base", [cfg.eval.translation.prompt, cfg.translator.prompt])
     systems["translator_base"] = (translator_base, cfg.eval.translation.prompt)
     b.add("train_translator", "train_translator", "hala_exp.stages.train_translator:run",
           {"translator": _pick(cfg.translator, "prompt", "learning_rate", "batch_size", "grad_accum",

@@ -1,0 +1,101 @@
+"""Every group option and preset composes and validates; bad values fail early, naming the key."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from hydra.errors import ConfigCompositionException
+from omegaconf.errors import ValidationError
+
+from hala_exp.config import CONF_DIR, ConfigError, compose, validate
+
+GROUPS = ["model", "teacher", "translator", "judge", "data", "train", "merge", "eval", "engine", "logger"]
+OPTIONS = [(g, p.stem) for g in GROUPS for p in sorted((CONF_DIR / g).glob("*.yaml"))]
+PRESETS = sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("group,option", OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])
+def test_every_group_option_composes_and_validates(group, option):
+    cfg = compose([f"{group}={option}"])
+    validate(cfg)
+    assert cfg[group] is not None
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_every_preset_composes_and_validates(preset):
+    cfg = compose([f"experiment={preset}"])
+    validate(cfg)
+    assert cfg.name == preset
+
+
+def test_presets_carry_the_papers_settings():
+    cfg = compose(["experiment=hala_1.2b"])
+    assert cfg.model.id == "LiquidAI/LFM2-1.2B"
+    assert cfg.teacher.id == "CohereLabs/command-a-translate-08-2025" and cfg.teacher.fp8
+    assert cfg.teacher.quant_scheme == "FP8_DYNAMIC" and list(cfg.teacher.quant_ignore) == ["lm_head"]
+    assert cfg.judge.id == "Qwen/Qwen2.5-3B-Instruct"
+    assert cfg.merge.method == "slerp" and cfg.merge.t == 0.5
+    assert cfg.data.bootstrap.rows == 405000 and cfg.data.parallel.path == "Helsinki-NLP/opus-100"
+    assert compose(["experiment=hala_9b"]).model.id == "QCRI/Fanar-1-9B-Instruct"
+    assert cfg.judge.prompt.startswith("You are a strict bilingual judge.")
+    assert cfg.judge.prompt.endswith("Otherwise, output only: reject")
+
+
+def test_default_is_the_tiny_preset():
+    cfg = compose()
+    assert cfg.name == "tiny" and cfg.model.id == "tiny" and cfg.teacher.tiny.arch == "llama"
+    assert cfg.model.tiny.arch == "lfm2"
+
+
+def test_unknown_group_option_names_the_group():
+    with pytest.raises(ConfigCompositionException, match="model"):
+        compose(["model=lfm2_13b"])
+
+
+def test_wrong_type_names_the_key():
+    with pytest.raises((ConfigCompositionException, ValidationError)) as err:
+        compose(["merge.t=half"])
+    text = f"{err.value} {err.value.__cause__}"
+    assert "merge.t" in text and "half" in text and "Float" in text
+
+
+def test_unknown_key_is_refused():
+    with pytest.raises(ConfigCompositionException, match="lerning_rate"):
+        compose(["model.lerning_rate=1e-4"])
+
+
+@pytest.mark.parametrize("override,key", [
+    ("merge.t=1.5", "merge.t"),
+    ("merge.t=-0.1", "merge.t"),
+    ("data.bootstrap.rows=0", "data.bootstrap.rows"),
+    ("data.corpus.orca.rows=-5", "data.corpus.orca.rows"),
+    ("data.parallel.rows=0", "data.parallel.rows"),
+    ("data.bootstrap.instruction_field=prompt", "data.bootstrap.path"),
+    ("data.parallel.ar_field=arabic", "data.parallel.path"),
+    ("model.id=/nonexistent/model/dir", "model.id"),
+    ("teacher.id=./no_such_teacher", "teacher.id"),
+    ("merge.method=ties", "merge.method"),
+    ("eval.translation.n=0", "eval.translation.n"),
+    ("teacher.prompt=Translate", "teacher.prompt"),
+])
+def test_bad_values_fail_with_key_value_and_fix(override, key):
+    cfg = compose([override])
+    with pytest.raises(ConfigError) as err:
+        validate(cfg)
+    message = str(err.value)
+    assert message.startswith(key), message
+    assert "Fix:" in message
+    assert override.split("=", 1)[1].split("/")[-1] in message
+
+
+def test_cli_reports_config_error_before_loading_anything(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-c", "import sys; from hala_exp.cli import main; main(); "
+         "print('TORCH', 'torch' in sys.modules)", "merge.t=2", f"store={tmp_path}",
+         f"hydra.run.dir={tmp_path}/run"],
+        capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "merge.t = 2.0" in proc.stderr and "Fix:" in proc.stderr
+    assert not any(tmp_path.iterdir()) or not (tmp_path / "run" / "results.json").exists()
