@@ -44,7 +44,7 @@ class ModelConfig:
     dtype: str = "bfloat16"
     # Per-size training defaults, used by the stage that fine-tunes this model.
     learning_rate: float = 5e-5
-    batch_size: int = 8
+    batch_size: int = 8  # questions per forward batch
     grad_accum: int = 1
     max_length: int = 2048
 
@@ -152,7 +152,7 @@ class LightevalConfig:
     custom_tasks: Optional[str] = None  # module path or file with LightevalTaskConfig objects
     data_dir: Optional[str] = None  # local copies of the tasks' datasets (clusters offline)
     max_samples: Optional[int] = None
-    batch_size: int = 8
+    batch_size: int = 8  # questions per forward batch
 
 
 @dataclass

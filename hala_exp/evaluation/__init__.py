@@ -1,0 +1,8 @@
+"""Evaluation: translation quality metrics and lighteval runs.
+
+`sample_tasks` and `lighteval_run` import lighteval (slow) only when used; nothing here does.
+"""
+
+from hala_exp.evaluation.metrics import translation_scores
+
+__all__ = ["translation_scores"]

@@ -1,0 +1,185 @@
+"""Run lighteval (transformers back-end) through its Python `Pipeline` and flatten its scores.
+
+Stale scores: lighteval caches model outputs under `<cache_dir>/<model_name>/<hash of the model
+config>`; the config holds the path, not the weights, and an absolute path makes that folder sit
+inside the model directory. Weights overwritten in place would then be scored from the old
+outputs. We never hand lighteval the model directory itself: it loads a fresh folder of symlinks
+to the model's files (`out_dir/_model`), so its cache lands there, and that folder is deleted
+before and after every run. No output of an earlier run can be reused, and nothing is written
+into the model directory.
+
+lighteval is imported inside the functions (about 8 s).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import re
+import shutil
+import types
+from pathlib import Path
+
+from hala_exp.io import write_json
+
+VIEW = "_model"
+_FEWSHOT = re.compile(r"[|:]\d+$")
+# lighteval's batch size counts sequences (question x choice) and turns it into questions per batch
+# as round(size // max_choices / 8) * 8 (at least 1): 16 would mean one question at a time. Our
+# `batch_size` is questions per batch, so lighteval gets it times 4 (4-choice questions give exactly
+# `batch_size`, rounded to a multiple of 8; 2-choice ones twice as many).
+CHOICES_PER_QUESTION = 4
+
+
+def _block_tiny_benchmarks_download() -> None:
+    """Import lighteval's tinyBenchmarks tasks without their GitHub download.
+
+    Loading the task registry imports every task file, and that one fetches `tinyBenchmarks.pkl`
+    at import time, which crashes offline. We never run those tasks, so when the file is absent
+    the module is imported once with the HTTP GET answering 404 (it then skips the write); the
+    registry reuses the module from `sys.modules`.
+    """
+    import sys
+
+    if "lighteval.tasks.tasks.tiny_benchmarks" in sys.modules:
+        return
+    spec = importlib.util.find_spec("lighteval.tasks.tasks.tiny_benchmarks")
+    if spec is None or spec.origin is None or (Path(spec.origin).parent / "tinyBenchmarks.pkl").exists():
+        return
+    import requests
+
+    real_get = requests.get
+    requests.get = lambda *a, **k: types.SimpleNamespace(status_code=404, content=b"")  # type: ignore[assignment]
+    try:
+        importlib.import_module("lighteval.tasks.tasks.tiny_benchmarks")
+    finally:
+        requests.get = real_get
+
+
+def _custom_module(custom_tasks: str | None, data_dir: str | None) -> types.ModuleType | None:
+    """The custom tasks as a module; `data_dir` rebuilds its tasks via its `build_tasks(data_dir)`."""
+    if custom_tasks is None:
+        if data_dir is not None:
+            raise ValueError("data_dir needs custom_tasks: a module with build_tasks(data_dir)")
+        return None
+    module = (_module_from_file(custom_tasks) if custom_tasks.endswith(".py") or Path(custom_tasks).is_file()
+              else importlib.import_module(custom_tasks))
+    if data_dir is None:
+        return module
+    if not hasattr(module, "build_tasks"):
+        raise ValueError(f"custom tasks {custom_tasks} have no build_tasks(data_dir) to point at {data_dir}")
+    view = types.ModuleType(f"{module.__name__}_at_data_dir", module.__doc__)
+    view.TASKS_TABLE = module.build_tasks(data_dir)  # type: ignore[attr-defined]
+    return view
+
+
+def _module_from_file(path: str) -> types.ModuleType:
+    spec = importlib.util.spec_from_file_location(Path(path).stem, path)
+    if spec is None or spec.loader is None:
+        raise ValueError(f"cannot import custom tasks from {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _needs_multilingual(tasks: list[str], custom: types.ModuleType | None) -> bool:
+    """True when a task is not one of the custom ones (OALL tasks live in lighteval's multilingual set)."""
+    names = {cfg.name for cfg in getattr(custom, "TASKS_TABLE", [])}
+    for spec in tasks:
+        parts = spec.split("|")
+        base = (parts[1] if len(parts) == 3 else parts[0]).split("@")[0]
+        if base not in names and not any(n.startswith(base + ":") for n in names):
+            return True
+    return False
+
+
+def _model_view(model_dir: str, out_dir: Path) -> str:
+    """A fresh folder of symlinks to a local model's files (hub ids pass through)."""
+    src = Path(model_dir).expanduser()
+    if not src.is_dir():
+        return model_dir
+    view = out_dir / VIEW
+    shutil.rmtree(view, ignore_errors=True)
+    view.mkdir(parents=True)
+    for entry in src.resolve().iterdir():
+        (view / entry.name).symlink_to(entry)
+    return str(view.resolve())
+
+
+def _unnest_details(out_dir: Path, model_name: str) -> None:
+    """lighteval writes `details/<model path>/<date>/`; keep `details/<date>/` so the folder can move."""
+    parts = Path(model_name.strip("/")).parts
+    nested = out_dir.joinpath("details", *parts)
+    if not parts or not nested.is_dir():
+        return
+    for run in nested.iterdir():
+        run.rename(out_dir / "details" / run.name)
+    shutil.rmtree(out_dir / "details" / parts[0])
+
+
+def flatten_results(results: dict[str, dict[str, float]]) -> dict[str, float]:
+    """lighteval's `{"task:subset|k": {metric: v}}` -> `{"task.subset.metric": v, "task.metric": mean}`.
+
+    The task-level value is lighteval's own `task:_average|k` (unweighted mean over subsets); a task
+    without subsets keeps its score. Stderr entries are dropped; a metric name keeps the part before
+    its `:params` (they are in the saved results file).
+    """
+    flat: dict[str, float] = {}
+    subsets: dict[str, list[float]] = {}
+    for key, metrics in results.items():
+        if key == "all":
+            continue
+        name = _FEWSHOT.sub("", key)  # "task:subset|0" (the saved file writes "task:subset:0")
+        task, _, subset = name.partition(":")
+        prefix = task if subset in ("", "_average") else f"{task}.{subset}"
+        for metric, value in metrics.items():
+            if metric.endswith("_stderr") or value is None:
+                continue
+            metric = metric.split(":")[0]
+            flat[f"{prefix}.{metric}"] = float(value)
+            if prefix != task:
+                subsets.setdefault(f"{task}.{metric}", []).append(float(value))
+    for key, values in subsets.items():  # lighteval writes no _average for a single subset
+        flat.setdefault(key, sum(values) / len(values))
+    return dict(sorted(flat.items()))
+
+
+def run_lighteval(model_dir: str, tasks: list[str], out_dir: Path, custom_tasks: str | None = None,
+                  data_dir: str | None = None, max_samples: int | None = None, batch_size: int = 8,
+                  device: str = "cpu") -> dict[str, float]:
+    """Evaluate `model_dir` on lighteval `tasks` ("name|fewshot"); details and results go to `out_dir`.
+
+    `batch_size` is questions per forward batch (see CHOICES_PER_QUESTION); `device` may be "auto".
+    """
+    from lighteval.logging.evaluation_tracker import EvaluationTracker
+    from lighteval.models.transformers.transformers_model import TransformersModelConfig
+    from lighteval.pipeline import ParallelismManager, Pipeline, PipelineParameters
+
+    from hala_exp.models.loading import pick_device
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _block_tiny_benchmarks_download()
+    custom = _custom_module(custom_tasks, data_dir)
+    device = pick_device(device)
+    model_name = _model_view(model_dir, out_dir)
+    try:
+        tracker = EvaluationTracker(output_dir=str(out_dir), results_path_template="{output_dir}/results",
+                                    save_details=True)
+        params = PipelineParameters(
+            launcher_type=ParallelismManager.ACCELERATE, custom_tasks_directory=custom,  # type: ignore[arg-type]
+            max_samples=max_samples,
+            load_tasks_multilingual=_needs_multilingual(tasks, custom))
+        model_config = TransformersModelConfig(
+            model_name=model_name, batch_size=batch_size * CHOICES_PER_QUESTION, device=device,
+            dtype="float32" if device == "cpu" else "auto", cache_dir=str(out_dir / VIEW / "cache"))
+        pipeline = Pipeline(tasks=",".join(tasks), pipeline_parameters=params, evaluation_tracker=tracker,
+                            model_config=model_config)
+        pipeline.evaluate()
+        pipeline.save_and_push_results()
+        _unnest_details(out_dir, model_name)
+        flat = flatten_results(pipeline.get_results()["results"])
+    finally:
+        shutil.rmtree(out_dir / VIEW, ignore_errors=True)
+    write_json(out_dir / "metrics.json", {"model": str(model_dir), "tasks": list(tasks), "metrics": flat})
+    return flat

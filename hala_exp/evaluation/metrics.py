@@ -1,0 +1,44 @@
+"""Translation quality as in the HALA report's Table 2: BLEU (13a), chrF++ and ROUGE-L F1.
+
+BLEU and chrF++ come from sacrebleu's corpus scorers, so the numbers match its command line.
+rouge-score's default tokenizer drops everything outside a-z/0-9 (ROUGE-L on Arabic would be 0),
+so ROUGE-L uses a `\\w+` tokenizer that keeps Arabic script.
+"""
+
+from __future__ import annotations
+
+import re
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+class WordTokenizer:
+    """Lower-cased `\\w+` tokens in any script (rouge-score's tokenizer interface)."""
+
+    def tokenize(self, text: str) -> list[str]:
+        return _WORD.findall(text.lower())
+
+
+def rouge_l(hypotheses: list[str], references: list[str]) -> float:
+    """Mean ROUGE-L F1 over items, on a 0-100 scale like BLEU and chrF++."""
+    from rouge_score.rouge_scorer import RougeScorer
+
+    scorer = RougeScorer(["rougeL"], tokenizer=WordTokenizer())
+    scores = [scorer.score(ref, hyp)["rougeL"].fmeasure for hyp, ref in zip(hypotheses, references)]
+    return 100.0 * sum(scores) / len(scores) if scores else 0.0
+
+
+def translation_scores(hypotheses: list[str], references: list[str]) -> dict[str, float]:
+    """Corpus BLEU (13a), chrF++ (word order 2) and mean ROUGE-L F1, all on a 0-100 scale."""
+    from sacrebleu.metrics import BLEU, CHRF
+
+    if len(hypotheses) != len(references):
+        raise ValueError(f"{len(hypotheses)} hypotheses but {len(references)} references")
+    if not hypotheses:
+        raise ValueError("no hypotheses to score")
+    refs = [list(references)]
+    return {
+        "bleu": float(BLEU(tokenize="13a").corpus_score(hypotheses, refs).score),
+        "chrf": float(CHRF(word_order=2).corpus_score(hypotheses, refs).score),
+        "rougeL": rouge_l(hypotheses, references),
+    }

@@ -1,0 +1,72 @@
+"""Stage 8: evaluate a model: EN->AR translation quality, and lighteval benchmarks.
+
+Translation follows the paper's Table 2 protocol: n items sampled with a fixed seed, one chat turn
+per item with the system's prompt, scored with BLEU (13a), chrF++ and ROUGE-L F1 against the
+aligned Arabic. The sample depends only on (ids, n, seed), so every system, process and machine
+translates the same items.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from hala_exp.data.paths import resolve_path
+from hala_exp.data.sources import load_parallel
+from hala_exp.engines.base import make_engine, sampling_from
+from hala_exp.evaluation.metrics import translation_scores
+from hala_exp.io import write_json, write_jsonl
+from hala_exp.translate import translate_texts
+
+
+def sample_ids(ids: list[str], n: int, seed: int) -> list[str]:
+    """n ids drawn with `random.Random(seed)` from the sorted ids: independent of row order and of
+    Python's hash seed, so the same in any process."""
+    if len(set(ids)) != len(ids):
+        raise ValueError("translation source has duplicate ids; set eval.translation.source.id_field")
+    return random.Random(seed).sample(sorted(ids), min(n, len(ids)))
+
+
+def _prompt(cfg: DictConfig) -> str:
+    """The system under test's prompt (`system.prompt`); without a `system`, `eval.translation.prompt`."""
+    prompt = cfg.system.prompt if "system" in cfg else cfg.eval.translation.get("prompt")
+    if not prompt or "{text}" not in prompt:
+        raise ValueError(f"translation prompt {prompt!r} needs a {{text}} placeholder (set system.prompt)")
+    return prompt
+
+
+def run_translation(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
+    """Translate the sampled English items with `inputs["model"]` and score them against the Arabic."""
+    tcfg = cfg.eval.translation
+    rows = {r["id"]: r for r in load_parallel(tcfg.source, "translation")}
+    ids = sample_ids(list(rows), tcfg.n, tcfg.seed)
+    write_json(out / "sample_ids.json", ids)
+    items = [rows[i] for i in ids]
+    engine = make_engine(cfg.engine, inputs["model"])
+    try:
+        gens = translate_texts(engine, [r["en"] for r in items], _prompt(cfg),
+                               sampling_from(cfg.engine, tcfg.max_new_tokens))
+    finally:
+        engine.close()
+    write_jsonl(out / "translations.jsonl",
+                ({"id": r["id"], "en": r["en"], "reference": r["ar"], "hypothesis": g.text, "finished": g.finished}
+                 for r, g in zip(items, gens)))
+    scores = translation_scores([g.text for g in gens], [r["ar"] for r in items])
+    return {**{f"translation.{k}": v for k, v in scores.items()}, "translation.n": float(len(items))}
+
+
+def run_lighteval(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
+    """lighteval's tasks (`eval.lighteval`) on `inputs["model"]`; flat `task[.subset].metric` scores."""
+    from hala_exp.evaluation.lighteval_run import run_lighteval as run
+
+    lcfg = cfg.eval.lighteval
+    if not lcfg.tasks:
+        return {}
+    custom = lcfg.custom_tasks
+    if custom and (custom.endswith(".py") or custom.startswith("samples:")):
+        custom = str(resolve_path(custom))
+    data_dir = str(resolve_path(lcfg.data_dir)) if lcfg.data_dir else None
+    return run(inputs["model"], list(lcfg.tasks), out, custom_tasks=custom, data_dir=data_dir,
+               max_samples=lcfg.max_samples, batch_size=lcfg.batch_size, device=cfg.engine.device)

@@ -1,0 +1,94 @@
+"""Stage 7: slerp-merge a fine-tune with its base model through mergekit.
+
+The merge is described as a mergekit config (also saved as `mergekit.yaml`, so `mergekit-yaml` can
+rerun it outside the framework) and run in-process with `run_merge`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig
+
+from hala_exp.data.paths import is_local_path, resolve_path
+
+
+def _model_ref(path: str) -> str:
+    """Absolute path for local models (mergekit then never asks the hub about them), else the hub id."""
+    return str(resolve_path(path)) if is_local_path(path) else path
+
+
+def mergekit_config(merge: DictConfig, base: str, tuned: str) -> dict[str, Any]:
+    """The mergekit config as plain data, the same for `run_merge` and the saved YAML.
+
+    No `tokenizer_source`: with it mergekit resizes embeddings to the tokenizer's length (trimming
+    padded vocab rows); without it the base's tokenizer files are copied as they are.
+    """
+    if merge.method != "slerp":
+        raise ValueError(f"merge.method = {merge.method!r}: this stage runs 'slerp' only")
+    if not 0.0 <= float(merge.t) <= 1.0:
+        raise ValueError(f"merge.t = {merge.t!r} must lie in [0, 1]")
+    return {
+        "merge_method": "slerp",
+        "base_model": base,
+        "models": [{"model": base}, {"model": tuned}],
+        "parameters": {"t": float(merge.t)},
+        "dtype": str(merge.dtype),
+    }
+
+
+@contextmanager
+def _env(name: str, value: str | None) -> Iterator[None]:
+    """Set an environment variable for the merge only: later stages in this process may need the hub."""
+    old = os.environ.get(name)
+    if value is not None:
+        os.environ[name] = value
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = old
+
+
+def _count_tensors(model_dir: Path) -> tuple[int, int]:
+    from safetensors import safe_open
+
+    tensors = params = 0
+    for f in sorted(model_dir.glob("*.safetensors")):
+        with safe_open(str(f), "pt") as st:
+            names = st.keys()  # header only: no tensor data is read
+            tensors += len(names)
+            params += sum(math.prod(st.get_slice(k).get_shape()) for k in names)
+    return tensors, params
+
+
+def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
+    """Merge `inputs["tuned"]` into `inputs["base"]` with slerp at `merge.t`; writes `out/model`."""
+    import yaml
+
+    base, tuned = _model_ref(inputs["base"]), _model_ref(inputs["tuned"])
+    config = mergekit_config(cfg.merge, base, tuned)
+    spec = yaml.safe_dump(config, sort_keys=False)
+    (out / "mergekit.yaml").write_text(spec, encoding="utf-8")
+    offline = is_local_path(inputs["base"]) and is_local_path(inputs["tuned"])
+    with _env("HF_HUB_OFFLINE", "1" if offline else os.environ.get("HF_HUB_OFFLINE")):
+        import torch
+        from mergekit.config import MergeConfiguration
+        from mergekit.merge import MergeOptions, run_merge
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        # The model card asks the hub about each model path (a crash offline); mergekit.yaml carries
+        # the same information.
+        options = MergeOptions(device=device, copy_tokenizer=True, write_model_card=False, quiet=True)
+        model_dir = out / "model"
+        run_merge(MergeConfiguration.model_validate(config), out_path=str(model_dir), options=options)
+    (model_dir / "mergekit_config.yml").write_text(spec, encoding="utf-8")  # provenance, as mergekit does
+    tensors, params = _count_tensors(model_dir)
+    return {"t": float(cfg.merge.t), "tensors": float(tensors), "parameters": float(params)}

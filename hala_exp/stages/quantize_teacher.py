@@ -1,0 +1,118 @@
+"""Stage 1: compress the EN->AR teacher to FP8 with llm-compressor, then check it still translates.
+
+The FP8 checkpoint is only worth using if it translates like the unquantized teacher, so the stage
+validates what it wrote: transformers loads it back, both models translate a fixed probe set through
+the engine interface (the same path later stages use), and the metrics compare the two on quality
+(BLEU / chrF++ against the references), agreement (with each other, and on prompt logits) and speed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig
+
+from hala_exp.data.sources import load_parallel
+from hala_exp.engines.base import Generation, Message, SamplingParams, make_engine, sampling_from
+from hala_exp.models.loading import load_causal_lm, pick_device
+
+# The unquantized model is called "ref": on CPU it runs in float32, so "bf16" would misname it.
+REF, FP8 = "ref", "fp8"
+
+
+def _prompt_logits(model: Any, tokenizer: Any, conversations: list[list[Message]]) -> list[Any]:
+    """Logits at every prompt position, one prompt at a time (no padding to mask), on the CPU."""
+    import torch
+
+    out = []
+    for conv in conversations:
+        text = tokenizer.apply_chat_template(conv, tokenize=False, add_generation_prompt=True)
+        ids = tokenizer(text, return_tensors="pt", add_special_tokens=False).to(model.device)
+        with torch.inference_mode():
+            out.append(model(**ids).logits[0].float().cpu())
+    return out
+
+
+def _translate(engine_cfg: DictConfig, model_path: str, conversations: list[list[Message]],
+               params: SamplingParams, model_dtype: str) -> tuple[list[Generation], float]:
+    """Generations and tokens/s (generation only: loading the model is not counted)."""
+    engine = make_engine(engine_cfg, model_path, model_dtype)
+    try:
+        start = time.perf_counter()
+        gens = engine.chat(conversations, params)
+        seconds = time.perf_counter() - start
+    finally:
+        engine.close()
+    return gens, sum(g.new_tokens for g in gens) / max(seconds, 1e-9)
+
+
+def _quality(hyps: list[str], refs: list[str]) -> tuple[float, float]:
+    from sacrebleu.metrics import BLEU, CHRF
+
+    return BLEU().corpus_score(hyps, [refs]).score, CHRF(word_order=2).corpus_score(hyps, [refs]).score
+
+
+def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
+    """Quantize `inputs["model"]` to `out/model` (compressed-tensors + tokenizer) and validate it.
+
+    cfg: `teacher` (TeacherConfig), `engine` (EngineConfig), `probe` (ParallelSourceConfig).
+    Writes `out/probe.jsonl` (both translations per probe id) and returns the comparison metrics.
+    """
+    from llmcompressor import oneshot
+    from llmcompressor.modifiers.quantization import QuantizationModifier
+    from transformers import AutoTokenizer
+
+    teacher, src, model_dir = cfg.teacher, inputs["model"], out / "model"
+    rows = load_parallel(cfg.probe, "probe")[: teacher.probe_rows]
+    if not rows:
+        raise ValueError(f"the probe set ({cfg.probe.path}) has no rows: set probe.rows / teacher.probe_rows")
+    conversations = [[{"role": "user", "content": teacher.prompt.format(text=r["en"])}] for r in rows]
+    device = pick_device(cfg.engine.device)
+
+    # Quantize (in place, data-free for FP8_DYNAMIC); keep the unquantized prompt logits to compare.
+    tokenizer = AutoTokenizer.from_pretrained(src)
+    model = load_causal_lm(src, device, teacher.dtype)
+    ref_logits = _prompt_logits(model, tokenizer, conversations)
+    recipe = QuantizationModifier(targets="Linear", scheme=teacher.quant_scheme, ignore=list(teacher.quant_ignore))
+    oneshot(model=model, recipe=recipe)
+    model.save_pretrained(model_dir, save_compressed=True)
+    tokenizer.save_pretrained(model_dir)  # with its chat template: later stages chat with this dir
+    del model
+
+    # Validate what was written: transformers must load it back; compare logits on the same prompts.
+    fp8_model = load_causal_lm(str(model_dir), device, teacher.dtype)
+    fp8_logits = _prompt_logits(fp8_model, tokenizer, conversations)
+    del fp8_model
+    diffs = [(a - b).abs() for a, b in zip(ref_logits, fp8_logits)]
+    top1 = [(a.argmax(-1) == b.argmax(-1)).float() for a, b in zip(ref_logits, fp8_logits)]
+
+    params = replace(sampling_from(cfg.engine, teacher.max_new_tokens), temperature=0.0)  # greedy
+    ref_gens, ref_tps = _translate(cfg.engine, src, conversations, params, teacher.dtype)
+    fp8_gens, fp8_tps = _translate(cfg.engine, str(model_dir), conversations, params, teacher.dtype)
+
+    records = [{"id": r["id"], "en": r["en"], "ar": r["ar"], REF: g_ref.text, FP8: g_fp8.text,
+                f"{REF}_finished": g_ref.finished, f"{FP8}_finished": g_fp8.finished}
+               for r, g_ref, g_fp8 in zip(rows, ref_gens, fp8_gens)]
+    (out / "probe.jsonl").write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in records),
+                                     encoding="utf-8")
+
+    refs = [r["ar"] for r in rows]
+    ref_texts, fp8_texts = [g.text for g in ref_gens], [g.text for g in fp8_gens]
+    metrics: dict[str, float] = {"probe.rows": float(len(rows))}
+    for name, texts, gens, tps in ((REF, ref_texts, ref_gens, ref_tps), (FP8, fp8_texts, fp8_gens, fp8_tps)):
+        metrics[f"{name}.bleu"], metrics[f"{name}.chrf"] = _quality(texts, refs)
+        metrics[f"{name}.tokens_per_s"] = float(tps)
+        metrics[f"{name}.truncated"] = sum(not g.finished for g in gens) / len(gens)
+    metrics["fp8.speedup"] = fp8_tps / ref_tps if ref_tps > 0 else math.nan
+    metrics["agree.exact"] = sum(a == b for a, b in zip(ref_texts, fp8_texts)) / len(rows)
+    metrics["agree.chrf"] = _quality(fp8_texts, ref_texts)[1]  # FP8 scored against the unquantized model
+    metrics["logits.max_abs_diff"] = max(float(d.max()) for d in diffs)
+    metrics["logits.mean_abs_diff"] = sum(float(d.sum()) for d in diffs) / sum(d.numel() for d in diffs)
+    metrics["logits.top1_agree"] = sum(float(t.sum()) for t in top1) / sum(t.numel() for t in top1)
+    metrics["fp8.checkpoint_mb"] = sum(p.stat().st_size for p in model_dir.glob("*.safetensors")) / 2**20
+    return metrics

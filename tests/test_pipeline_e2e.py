@@ -1,0 +1,130 @@
+"""The tiny recipe end to end through the real CLI: content, reuse, invalidation, kill and resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from hala_exp.io import read_jsonl
+from hala_exp.text import has_arabic
+
+pytestmark = pytest.mark.slow
+
+SYSTEMS = ("teacher", "teacher_fp8", "translator_base", "translator", "student_base", "student_sft",
+           "student_merged")
+
+
+def cli(store: Path, run_dir: Path, *overrides: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "hala_exp", f"store={store}", f"hydra.run.dir={run_dir}",
+                             *overrides], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+
+
+def run(store: Path, run_dir: Path, *overrides: str) -> dict:
+    proc = cli(store, run_dir, *overrides)
+    out, _ = proc.communicate(timeout=900)
+    assert proc.returncode == 0, out[-4000:]
+    results = json.loads((run_dir / "results.json").read_text())
+    results["stdout"] = out
+    return results
+
+
+def ran(results: dict) -> set[str]:
+    return {n for n, s in results["stages"].items() if s["status"] == "ran"}
+
+
+@pytest.fixture(scope="module")
+def first(tmp_path_factory):
+    root = tmp_path_factory.mktemp("e2e")
+    return root / "store", run(root / "store", root / "run1"), root
+
+
+def test_first_run_runs_every_stage_and_reports_each_system(first):
+    _, results, root = first
+    assert ran(results) == set(results["stages"]) and len(results["stages"]) == 18
+    for name, stage in results["stages"].items():
+        assert set(stage) >= {"status", "key", "dir", "seconds"}
+        assert (Path(stage["dir"]) / "record.json").is_file()
+    m = results["metrics"]
+    for system in ("teacher", "teacher_fp8", "translator_base", "translator"):
+        for metric in ("bleu", "chrf", "rougeL"):
+            assert 0 <= m[f"evaluate.{system}.translation.{metric}"] <= 100
+    for system in ("student_base", "student_sft", "student_merged"):
+        assert 0 <= m[f"evaluate.{system}.arabic_mmlu_sample.acc_norm"] <= 1
+    assert all(isinstance(v, (int, float)) for v in m.values())
+    for system in SYSTEMS:
+        assert system in results["stdout"]
+
+
+def test_run_record_holds_config_overrides_git_versions_and_seeds(first):
+    _, _, root = first
+    run_dir = root / "run1"
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["git"]["commit"] and isinstance(record["git"]["dirty"], bool)
+    assert record["versions"]["torch"].startswith("2.13") and "trl" in record["versions"]
+    assert record["seeds"]["data"] == 0
+    assert (run_dir / "config.yaml").read_text().count("merge:") == 1
+    assert (run_dir / ".hydra" / "overrides.yaml").is_file()
+
+
+def test_stage_outputs_have_real_content(first):
+    store, results, _ = first
+    d = {n: Path(s["dir"]) for n, s in results["stages"].items()}
+    tuples = read_jsonl(d["translate_bootstrap"] / "tuples.jsonl")
+    source_ids = [json.loads(line)["id"] for line in
+                  open(Path(__file__).parents[1] / "hala_exp/data/samples/orca_style/sample.jsonl")][:48]
+    assert [t["id"] for t in tuples] == source_ids
+    assert sum(has_arabic(t["instr_ar"]) for t in tuples) >= 0.9 * len(tuples)
+    verdicts = {k: read_jsonl(d["judge"] / f"{k}.jsonl") for k in ("accepted", "rejected", "invalid")}
+    jm = results["metrics"]
+    assert sum(len(v) for v in verdicts.values()) == jm["judge.candidates"] == 64
+    assert jm["judge.accepted"] + jm["judge.rejected"] + jm["judge.invalid"] == jm["judge.candidates"]
+    corpus = read_jsonl(d["translate_corpus"] / "corpus.jsonl")
+    assert len({r["id"] for r in corpus}) == len(corpus) == 80
+    assert sum(has_arabic(r["instr_ar"]) for r in corpus) > 0
+    for model in ("quantize_teacher", "train_translator", "sft", "merge"):
+        assert (d[model] / "model" / "config.json").is_file()
+
+
+def test_rerun_with_nothing_changed_does_no_work(first):
+    store, results, root = first
+    again = run(store, root / "run2")
+    assert ran(again) == set()
+    assert {k: v for k, v in again["metrics"].items()} == results["metrics"]
+    assert [s["key"] for s in again["stages"].values()] == [s["key"] for s in results["stages"].values()]
+
+
+def test_changing_merge_t_reruns_merge_and_its_evaluation_only(first):
+    store, results, root = first
+    again = run(store, root / "run3", "merge.t=0.25")
+    assert ran(again) == {"merge", "evaluate.student_merged"}
+
+
+def test_changing_the_data_mix_reruns_from_translate_corpus(first):
+    store, _, root = first
+    again = run(store, root / "run4", "data.corpus.orca.rows=40")
+    assert ran(again) == {"translate_corpus", "sft", "merge", "evaluate.student_sft", "evaluate.student_merged"}
+
+
+def test_a_stage_killed_mid_write_is_redone_and_nothing_else(first):
+    store, _, root = first
+    proc = cli(store, root / "run5", "merge.t=0.75")
+    deadline = time.time() + 300
+    while time.time() < deadline and not any(p.name.startswith("merge-") for p in (store / ".tmp").iterdir()):
+        time.sleep(0.2)
+    assert proc.poll() is None, "the run ended before merge started"
+    time.sleep(1.0)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    complete = {p.name for p in (store / "merge").iterdir()}
+    again = run(store, root / "run6", "merge.t=0.75")
+    assert ran(again) == {"merge", "evaluate.student_merged"}
+    assert again["stages"]["merge"]["key"] not in complete  # the killed attempt left nothing complete
+    assert not any(p.name.startswith("merge-") for p in (store / ".tmp").iterdir())
