@@ -7,19 +7,17 @@ with metrics named `<step>.<metric>`, e.g. `evaluate.student_merged.arabic_mmlu_
 
 from __future__ import annotations
 
-import importlib
 import logging
 import math
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from hala_exp.io import write_json
-from hala_exp.pipeline.graph import Ref, Step, build_graph, step_keys
-from hala_exp.pipeline.provenance import package_versions
+from hala_exp.pipeline.execute import execute, make_spec
+from hala_exp.pipeline.graph import build_graph, step_keys
 from hala_exp.pipeline.store import Store
 
 log = logging.getLogger("hala_exp")
@@ -35,18 +33,6 @@ def plan(cfg: DictConfig) -> list[dict[str, Any]]:
              "dir": str(store.path(s.name, keys[s.name]))} for s in steps]
 
 
-def _resolve_inputs(step: Step, store: Store, keys: dict[str, str]) -> dict[str, str]:
-    return {k: (str(store.path(v.step, keys[v.step]) / v.sub) if isinstance(v, Ref) else v)
-            for k, v in step.inputs.items()}
-
-
-def _call(step: Step, inputs: dict[str, str], out: Path) -> dict[str, float]:
-    module, func = step.fn.split(":")
-    fn = getattr(importlib.import_module(module), func)
-    metrics = fn(OmegaConf.create(step.config), inputs, out)
-    return {k: float(v) for k, v in (metrics or {}).items()}
-
-
 def _atomic_json(path: Path, obj: Any) -> None:
     tmp = path.with_name(path.name + ".tmp")
     write_json(tmp, obj)
@@ -58,36 +44,16 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     keys = step_keys(steps)
     store = Store(cfg.store)
     store.sweep_stale()
-    versions = package_versions()
     results: dict[str, Any] = {"stages": {}, "metrics": {}}
     for step in steps:
-        key = keys[step.name]
-        record = store.record(step.name, key)
-        if record is not None:
-            log.info("reuse  %-28s %s", step.name, key)
-            status, seconds = "reused", 0.0
-        else:
-            log.info("run    %-28s %s", step.name, key)
-            inputs = _resolve_inputs(step, store, keys)
-            work = store.begin(step.name, key)
-            started = time.time()
-            try:
-                metrics = _call(step, inputs, work)
-            except BaseException:
-                store.abort(work)
-                raise
-            seconds = time.time() - started
-            record = {"stage": step.stage, "name": step.name, "key": key, "version": step.version,
-                      "fn": step.fn, "config": step.config,
-                      "inputs": {k: {"path": inputs[k], "key": keys[v.step] if isinstance(v, Ref) else None}
-                                 for k, v in step.inputs.items()},
-                      "metrics": metrics, "seconds": seconds,
-                      "started": datetime.fromtimestamp(started, timezone.utc).isoformat(),
-                      "versions": versions}
-            store.commit(work, step.name, key, record)
-            status = "ran"
-        results["stages"][step.name] = {"status": status, "key": key,
-                                        "dir": str(store.path(step.name, key)), "seconds": round(seconds, 3)}
+        spec = make_spec(step, keys, store)
+        log.info("step   %-28s %s", step.name, spec["key"])
+        started = time.time()
+        record, did_run = execute(spec)
+        seconds = time.time() - started if did_run else 0.0
+        results["stages"][step.name] = {"status": "ran" if did_run else "reused", "key": spec["key"],
+                                        "dir": str(store.path(step.name, spec["key"])),
+                                        "seconds": round(seconds, 3)}
         for k, v in record["metrics"].items():
             if isinstance(v, (int, float)) and math.isfinite(v):
                 results["metrics"][f"{step.name}.{k}"] = v
