@@ -66,6 +66,24 @@ def _check_rows(key: str, src: DictConfig) -> None:
     _check_choice(f"{key}.format", src.format, ("hub", "jsonl", "tsv", "parquet"))
 
 
+def _check_eval(ev: DictConfig, check_data: bool) -> None:
+    """The MMLU alignment sources and the lighteval roll-up / local data directories."""
+    mmlu = ev.translation.get("mmlu")
+    for side in ("en", "ar") if mmlu else ():
+        key, src = f"eval.translation.mmlu.{side}", mmlu[side]
+        _check_choice(f"{key}.format", src.format, ("hub", "csv", "jsonl", "parquet"))
+        if check_data and src.format != "hub" and not resolve_path(src.path).is_file():
+            _fail(f"{key}.path", src.path, "this local file does not exist",
+                  f"point it at a copy of the dataset's {src.split} split, or set {key}.format=hub")
+    lcfg = ev.lighteval
+    if lcfg.suite is not None and not lcfg.tasks:
+        _fail("eval.lighteval.suite", lcfg.suite, "a roll-up needs tasks", "list eval.lighteval.tasks")
+    for task, path in (lcfg.data_dirs or {}).items() if check_data else ():
+        if not resolve_path(path).is_dir():
+            _fail(f"eval.lighteval.data_dirs.{task}", path, "this local dataset directory does not exist",
+                  "download the task's dataset repo there (huggingface-cli download --repo-type dataset)")
+
+
 def validate(cfg: DictConfig, check_data: bool = True) -> None:
     """Raise ConfigError on the first value that cannot work."""
     for key in ("model", "teacher", "translator", "judge"):
@@ -89,6 +107,7 @@ def validate(cfg: DictConfig, check_data: bool = True) -> None:
               "set train.max_steps=-1 (use epochs) or a positive number")
     if cfg.eval.translation.n <= 0:
         _fail("eval.translation.n", cfg.eval.translation.n, "must be positive", "set eval.translation.n=500")
+    _check_eval(cfg.eval, check_data)
     sources = {"data.bootstrap": cfg.data.bootstrap, "data.parallel": cfg.data.parallel,
                "eval.translation.source": cfg.eval.translation.source}
     if not cfg.data.corpus:

@@ -135,10 +135,33 @@ class MergeConfig:
 
 
 @dataclass
+class MMLUSideConfig:
+    """One side of the aligned MMLU questions: a hub dataset or a local csv / jsonl / parquet file."""
+
+    path: str = MISSING
+    format: str = "hub"  # hub | csv | jsonl | parquet
+    subset: Optional[str] = None
+    split: str = "test"
+    question_field: str = "question"
+    subject_field: str = "subject"
+
+
+@dataclass
+class AlignedMMLUConfig:
+    """English MMLU aligned with its Arabic translation by subject and row (paper, Table 2)."""
+
+    en: MMLUSideConfig = field(default_factory=lambda: MMLUSideConfig(path="cais/mmlu", subset="all"))
+    ar: MMLUSideConfig = field(default_factory=lambda: MMLUSideConfig(
+        path="openai/MMMLU", subset="AR_XY", question_field="Question", subject_field="Subject"))
+
+
+@dataclass
 class TranslationEvalConfig:
     """EN->AR translation quality: BLEU (13a), chrF++ and ROUGE-L F1 on aligned pairs."""
 
+    # Aligned pairs; also the FP8 teacher's probe set. Scored unless `mmlu` is set.
     source: ParallelSourceConfig = MISSING
+    mmlu: Optional[AlignedMMLUConfig] = None  # the paper's protocol: n items of MMLU x MMMLU (Arabic)
     # Every system but the specialised translator gets this prompt (paper, Table 2 protocol).
     prompt: str = "Translate everything that follows into Arabic: {text}"
     n: int = 500
@@ -148,9 +171,16 @@ class TranslationEvalConfig:
 
 @dataclass
 class LightevalConfig:
-    tasks: list[str] = field(default_factory=list)  # lighteval task names "suite|task|fewshot"
+    tasks: list[str] = field(default_factory=list)  # lighteval task names "task|fewshot"; "task" = all subsets
+    exclude: list[str] = field(default_factory=list)  # subsets left out of a task ("arabic_mmlu:All")
     custom_tasks: Optional[str] = None  # module path or file with LightevalTaskConfig objects
-    data_dir: Optional[str] = None  # local copies of the tasks' datasets (clusters offline)
+    data_dir: Optional[str] = None  # the custom tasks' data (their build_tasks(data_dir))
+    # Offline clusters: task name -> local copy of its dataset repo (read with load_dataset(dir, subset)).
+    data_dirs: dict[str, str] = field(default_factory=dict)
+    # Roll-up: "<suite>.<task>" = mean over the task's subsets of `metric`, "<suite>.average" = mean of
+    # the tasks (0-100). null: no roll-up.
+    suite: Optional[str] = None
+    metric: str = "acc"
     max_samples: Optional[int] = None
     batch_size: int = 8  # questions per forward batch
 
