@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 # Bump a stage's version when its code changes what it writes: old outputs stop being reused.
 VERSIONS = {"build_model": 1, "quantize_teacher": 1, "translate_bootstrap": 1, "judge": 1,
             "train_translator": 1, "translate_corpus": 1, "sft": 1, "merge": 1,
-            "evaluate_translation": 1, "evaluate_lighteval": 1}
+            "evaluate_translation": 1, "evaluate_lighteval": 2}
 
 
 @dataclass(frozen=True)
