@@ -65,3 +65,15 @@ def test_translation_stage_scores_sampled_mmlu_items(tiny_lfm2: Path, tmp_path: 
     by_id = {i["id"]: i for i in load_aligned(cfg.eval.translation.mmlu)}
     for row in read_jsonl(tmp_path / "translations.jsonl"):
         assert row["reference"] == by_id[row["id"]]["ar"] and row["en"] == by_id[row["id"]]["en"]
+
+
+def test_paper_presets_run_the_table2_protocol_with_the_papers_prompts():
+    translator = ("You are a professional translation engine. Translate English to Modern Standard Arabic. "
+                  "Reply ONLY with the Arabic translation—no quotes, notes, or explanations. "
+                  "Translate everything that follows into Arabic: {text}")
+    for preset in ("hala_350m", "hala_700m", "hala_1.2b", "hala_9b"):
+        cfg = compose([f"experiment={preset}"])
+        tr = cfg.eval.translation
+        assert (tr.n, tr.mmlu.en.path, tr.mmlu.ar.path, tr.mmlu.ar.subset) == (500, "cais/mmlu", "openai/MMMLU", "AR_XY")
+        assert tr.prompt == "Translate everything that follows into Arabic: {text}"
+        assert cfg.translator.prompt == translator
