@@ -95,15 +95,20 @@ def ratio_targets(n_ar: int, n_en: int, arabic_ratio: float | None) -> tuple[int
 
 
 class _Buckets:
-    """Pass-1 output: rows scattered over `n` Parquet files, buffered a few thousand at a time."""
+    """Pass-1 output: rows scattered over Parquet files, buffered a few thousand at a time."""
 
-    def __init__(self, tmp: Path, n: int, flush_rows: int = 2048):
-        self.paths = [tmp / f"bucket-{i:05d}.parquet" for i in range(n)]
-        self.writers: list[pq.ParquetWriter | None] = [None] * n
-        self.buffers: list[list[dict]] = [[] for _ in range(n)]
+    def __init__(self, tmp: Path, flush_rows: int = 2048):
+        self.tmp = tmp
+        self.paths: list[Path] = []
+        self.writers: list[pq.ParquetWriter | None] = []
+        self.buffers: list[list[dict]] = []
         self.flush_rows = flush_rows
 
     def add(self, i: int, row: dict) -> None:
+        while i >= len(self.paths):
+            self.paths.append(self.tmp / f"bucket-{len(self.paths):05d}.parquet")
+            self.writers.append(None)
+            self.buffers.append([])
         self.buffers[i].append(row)
         if len(self.buffers[i]) >= self.flush_rows:
             self._flush(i)
@@ -147,8 +152,8 @@ def build_mix(sources: list[MixSource], out: Path, *, seed: int, dedup: str = "n
     if expected_rows is None:
         caps = [s.cap for s in sources]
         expected_rows = sum(caps) if all(c is not None for c in caps) else bucket_rows
-    n_buckets = max(1, math.ceil(expected_rows / bucket_rows)) if shuffle else 1
-    buckets = _Buckets(tmp, n_buckets)
+    n_buckets = max(1, math.ceil(expected_rows / bucket_rows))
+    buckets = _Buckets(tmp)
     draws = _bucket_draws(np.random.default_rng([seed, 0]), n_buckets)
     seen: set[int] = set()
     seq: Counter = Counter()
@@ -170,7 +175,8 @@ def build_mix(sources: list[MixSource], out: Path, *, seed: int, dedup: str = "n
             c["kept"] += 1
             row = {**row, "seq": seq[row["lang"]]}
             seq[row["lang"]] += 1
-            buckets.add(next(draws) if shuffle else 0, row)
+            # shuffled: a random bucket; in order: consecutive buckets of `bucket_rows`
+            buckets.add(next(draws) if shuffle else (sum(seq.values()) - 1) // bucket_rows, row)
             if src.cap is not None and c["kept"] >= src.cap:
                 c["stopped_at_cap"] = 1  # the source is read only as far as the mix needs
                 break
