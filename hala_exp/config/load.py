@@ -63,7 +63,40 @@ def _check_rows(key: str, src: DictConfig) -> None:
               f"set {key}.rows to at least 1 (or drop the source)")
     if src.offset < 0:
         _fail(f"{key}.offset", src.offset, "must be 0 or more", f"set {key}.offset=0")
-    _check_choice(f"{key}.format", src.format, ("hub", "jsonl", "tsv", "parquet"))
+    _check_choice(f"{key}.format", src.format, ("hub", "jsonl", "json", "tsv", "parquet"))
+    from hala_exp.data.adapters import ADAPTERS, PARALLEL_ADAPTERS
+
+    _check_choice(f"{key}.adapter", src.adapter, tuple(PARALLEL_ADAPTERS if "ar_field" in src else ADAPTERS))
+    if "lang" in src:
+        _check_choice(f"{key}.lang", src.lang, ("en", "ar"))
+        if src.weight is not None and src.weight <= 0:
+            _fail(f"{key}.weight", src.weight, "weights must be positive",
+                  f"set {key}.weight to a positive share, or null to keep every row")
+        if not 0.0 <= src.min_english_ratio <= 1.0:
+            _fail(f"{key}.min_english_ratio", src.min_english_ratio, "must lie in [0, 1]",
+                  f"set {key}.min_english_ratio=0.9 (or 0 to keep every row)")
+
+
+def _check_data(data: DictConfig) -> None:
+    """Mix and gate settings: choices and ranges."""
+    mix, g = data.mix, data.gates
+    _check_choice("data.mix.dedup", mix.dedup, ("normalized", "exact", "none"))
+    if mix.arabic_ratio is not None and not 0.0 <= mix.arabic_ratio <= 1.0:
+        _fail("data.mix.arabic_ratio", mix.arabic_ratio, "is a share and must lie in [0, 1]",
+              "set data.mix.arabic_ratio=0.45 (or null to keep every row)")
+    if mix.bucket_rows <= 0:
+        _fail("data.mix.bucket_rows", mix.bucket_rows, "must be positive", "set data.mix.bucket_rows=100000")
+    weighted = [k for k, s in data.corpus.items() if s.weight is not None]
+    if weighted and (mix.total_rows is None or mix.total_rows <= 0):
+        _fail("data.mix.total_rows", mix.total_rows, f"sources {weighted} have weights, which share a total",
+              "set data.mix.total_rows to the mix's size, or drop the weights and cap sources by rows")
+    for f in ("min_arabic_ratio",):
+        if not 0.0 <= g[f] <= 1.0:
+            _fail(f"data.gates.{f}", g[f], "is a share and must lie in [0, 1]", f"set data.gates.{f}=0.5")
+    if not 0.0 <= g.min_length_ratio < g.max_length_ratio:
+        _fail("data.gates.min_length_ratio", g.min_length_ratio,
+              f"must be at least 0 and below data.gates.max_length_ratio ({g.max_length_ratio})",
+              "set data.gates.min_length_ratio=0.3 and data.gates.max_length_ratio=3.0")
 
 
 def _check_eval(ev: DictConfig, check_data: bool) -> None:
@@ -115,6 +148,7 @@ def validate(cfg: DictConfig, check_data: bool = True) -> None:
     sources.update({f"data.corpus.{k}": v for k, v in cfg.data.corpus.items()})
     for key, src in sources.items():
         _check_rows(key, src)
+    _check_data(cfg.data)
     if check_data:
         from hala_exp.data.sources import check_columns
 

@@ -73,17 +73,27 @@ class JudgeConfig(ModelConfig):
 
 @dataclass
 class SourceConfig:
-    """Rows of English instruction/response pairs, from the hub or a local file."""
+    """Instruction rows from the hub or a local file, normalised to chat rows by an adapter.
+
+    `adapter` names the dataset's schema (hala_exp/data/adapters.py): instruction (any two columns,
+    named by *_field), openorca, hermes3, scp116k, realign_alpaca, gptj_pairwise, lamini, tulu3.
+    """
 
     path: str = MISSING  # hub id, or a local file; "samples:<rel>" is inside the package
-    format: str = "hub"  # hub | jsonl | tsv | parquet
+    adapter: str = "instruction"
+    format: str = "hub"  # hub | jsonl | json | tsv | parquet
     subset: Optional[str] = None
     split: str = "train"
     id_field: Optional[str] = "id"  # null: ids are "<source>-<row index>"
     instruction_field: str = "question"
-    response_field: str = "response"
-    rows: int = 1000
+    response_field: str = "response"  # scp116k: which solution column is the reply
+    rows: int = 1000  # rows read from the source: [offset, offset + rows)
     offset: int = 0
+    weight: Optional[float] = None  # share of data.mix.total_rows; null: every row kept (up to rows)
+    lang: str = "en"  # en | ar: the language the mix's Arabic/English ratio counts it as
+    drop_code: bool = False  # drop conversations that hold code (hala_exp/data/code.py)
+    exclude_subsets: list[str] = field(default_factory=list)  # tulu3: `source` values to leave out
+    min_english_ratio: float = 0.0  # tulu3: drop rows whose letters are less Latin than this
 
 
 @dataclass
@@ -91,6 +101,7 @@ class ParallelSourceConfig:
     """Arabic/English sentence pairs (OPUS-100 candidates, Tatoeba, MMLU questions)."""
 
     path: str = MISSING
+    adapter: str = "parallel"  # parallel (columns named by *_field) | opus100
     format: str = "hub"
     subset: Optional[str] = None
     split: str = "train"
@@ -102,11 +113,39 @@ class ParallelSourceConfig:
 
 
 @dataclass
+class MixConfig:
+    """How the corpus sources become one dataset (hala_exp/data/mix.py)."""
+
+    dedup: str = "normalized"  # none | exact | normalized (case, Unicode form, spacing, punctuation)
+    total_rows: Optional[int] = None  # needed when sources carry weights
+    arabic_ratio: Optional[float] = None  # share of Arabic rows; null keeps every row
+    shuffle: bool = True
+    bucket_rows: int = 100_000  # rows held in memory at once while shuffling
+
+
+@dataclass
+class GatesConfig:
+    """Checks on every translation; a row failing one is set aside with the reason (gates.py)."""
+
+    enabled: bool = True
+    min_arabic_ratio: float = 0.5  # share of letters in Arabic script
+    min_length_ratio: float = 0.3  # len(output) / len(source), in characters
+    max_length_ratio: float = 3.0
+    length_min_chars: int = 20  # shorter sources skip the length check
+    reject_cut: bool = True  # output stopped at the token limit
+    echo_min_chars: int = 20  # sources at least this long count as echoed when found in the output
+    leak_min_chars: int = 12  # prompt fragments at least this long count as leaked
+    leak_markers: list[str] = field(default_factory=lambda: ["<|im_start|>", "<|im_end|>"])
+
+
+@dataclass
 class DataConfig:
     name: str = MISSING
     bootstrap: SourceConfig = MISSING  # Orca pairs the teacher translates (stage 2)
     parallel: ParallelSourceConfig = MISSING  # OPUS candidates the judge filters (stage 3)
     corpus: dict[str, SourceConfig] = field(default_factory=dict)  # the mix (stage 5)
+    mix: MixConfig = field(default_factory=MixConfig)
+    gates: GatesConfig = field(default_factory=GatesConfig)
     seed: int = 0
 
 

@@ -15,8 +15,8 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 # Bump a stage's version when its code changes what it writes: old outputs stop being reused.
-VERSIONS = {"build_model": 1, "quantize_teacher": 1, "translate_bootstrap": 1, "judge": 1,
-            "train_translator": 1, "translate_corpus": 1, "sft": 1, "merge": 1,
+VERSIONS = {"build_model": 1, "quantize_teacher": 1, "translate_bootstrap": 2, "judge": 2,
+            "train_translator": 2, "translate_corpus": 2, "sft": 1, "merge": 1,
             "evaluate_translation": 1, "evaluate_lighteval": 2}
 
 
@@ -93,7 +93,7 @@ def build_graph(cfg: DictConfig) -> list[Step]:
 
     b.add("translate_bootstrap", "translate_bootstrap", "hala_exp.stages.translate_bootstrap:run",
           {"teacher": _pick(cfg.teacher, "prompt", "max_new_tokens", "dtype"),
-           "source": _plain(cfg.data.bootstrap), "engine": engine},
+           "source": _plain(cfg.data.bootstrap), "gates": _plain(cfg.data.gates), "engine": engine},
           {"model": teacher_used})
 
     judge = b.model("judge", "judge", [cfg.judge.prompt])
@@ -115,7 +115,8 @@ def build_graph(cfg: DictConfig) -> list[Step]:
 
     b.add("translate_corpus", "translate_corpus", "hala_exp.stages.translate_corpus:run",
           {"translator": _pick(cfg.translator, "prompt", "max_new_tokens", "dtype"),
-           "corpus": _plain(cfg.data.corpus), "engine": engine},
+           "corpus": _plain(cfg.data.corpus), "mix": _plain(cfg.data.mix), "gates": _plain(cfg.data.gates),
+           "seed": cfg.data.seed, "engine": engine},
           {"model": translator})
 
     student = b.model("model", "student_base")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from hala_exp.data.sources import load_parallel
+from hala_exp.data.adapters import Counts, iter_parallel
 from hala_exp.engines.base import make_engine, sampling_from
 from hala_exp.io import write_jsonl
 
@@ -26,7 +26,8 @@ def parse_verdict(text: str) -> str:
 
 
 def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
-    rows = load_parallel(cfg.source, "parallel")
+    counts = Counts()
+    rows = list(iter_parallel(cfg.source, "parallel", counts))
     engine = make_engine(cfg.engine, inputs["model"], cfg.judge.dtype)
     try:
         prompts = [[{"role": "user", "content": cfg.judge.prompt.format(ar_text=r["ar"], en_text=r["en"])}]
@@ -43,4 +44,4 @@ def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
     n = len(rows)
     return {"candidates": float(n), "accepted": float(len(buckets["accept"])),
             "rejected": float(len(buckets["reject"])), "invalid": float(len(buckets["invalid"])),
-            "accept_rate": len(buckets["accept"]) / n if n else 0.0}
+            "accept_rate": len(buckets["accept"]) / n if n else 0.0, **counts.as_metrics("source.parallel")}
