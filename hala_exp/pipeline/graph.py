@@ -115,7 +115,8 @@ def build_graph(cfg: DictConfig) -> list[Step]:
 
     b.add("translate_corpus", "translate_corpus", "hala_exp.stages.translate_corpus:run",
           {"translator": _pick(cfg.translator, "prompt", "max_new_tokens", "dtype"),
-           "corpus": _plain(cfg.data.corpus), "engine": engine},
+           "corpus": {k: v for k, v in _plain(cfg.data.corpus).items() if k != cfg.data.leave_out},
+           "engine": engine},
           {"model": translator})
 
     student = b.model("model", "student_base")
