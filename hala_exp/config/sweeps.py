@@ -19,6 +19,7 @@ def register_sweeps(folder: Path = SWEEPS_DIR) -> list[str]:
     names = []
     cs = ConfigStore.instance()
     for f in sorted(folder.glob("*.yaml")):
-        cs.store(group="sweep", name=f.stem, node=OmegaConf.load(f), package="_global_", provider="hala-exp")
+        cs.store(group="sweep", name=f.stem, node=OmegaConf.load(f), package="_global_",
+                 provider="hala-exp", replace=True)
         names.append(f.stem)
     return names

@@ -9,6 +9,7 @@ directory as `tracking.json`, so a requeued execution continues the same run.
 from __future__ import annotations
 
 import re
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +49,7 @@ class StepRun:
         ctx, spec = self.ctx, self.spec
         about = {"backend": ctx["backend"], "project": ctx["project"], "entity": ctx["entity"],
                  "group": ctx["group"], "job_type": spec["stage"]}
-        run_id = claim_run_id(Path(spec["store"]), spec["name"], spec["key"], wandb.util.generate_id(), about)
+        run_id = claim_run_id(Path(spec["store"]), spec["name"], spec["key"], uuid.uuid4().hex[:12], about)
         self.info = {**about, "run_id": run_id, "mode": ctx["mode"]}
         write_json(work / TRACKING_FILE, self.info)  # ends up in the committed stage directory
         label = f" [{ctx['label']}]" if ctx["label"] else ""
