@@ -55,7 +55,7 @@ def tracked(tmp_path, monkeypatch):
 
 
 def test_a_step_run_is_one_offline_wandb_run_with_flat_config_and_metrics(tracked):
-    cfg, ctx, steps, keys, store, tmp = tracked
+    _, ctx, steps, keys, store, tmp = tracked
     step = next(s for s in steps if s.name == "build.student_base")
     record, ran = execute(make_spec(step, keys, store, ctx))
     assert ran
@@ -83,7 +83,7 @@ def test_a_step_run_is_one_offline_wandb_run_with_flat_config_and_metrics(tracke
 
 
 def test_a_requeued_step_continues_the_same_wandb_run(tracked):
-    cfg, ctx, steps, keys, store, tmp = tracked
+    _, ctx, _, _, store, tmp = tracked
     spec = {"name": "flaky", "stage": "flaky", "fn": "test_tracking:flaky", "version": 1, "key": "k0",
             "store": str(store.root), "config": {"marker": str(tmp / "marker")}, "inputs": {},
             "input_keys": {}, "tracking": ctx}
