@@ -53,7 +53,7 @@ def _task_columns(points: list[Point], system: str) -> list[Column]:
     cols = []
     for task in sorted(by_task):
         metric = next((m for m in PREFERRED if m in by_task[task]), min(by_task[task]))
-        cols.append(Column(f"{task} ({metric}, %)", f"{prefix}{task}.{metric}", f"evaluate.{system}", "task",
+        cols.append(Column(f"{task} {metric} (%)", f"{prefix}{task}.{metric}", f"evaluate.{system}", "task",
                            100.0))
     return cols
 
