@@ -56,9 +56,9 @@ def execute(spec: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         return existing, False
     work = store.begin(spec["name"], spec["key"])
     tracker = StepRun(spec)  # a W&B run for executed steps only; reused steps return above
-    started = time.time()
     try:
         tracker.start(work)
+        started = time.time()
         metrics = _call(spec, work)
     except BaseException:
         tracker.fail()
@@ -73,7 +73,10 @@ def execute(spec: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     if tracker.info:
         record["tracking"] = tracker.info
     final = store.commit(work, spec["name"], spec["key"], record)
-    tracker.finish(record, final)
+    try:
+        tracker.finish(record, final)
+    except Exception as e:  # noqa: BLE001 (output complete and kept; only its W&B run is left unfinished)
+        log.warning("W&B run %s of %s not finished: %s", tracker.info and tracker.info["run_id"], spec["name"], e)
     return record, True
 
 
