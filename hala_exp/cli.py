@@ -19,6 +19,7 @@ from hala_exp.config import CONF_DIR, ConfigError, validate
 from hala_exp.config.schema import register
 from hala_exp.io import write_json
 from hala_exp.pipeline.provenance import git_state, host, package_versions
+from hala_exp.tracking.context import tracking_context
 
 log = logging.getLogger("hala_exp")
 
@@ -69,6 +70,10 @@ def app(cfg: DictConfig) -> None:
     print(summary(results["metrics"], model_id=cfg.model.id))
     print(f"\n{len(ran)} stages ran, {len(results['stages']) - len(ran)} reused.")
     print(f"Results: {run_dir / 'results.json'}")
+    tracking = tracking_context(cfg)
+    if tracking and tracking["mode"] == "offline" and ran:
+        print(f"W&B: {len(ran)} offline runs in {tracking['dir']}/wandb (group {tracking['group']}); "
+              f"upload with: wandb sync {tracking['dir']}/wandb/offline-run-*")
 
 
 def main() -> None:

@@ -127,6 +127,12 @@ def validate(cfg: DictConfig, check_data: bool = True) -> None:
     _check_choice("merge.method", cfg.merge.method, ("slerp", "none"))
     _check_choice("engine.backend", cfg.engine.backend, ("transformers", "vllm"))
     _check_choice("logger.backend", cfg.logger.backend, ("none", "wandb"))
+    _check_choice("logger.mode", cfg.logger.mode, ("offline", "online"))
+    if cfg.data.leave_out is not None and cfg.data.leave_out not in cfg.data.corpus:
+        _fail("data.leave_out", cfg.data.leave_out, "is not a source of data.corpus",
+              f"use one of {', '.join(cfg.data.corpus)} or null")
+    if cfg.data.leave_out is not None and len(cfg.data.corpus) < 2:
+        _fail("data.leave_out", cfg.data.leave_out, "would leave the mix empty", "set data.leave_out=null")
     if "{text}" not in cfg.teacher.prompt:
         _fail("teacher.prompt", cfg.teacher.prompt, "has no {text} placeholder", "add {text} where the English goes")
     if "{text}" not in cfg.translator.prompt:

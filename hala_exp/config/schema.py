@@ -146,6 +146,7 @@ class DataConfig:
     corpus: dict[str, SourceConfig] = field(default_factory=dict)  # the mix (stage 5)
     mix: MixConfig = field(default_factory=MixConfig)
     gates: GatesConfig = field(default_factory=GatesConfig)
+    leave_out: Optional[str] = None  # a corpus source left out of the mix (leave-one-source-out ablation)
     seed: int = 0
 
 
@@ -246,10 +247,15 @@ class EngineConfig:
 
 @dataclass
 class LoggerConfig:
+    """Where runs are tracked. Each executed step is one W&B run; reused steps make none."""
+
     backend: str = "none"  # none | wandb
     project: str = "hala-exp"
     entity: Optional[str] = None
-    mode: str = "offline"  # offline | online
+    mode: str = "offline"  # offline (sync later with `wandb sync`) | online
+    group: Optional[str] = None  # null: the experiment's name, or "<name>-<sweep dir>" in a multirun
+    dir: Optional[str] = None  # null: $WANDB_DIR, else outputs/ (runs go to <dir>/wandb/)
+    upload_artifacts: bool = False  # false: artifacts reference the store's paths; true: upload files
 
 
 @dataclass
@@ -272,4 +278,7 @@ class Config:
 
 def register() -> None:
     """Put the schema in the ConfigStore; `conf/config.yaml` lists it first in its defaults."""
+    from hala_exp.config.sweeps import register_sweeps
+
     ConfigStore.instance().store(name="hala_schema", node=Config, replace=True)
+    register_sweeps()  # `+sweep=NAME` reads sweeps/NAME.yaml

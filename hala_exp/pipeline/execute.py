@@ -21,17 +21,24 @@ from omegaconf import OmegaConf
 from hala_exp.pipeline.graph import Ref, Step
 from hala_exp.pipeline.provenance import package_versions
 from hala_exp.pipeline.store import Store
+from hala_exp.tracking.step_run import StepRun
 
 log = logging.getLogger("hala_exp")
 
 
-def make_spec(step: Step, keys: dict[str, str], store: Store) -> dict[str, Any]:
-    """Everything needed to run `step` elsewhere: no Python objects, only JSON."""
+def make_spec(step: Step, keys: dict[str, str], store: Store,
+              tracking: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Everything needed to run `step` elsewhere: no Python objects, only JSON.
+
+    `tracking` (from `hala_exp.tracking.tracking_context`) is carried as is; it never enters the key.
+    """
     inputs = {k: (str(store.path(v.step, keys[v.step]) / v.sub) if isinstance(v, Ref) else v)
               for k, v in step.inputs.items()}
     return {"name": step.name, "stage": step.stage, "fn": step.fn, "version": step.version,
             "key": keys[step.name], "store": str(store.root), "config": step.config, "inputs": inputs,
-            "input_keys": {k: keys[v.step] for k, v in step.inputs.items() if isinstance(v, Ref)}}
+            "input_keys": {k: keys[v.step] for k, v in step.inputs.items() if isinstance(v, Ref)},
+            "input_steps": {k: v.step for k, v in step.inputs.items() if isinstance(v, Ref)},
+            "tracking": tracking}
 
 
 def _call(spec: dict[str, Any], out: Path) -> dict[str, float]:
@@ -48,10 +55,13 @@ def execute(spec: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     if existing is not None:
         return existing, False
     work = store.begin(spec["name"], spec["key"])
-    started = time.time()
+    tracker = StepRun(spec)  # a W&B run for executed steps only; reused steps return above
     try:
+        tracker.start(work)
+        started = time.time()
         metrics = _call(spec, work)
     except BaseException:
+        tracker.fail()
         store.abort(work)
         raise
     record = {"stage": spec["stage"], "name": spec["name"], "key": spec["key"], "version": spec["version"],
@@ -60,7 +70,13 @@ def execute(spec: dict[str, Any]) -> tuple[dict[str, Any], bool]:
               "metrics": metrics, "seconds": time.time() - started,
               "started": datetime.fromtimestamp(started, timezone.utc).isoformat(),
               "versions": package_versions()}
-    store.commit(work, spec["name"], spec["key"], record)
+    if tracker.info:
+        record["tracking"] = tracker.info
+    final = store.commit(work, spec["name"], spec["key"], record)
+    try:
+        tracker.finish(record, final)
+    except Exception as e:  # noqa: BLE001 (output complete and kept; only its W&B run is left unfinished)
+        log.warning("W&B run %s of %s not finished: %s", tracker.info and tracker.info["run_id"], spec["name"], e)
     return record, True
 
 

@@ -115,7 +115,8 @@ def build_graph(cfg: DictConfig) -> list[Step]:
 
     b.add("translate_corpus", "translate_corpus", "hala_exp.stages.translate_corpus:run",
           {"translator": _pick(cfg.translator, "prompt", "max_new_tokens", "dtype"),
-           "corpus": _plain(cfg.data.corpus), "mix": _plain(cfg.data.mix), "gates": _plain(cfg.data.gates),
+           "corpus": {k: v for k, v in _plain(cfg.data.corpus).items() if k != cfg.data.leave_out},
+           "mix": _plain(cfg.data.mix), "gates": _plain(cfg.data.gates),
            "seed": cfg.data.seed, "engine": engine},
           {"model": translator})
 

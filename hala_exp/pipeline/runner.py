@@ -19,6 +19,7 @@ from hala_exp.io import write_json
 from hala_exp.pipeline.execute import execute, make_spec
 from hala_exp.pipeline.graph import build_graph, step_keys
 from hala_exp.pipeline.store import Store
+from hala_exp.tracking.context import tracking_context
 
 log = logging.getLogger("hala_exp")
 
@@ -44,9 +45,10 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     keys = step_keys(steps)
     store = Store(cfg.store)
     store.sweep_stale()
+    tracking = tracking_context(cfg)  # None with logger=none; W&B runs open only for executed steps
     results: dict[str, Any] = {"stages": {}, "metrics": {}}
     for step in steps:
-        spec = make_spec(step, keys, store)
+        spec = make_spec(step, keys, store, tracking)
         log.info("step   %-28s %s", step.name, spec["key"])
         started = time.time()
         record, did_run = execute(spec)
@@ -54,6 +56,8 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         results["stages"][step.name] = {"status": "ran" if did_run else "reused", "key": spec["key"],
                                         "dir": str(store.path(step.name, spec["key"])),
                                         "seconds": round(seconds, 3)}
+        if record.get("tracking"):  # the W&B run that produced this output (maybe in an earlier run)
+            results["stages"][step.name]["wandb_run_id"] = record["tracking"]["run_id"]
         for k, v in record["metrics"].items():
             if isinstance(v, (int, float)) and math.isfinite(v):
                 results["metrics"][f"{step.name}.{k}"] = v

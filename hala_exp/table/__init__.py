@@ -1,0 +1,100 @@
+"""`hala-exp-table`: an ablation table (swept values x metrics) and a plot from a sweep's runs.
+
+    hala-exp-table outputs/multirun/<sweep>               # local run records
+    hala-exp-table --wandb-path ENTITY/PROJECT --wandb-group tiny-slerp_t   # the W&B API (online)
+
+Writes ablation.md, ablation.csv and ablation.png (into <sweep>/table/ or --out), prints the Markdown,
+and logs a W&B Table with the plot when the sweep was tracked with W&B (`--wandb off` to skip).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+from pathlib import Path
+from typing import Any
+
+from hala_exp.table.build import Table, build_table, markdown, to_csv
+from hala_exp.table.plot import plot
+from hala_exp.table.points import Point, load_points, wandb_points
+from hala_exp.table.reference import reference_rows
+from hala_exp.tracking.secrets import scrub
+
+
+def _args(argv: list[str] | None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="hala-exp-table", description=__doc__.split("\n")[0])
+    ap.add_argument("paths", nargs="*", type=Path, help="sweep directories (outputs/multirun/...) or run dirs")
+    ap.add_argument("--system", default="student_merged",
+                    help="the evaluated system whose benchmark scores are columns (default: student_merged)")
+    ap.add_argument("--translation-system", default="translator",
+                    help="the system whose BLEU / chrF++ / ROUGE-L are columns; 'none' for none")
+    ap.add_argument("--out", type=Path, help="folder for ablation.md/.csv/.png (default: <first path>/table)")
+    ap.add_argument("--wandb", choices=("auto", "on", "off"), default="auto",
+                    help="log a W&B Table: auto = when the runs were tracked with W&B")
+    ap.add_argument("--wandb-path", help="ENTITY/PROJECT to read runs from with the W&B API (online)")
+    ap.add_argument("--wandb-group", help="the W&B group (experiment or sweep) to read with --wandb-path")
+    a = ap.parse_args(argv)
+    if bool(a.paths) == bool(a.wandb_path):
+        ap.error("give either run/sweep directories or --wandb-path with --wandb-group")
+    if a.wandb_path and not a.wandb_group:
+        ap.error("--wandb-path needs --wandb-group (e.g. tiny-slerp_t)")
+    return a
+
+
+def log_wandb(t: Table, png: Path, point: Point, sources: list[str]) -> str:
+    """One W&B run (job_type "table") in the sweep's group holding the table and the plot."""
+    import wandb
+
+    c = point.config
+    group = c.get("logger.group") or c.get("name")
+    run_id = "table-" + hashlib.sha256("\n".join(sorted(sources)).encode()).hexdigest()[:10]
+    wandb_dir = c.get("logger.dir") or None
+    run = wandb.init(project=c.get("logger.project", "hala-exp"), entity=c.get("logger.entity"), group=group,
+                     job_type="table", name=f"{group} ablation table", id=run_id, resume="allow",
+                     mode=c.get("logger.mode", "offline"), dir=wandb_dir,
+                     config=scrub({"table.axes": t.axes, "table.sources": sources}),
+                     settings=wandb.Settings(console="off", disable_git=True, save_code=False, silent=True,
+                                             x_disable_stats=True))
+    columns = [*t.axes, *(col.name for col in t.columns), "run_dir", "wandb_run_ids"]
+    data: list[list[Any]] = [[*(str(r["values"][a]) for a in t.axes), *(r["cells"][col.name] for col in t.columns),
+                              r["source"], " ".join(i for i in r["run_ids"].values() if i)] for r in t.rows]
+    for ref in t.references:
+        data.append([ref["label"], *([None] * (len(t.axes) - 1)),
+                     *(ref.get(col.ref_key) if col.ref_key else None for col in t.columns), "paper", ""])
+    run.log({"ablation": wandb.Table(columns=columns, data=data), "ablation_plot": wandb.Image(str(png))})
+    run.finish()
+    return run_id
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = _args(argv)
+    if a.wandb_path:
+        points = wandb_points(a.wandb_path, a.wandb_group)
+        out = a.out or Path("outputs") / "tables" / a.wandb_group
+    else:
+        points = load_points(a.paths)
+        out = a.out or a.paths[0] / "table"
+    if not points:
+        print("hala-exp-table: no runs found", file=sys.stderr)
+        return 1
+    tsys = None if a.translation_system == "none" else a.translation_system
+    refs = reference_rows([p.config for p in points], tsys)
+    table = build_table(points, a.system, tsys, refs)
+    out.mkdir(parents=True, exist_ok=True)
+    md = markdown(table)
+    (out / "ablation.md").write_text(md + "\n", encoding="utf-8")
+    (out / "ablation.csv").write_text(to_csv(table), encoding="utf-8")
+    title = f"{points[0].config.get('logger.group') or points[0].config.get('name', '')}: evaluate.{a.system}"
+    png = plot(table, out / "ablation.png", title)
+    print(md)
+    print(f"\nWrote {out / 'ablation.md'}, {out / 'ablation.csv'}, {png}")
+    tracked = points[0].config.get("logger.backend") == "wandb"
+    if a.wandb == "on" or (a.wandb == "auto" and tracked and not a.wandb_path):
+        run_id = log_wandb(table, png, points[0], [p.source for p in points])
+        print(f"W&B table run: {run_id}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,151 @@
+"""Swept values x metrics: which metrics become columns, the best per column, Markdown and CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from hala_exp.table.points import Point
+
+# Per lighteval task, the first of these it reports becomes the task's column.
+PREFERRED = ("acc_norm", "acc", "em", "f1")
+TRANSLATION = {"bleu": "BLEU", "chrf": "chrF++", "rougeL": "ROUGE-L"}
+
+
+@dataclass
+class Column:
+    name: str  # shown in the header
+    metric: str | None  # flat results.json name; None for the average
+    step: str  # the step whose W&B run produced it
+    kind: str  # task | average | translation
+    scale: float = 1.0
+    ref_key: str | None = None  # the key of this column in the paper's rows
+
+
+@dataclass
+class Table:
+    axes: list[str]
+    columns: list[Column]
+    rows: list[dict[str, Any]]  # {"values": {axis: v}, "cells": {col: float|None}, "source", "run_ids"}
+    references: list[dict[str, Any]] = field(default_factory=list)
+
+    def best(self) -> dict[str, float]:
+        out = {}
+        for c in self.columns:
+            vals = [r["cells"][c.name] for r in self.rows if r["cells"][c.name] is not None]
+            if vals:
+                out[c.name] = max(vals)  # every metric here is higher-is-better
+        return out
+
+
+def _task_columns(points: list[Point], system: str) -> list[Column]:
+    prefix = f"evaluate.{system}."
+    by_task: dict[str, set[str]] = {}
+    for p in points:
+        for name in p.metrics:
+            rest = name.removeprefix(prefix)
+            if name.startswith(prefix) and rest.count(".") == 1 and not rest.startswith("translation."):
+                task, metric = rest.split(".")
+                by_task.setdefault(task, set()).add(metric)
+    cols = []
+    for task in sorted(by_task):
+        metric = next((m for m in PREFERRED if m in by_task[task]), min(by_task[task]))
+        cols.append(Column(f"{task} {metric} (%)", f"{prefix}{task}.{metric}", f"evaluate.{system}", "task",
+                           100.0))
+    return cols
+
+
+def choose_columns(points: list[Point], system: str, translation_system: str | None) -> list[Column]:
+    cols = _task_columns(points, system)
+    if cols:
+        cols.append(Column("average (%)", None, f"evaluate.{system}", "average", 1.0, "average"))
+    if translation_system:
+        for key, label in TRANSLATION.items():
+            metric = f"evaluate.{translation_system}.translation.{key}"
+            if any(metric in p.metrics for p in points):
+                cols.append(Column(f"{translation_system} {label}", metric, f"evaluate.{translation_system}",
+                                   "translation", 1.0, key))
+    return cols
+
+
+def _axes(points: list[Point]) -> list[str]:
+    keys = sorted({k for p in points for k in p.overrides})
+    varying = [k for k in keys if len({repr(p.overrides.get(k)) for p in points}) > 1]
+    return varying or keys
+
+
+def _sort_key(values: dict[str, Any], axes: list[str]) -> tuple:
+    return tuple((0, v, "") if isinstance(v, (int, float)) else (1, 0, str(v)) for v in (values[a] for a in axes))
+
+
+def build_table(points: list[Point], system: str, translation_system: str | None,
+                references: list[dict[str, Any]] | None = None) -> Table:
+    axes = _axes(points)
+    columns = choose_columns(points, system, translation_system)
+    if not columns:
+        raise SystemExit(f"hala-exp-table: no metrics of evaluate.{system} or evaluate.{translation_system} "
+                         "in these runs. Fix: pick --system / --translation-system among the evaluated "
+                         "systems (student_base, student_sft, student_merged, translator, teacher, ...)")
+    rows = []
+    for p in points:
+        cells: dict[str, float | None] = {}
+        tasks = []
+        for c in columns:
+            if c.kind == "average":  # unweighted mean of the task columns, as the paper's average
+                cells[c.name] = sum(tasks) / len(tasks) if tasks else None
+                continue
+            v = p.metrics.get(c.metric)
+            cells[c.name] = None if v is None or not math.isfinite(v) else v * c.scale
+            if c.kind == "task" and cells[c.name] is not None:
+                tasks.append(cells[c.name])
+        steps = sorted({c.step for c in columns})
+        rows.append({"values": {a: p.overrides.get(a) for a in axes}, "cells": cells, "source": p.source,
+                     "run_ids": {s: p.run_ids.get(s) for s in steps}})
+    rows.sort(key=lambda r: _sort_key(r["values"], axes))
+    return Table(axes, columns, rows, references or [])
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return f"{v:.2f}"
+    return str(v)
+
+
+def markdown(t: Table) -> str:
+    """Best value per column in bold; paper rows below ours, in italics; the last column traces each row."""
+    best = t.best()
+    header = [*t.axes, *(c.name for c in t.columns), "run (W&B run ids)"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for r in t.rows:
+        cells = []
+        for c in t.columns:
+            v = r["cells"][c.name]
+            cells.append(f"**{_fmt(v)}**" if v is not None and v == best.get(c.name) else _fmt(v))
+        ids = ", ".join(f"{s}: {i}" for s, i in r["run_ids"].items() if i)
+        lines.append("| " + " | ".join([*(_fmt(r["values"][a]) for a in t.axes), *cells,
+                                         f"{r['source']} ({ids})"]) + " |")
+    for ref in t.references:
+        cells = [_fmt(ref.get(c.ref_key)) if c.ref_key else "" for c in t.columns]
+        first = [f"*{ref['label']}*"] + [""] * (len(t.axes) - 1)
+        lines.append("| " + " | ".join([*first, *cells, "paper"]) + " |")
+    return "\n".join(lines)
+
+
+def to_csv(t: Table) -> str:
+    buf = io.StringIO()
+    steps = sorted({c.step for c in t.columns})
+    w = csv.writer(buf)
+    w.writerow(["row", *t.axes, *(c.name for c in t.columns), "run_dir", *(f"wandb_run_id.{s}" for s in steps)])
+    for r in t.rows:
+        w.writerow(["ours", *(r["values"][a] for a in t.axes), *(_fmt(r["cells"][c.name]) for c in t.columns),
+                    r["source"], *(r["run_ids"].get(s) or "" for s in steps)])
+    for ref in t.references:
+        w.writerow([ref["label"], *([""] * len(t.axes)),
+                    *(_fmt(ref.get(c.ref_key)) if c.ref_key else "" for c in t.columns), "paper",
+                    *([""] * len(steps))])
+    return buf.getvalue()

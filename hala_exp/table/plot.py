@@ -1,0 +1,45 @@
+"""Score against the swept value (t, the mix, the size) as a PNG, with the paper's averages as lines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hala_exp.table.build import Table
+
+
+def plot(t: Table, out: Path, title: str) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    axis = t.axes[0] if len(t.axes) == 1 else " / ".join(t.axes)
+    xs = [r["values"][t.axes[0]] if len(t.axes) == 1 else " / ".join(str(r["values"][a]) for a in t.axes)
+          for r in t.rows]
+    numeric = all(isinstance(x, (int, float)) for x in xs)
+    xs = xs if numeric else [str(x) for x in xs]
+    groups = [("benchmarks (%)", [c for c in t.columns if c.kind in ("task", "average")]),
+              ("translation", [c for c in t.columns if c.kind == "translation"])]
+    groups = [(name, cols) for name, cols in groups if cols]
+    fig, axes = plt.subplots(1, len(groups), figsize=(5.2 * len(groups), 3.6), squeeze=False)
+    for ax, (name, cols) in zip(axes[0], groups):
+        for c in cols:
+            ys = [r["cells"][c.name] for r in t.rows]
+            style = {"linewidth": 2.4, "color": "black"} if c.kind == "average" else {"linewidth": 1.2}
+            ax.plot(xs, [float("nan") if y is None else y for y in ys], marker="o", label=c.name, **style)
+        for ref in t.references:
+            for c in cols:
+                if c.ref_key and c.ref_key in ref:
+                    ax.axhline(ref[c.ref_key], linestyle="--", linewidth=0.8, color="gray")
+                    ax.annotate(ref["label"], (0, ref[c.ref_key]), xycoords=("axes fraction", "data"),
+                                fontsize=7, color="gray", va="bottom")
+        ax.set_xlabel(axis)
+        ax.set_ylabel(name)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out

@@ -1,0 +1,65 @@
+"""Ablation table pieces that need no sweep: the paper's rows, and points read through the W&B API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from omegaconf import OmegaConf
+
+from hala_exp.config import compose
+from hala_exp.table.build import build_table, markdown, to_csv
+from hala_exp.table.points import wandb_points
+from hala_exp.table.reference import reference_rows
+from hala_exp.tracking import flatten
+
+
+def flat(*overrides: str) -> dict:
+    return flatten(OmegaConf.to_container(compose(list(overrides)), resolve=True))
+
+
+def test_paper_rows_are_shown_for_the_matching_experiment_only():
+    hala = reference_rows([flat("experiment=hala_1.2b")], "translator")
+    assert {r["label"]: r.get("average", r.get("bleu")) for r in hala} == {
+        "LFM2-1.2B (paper)": 46.3, "HALA-1.2B (paper)": 51.4, "HALA translator (paper)": 48.2}
+    assert reference_rows([flat()], "translator") == []  # the tiny preset matches no paper row
+    sizes = reference_rows([flat("experiment=hala_350m"), flat("experiment=hala_9b")], None)
+    assert [r["label"] for r in sizes] == ["LFM2-350M (paper)", "HALA-350M (paper)",
+                                           "Fanar-1-9B-Instruct (paper)", "HALA-9B (paper)"]
+
+
+@dataclass
+class FakeRun:  # the shape of wandb.apis.public.Run that the reader uses
+    id: str
+    config: dict
+    summary: dict = field(default_factory=dict)
+
+
+class FakeApi:
+    """Stands in for wandb.Api() (a network boundary): serves a group of runs as the server would."""
+
+    def __init__(self, runs):
+        self._runs = runs
+
+    def runs(self, path, filters):
+        assert path == "team/hala-exp"
+        return [r for r in self._runs if r.config.get("logger.group") == filters["group"]]
+
+
+def test_points_from_the_wandb_api_give_one_row_per_t_traced_to_runs():
+    base = {"logger.group": "tiny-slerp_t", "data.name": "tiny"}
+    runs = [FakeRun("tr0", {**base, "merge.t": 0.0, "step.name": "evaluate.translator"},
+                    {"translation.bleu": 3.5, "_runtime": 1})]
+    for i, t in enumerate([0.0, 0.5, 1.0]):
+        runs.append(FakeRun(f"m{i}", {**base, "merge.t": t, "step.name": "merge"}, {"t": t}))
+        runs.append(FakeRun(f"e{i}", {**base, "merge.t": t, "step.name": "evaluate.student_merged"},
+                            {"arabic_mmlu_sample.acc_norm": 0.2 + 0.1 * i, "timing/seconds": 4.0}))
+    points = wandb_points("team/hala-exp", "tiny-slerp_t", api=FakeApi(runs))
+    table = build_table(points, "student_merged", "translator")
+    assert table.axes == ["merge.t"]
+    assert [r["values"]["merge.t"] for r in table.rows] == [0.0, 0.5, 1.0]
+    assert [round(r["cells"]["average (%)"], 6) for r in table.rows] == [20.0, 30.0, 40.0]
+    assert [r["cells"]["translator BLEU"] for r in table.rows] == [3.5, 3.5, 3.5]  # the shared upstream
+    assert [r["run_ids"]["evaluate.student_merged"] for r in table.rows] == ["e0", "e1", "e2"]
+    md = markdown(table)
+    assert "**40.00**" in md and md.count("\n") == 4
+    assert to_csv(table).splitlines()[0].startswith("row,merge.t,arabic_mmlu_sample acc_norm (%)")
