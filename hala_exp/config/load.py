@@ -85,6 +85,8 @@ def _check_runtime(cfg: DictConfig) -> None:
 
     rt = cfg.runtime
     for stage, env in rt.stages.items():
+        if env is None:
+            continue
         if stage not in VERSIONS:
             _fail(f"runtime.stages.{stage}", env, "is not a stage",
                   f"use one of {', '.join(sorted(VERSIONS))}")

@@ -202,7 +202,8 @@ class RuntimeConfig:
 
     name: str = "current"
     envs: dict[str, str] = field(default_factory=dict)  # environment name -> python interpreter path
-    stages: dict[str, str] = field(default_factory=dict)  # stage -> environment name (or interpreter path)
+    # stage -> environment name or interpreter path; null: the current interpreter
+    stages: dict[str, Optional[str]] = field(default_factory=dict)
     # GPUs for training stages: more than one in total runs them under `accelerate launch`.
     gpus_per_node: int = 1
     nodes: int = 1
