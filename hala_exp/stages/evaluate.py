@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from hala_exp.data.paths import resolve_path
 from hala_exp.data.sources import load_parallel
@@ -69,4 +69,5 @@ def run_lighteval(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[st
         custom = str(resolve_path(custom))
     data_dir = str(resolve_path(lcfg.data_dir)) if lcfg.data_dir else None
     return run(inputs["model"], list(lcfg.tasks), out, custom_tasks=custom, data_dir=data_dir,
-               max_samples=lcfg.max_samples, batch_size=lcfg.batch_size, device=cfg.engine.device)
+               max_samples=lcfg.max_samples, batch_size=lcfg.batch_size, device=cfg.engine.device,
+               engine=OmegaConf.to_container(cfg.engine, resolve=True))
