@@ -59,6 +59,8 @@ class TeacherConfig(ModelConfig):
     prompt: str = "Translate from English to Arabic: {text}"
     max_new_tokens: int = 1024
     probe_rows: int = 32  # fixed probe set used to compare FP8 against the unquantized teacher
+    # GPUs one copy of the teacher is split over under vLLM (null: engine.tensor_parallel_size).
+    tensor_parallel_size: Optional[int] = None
 
 
 @dataclass

@@ -80,6 +80,8 @@ def build_graph(cfg: DictConfig) -> list[Step]:
     tr_eval = _plain(cfg.eval.translation)
     teacher_prompts = [cfg.teacher.prompt, cfg.eval.translation.prompt]
 
+    teacher_engine = engine if cfg.teacher.tensor_parallel_size is None else {
+        **engine, "tensor_parallel_size": cfg.teacher.tensor_parallel_size}
     teacher = b.model("teacher", "teacher", teacher_prompts)
     systems: dict[str, tuple[Ref | str, str]] = {"teacher": (teacher, cfg.eval.translation.prompt)}
     teacher_used = teacher
@@ -93,12 +95,12 @@ def build_graph(cfg: DictConfig) -> list[Step]:
               {**probe, "engine": {"device": engine["device"]}}, {"model": teacher})
         teacher_used = Ref("quantize_teacher", "model")
         b.add("validate_teacher", "validate_teacher", "hala_exp.stages.quantize_teacher:run_validate",
-              {**probe, "engine": engine}, {"model": teacher, "fp8": teacher_used})
+              {**probe, "engine": teacher_engine}, {"model": teacher, "fp8": teacher_used})
         systems["teacher_fp8"] = (teacher_used, cfg.eval.translation.prompt)
 
     b.add("translate_bootstrap", "translate_bootstrap", "hala_exp.stages.translate_bootstrap:run",
           {"teacher": _pick(cfg.teacher, "prompt", "max_new_tokens", "dtype"),
-           "source": _plain(cfg.data.bootstrap), "engine": engine},
+           "source": _plain(cfg.data.bootstrap), "engine": teacher_engine},
           {"model": teacher_used}, sharded=True)
 
     judge = b.model("judge", "judge", [cfg.judge.prompt])
@@ -136,7 +138,8 @@ def build_graph(cfg: DictConfig) -> list[Step]:
 
     for system, (model, prompt) in systems.items():
         b.add(f"evaluate.{system}", "evaluate_translation", "hala_exp.stages.evaluate:run_translation",
-              {"eval": {"translation": tr_eval}, "engine": engine, "system": {"name": system, "prompt": prompt}},
+              {"eval": {"translation": tr_eval}, "engine": teacher_engine if system.startswith("teacher") else engine,
+               "system": {"name": system, "prompt": prompt}},
               {"model": model})
     if cfg.eval.lighteval.tasks:
         for system, model in students.items():

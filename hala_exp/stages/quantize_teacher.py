@@ -26,6 +26,19 @@ from hala_exp.models.loading import load_causal_lm, pick_device
 REF, FP8 = "ref", "fp8"
 
 
+def _load(path: str, device: str, dtype: str) -> Any:
+    """On GPUs the model is spread over every visible device (a 111B teacher fits no single one)."""
+    if device != "cuda":
+        return load_causal_lm(path, device, dtype)
+    from transformers import AutoModelForCausalLM
+
+    from hala_exp.models.loading import split_revision, torch_dtype
+
+    name, revision = split_revision(path)
+    return AutoModelForCausalLM.from_pretrained(name, revision=revision, dtype=torch_dtype(dtype, device),
+                                                device_map="auto").eval()
+
+
 def _prompt_logits(model: Any, tokenizer: Any, conversations: list[list[Message]]) -> list[Any]:
     """Logits at every prompt position, one prompt at a time (no padding to mask), on the CPU."""
     import torch
@@ -81,7 +94,7 @@ def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
 
     # Quantize (in place, data-free for FP8_DYNAMIC); keep the unquantized prompt logits to compare.
     tokenizer = AutoTokenizer.from_pretrained(src)
-    model = load_causal_lm(src, device, teacher.dtype)
+    model = _load(src, device, teacher.dtype)
     ref_logits = _prompt_logits(model, tokenizer, conversations)
     recipe = QuantizationModifier(targets="Linear", scheme=teacher.quant_scheme, ignore=list(teacher.quant_ignore))
     oneshot(model=model, recipe=recipe)
@@ -90,7 +103,7 @@ def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
     del model
 
     # Validate what was written: transformers must load it back; compare logits on the same prompts.
-    fp8_model = load_causal_lm(str(model_dir), device, teacher.dtype)
+    fp8_model = _load(str(model_dir), device, teacher.dtype)
     fp8_logits = _prompt_logits(fp8_model, tokenizer, conversations)
     del fp8_model
     diffs = [(a - b).abs() for a, b in zip(ref_logits, fp8_logits)]
