@@ -83,7 +83,7 @@ def test_translate_stage_killed_after_k_shards_resumes(tiny_llama, tmp_path):
     assert 2 <= len(done) < total, f"killed after {len(done)} of {total} shards"
     assert store.record(step.name, spec["key"]) is None  # nothing complete-looking was left
 
-    rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    rerun = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=600)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     record = store.record(step.name, spec["key"])
     assert record["metrics"]["shards"] == total
