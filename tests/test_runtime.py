@@ -77,3 +77,19 @@ def test_a_failing_step_elsewhere_reports_its_log_tail(second_env, tmp_path):
         run_step(spec, str(second_env), tmp_path / "steps")
     assert Store(cfg.store).record(spec["name"], spec["key"]) is None
     assert not any((Path(cfg.store) / ".tmp").iterdir())  # the failed attempt left nothing behind
+
+
+def test_a_step_under_accelerate_launch_commits_from_rank_0(tmp_path):
+    from hala_exp.training.launch import SPEC
+
+    cfg = compose([f"store={tmp_path / 'store'}"])
+    steps = build_graph(cfg)
+    keys = step_keys(steps)
+    store = Store(cfg.store)
+    step = next(s for s in steps if s.name == "build.student_base")
+    launch = [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "1",
+              "--num_machines", "1", "--mixed_precision", "no", "-m", "hala_exp.step", SPEC]
+    record, ran = run_step(make_spec(step, keys, store), None, tmp_path / "steps", launch)
+    assert ran and store.record(step.name, keys[step.name]) == record
+    assert (store.path(step.name, keys[step.name]) / "model" / "config.json").is_file()
+    assert not any((store.root / ".tmp").iterdir())  # the shared work folder was renamed into place
