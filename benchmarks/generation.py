@@ -8,7 +8,7 @@ FP8 / BF16 (the paper reports about 2x for its 111B teacher). FP8 here is vLLM's
 of the same BF16 checkpoint (llm-compressor lives in another environment); the pipeline's
 `validate_teacher` step measures the llm-compressor checkpoint itself.
 
-    python benchmarks/generation.py [--prompts 64] [--new-tokens 32] [--gpu-prompts 512]
+    python benchmarks/generation.py [--prompts 64] [--new-tokens 32] [--batches 1,16,64] [--gpu-prompts 512]
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def _prompts(n: int) -> list[list[dict[str, str]]]:
             for i in range(n)]
 
 
-def cpu_section(n: int, new_tokens: int) -> None:
+def cpu_section(n: int, new_tokens: int, batches: list[int]) -> None:
     from hala_exp.engines.hf import TransformersEngine
     from hala_exp.models.tiny import save_tiny
 
@@ -47,7 +47,7 @@ def cpu_section(n: int, new_tokens: int) -> None:
         params = SamplingParams(max_new_tokens=new_tokens)
         conversations = _prompts(n)
         rows = []
-        for batch in (1, 16, 64):
+        for batch in batches:
             engine = TransformersEngine(d, OmegaConf.create({"device": "cpu", "dtype": "float32",
                                                              "batch_size": batch}))
             engine.chat(conversations[:2], params)  # warm-up
@@ -118,12 +118,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--prompts", type=int, default=64)
     ap.add_argument("--new-tokens", type=int, default=32)
+    ap.add_argument("--batches", default="1,16,64", help="CPU batch sizes; the first is the baseline")
     ap.add_argument("--gpu-prompts", type=int, default=512)
     ap.add_argument("--gpu-new-tokens", type=int, default=256)
     ap.add_argument("--skip-cpu", action="store_true")
     args = ap.parse_args()
     if not args.skip_cpu:
-        cpu_section(args.prompts, args.new_tokens)
+        cpu_section(args.prompts, args.new_tokens, [int(b) for b in args.batches.split(",")])
     gpu_section(args.gpu_prompts, args.gpu_new_tokens)
 
 
