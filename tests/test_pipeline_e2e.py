@@ -48,7 +48,7 @@ def first(tmp_path_factory):
 
 def test_first_run_runs_every_stage_and_reports_each_system(first):
     _, results, root = first
-    assert ran(results) == set(results["stages"]) and len(results["stages"]) == 18
+    assert ran(results) == set(results["stages"]) and len(results["stages"]) == 19
     for name, stage in results["stages"].items():
         assert set(stage) >= {"status", "key", "dir", "seconds"}
         assert (Path(stage["dir"]) / "record.json").is_file()

@@ -117,6 +117,43 @@ def _check_eval(ev: DictConfig, check_data: bool) -> None:
                   "download the task's dataset repo there (huggingface-cli download --repo-type dataset)")
 
 
+def _check_engine(e: DictConfig) -> None:
+    _check_choice("engine.enable_prefix_caching", e.enable_prefix_caching, ("auto", "on", "off"))
+    if e.shard_rows <= 0:
+        _fail("engine.shard_rows", e.shard_rows, "must be positive", "set engine.shard_rows=512")
+    if e.tensor_parallel_size <= 0:
+        _fail("engine.tensor_parallel_size", e.tensor_parallel_size, "must be positive",
+              "set it to the number of GPUs one model is split over (1, 2, 4 or 8)")
+    if not 0.0 < e.gpu_memory_utilization <= 1.0:
+        _fail("engine.gpu_memory_utilization", e.gpu_memory_utilization, "is a fraction of GPU memory in (0, 1]",
+              "set engine.gpu_memory_utilization=0.9")
+    if e.max_model_len is not None and e.max_model_len <= 0:
+        _fail("engine.max_model_len", e.max_model_len, "must be positive", "set it to null or e.g. 4096")
+
+
+def _check_runtime(cfg: DictConfig) -> None:
+    from hala_exp.pipeline.graph import VERSIONS
+
+    rt = cfg.runtime
+    for stage, env in rt.stages.items():
+        if env is None:
+            continue
+        if stage not in VERSIONS:
+            _fail(f"runtime.stages.{stage}", env, "is not a stage",
+                  f"use one of {', '.join(sorted(VERSIONS))}")
+        if env not in rt.envs and "/" not in env:
+            _fail(f"runtime.stages.{stage}", env, "names no environment of runtime.envs and is not a path",
+                  f"add runtime.envs.{env}=/path/to/python or give the interpreter's path")
+    for name, python in rt.envs.items():
+        if not Path(python).is_file():
+            _fail(f"runtime.envs.{name}", python, "this interpreter does not exist",
+                  f"create the environment (README: Runtimes) or set runtime.envs.{name}")
+    if rt.gpus_per_node <= 0 or rt.nodes <= 0:
+        _fail("runtime.gpus_per_node", rt.gpus_per_node, "GPU and node counts must be positive",
+              "set runtime.gpus_per_node=1 runtime.nodes=1")
+    _check_choice("train.distributed", cfg.train.distributed, ("auto", "ddp", "fsdp", "zero3"))
+
+
 def validate(cfg: DictConfig, check_data: bool = True) -> None:
     """Raise ConfigError on the first value that cannot work."""
     for key in ("model", "teacher", "translator", "judge"):
@@ -133,6 +170,8 @@ def validate(cfg: DictConfig, check_data: bool = True) -> None:
               f"use one of {', '.join(cfg.data.corpus)} or null")
     if cfg.data.leave_out is not None and len(cfg.data.corpus) < 2:
         _fail("data.leave_out", cfg.data.leave_out, "would leave the mix empty", "set data.leave_out=null")
+    _check_engine(cfg.engine)
+    _check_runtime(cfg)
     if "{text}" not in cfg.teacher.prompt:
         _fail("teacher.prompt", cfg.teacher.prompt, "has no {text} placeholder", "add {text} where the English goes")
     if "{text}" not in cfg.translator.prompt:

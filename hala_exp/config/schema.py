@@ -47,6 +47,8 @@ class ModelConfig:
     batch_size: int = 8  # questions per forward batch
     grad_accum: int = 1
     max_length: int = 2048
+    # Parameters in billions; picks the multi-GPU strategy (train.distributed=auto). null: unknown.
+    params_b: Optional[float] = None
 
 
 @dataclass
@@ -57,6 +59,8 @@ class TeacherConfig(ModelConfig):
     prompt: str = "Translate from English to Arabic: {text}"
     max_new_tokens: int = 1024
     probe_rows: int = 32  # fixed probe set used to compare FP8 against the unquantized teacher
+    # GPUs one copy of the teacher is split over under vLLM (null: engine.tensor_parallel_size).
+    tensor_parallel_size: Optional[int] = None
 
 
 @dataclass
@@ -163,6 +167,12 @@ class TrainConfig:
     use_cpu: bool = False
     bf16: bool = True
     gradient_checkpointing: bool = False
+    padding_free: bool = False  # TRL: flatten the batch, no pad tokens (needs flash attention on GPU)
+    use_liger_kernel: bool = False  # Liger's fused kernels (GPU, liger-kernel installed)
+    # Multi-GPU strategy for `accelerate launch`: auto (ddp up to ddp_max_params_b, fsdp above) |
+    # ddp | fsdp | zero3. Used only when runtime.gpus_per_node * runtime.nodes > 1.
+    distributed: str = "auto"
+    ddp_max_params_b: float = 1.5
     logging_steps: int = 10
     seed: int = 0
 
@@ -237,12 +247,39 @@ class EngineConfig:
     """Where generation runs. `transformers` on CPU / small GPUs; `vllm` on GPU nodes."""
 
     backend: str = "transformers"  # transformers | vllm
-    batch_size: int = 16
+    batch_size: int = 16  # transformers: prompts per generate call (vLLM schedules its own batches)
     device: str = "auto"  # auto | cpu | cuda
     dtype: str = "auto"  # auto: the model's dtype on GPU, float32 on CPU
     temperature: float = 0.0
     top_p: float = 1.0
     seed: int = 0
+    # Rows per shard of a translation / judging pass: each shard is committed on its own, so a
+    # killed job resumes at the first missing shard.
+    shard_rows: int = 512
+    # vLLM only.
+    tensor_parallel_size: int = 1
+    max_model_len: Optional[int] = None  # null: the model's own context length
+    gpu_memory_utilization: float = 0.9
+    quantization: Optional[str] = None  # null: read from the checkpoint (compressed-tensors FP8)
+    enable_prefix_caching: str = "auto"  # auto (off for LFM2: its hybrid cache lacks it) | on | off
+    max_num_seqs: Optional[int] = None
+    enforce_eager: bool = False
+
+
+@dataclass
+class RuntimeConfig:
+    """Which interpreter each stage runs in. A stage whose interpreter differs from the current one
+    runs as `<python> -m hala_exp.step SPEC.json` (vLLM and llm-compressor cannot share an environment).
+    """
+
+    name: str = "current"
+    envs: dict[str, str] = field(default_factory=dict)  # environment name -> python interpreter path
+    # stage -> environment name or interpreter path; null: the current interpreter
+    stages: dict[str, Optional[str]] = field(default_factory=dict)
+    # GPUs for training stages: more than one in total runs them under `accelerate launch`.
+    gpus_per_node: int = 1
+    nodes: int = 1
+    main_process_port: int = 29500
 
 
 @dataclass
@@ -271,6 +308,7 @@ class Config:
     eval: EvalConfig = MISSING
     engine: EngineConfig = field(default_factory=EngineConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
     store: str = "outputs/cache"  # where stage outputs live, keyed by content
     plan: bool = False  # print what would run and what is reused, then stop
     seed: int = 0

@@ -1,4 +1,4 @@
-"""Run lighteval (transformers back-end) through its Python `Pipeline` and flatten its scores.
+"""Run lighteval (transformers, or vLLM on GPUs) through its Python `Pipeline`; flatten its scores.
 
 Stale scores: lighteval caches model outputs under `<cache_dir>/<model_name>/<hash of the model
 config>`; the config holds the path, not the weights, and an absolute path makes that folder sit
@@ -19,6 +19,7 @@ import re
 import shutil
 import types
 from pathlib import Path
+from typing import Any
 
 from hala_exp.io import write_json
 
@@ -133,19 +134,50 @@ def flatten_results(results: dict[str, dict[str, float]]) -> dict[str, float]:
     return dict(sorted(flat.items()))
 
 
+def model_config(backend: str, model_name: str, batch_size: int, device: str, cache_dir: str,
+                 engine: dict[str, Any] | None = None) -> tuple[Any, Any]:
+    """(lighteval model config, launcher) for `engine.backend`: transformers or vLLM.
+
+    The vLLM config takes the engine's tensor parallel size, memory fraction, context length,
+    quantization and prefix caching (off for LFM2) from the same mapping the vLLM engine uses.
+    """
+    from lighteval.pipeline import ParallelismManager
+
+    if backend == "vllm":
+        from lighteval.models.vllm.vllm_model import VLLMModelConfig
+        from omegaconf import OmegaConf
+
+        from hala_exp.engines.vllm import llm_kwargs
+
+        kw = llm_kwargs(OmegaConf.create(engine or {}), model_name, "bfloat16")
+        cfg = VLLMModelConfig(
+            model_name=model_name, dtype=kw["dtype"], tensor_parallel_size=kw["tensor_parallel_size"],
+            gpu_memory_utilization=kw["gpu_memory_utilization"], enable_prefix_caching=kw["enable_prefix_caching"],
+            max_model_length=kw.get("max_model_len"), quantization=kw.get("quantization"), seed=kw["seed"],
+            cache_dir=cache_dir)
+        return cfg, ParallelismManager.VLLM
+    from lighteval.models.transformers.transformers_model import TransformersModelConfig
+
+    cfg = TransformersModelConfig(
+        model_name=model_name, batch_size=batch_size * CHOICES_PER_QUESTION, device=device,
+        dtype="float32" if device == "cpu" else "auto", cache_dir=cache_dir)
+    return cfg, ParallelismManager.ACCELERATE
+
+
 def run_lighteval(model_dir: str, tasks: list[str], out_dir: Path, custom_tasks: str | None = None,
                   data_dir: str | None = None, max_samples: int | None = None, batch_size: int = 8,
                   device: str = "cpu", exclude: list[str] | None = None,
-                  data_dirs: dict[str, str] | None = None) -> dict[str, float]:
+                  data_dirs: dict[str, str] | None = None,
+                  engine: dict[str, Any] | None = None) -> dict[str, float]:
     """Evaluate `model_dir` on lighteval `tasks` ("name|fewshot"); details and results go to `out_dir`.
 
     A name without `:` runs all its subsets but those in `exclude`; `data_dirs` maps task names to
     local dataset directories (see `suites`). `batch_size` is questions per forward batch (see
     CHOICES_PER_QUESTION); `device` may be "auto". Task names are checked before the model loads.
+    `engine` (the engine config) with backend vllm runs lighteval's vLLM model instead.
     """
     from lighteval.logging.evaluation_tracker import EvaluationTracker
-    from lighteval.models.transformers.transformers_model import TransformersModelConfig
-    from lighteval.pipeline import ParallelismManager, Pipeline, PipelineParameters
+    from lighteval.pipeline import Pipeline, PipelineParameters
 
     from hala_exp.evaluation.suites import resolve, task_module
     from hala_exp.models.loading import pick_device
@@ -161,15 +193,14 @@ def run_lighteval(model_dir: str, tasks: list[str], out_dir: Path, custom_tasks:
     try:
         tracker = EvaluationTracker(output_dir=str(out_dir), results_path_template="{output_dir}/results",
                                     save_details=True)
+        backend = (engine or {}).get("backend", "transformers")
+        model_cfg, launcher = model_config(backend, model_name, batch_size, device, str(out_dir / VIEW / "cache"),
+                                           engine)
         params = PipelineParameters(
-            launcher_type=ParallelismManager.ACCELERATE, custom_tasks_directory=module,  # type: ignore[arg-type]
+            launcher_type=launcher, custom_tasks_directory=module,  # type: ignore[arg-type]
             max_samples=max_samples, load_tasks_multilingual=False)
-        model_config = TransformersModelConfig(
-            model_name=model_name, batch_size=batch_size * CHOICES_PER_QUESTION, device=device,
-            dtype="float32" if device == "cpu" else "auto", cache_dir=str(out_dir / VIEW / "cache"))
         pipeline = Pipeline(tasks=",".join(f"{n}|{k}" for n, k in expanded), pipeline_parameters=params,
-                            evaluation_tracker=tracker,
-                            model_config=model_config)
+                            evaluation_tracker=tracker, model_config=model_cfg)
         pipeline.evaluate()
         pipeline.save_and_push_results()
         _unnest_details(out_dir, model_name)

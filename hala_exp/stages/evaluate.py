@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from hala_exp.data.paths import resolve_path
 from hala_exp.data.sources import load_parallel
@@ -78,7 +78,8 @@ def run_lighteval(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[st
     data_dirs = {task: str(resolve_path(d)) for task, d in (lcfg.get("data_dirs") or {}).items()}
     scores = run(inputs["model"], list(lcfg.tasks), out, custom_tasks=custom, data_dir=data_dir,
                  max_samples=lcfg.max_samples, batch_size=lcfg.batch_size, device=cfg.engine.device,
-                 exclude=list(lcfg.get("exclude") or []), data_dirs=data_dirs)
+                 exclude=list(lcfg.get("exclude") or []), data_dirs=data_dirs,
+                 engine=OmegaConf.to_container(cfg.engine, resolve=True))
     if lcfg.get("suite"):
         scores.update(suite_scores(scores, list(lcfg.tasks), lcfg.suite, lcfg.metric))
     return scores
