@@ -8,7 +8,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from hala_exp.config.schema import ParallelSourceConfig, SourceConfig
-from hala_exp.data.adapters import Counts, iter_chat, iter_parallel
+from hala_exp.data.adapters import Counts, SchemaError, iter_chat, iter_parallel
 from hala_exp.data.chat import ROLES, first_exchange
 from hala_exp.data.code import looks_like_code
 from hala_exp.data.sources import check_columns, load_instructions
@@ -133,6 +133,11 @@ def test_instruction_rows_for_translation_are_the_first_exchange():
     oasst = next(r for r in rows if r["id"] == "oasst1_1")
     assert oasst == {"id": "oasst1_1", "source": "t", "instruction": "How do vaccines work?",
                      "response": "They train the immune system to recognise a pathogen without causing the disease."}
+
+
+def test_rows_without_the_adapters_columns_fail_naming_source_adapter_and_column():
+    with pytest.raises(SchemaError, match=r"'src'.*adapter 'lamini' needs column 'instruction'.*chosen"):
+        read(source("lamini", "gptj_pairwise.parquet"))
 
 
 def test_missing_adapter_column_is_named_before_any_model_loads():

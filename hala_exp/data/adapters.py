@@ -149,13 +149,26 @@ def _row_id(src: DictConfig, name: str, raw: dict, index: int, id_column: str | 
     return f"{name}-{src.offset + index}"
 
 
+class SchemaError(ValueError):
+    """A row lacks a column its adapter reads: names the source, the adapter and the columns found."""
+
+
+def _convert(adapter: Adapter, raw: dict, src: DictConfig, name: str) -> list[Message] | str:
+    try:
+        return adapter.convert(raw, src)
+    except KeyError as e:
+        raise SchemaError(f"data source {name!r} ({src.path}): adapter {src.adapter!r} needs column {e}, "
+                          f"but the rows have {sorted(raw)}. Fix: pick the adapter that matches this "
+                          f"dataset (hala_exp/data/adapters.py) or point path at the right dataset") from None
+
+
 def iter_chat(src: DictConfig, name: str, counts: Counts | None = None) -> Iterator[dict[str, Any]]:
     """Chat rows of one source, in the source's order; `counts` collects what was read and dropped."""
     counts = counts if counts is not None else Counts()
     adapter = ADAPTERS[src.adapter]
     for i, raw in enumerate(iter_raw(src)):
         counts.read += 1
-        result = adapter.convert(raw, src)
+        result = _convert(adapter, raw, src, name)
         reason = result if isinstance(result, str) else problem(result)
         if reason:
             counts.dropped[reason] += 1
