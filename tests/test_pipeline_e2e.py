@@ -63,6 +63,19 @@ def test_first_run_runs_every_stage_and_reports_each_system(first):
         assert system in results["stdout"]
 
 
+def test_demo_prints_table2_and_suite_tables_with_the_papers_rows(first):
+    _, results, _ = first
+    out, m = results["stdout"], results["metrics"]
+    assert "Translation EN->AR" in out and "| system | BLEU | ROUGE-L | chrF++ |" in out
+    assert "| paper: teacher FP8 (command-a-translate) | 53.50 | 26.00 | 68.90 |" in out
+    assert "Benchmarks: suite smoke" in out and "| paper: HALA-1.2B |" in out
+    for system in ("student_base", "student_sft", "student_merged"):
+        avg = m[f"evaluate.{system}.smoke.average"]
+        assert avg == m[f"evaluate.{system}.smoke.arabic_mmlu_sample"]
+        assert avg == pytest.approx(100 * m[f"evaluate.{system}.arabic_mmlu_sample.acc_norm"])
+        assert f"| {system} | {avg:.2f} | {avg:.2f} |  |" in out
+
+
 def test_run_record_holds_config_overrides_git_versions_and_seeds(first):
     _, _, root = first
     run_dir = root / "run1"
