@@ -67,7 +67,7 @@ def app(cfg: DictConfig) -> None:
     _write_run_record(cfg, run_dir)
     results = run_pipeline(cfg, run_dir)
     ran = [n for n, s in results["stages"].items() if s["status"] == "ran"]
-    print(summary(results["metrics"]))
+    print(summary(results["metrics"], model_id=cfg.model.id))
     print(f"\n{len(ran)} stages ran, {len(results['stages']) - len(ran)} reused.")
     print(f"Results: {run_dir / 'results.json'}")
     tracking = tracking_context(cfg)

@@ -1,11 +1,18 @@
-"""Turn `results.json` metrics into the per-system table the CLI prints."""
+"""Turn `results.json` metrics into the tables the CLI prints, with the paper's numbers beside ours.
+
+Two tables: translation quality (the paper's Table 2: BLEU / ROUGE-L / chrF++ per system) and the
+benchmark suite (Table 1 style: systems x tasks + average, from `<suite>.<task>` metrics). Paper
+rows come from `evaluation/reference_results.yaml` and are labelled `paper: ...`.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-# Columns shown per evaluation kind; everything else stays in results.json.
-TRANSLATION = ("translation.bleu", "translation.chrf", "translation.rougeL")
+from hala_exp.evaluation.reference import paper_value, reference, table1_rows, table2_rows
+
+# Columns shown per evaluation kind, in the paper's order; everything else stays in results.json.
+TRANSLATION = {"BLEU": "translation.bleu", "ROUGE-L": "translation.rougeL", "chrF++": "translation.chrf"}
 ORDER = ("teacher", "teacher_fp8", "translator_base", "translator", "student_base", "student_sft",
          "student_merged")
 
@@ -20,22 +27,65 @@ def system_rows(metrics: dict[str, float]) -> dict[str, dict[str, float]]:
     return rows
 
 
-def markdown_table(rows: dict[str, dict[str, Any]], columns: list[str]) -> str:
-    lines = ["| system | " + " | ".join(columns) + " |", "|---|" + "---|" * len(columns)]
-    for system in sorted(rows, key=lambda s: (ORDER.index(s) if s in ORDER else len(ORDER), s)):
-        cells = [rows[system].get(c) for c in columns]
-        lines.append(f"| {system} | " + " | ".join("" if v is None else f"{v:.4g}" for v in cells) + " |")
+def _order(system: str) -> tuple[int, str]:
+    return (ORDER.index(system) if system in ORDER else len(ORDER), system)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    return f"{value:.2f}" if isinstance(value, float) else str(value)
+
+
+def markdown_table(rows: list[tuple[str, list[Any]]], columns: list[str], first: str = "system") -> str:
+    lines = [f"| {first} | " + " | ".join(columns) + " |", "|---|" + "---|" * len(columns)]
+    lines += [f"| {label} | " + " | ".join(_cell(v) for v in cells) + " |" for label, cells in rows]
     return "\n".join(lines)
 
 
-def summary(metrics: dict[str, float]) -> str:
+def translation_table(rows: dict[str, dict[str, float]]) -> str:
+    """Our systems, then the paper's Table 2 rows."""
+    ours = [(s, [rows[s].get(k) for k in TRANSLATION.values()]) for s in sorted(rows, key=_order)]
+    paper = [(f"paper: {r['label']}", [float(r[k.split('.')[1]]) for k in TRANSLATION.values()])
+             for r in table2_rows()]
+    return (f"Translation EN->AR (paper: {reference()['table2']['source']})\n"
+            + markdown_table(ours + paper, list(TRANSLATION)))
+
+
+def suite_names(rows: dict[str, dict[str, float]]) -> list[str]:
+    """Suites that reported a roll-up (`<suite>.average`)."""
+    return sorted({m.split(".")[0] for r in rows.values() for m in r if m.count(".") == 1 and m.endswith(".average")})
+
+
+def suite_table(rows: dict[str, dict[str, float]], suite: str, model_id: str | None = None) -> str:
+    """Systems x tasks + average for `suite` (0-100), the paper's Table 1 average beside each system
+    whose model the paper evaluated, then the paper's rows."""
+    systems = sorted((s for s in rows if f"{suite}.average" in rows[s]), key=_order)
+    tasks = sorted({m.split(".", 1)[1] for s in systems for m in rows[s]
+                    if m.startswith(suite + ".") and m.count(".") == 1} - {"average"})
+    columns = [*tasks, "average", "paper average"]
+    ours = [(s, [rows[s].get(f"{suite}.{t}") for t in tasks] + [rows[s][f"{suite}.average"],
+                                                               paper_value(model_id, s)]) for s in systems]
+    paper = [(f"paper: {r['label']}", [None] * len(tasks) + [None, float(r["average"])])
+             for r in table1_rows(model_id)]
+    t1 = reference()["table1"]
+    note = "" if suite == t1["suite"] else f"; the paper's rows are its {t1['suite']} average, not {suite}"
+    return (f"Benchmarks: suite {suite}, 0-100 (paper: {t1['source']}{note})\n"
+            + markdown_table(ours + paper, columns))
+
+
+def summary(metrics: dict[str, float], model_id: str | None = None) -> str:
+    """Every table that the run's metrics fill; `model_id` (the student's) picks the paper's rows."""
     rows = system_rows(metrics)
-    translation = {s: m for s, m in rows.items() if TRANSLATION[0] in m}
+    translation = {s: m for s, m in rows.items() if TRANSLATION["BLEU"] in m}
     lm = {s: m for s, m in rows.items() if s not in translation}
     parts = []
     if translation:
-        parts.append("Translation EN->AR\n" + markdown_table(translation, list(TRANSLATION)))
-    if lm:
+        parts.append(translation_table(translation))
+    suites = suite_names(lm)
+    parts += [suite_table(lm, suite, model_id) for suite in suites]
+    if lm and not suites:
         cols = sorted({k for m in lm.values() for k in m if k.count(".") == 1})
-        parts.append("Benchmarks (lighteval)\n" + markdown_table(lm, cols))
+        plain = [(s, [lm[s].get(c) for c in cols]) for s in sorted(lm, key=_order)]
+        parts.append("Benchmarks (lighteval)\n" + markdown_table(plain, cols))
     return "\n\n".join(parts)

@@ -37,5 +37,39 @@ def translate_rows(engine: Engine, rows: list[dict], prompt: str, params: Sampli
         "outputs_with_arabic": float(sum(has_arabic(t) for t in outputs)),
         "mean_arabic_ratio": sum(arabic_ratio(t) for t in outputs) / max(len(outputs), 1),
         "cut_at_limit": float(sum(not g.finished for g in gens)),
+        "tokens": float(tokens),
         "tokens_per_s": tokens / seconds if seconds > 0 else 0.0,
     }
+
+
+def combine_metrics(shards: list[dict[str, float]]) -> dict[str, float]:
+    """Metrics of a whole pass from its shards' `translate_rows` metrics (each with `seconds`)."""
+    rows = sum(m["rows"] for m in shards)
+    tokens = sum(m["tokens"] for m in shards)
+    seconds = sum(m["seconds"] for m in shards)
+    return {"rows": rows,
+            "outputs_with_arabic": sum(m["outputs_with_arabic"] for m in shards),
+            "mean_arabic_ratio": sum(m["mean_arabic_ratio"] * m["rows"] for m in shards) / max(rows, 1),
+            "cut_at_limit": sum(m["cut_at_limit"] for m in shards),
+            "tokens": tokens, "generation_seconds": seconds,
+            "tokens_per_s": tokens / seconds if seconds > 0 else 0.0}
+
+
+class LazyEngine:
+    """Opens the engine on first use: a resumed pass whose shards are all done loads no model."""
+
+    def __init__(self, engine_cfg, model_path: str, model_dtype: str):
+        self.args = (engine_cfg, model_path, model_dtype)
+        self.engine: Engine | None = None
+
+    def get(self) -> Engine:
+        if self.engine is None:
+            from hala_exp.engines.base import make_engine
+
+            self.engine = make_engine(*self.args)
+        return self.engine
+
+    def close(self) -> None:
+        if self.engine is not None:
+            self.engine.close()
+            self.engine = None

@@ -72,7 +72,8 @@ def test_unknown_key_is_refused():
     ("data.bootstrap.rows=0", "data.bootstrap.rows"),
     ("data.corpus.orca.rows=-5", "data.corpus.orca.rows"),
     ("data.parallel.rows=0", "data.parallel.rows"),
-    ("data.bootstrap.instruction_field=prompt", "data.bootstrap.path"),
+    ("data.bootstrap.adapter=lamini", "data.bootstrap.path"),  # its columns are not in the Orca file
+    ("data.corpus.orca.adapter=orca", "data.corpus.orca.adapter"),
     ("data.parallel.ar_field=arabic", "data.parallel.path"),
     ("model.id=/nonexistent/model/dir", "model.id"),
     ("teacher.id=./no_such_teacher", "teacher.id"),

@@ -60,5 +60,5 @@ def test_plan_prints_without_importing_torch(tmp_path):
                           capture_output=True, text=True, check=True)
     lines = proc.stdout.strip().splitlines()
     assert json.loads(lines[-1]) == []
-    assert "18 to run, 0 reused" in proc.stdout
+    assert "19 to run, 0 reused" in proc.stdout
     assert any(line.split()[:2] == ["run", "merge"] for line in lines)

@@ -94,7 +94,10 @@ def test_stage_uses_data_dir_and_skips_without_tasks(tiny_lfm2: Path, tmp_path: 
     scores = run_lighteval(_stage_cfg(f"eval.lighteval.data_dir={data}", "eval.lighteval.max_samples=4"),
                            {"model": str(tiny_lfm2)}, tmp_path / "out")
     assert set(scores) == {"arabic_mmlu_sample.history.acc_norm", "arabic_mmlu_sample.driving_test.acc_norm",
-                           "arabic_mmlu_sample.acc_norm"}
+                           "arabic_mmlu_sample.acc_norm", "smoke.arabic_mmlu_sample", "smoke.average"}
+    # the suite roll-up (eval.lighteval.suite): mean of the subjects, then of the tasks, in percent
+    assert scores["smoke.arabic_mmlu_sample"] == pytest.approx(100 * scores["arabic_mmlu_sample.acc_norm"])
+    assert scores["smoke.average"] == scores["smoke.arabic_mmlu_sample"]
     assert all(v in (0.0, 0.25, 0.5, 0.75, 1.0) for k, v in scores.items() if k.count(".") == 2)  # 4 items
     assert run_lighteval(_stage_cfg("eval.lighteval.tasks=[]"), {"model": str(tiny_lfm2)}, tmp_path / "x") == {}
 

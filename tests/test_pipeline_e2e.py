@@ -48,7 +48,7 @@ def first(tmp_path_factory):
 
 def test_first_run_runs_every_stage_and_reports_each_system(first):
     _, results, root = first
-    assert ran(results) == set(results["stages"]) and len(results["stages"]) == 18
+    assert ran(results) == set(results["stages"]) and len(results["stages"]) == 19
     for name, stage in results["stages"].items():
         assert set(stage) >= {"status", "key", "dir", "seconds"}
         assert (Path(stage["dir"]) / "record.json").is_file()
@@ -78,17 +78,23 @@ def test_stage_outputs_have_real_content(first):
     store, results, _ = first
     d = {n: Path(s["dir"]) for n, s in results["stages"].items()}
     tuples = read_jsonl(d["translate_bootstrap"] / "tuples.jsonl")
+    set_aside = read_jsonl(d["translate_bootstrap"] / "rejected.jsonl")  # failed a quality gate
     source_ids = [json.loads(line)["id"] for line in
                   open(Path(__file__).parents[1] / "hala_exp/data/samples/orca_style/sample.jsonl")][:48]
-    assert [t["id"] for t in tuples] == source_ids
-    assert sum(has_arabic(t["instr_ar"]) for t in tuples) >= 0.9 * len(tuples)
+    assert sorted(t["id"] for t in tuples + set_aside) == sorted(source_ids)
+    assert [t["id"] for t in tuples] == [i for i in source_ids if i in {t["id"] for t in tuples}]
+    assert all(r["reasons"] for r in set_aside) and len(tuples) >= 0.5 * len(source_ids)
+    assert all(has_arabic(t["instr_ar"]) for t in tuples)
     verdicts = {k: read_jsonl(d["judge"] / f"{k}.jsonl") for k in ("accepted", "rejected", "invalid")}
     jm = results["metrics"]
     assert sum(len(v) for v in verdicts.values()) == jm["judge.candidates"] == 64
     assert jm["judge.accepted"] + jm["judge.rejected"] + jm["judge.invalid"] == jm["judge.candidates"]
     corpus = read_jsonl(d["translate_corpus"] / "corpus.jsonl")
-    assert len({r["id"] for r in corpus}) == len(corpus) == 80
-    assert sum(has_arabic(r["instr_ar"]) for r in corpus) > 0
+    corpus_aside = read_jsonl(d["translate_corpus"] / "rejected.jsonl")
+    assert len({r["id"] for r in corpus + corpus_aside}) == len(corpus) + len(corpus_aside) == 80
+    assert jm["translate_corpus.mix.rows"] == 80 and (d["translate_corpus"] / "mix.parquet").is_file()
+    assert jm["translate_corpus.gates.passed"] == len(corpus) > 0
+    assert all(has_arabic(r["instr_ar"]) for r in corpus)
     for model in ("quantize_teacher", "train_translator", "sft", "merge"):
         assert (d[model] / "model" / "config.json").is_file()
 

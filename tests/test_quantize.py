@@ -25,6 +25,7 @@ def quantized(tiny_llama, tmp_path_factory) -> tuple[Path, dict[str, float], obj
     cfg = OmegaConf.create({"teacher": full.teacher, "engine": full.engine, "probe": full.eval.translation.source})
     out = tmp_path_factory.mktemp("quantize")
     metrics = quantize_teacher.run(cfg, {"model": str(tiny_llama)}, out)
+    metrics.update(quantize_teacher.run_validate(cfg, {"model": str(tiny_llama), "fp8": str(out / "model")}, out))
     return out, metrics, cfg
 
 

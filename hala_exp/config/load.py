@@ -63,7 +63,95 @@ def _check_rows(key: str, src: DictConfig) -> None:
               f"set {key}.rows to at least 1 (or drop the source)")
     if src.offset < 0:
         _fail(f"{key}.offset", src.offset, "must be 0 or more", f"set {key}.offset=0")
-    _check_choice(f"{key}.format", src.format, ("hub", "jsonl", "tsv", "parquet"))
+    _check_choice(f"{key}.format", src.format, ("hub", "jsonl", "json", "tsv", "parquet"))
+    from hala_exp.data.adapters import ADAPTERS, PARALLEL_ADAPTERS
+
+    _check_choice(f"{key}.adapter", src.adapter, tuple(PARALLEL_ADAPTERS if "ar_field" in src else ADAPTERS))
+    if "lang" in src:
+        _check_choice(f"{key}.lang", src.lang, ("en", "ar"))
+        if src.weight is not None and src.weight <= 0:
+            _fail(f"{key}.weight", src.weight, "weights must be positive",
+                  f"set {key}.weight to a positive share, or null to keep every row")
+        if not 0.0 <= src.min_english_ratio <= 1.0:
+            _fail(f"{key}.min_english_ratio", src.min_english_ratio, "must lie in [0, 1]",
+                  f"set {key}.min_english_ratio=0.9 (or 0 to keep every row)")
+
+
+def _check_data(data: DictConfig) -> None:
+    """Mix and gate settings: choices and ranges."""
+    mix, g = data.mix, data.gates
+    _check_choice("data.mix.dedup", mix.dedup, ("normalized", "exact", "none"))
+    if mix.arabic_ratio is not None and not 0.0 <= mix.arabic_ratio <= 1.0:
+        _fail("data.mix.arabic_ratio", mix.arabic_ratio, "is a share and must lie in [0, 1]",
+              "set data.mix.arabic_ratio=0.45 (or null to keep every row)")
+    if mix.bucket_rows <= 0:
+        _fail("data.mix.bucket_rows", mix.bucket_rows, "must be positive", "set data.mix.bucket_rows=100000")
+    weighted = [k for k, s in data.corpus.items() if s.weight is not None]
+    if weighted and (mix.total_rows is None or mix.total_rows <= 0):
+        _fail("data.mix.total_rows", mix.total_rows, f"sources {weighted} have weights, which share a total",
+              "set data.mix.total_rows to the mix's size, or drop the weights and cap sources by rows")
+    for f in ("min_arabic_ratio",):
+        if not 0.0 <= g[f] <= 1.0:
+            _fail(f"data.gates.{f}", g[f], "is a share and must lie in [0, 1]", f"set data.gates.{f}=0.5")
+    if not 0.0 <= g.min_length_ratio < g.max_length_ratio:
+        _fail("data.gates.min_length_ratio", g.min_length_ratio,
+              f"must be at least 0 and below data.gates.max_length_ratio ({g.max_length_ratio})",
+              "set data.gates.min_length_ratio=0.3 and data.gates.max_length_ratio=3.0")
+
+
+def _check_eval(ev: DictConfig, check_data: bool) -> None:
+    """The MMLU alignment sources and the lighteval roll-up / local data directories."""
+    mmlu = ev.translation.get("mmlu")
+    for side in ("en", "ar") if mmlu else ():
+        key, src = f"eval.translation.mmlu.{side}", mmlu[side]
+        _check_choice(f"{key}.format", src.format, ("hub", "csv", "jsonl", "parquet"))
+        if check_data and src.format != "hub" and not resolve_path(src.path).is_file():
+            _fail(f"{key}.path", src.path, "this local file does not exist",
+                  f"point it at a copy of the dataset's {src.split} split, or set {key}.format=hub")
+    lcfg = ev.lighteval
+    if lcfg.suite is not None and not lcfg.tasks:
+        _fail("eval.lighteval.suite", lcfg.suite, "a roll-up needs tasks", "list eval.lighteval.tasks")
+    for task, path in (lcfg.data_dirs or {}).items() if check_data else ():
+        if not resolve_path(path).is_dir():
+            _fail(f"eval.lighteval.data_dirs.{task}", path, "this local dataset directory does not exist",
+                  "download the task's dataset repo there (huggingface-cli download --repo-type dataset)")
+
+
+def _check_engine(e: DictConfig) -> None:
+    _check_choice("engine.enable_prefix_caching", e.enable_prefix_caching, ("auto", "on", "off"))
+    if e.shard_rows <= 0:
+        _fail("engine.shard_rows", e.shard_rows, "must be positive", "set engine.shard_rows=512")
+    if e.tensor_parallel_size <= 0:
+        _fail("engine.tensor_parallel_size", e.tensor_parallel_size, "must be positive",
+              "set it to the number of GPUs one model is split over (1, 2, 4 or 8)")
+    if not 0.0 < e.gpu_memory_utilization <= 1.0:
+        _fail("engine.gpu_memory_utilization", e.gpu_memory_utilization, "is a fraction of GPU memory in (0, 1]",
+              "set engine.gpu_memory_utilization=0.9")
+    if e.max_model_len is not None and e.max_model_len <= 0:
+        _fail("engine.max_model_len", e.max_model_len, "must be positive", "set it to null or e.g. 4096")
+
+
+def _check_runtime(cfg: DictConfig) -> None:
+    from hala_exp.pipeline.graph import VERSIONS
+
+    rt = cfg.runtime
+    for stage, env in rt.stages.items():
+        if env is None:
+            continue
+        if stage not in VERSIONS:
+            _fail(f"runtime.stages.{stage}", env, "is not a stage",
+                  f"use one of {', '.join(sorted(VERSIONS))}")
+        if env not in rt.envs and "/" not in env:
+            _fail(f"runtime.stages.{stage}", env, "names no environment of runtime.envs and is not a path",
+                  f"add runtime.envs.{env}=/path/to/python or give the interpreter's path")
+    for name, python in rt.envs.items():
+        if not Path(python).is_file():
+            _fail(f"runtime.envs.{name}", python, "this interpreter does not exist",
+                  f"create the environment (README: Runtimes) or set runtime.envs.{name}")
+    if rt.gpus_per_node <= 0 or rt.nodes <= 0:
+        _fail("runtime.gpus_per_node", rt.gpus_per_node, "GPU and node counts must be positive",
+              "set runtime.gpus_per_node=1 runtime.nodes=1")
+    _check_choice("train.distributed", cfg.train.distributed, ("auto", "ddp", "fsdp", "zero3"))
 
 
 def validate(cfg: DictConfig, check_data: bool = True) -> None:
@@ -82,6 +170,8 @@ def validate(cfg: DictConfig, check_data: bool = True) -> None:
               f"use one of {', '.join(cfg.data.corpus)} or null")
     if cfg.data.leave_out is not None and len(cfg.data.corpus) < 2:
         _fail("data.leave_out", cfg.data.leave_out, "would leave the mix empty", "set data.leave_out=null")
+    _check_engine(cfg.engine)
+    _check_runtime(cfg)
     if "{text}" not in cfg.teacher.prompt:
         _fail("teacher.prompt", cfg.teacher.prompt, "has no {text} placeholder", "add {text} where the English goes")
     if "{text}" not in cfg.translator.prompt:
@@ -95,6 +185,7 @@ def validate(cfg: DictConfig, check_data: bool = True) -> None:
               "set train.max_steps=-1 (use epochs) or a positive number")
     if cfg.eval.translation.n <= 0:
         _fail("eval.translation.n", cfg.eval.translation.n, "must be positive", "set eval.translation.n=500")
+    _check_eval(cfg.eval, check_data)
     sources = {"data.bootstrap": cfg.data.bootstrap, "data.parallel": cfg.data.parallel,
                "eval.translation.source": cfg.eval.translation.source}
     if not cfg.data.corpus:
@@ -102,6 +193,7 @@ def validate(cfg: DictConfig, check_data: bool = True) -> None:
     sources.update({f"data.corpus.{k}": v for k, v in cfg.data.corpus.items()})
     for key, src in sources.items():
         _check_rows(key, src)
+    _check_data(cfg.data)
     if check_data:
         from hala_exp.data.sources import check_columns
 

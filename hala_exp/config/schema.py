@@ -47,6 +47,8 @@ class ModelConfig:
     batch_size: int = 8  # questions per forward batch
     grad_accum: int = 1
     max_length: int = 2048
+    # Parameters in billions; picks the multi-GPU strategy (train.distributed=auto). null: unknown.
+    params_b: Optional[float] = None
 
 
 @dataclass
@@ -57,6 +59,8 @@ class TeacherConfig(ModelConfig):
     prompt: str = "Translate from English to Arabic: {text}"
     max_new_tokens: int = 1024
     probe_rows: int = 32  # fixed probe set used to compare FP8 against the unquantized teacher
+    # GPUs one copy of the teacher is split over under vLLM (null: engine.tensor_parallel_size).
+    tensor_parallel_size: Optional[int] = None
 
 
 @dataclass
@@ -73,17 +77,27 @@ class JudgeConfig(ModelConfig):
 
 @dataclass
 class SourceConfig:
-    """Rows of English instruction/response pairs, from the hub or a local file."""
+    """Instruction rows from the hub or a local file, normalised to chat rows by an adapter.
+
+    `adapter` names the dataset's schema (hala_exp/data/adapters.py): instruction (any two columns,
+    named by *_field), openorca, hermes3, scp116k, realign_alpaca, gptj_pairwise, lamini, tulu3.
+    """
 
     path: str = MISSING  # hub id, or a local file; "samples:<rel>" is inside the package
-    format: str = "hub"  # hub | jsonl | tsv | parquet
+    adapter: str = "instruction"
+    format: str = "hub"  # hub | jsonl | json | tsv | parquet
     subset: Optional[str] = None
     split: str = "train"
     id_field: Optional[str] = "id"  # null: ids are "<source>-<row index>"
     instruction_field: str = "question"
-    response_field: str = "response"
-    rows: int = 1000
+    response_field: str = "response"  # scp116k: which solution column is the reply
+    rows: int = 1000  # rows read from the source: [offset, offset + rows)
     offset: int = 0
+    weight: Optional[float] = None  # share of data.mix.total_rows; null: every row kept (up to rows)
+    lang: str = "en"  # en | ar: the language the mix's Arabic/English ratio counts it as
+    drop_code: bool = False  # drop conversations that hold code (hala_exp/data/code.py)
+    exclude_subsets: list[str] = field(default_factory=list)  # tulu3: `source` values to leave out
+    min_english_ratio: float = 0.0  # tulu3: drop rows whose letters are less Latin than this
 
 
 @dataclass
@@ -91,6 +105,7 @@ class ParallelSourceConfig:
     """Arabic/English sentence pairs (OPUS-100 candidates, Tatoeba, MMLU questions)."""
 
     path: str = MISSING
+    adapter: str = "parallel"  # parallel (columns named by *_field) | opus100
     format: str = "hub"
     subset: Optional[str] = None
     split: str = "train"
@@ -102,11 +117,39 @@ class ParallelSourceConfig:
 
 
 @dataclass
+class MixConfig:
+    """How the corpus sources become one dataset (hala_exp/data/mix.py)."""
+
+    dedup: str = "normalized"  # none | exact | normalized (case, Unicode form, spacing, punctuation)
+    total_rows: Optional[int] = None  # needed when sources carry weights
+    arabic_ratio: Optional[float] = None  # share of Arabic rows; null keeps every row
+    shuffle: bool = True
+    bucket_rows: int = 100_000  # rows held in memory at once while shuffling
+
+
+@dataclass
+class GatesConfig:
+    """Checks on every translation; a row failing one is set aside with the reason (gates.py)."""
+
+    enabled: bool = True
+    min_arabic_ratio: float = 0.5  # share of letters in Arabic script
+    min_length_ratio: float = 0.3  # len(output) / len(source), in characters
+    max_length_ratio: float = 3.0
+    length_min_chars: int = 20  # shorter sources skip the length check
+    reject_cut: bool = True  # output stopped at the token limit
+    echo_min_chars: int = 20  # sources at least this long count as echoed when found in the output
+    leak_min_chars: int = 12  # prompt fragments at least this long count as leaked
+    leak_markers: list[str] = field(default_factory=lambda: ["<|im_start|>", "<|im_end|>"])
+
+
+@dataclass
 class DataConfig:
     name: str = MISSING
     bootstrap: SourceConfig = MISSING  # Orca pairs the teacher translates (stage 2)
     parallel: ParallelSourceConfig = MISSING  # OPUS candidates the judge filters (stage 3)
     corpus: dict[str, SourceConfig] = field(default_factory=dict)  # the mix (stage 5)
+    mix: MixConfig = field(default_factory=MixConfig)
+    gates: GatesConfig = field(default_factory=GatesConfig)
     leave_out: Optional[str] = None  # a corpus source left out of the mix (leave-one-source-out ablation)
     seed: int = 0
 
@@ -124,6 +167,12 @@ class TrainConfig:
     use_cpu: bool = False
     bf16: bool = True
     gradient_checkpointing: bool = False
+    padding_free: bool = False  # TRL: flatten the batch, no pad tokens (needs flash attention on GPU)
+    use_liger_kernel: bool = False  # Liger's fused kernels (GPU, liger-kernel installed)
+    # Multi-GPU strategy for `accelerate launch`: auto (ddp up to ddp_max_params_b, fsdp above) |
+    # ddp | fsdp | zero3. Used only when runtime.gpus_per_node * runtime.nodes > 1.
+    distributed: str = "auto"
+    ddp_max_params_b: float = 1.5
     logging_steps: int = 10
     seed: int = 0
 
@@ -136,10 +185,33 @@ class MergeConfig:
 
 
 @dataclass
+class MMLUSideConfig:
+    """One side of the aligned MMLU questions: a hub dataset or a local csv / jsonl / parquet file."""
+
+    path: str = MISSING
+    format: str = "hub"  # hub | csv | jsonl | parquet
+    subset: Optional[str] = None
+    split: str = "test"
+    question_field: str = "question"
+    subject_field: str = "subject"
+
+
+@dataclass
+class AlignedMMLUConfig:
+    """English MMLU aligned with its Arabic translation by subject and row (paper, Table 2)."""
+
+    en: MMLUSideConfig = field(default_factory=lambda: MMLUSideConfig(path="cais/mmlu", subset="all"))
+    ar: MMLUSideConfig = field(default_factory=lambda: MMLUSideConfig(
+        path="openai/MMMLU", subset="AR_XY", question_field="Question", subject_field="Subject"))
+
+
+@dataclass
 class TranslationEvalConfig:
     """EN->AR translation quality: BLEU (13a), chrF++ and ROUGE-L F1 on aligned pairs."""
 
+    # Aligned pairs; also the FP8 teacher's probe set. Scored unless `mmlu` is set.
     source: ParallelSourceConfig = MISSING
+    mmlu: Optional[AlignedMMLUConfig] = None  # the paper's protocol: n items of MMLU x MMMLU (Arabic)
     # Every system but the specialised translator gets this prompt (paper, Table 2 protocol).
     prompt: str = "Translate everything that follows into Arabic: {text}"
     n: int = 500
@@ -149,9 +221,16 @@ class TranslationEvalConfig:
 
 @dataclass
 class LightevalConfig:
-    tasks: list[str] = field(default_factory=list)  # lighteval task names "suite|task|fewshot"
+    tasks: list[str] = field(default_factory=list)  # lighteval task names "task|fewshot"; "task" = all subsets
+    exclude: list[str] = field(default_factory=list)  # subsets left out of a task ("arabic_mmlu:All")
     custom_tasks: Optional[str] = None  # module path or file with LightevalTaskConfig objects
-    data_dir: Optional[str] = None  # local copies of the tasks' datasets (clusters offline)
+    data_dir: Optional[str] = None  # the custom tasks' data (their build_tasks(data_dir))
+    # Offline clusters: task name -> local copy of its dataset repo (read with load_dataset(dir, subset)).
+    data_dirs: dict[str, str] = field(default_factory=dict)
+    # Roll-up: "<suite>.<task>" = mean over the task's subsets of `metric`, "<suite>.average" = mean of
+    # the tasks (0-100). null: no roll-up.
+    suite: Optional[str] = None
+    metric: str = "acc"
     max_samples: Optional[int] = None
     batch_size: int = 8  # questions per forward batch
 
@@ -168,12 +247,39 @@ class EngineConfig:
     """Where generation runs. `transformers` on CPU / small GPUs; `vllm` on GPU nodes."""
 
     backend: str = "transformers"  # transformers | vllm
-    batch_size: int = 16
+    batch_size: int = 16  # transformers: prompts per generate call (vLLM schedules its own batches)
     device: str = "auto"  # auto | cpu | cuda
     dtype: str = "auto"  # auto: the model's dtype on GPU, float32 on CPU
     temperature: float = 0.0
     top_p: float = 1.0
     seed: int = 0
+    # Rows per shard of a translation / judging pass: each shard is committed on its own, so a
+    # killed job resumes at the first missing shard.
+    shard_rows: int = 512
+    # vLLM only.
+    tensor_parallel_size: int = 1
+    max_model_len: Optional[int] = None  # null: the model's own context length
+    gpu_memory_utilization: float = 0.9
+    quantization: Optional[str] = None  # null: read from the checkpoint (compressed-tensors FP8)
+    enable_prefix_caching: str = "auto"  # auto (off for LFM2: its hybrid cache lacks it) | on | off
+    max_num_seqs: Optional[int] = None
+    enforce_eager: bool = False
+
+
+@dataclass
+class RuntimeConfig:
+    """Which interpreter each stage runs in. A stage whose interpreter differs from the current one
+    runs as `<python> -m hala_exp.step SPEC.json` (vLLM and llm-compressor cannot share an environment).
+    """
+
+    name: str = "current"
+    envs: dict[str, str] = field(default_factory=dict)  # environment name -> python interpreter path
+    # stage -> environment name or interpreter path; null: the current interpreter
+    stages: dict[str, Optional[str]] = field(default_factory=dict)
+    # GPUs for training stages: more than one in total runs them under `accelerate launch`.
+    gpus_per_node: int = 1
+    nodes: int = 1
+    main_process_port: int = 29500
 
 
 @dataclass
@@ -202,6 +308,7 @@ class Config:
     eval: EvalConfig = MISSING
     engine: EngineConfig = field(default_factory=EngineConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
     store: str = "outputs/cache"  # where stage outputs live, keyed by content
     plan: bool = False  # print what would run and what is reused, then stop
     seed: int = 0

@@ -1,1 +1,1 @@
-"""Data sources: bundled samples, local files and hub datasets, read into plain rows."""
+"""Data: sources and their adapters (one chat schema), the streaming mix builder, quality gates."""

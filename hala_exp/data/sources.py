@@ -1,7 +1,8 @@
-"""Read instruction and parallel sources into plain rows with stable ids.
+"""Read sources: local files directly, hub datasets through `datasets.load_dataset`, one row at a time.
 
-Local files are read directly (fast, nothing cached in ~/.cache); hub datasets go through
-`datasets.load_dataset` with a row slice, so only the requested rows are materialised.
+Local files stream (nothing cached in ~/.cache, memory flat in the file's size); hub datasets are
+loaded with a row slice, so only the requested rows are materialised (memory-mapped Arrow).
+What the rows mean is each dataset's adapter's business (hala_exp/data/adapters.py).
 """
 
 from __future__ import annotations
@@ -16,8 +17,11 @@ from omegaconf import DictConfig
 
 from hala_exp.data.paths import resolve_path
 
+LOCAL_FORMATS = ("jsonl", "json", "tsv", "parquet")
 
-def _get(row: dict[str, Any], dotted: str) -> Any:
+
+def get_field(row: dict[str, Any], dotted: str) -> Any:
+    """`row["a"]["b"]` for "a.b"; KeyError names the dotted column."""
     value: Any = row
     for part in dotted.split("."):
         if not isinstance(value, dict) or part not in value:
@@ -33,13 +37,16 @@ def _iter_local(src: DictConfig) -> Iterator[dict[str, Any]]:
             for line in f:
                 if line.strip():
                     yield json.loads(line)
+    elif src.format == "json":  # one JSON array (e.g. GAIR/ReAlign-Alpaca's realign_alpaca.json)
+        with open(path, encoding="utf-8") as f:
+            yield from json.load(f)
     elif src.format == "tsv":
         with open(path, encoding="utf-8", newline="") as f:
             yield from csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
     elif src.format == "parquet":
         import pyarrow.parquet as pq
 
-        for batch in pq.ParquetFile(path).iter_batches():
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=2048):
             yield from batch.to_pylist()
     else:
         raise ValueError(f"format {src.format!r} is not a local format")
@@ -56,29 +63,19 @@ def iter_raw(src: DictConfig) -> Iterator[dict[str, Any]]:
         yield from islice(_iter_local(src), src.offset, src.offset + src.rows)
 
 
-def _row_id(src: DictConfig, name: str, row: dict[str, Any], index: int) -> str:
-    if src.id_field:
-        return str(_get(row, src.id_field))
-    return f"{name}-{src.offset + index}"
-
-
 def load_instructions(src: DictConfig, name: str) -> list[dict[str, str]]:
-    """Rows of {id, source, instruction, response}."""
-    out = []
-    for i, row in enumerate(iter_raw(src)):
-        out.append({"id": _row_id(src, name, row, i), "source": name,
-                    "instruction": str(_get(row, src.instruction_field)),
-                    "response": str(_get(row, src.response_field))})
-    return out
+    """Rows of {id, source, instruction, response}: each chat row's first exchange."""
+    from hala_exp.data.adapters import iter_chat
+    from hala_exp.data.chat import to_instruction
+
+    return [to_instruction(r) for r in iter_chat(src, name)]
 
 
 def load_parallel(src: DictConfig, name: str) -> list[dict[str, str]]:
     """Rows of {id, source, ar, en}."""
-    out = []
-    for i, row in enumerate(iter_raw(src)):
-        out.append({"id": _row_id(src, name, row, i), "source": name,
-                    "ar": str(_get(row, src.ar_field)), "en": str(_get(row, src.en_field))})
-    return out
+    from hala_exp.data.adapters import iter_parallel
+
+    return list(iter_parallel(src, name))
 
 
 def check_columns(src: DictConfig) -> str | None:
@@ -86,6 +83,8 @@ def check_columns(src: DictConfig) -> str | None:
 
     Hub sources are checked when their rows are loaded, before the stage loads a model.
     """
+    from hala_exp.data.adapters import needed_columns
+
     if src.format == "hub":
         return None
     path = resolve_path(src.path)
@@ -94,12 +93,10 @@ def check_columns(src: DictConfig) -> str | None:
     first = next(_iter_local(src), None)
     if first is None:
         return f"file {path} has no rows"
-    needed = [f for f in ("id_field", "instruction_field", "response_field", "ar_field", "en_field")
-              if f in src and src[f]]
-    for f in needed:
+    for column, key in needed_columns(src):
         try:
-            _get(first, src[f])
+            get_field(first, column)
         except KeyError:
-            return (f"column {src[f]!r} (set by .{f}) is not in {path.name}; "
-                    f"its columns are {sorted(first)}")
+            what = f"set by .{key}" if key != "adapter" else f"needed by adapter {src.adapter!r}"
+            return f"column {column!r} ({what}) is not in {path.name}; its columns are {sorted(first)}"
     return None

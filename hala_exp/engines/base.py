@@ -48,4 +48,15 @@ def make_engine(engine_cfg: DictConfig, model_path: str, model_dtype: str = "aut
         from hala_exp.engines.hf import TransformersEngine
 
         return TransformersEngine(model_path, engine_cfg, model_dtype)
-    raise ValueError(f"engine.backend = {engine_cfg.backend!r} is not available: use engine.backend=transformers")
+    if engine_cfg.backend == "vllm":
+        try:
+            import vllm  # noqa: F401
+        except ImportError as e:
+            raise RuntimeError("engine.backend = 'vllm' but vLLM is not installed in this environment "
+                               f"({e}). Fix: install requirements/vllm.txt on a GPU node and point "
+                               "runtime.stages at that environment, or use engine=transformers") from e
+        from hala_exp.engines.vllm import VLLMEngine
+
+        return VLLMEngine(model_path, engine_cfg, model_dtype)
+    raise ValueError(f"engine.backend = {engine_cfg.backend!r} is not available: "
+                     "use engine.backend=transformers or vllm")

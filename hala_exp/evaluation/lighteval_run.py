@@ -1,4 +1,4 @@
-"""Run lighteval (transformers back-end) through its Python `Pipeline` and flatten its scores.
+"""Run lighteval (transformers, or vLLM on GPUs) through its Python `Pipeline`; flatten its scores.
 
 Stale scores: lighteval caches model outputs under `<cache_dir>/<model_name>/<hash of the model
 config>`; the config holds the path, not the weights, and an absolute path makes that folder sit
@@ -19,6 +19,7 @@ import re
 import shutil
 import types
 from pathlib import Path
+from typing import Any
 
 from hala_exp.io import write_json
 
@@ -31,7 +32,7 @@ _FEWSHOT = re.compile(r"[|:]\d+$")
 CHOICES_PER_QUESTION = 4
 
 
-def _block_tiny_benchmarks_download() -> None:
+def block_tiny_benchmarks_download() -> None:
     """Import lighteval's tinyBenchmarks tasks without their GitHub download.
 
     Loading the task registry imports every task file, and that one fetches `tinyBenchmarks.pkl`
@@ -80,17 +81,6 @@ def _module_from_file(path: str) -> types.ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def _needs_multilingual(tasks: list[str], custom: types.ModuleType | None) -> bool:
-    """True when a task is not one of the custom ones (OALL tasks live in lighteval's multilingual set)."""
-    names = {cfg.name for cfg in getattr(custom, "TASKS_TABLE", [])}
-    for spec in tasks:
-        parts = spec.split("|")
-        base = (parts[1] if len(parts) == 3 else parts[0]).split("@")[0]
-        if base not in names and not any(n.startswith(base + ":") for n in names):
-            return True
-    return False
 
 
 def _model_view(model_dir: str, out_dir: Path) -> str:
@@ -144,42 +134,80 @@ def flatten_results(results: dict[str, dict[str, float]]) -> dict[str, float]:
     return dict(sorted(flat.items()))
 
 
+def model_config(backend: str, model_name: str, batch_size: int, device: str, cache_dir: str,
+                 engine: dict[str, Any] | None = None) -> tuple[Any, Any]:
+    """(lighteval model config, launcher) for `engine.backend`: transformers or vLLM.
+
+    The vLLM config takes the engine's tensor parallel size, memory fraction, context length,
+    quantization and prefix caching (off for LFM2) from the same mapping the vLLM engine uses.
+    """
+    from lighteval.pipeline import ParallelismManager
+
+    if backend == "vllm":
+        from lighteval.models.vllm.vllm_model import VLLMModelConfig
+        from omegaconf import OmegaConf
+
+        from hala_exp.engines.vllm import llm_kwargs
+
+        kw = llm_kwargs(OmegaConf.create(engine or {}), model_name, "bfloat16")
+        cfg = VLLMModelConfig(
+            model_name=model_name, dtype=kw["dtype"], tensor_parallel_size=kw["tensor_parallel_size"],
+            gpu_memory_utilization=kw["gpu_memory_utilization"], enable_prefix_caching=kw["enable_prefix_caching"],
+            max_model_length=kw.get("max_model_len"), quantization=kw.get("quantization"), seed=kw["seed"],
+            cache_dir=cache_dir)
+        return cfg, ParallelismManager.VLLM
+    from lighteval.models.transformers.transformers_model import TransformersModelConfig
+
+    cfg = TransformersModelConfig(
+        model_name=model_name, batch_size=batch_size * CHOICES_PER_QUESTION, device=device,
+        dtype="float32" if device == "cpu" else "auto", cache_dir=cache_dir)
+    return cfg, ParallelismManager.ACCELERATE
+
+
 def run_lighteval(model_dir: str, tasks: list[str], out_dir: Path, custom_tasks: str | None = None,
                   data_dir: str | None = None, max_samples: int | None = None, batch_size: int = 8,
-                  device: str = "cpu") -> dict[str, float]:
+                  device: str = "cpu", exclude: list[str] | None = None,
+                  data_dirs: dict[str, str] | None = None,
+                  engine: dict[str, Any] | None = None) -> dict[str, float]:
     """Evaluate `model_dir` on lighteval `tasks` ("name|fewshot"); details and results go to `out_dir`.
 
-    `batch_size` is questions per forward batch (see CHOICES_PER_QUESTION); `device` may be "auto".
+    A name without `:` runs all its subsets but those in `exclude`; `data_dirs` maps task names to
+    local dataset directories (see `suites`). `batch_size` is questions per forward batch (see
+    CHOICES_PER_QUESTION); `device` may be "auto". Task names are checked before the model loads.
+    `engine` (the engine config) with backend vllm runs lighteval's vLLM model instead.
     """
     from lighteval.logging.evaluation_tracker import EvaluationTracker
-    from lighteval.models.transformers.transformers_model import TransformersModelConfig
-    from lighteval.pipeline import ParallelismManager, Pipeline, PipelineParameters
+    from lighteval.pipeline import Pipeline, PipelineParameters
 
+    from hala_exp.evaluation.suites import resolve, task_module
     from hala_exp.models.loading import pick_device
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    _block_tiny_benchmarks_download()
+    block_tiny_benchmarks_download()
     custom = _custom_module(custom_tasks, data_dir)
+    expanded, configs, base = resolve(list(tasks), custom, exclude or ())
+    module = task_module(expanded, configs, base, custom, data_dirs)
     device = pick_device(device)
     model_name = _model_view(model_dir, out_dir)
     try:
         tracker = EvaluationTracker(output_dir=str(out_dir), results_path_template="{output_dir}/results",
                                     save_details=True)
+        backend = (engine or {}).get("backend", "transformers")
+        model_cfg, launcher = model_config(backend, model_name, batch_size, device, str(out_dir / VIEW / "cache"),
+                                           engine)
         params = PipelineParameters(
-            launcher_type=ParallelismManager.ACCELERATE, custom_tasks_directory=custom,  # type: ignore[arg-type]
-            max_samples=max_samples,
-            load_tasks_multilingual=_needs_multilingual(tasks, custom))
-        model_config = TransformersModelConfig(
-            model_name=model_name, batch_size=batch_size * CHOICES_PER_QUESTION, device=device,
-            dtype="float32" if device == "cpu" else "auto", cache_dir=str(out_dir / VIEW / "cache"))
-        pipeline = Pipeline(tasks=",".join(tasks), pipeline_parameters=params, evaluation_tracker=tracker,
-                            model_config=model_config)
+            launcher_type=launcher, custom_tasks_directory=module,  # type: ignore[arg-type]
+            max_samples=max_samples, load_tasks_multilingual=False)
+        pipeline = Pipeline(tasks=",".join(f"{n}|{k}" for n, k in expanded), pipeline_parameters=params,
+                            evaluation_tracker=tracker, model_config=model_cfg)
         pipeline.evaluate()
         pipeline.save_and_push_results()
         _unnest_details(out_dir, model_name)
         flat = flatten_results(pipeline.get_results()["results"])
     finally:
         shutil.rmtree(out_dir / VIEW, ignore_errors=True)
-    write_json(out_dir / "metrics.json", {"model": str(model_dir), "tasks": list(tasks), "metrics": flat})
+    write_json(out_dir / "metrics.json", {"model": str(model_dir), "tasks": list(tasks),
+                                          "expanded": [f"{n}|{k}" for n, k in expanded],
+                                          "data_dirs": dict(data_dirs or {}), "metrics": flat})
     return flat

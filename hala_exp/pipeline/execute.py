@@ -10,6 +10,8 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import os
+import shutil
 import sys
 import time
 from datetime import datetime, timezone
@@ -31,9 +33,13 @@ def make_spec(step: Step, keys: dict[str, str], store: Store,
     """Everything needed to run `step` elsewhere: no Python objects, only JSON.
 
     `tracking` (from `hala_exp.tracking.tracking_context`) is carried as is; it never enters the key.
+    A sharded step also gets `inputs["shards"]`: a directory outside the work dir, kept across
+    crashes and kills, where it commits finished shards (deleted once the step completes).
     """
     inputs = {k: (str(store.path(v.step, keys[v.step]) / v.sub) if isinstance(v, Ref) else v)
               for k, v in step.inputs.items()}
+    if step.sharded:
+        inputs["shards"] = str(store.partial(step.name, keys[step.name]))
     return {"name": step.name, "stage": step.stage, "fn": step.fn, "version": step.version,
             "key": keys[step.name], "store": str(store.root), "config": step.config, "inputs": inputs,
             "input_keys": {k: keys[v.step] for k, v in step.inputs.items() if isinstance(v, Ref)},
@@ -48,31 +54,48 @@ def _call(spec: dict[str, Any], out: Path) -> dict[str, float]:
     return {k: float(v) for k, v in (metrics or {}).items()}
 
 
+def _rank() -> int:
+    """This process's global rank under `accelerate launch` / torchrun (0 when not distributed)."""
+    return int(os.environ.get("RANK", "0"))
+
+
 def execute(spec: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-    """Run the step unless its output is complete. Returns (completion record, whether it ran)."""
+    """Run the step unless its output is complete. Returns (completion record, whether it ran).
+
+    With `spec["work_dir"]` (a multi-process launch: every rank must write into the same folder)
+    the launching process owns that folder: only rank 0 commits, and a failure leaves the clean-up
+    to the launcher. Other ranks return an empty record.
+    """
     store = Store(spec["store"])
     existing = store.record(spec["name"], spec["key"])
     if existing is not None:
         return existing, False
-    work = store.begin(spec["name"], spec["key"])
-    tracker = StepRun(spec)  # a W&B run for executed steps only; reused steps return above
+    shared = spec.get("work_dir")
+    work = Path(shared) if shared else store.begin(spec["name"], spec["key"])
+    # One W&B run per executed step, opened by rank 0 only; reused steps returned above.
+    tracker = StepRun(spec if _rank() == 0 else {**spec, "tracking": None})
     try:
         tracker.start(work)
         started = time.time()
         metrics = _call(spec, work)
     except BaseException:
         tracker.fail()
-        store.abort(work)
+        if not shared:
+            store.abort(work)
         raise
+    if shared and _rank() != 0:
+        return {}, True
     record = {"stage": spec["stage"], "name": spec["name"], "key": spec["key"], "version": spec["version"],
               "fn": spec["fn"], "config": spec["config"],
               "inputs": {k: {"path": p, "key": spec["input_keys"].get(k)} for k, p in spec["inputs"].items()},
               "metrics": metrics, "seconds": time.time() - started,
               "started": datetime.fromtimestamp(started, timezone.utc).isoformat(),
-              "versions": package_versions()}
+              "versions": package_versions(), "python": sys.executable}
     if tracker.info:
         record["tracking"] = tracker.info
     final = store.commit(work, spec["name"], spec["key"], record)
+    if "shards" in spec["inputs"]:
+        shutil.rmtree(spec["inputs"]["shards"], ignore_errors=True)  # the output holds every row now
     try:
         tracker.finish(record, final)
     except Exception as e:  # noqa: BLE001 (output complete and kept; only its W&B run is left unfinished)
@@ -88,6 +111,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s][%(name)s][%(levelname)s] - %(message)s")
     spec = json.loads(Path(args[0]).read_text(encoding="utf-8"))
-    record, ran = execute(spec)
+    _, ran = execute(spec)
     log.info("%s %s %s", "ran" if ran else "reused", spec["name"], spec["key"])
     return 0

@@ -15,9 +15,9 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 # Bump a stage's version when its code changes what it writes: old outputs stop being reused.
-VERSIONS = {"build_model": 1, "quantize_teacher": 1, "translate_bootstrap": 1, "judge": 1,
-            "train_translator": 1, "translate_corpus": 1, "sft": 1, "merge": 1,
-            "evaluate_translation": 1, "evaluate_lighteval": 1}
+VERSIONS = {"build_model": 1, "quantize_teacher": 2, "validate_teacher": 1, "translate_bootstrap": 2,
+            "judge": 2, "train_translator": 2, "translate_corpus": 2, "sft": 1, "merge": 1,
+            "evaluate_translation": 1, "evaluate_lighteval": 2}
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,7 @@ class Step:
     fn: str
     config: dict[str, Any]
     inputs: dict[str, Ref | str] = field(default_factory=dict)  # str: a hub id or local path
+    sharded: bool = False  # commits rows in shards (inputs["shards"]); resumes after a kill
 
     @property
     def version(self) -> int:
@@ -55,8 +56,8 @@ class _Builder:
         self.steps: list[Step] = []
 
     def add(self, name: str, stage: str, fn: str, config: dict[str, Any],
-            inputs: dict[str, Ref | str] | None = None) -> str:
-        self.steps.append(Step(name, stage, fn, config, inputs or {}))
+            inputs: dict[str, Ref | str] | None = None, sharded: bool = False) -> str:
+        self.steps.append(Step(name, stage, fn, config, inputs or {}, sharded))
         return name
 
     def model(self, group: str, role: str, prompts: list[str] = ()) -> Ref | str:
@@ -79,28 +80,34 @@ def build_graph(cfg: DictConfig) -> list[Step]:
     tr_eval = _plain(cfg.eval.translation)
     teacher_prompts = [cfg.teacher.prompt, cfg.eval.translation.prompt]
 
+    teacher_engine = engine if cfg.teacher.tensor_parallel_size is None else {
+        **engine, "tensor_parallel_size": cfg.teacher.tensor_parallel_size}
     teacher = b.model("teacher", "teacher", teacher_prompts)
     systems: dict[str, tuple[Ref | str, str]] = {"teacher": (teacher, cfg.eval.translation.prompt)}
     teacher_used = teacher
     if cfg.teacher.fp8:
+        probe = {"teacher": _pick(cfg.teacher, "quant_scheme", "quant_ignore", "prompt", "max_new_tokens",
+                                  "probe_rows", "dtype"),
+                 "probe": tr_eval["source"]}
+        # llm-compressor and vLLM live in different environments: compressing (with a logits check)
+        # and translating the probe set through the engine are two steps.
         b.add("quantize_teacher", "quantize_teacher", "hala_exp.stages.quantize_teacher:run",
-              {"teacher": _pick(cfg.teacher, "quant_scheme", "quant_ignore", "prompt", "max_new_tokens",
-                                "probe_rows", "dtype"),
-               "engine": engine, "probe": tr_eval["source"]},
-              {"model": teacher})
+              {**probe, "engine": {"device": engine["device"]}}, {"model": teacher})
         teacher_used = Ref("quantize_teacher", "model")
+        b.add("validate_teacher", "validate_teacher", "hala_exp.stages.quantize_teacher:run_validate",
+              {**probe, "engine": teacher_engine}, {"model": teacher, "fp8": teacher_used})
         systems["teacher_fp8"] = (teacher_used, cfg.eval.translation.prompt)
 
     b.add("translate_bootstrap", "translate_bootstrap", "hala_exp.stages.translate_bootstrap:run",
           {"teacher": _pick(cfg.teacher, "prompt", "max_new_tokens", "dtype"),
-           "source": _plain(cfg.data.bootstrap), "engine": engine},
-          {"model": teacher_used})
+           "source": _plain(cfg.data.bootstrap), "gates": _plain(cfg.data.gates), "engine": teacher_engine},
+          {"model": teacher_used}, sharded=True)
 
     judge = b.model("judge", "judge", [cfg.judge.prompt])
     b.add("judge", "judge", "hala_exp.stages.judge:run",
           {"judge": _pick(cfg.judge, "prompt", "max_new_tokens", "dtype"),
            "source": _plain(cfg.data.parallel), "engine": engine},
-          {"model": judge})
+          {"model": judge}, sharded=True)
 
     translator_base = b.model("translator", "translator_base", [cfg.eval.translation.prompt, cfg.translator.prompt])
     systems["translator_base"] = (translator_base, cfg.eval.translation.prompt)
@@ -116,8 +123,9 @@ def build_graph(cfg: DictConfig) -> list[Step]:
     b.add("translate_corpus", "translate_corpus", "hala_exp.stages.translate_corpus:run",
           {"translator": _pick(cfg.translator, "prompt", "max_new_tokens", "dtype"),
            "corpus": {k: v for k, v in _plain(cfg.data.corpus).items() if k != cfg.data.leave_out},
-           "engine": engine},
-          {"model": translator})
+           "mix": _plain(cfg.data.mix), "gates": _plain(cfg.data.gates),
+           "seed": cfg.data.seed, "engine": engine},
+          {"model": translator}, sharded=True)
 
     student = b.model("model", "student_base")
     b.add("sft", "sft", "hala_exp.stages.sft:run",
@@ -132,7 +140,8 @@ def build_graph(cfg: DictConfig) -> list[Step]:
 
     for system, (model, prompt) in systems.items():
         b.add(f"evaluate.{system}", "evaluate_translation", "hala_exp.stages.evaluate:run_translation",
-              {"eval": {"translation": tr_eval}, "engine": engine, "system": {"name": system, "prompt": prompt}},
+              {"eval": {"translation": tr_eval}, "engine": teacher_engine if system.startswith("teacher") else engine,
+               "system": {"name": system, "prompt": prompt}},
               {"model": model})
     if cfg.eval.lighteval.tasks:
         for system, model in students.items():

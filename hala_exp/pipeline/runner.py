@@ -16,7 +16,8 @@ from typing import Any
 from omegaconf import DictConfig
 
 from hala_exp.io import write_json
-from hala_exp.pipeline.execute import execute, make_spec
+from hala_exp.pipeline.dispatch import interpreter_for, run_step, training_launch
+from hala_exp.pipeline.execute import make_spec
 from hala_exp.pipeline.graph import build_graph, step_keys
 from hala_exp.pipeline.store import Store
 from hala_exp.tracking.context import tracking_context
@@ -51,7 +52,8 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         spec = make_spec(step, keys, store, tracking)
         log.info("step   %-28s %s", step.name, spec["key"])
         started = time.time()
-        record, did_run = execute(spec)
+        python = interpreter_for(cfg.runtime, step.stage)
+        record, did_run = run_step(spec, python, run_dir / "steps", training_launch(cfg, step.stage, python))
         seconds = time.time() - started if did_run else 0.0
         results["stages"][step.name] = {"status": "ran" if did_run else "reused", "key": spec["key"],
                                         "dir": str(store.path(step.name, spec["key"])),

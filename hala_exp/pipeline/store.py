@@ -27,6 +27,10 @@ class Store:
     def path(self, stage: str, key: str) -> Path:
         return self.root / stage / key
 
+    def partial(self, stage: str, key: str) -> Path:
+        """Where a sharded step keeps its finished shards until it completes (survives kills)."""
+        return self.root / ".partial" / f"{stage}-{key}"
+
     def record(self, stage: str, key: str) -> dict[str, Any] | None:
         """The completion record if this output is complete, else None."""
         f = self.path(stage, key) / RECORD

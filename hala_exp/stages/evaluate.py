@@ -2,8 +2,9 @@
 
 Translation follows the paper's Table 2 protocol: n items sampled with a fixed seed, one chat turn
 per item with the system's prompt, scored with BLEU (13a), chrF++ and ROUGE-L F1 against the
-aligned Arabic. The sample depends only on (ids, n, seed), so every system, process and machine
-translates the same items.
+aligned Arabic. The items are MMLU questions aligned with openai/MMMLU (`eval.translation.mmlu`,
+see `evaluation.mmlu_align`) or any aligned pairs (`eval.translation.source`). The sample depends
+only on (ids, n, seed), so every system, process and machine translates the same items.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from hala_exp.data.paths import resolve_path
 from hala_exp.data.sources import load_parallel
@@ -40,7 +41,12 @@ def _prompt(cfg: DictConfig) -> str:
 def run_translation(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
     """Translate the sampled English items with `inputs["model"]` and score them against the Arabic."""
     tcfg = cfg.eval.translation
-    rows = {r["id"]: r for r in load_parallel(tcfg.source, "translation")}
+    if tcfg.get("mmlu"):
+        from hala_exp.evaluation.mmlu_align import load_aligned
+
+        rows = {r["id"]: r for r in load_aligned(tcfg.mmlu)}
+    else:
+        rows = {r["id"]: r for r in load_parallel(tcfg.source, "translation")}
     ids = sample_ids(list(rows), tcfg.n, tcfg.seed)
     write_json(out / "sample_ids.json", ids)
     items = [rows[i] for i in ids]
@@ -60,6 +66,7 @@ def run_translation(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[
 def run_lighteval(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
     """lighteval's tasks (`eval.lighteval`) on `inputs["model"]`; flat `task[.subset].metric` scores."""
     from hala_exp.evaluation.lighteval_run import run_lighteval as run
+    from hala_exp.evaluation.suites import suite_scores
 
     lcfg = cfg.eval.lighteval
     if not lcfg.tasks:
@@ -68,5 +75,11 @@ def run_lighteval(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[st
     if custom and (custom.endswith(".py") or custom.startswith("samples:")):
         custom = str(resolve_path(custom))
     data_dir = str(resolve_path(lcfg.data_dir)) if lcfg.data_dir else None
-    return run(inputs["model"], list(lcfg.tasks), out, custom_tasks=custom, data_dir=data_dir,
-               max_samples=lcfg.max_samples, batch_size=lcfg.batch_size, device=cfg.engine.device)
+    data_dirs = {task: str(resolve_path(d)) for task, d in (lcfg.get("data_dirs") or {}).items()}
+    scores = run(inputs["model"], list(lcfg.tasks), out, custom_tasks=custom, data_dir=data_dir,
+                 max_samples=lcfg.max_samples, batch_size=lcfg.batch_size, device=cfg.engine.device,
+                 exclude=list(lcfg.get("exclude") or []), data_dirs=data_dirs,
+                 engine=OmegaConf.to_container(cfg.engine, resolve=True))
+    if lcfg.get("suite"):
+        scores.update(suite_scores(scores, list(lcfg.tasks), lcfg.suite, lcfg.metric))
+    return scores

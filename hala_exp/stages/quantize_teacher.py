@@ -1,9 +1,10 @@
 """Stage 1: compress the EN->AR teacher to FP8 with llm-compressor, then check it still translates.
 
-The FP8 checkpoint is only worth using if it translates like the unquantized teacher, so the stage
-validates what it wrote: transformers loads it back, both models translate a fixed probe set through
-the engine interface (the same path later stages use), and the metrics compare the two on quality
-(BLEU / chrF++ against the references), agreement (with each other, and on prompt logits) and speed.
+The FP8 checkpoint is only worth using if it translates like the unquantized teacher. `run`
+(llm-compressor's environment) writes it, loads it back with transformers and compares prompt
+logits; `run_validate` (the engine's environment, vLLM on GPUs) translates a fixed probe set with
+both models through the engine interface (the same path later stages use) and compares quality
+(BLEU / chrF++ against the references), agreement and speed (tokens/s, the paper's ~2x).
 """
 
 from __future__ import annotations
@@ -23,6 +24,19 @@ from hala_exp.models.loading import load_causal_lm, pick_device
 
 # The unquantized model is called "ref": on CPU it runs in float32, so "bf16" would misname it.
 REF, FP8 = "ref", "fp8"
+
+
+def _load(path: str, device: str, dtype: str) -> Any:
+    """On GPUs the model is spread over every visible device (a 111B teacher fits no single one)."""
+    if device != "cuda":
+        return load_causal_lm(path, device, dtype)
+    from transformers import AutoModelForCausalLM
+
+    from hala_exp.models.loading import split_revision, torch_dtype
+
+    name, revision = split_revision(path)
+    return AutoModelForCausalLM.from_pretrained(name, revision=revision, dtype=torch_dtype(dtype, device),
+                                                device_map="auto").eval()
 
 
 def _prompt_logits(model: Any, tokenizer: Any, conversations: list[list[Message]]) -> list[Any]:
@@ -57,26 +71,30 @@ def _quality(hyps: list[str], refs: list[str]) -> tuple[float, float]:
     return BLEU().corpus_score(hyps, [refs]).score, CHRF(word_order=2).corpus_score(hyps, [refs]).score
 
 
-def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
-    """Quantize `inputs["model"]` to `out/model` (compressed-tensors + tokenizer) and validate it.
+def _probe(cfg: DictConfig) -> tuple[list[dict], list[list[Message]]]:
+    rows = load_parallel(cfg.probe, "probe")[: cfg.teacher.probe_rows]
+    if not rows:
+        raise ValueError(f"the probe set ({cfg.probe.path}) has no rows: set probe.rows / teacher.probe_rows")
+    return rows, [[{"role": "user", "content": cfg.teacher.prompt.format(text=r["en"])}] for r in rows]
 
-    cfg: `teacher` (TeacherConfig), `engine` (EngineConfig), `probe` (ParallelSourceConfig).
-    Writes `out/probe.jsonl` (both translations per probe id) and returns the comparison metrics.
+
+def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
+    """Quantize `inputs["model"]` to `out/model` (compressed-tensors + tokenizer), check it reloads.
+
+    cfg: `teacher` (TeacherConfig), `engine.device`, `probe` (ParallelSourceConfig). Runs where
+    llm-compressor is installed; the probe translations are `run_validate`, in the engine's environment.
     """
     from llmcompressor import oneshot
     from llmcompressor.modifiers.quantization import QuantizationModifier
     from transformers import AutoTokenizer
 
     teacher, src, model_dir = cfg.teacher, inputs["model"], out / "model"
-    rows = load_parallel(cfg.probe, "probe")[: teacher.probe_rows]
-    if not rows:
-        raise ValueError(f"the probe set ({cfg.probe.path}) has no rows: set probe.rows / teacher.probe_rows")
-    conversations = [[{"role": "user", "content": teacher.prompt.format(text=r["en"])}] for r in rows]
+    _, conversations = _probe(cfg)
     device = pick_device(cfg.engine.device)
 
     # Quantize (in place, data-free for FP8_DYNAMIC); keep the unquantized prompt logits to compare.
     tokenizer = AutoTokenizer.from_pretrained(src)
-    model = load_causal_lm(src, device, teacher.dtype)
+    model = _load(src, device, teacher.dtype)
     ref_logits = _prompt_logits(model, tokenizer, conversations)
     recipe = QuantizationModifier(targets="Linear", scheme=teacher.quant_scheme, ignore=list(teacher.quant_ignore))
     oneshot(model=model, recipe=recipe)
@@ -85,15 +103,30 @@ def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
     del model
 
     # Validate what was written: transformers must load it back; compare logits on the same prompts.
-    fp8_model = load_causal_lm(str(model_dir), device, teacher.dtype)
+    fp8_model = _load(str(model_dir), device, teacher.dtype)
     fp8_logits = _prompt_logits(fp8_model, tokenizer, conversations)
     del fp8_model
     diffs = [(a - b).abs() for a, b in zip(ref_logits, fp8_logits)]
     top1 = [(a.argmax(-1) == b.argmax(-1)).float() for a, b in zip(ref_logits, fp8_logits)]
+    return {"probe.rows": float(len(conversations)),
+            "logits.max_abs_diff": max(float(d.max()) for d in diffs),
+            "logits.mean_abs_diff": sum(float(d.sum()) for d in diffs) / sum(d.numel() for d in diffs),
+            "logits.top1_agree": sum(float(t.sum()) for t in top1) / sum(t.numel() for t in top1),
+            "fp8.checkpoint_mb": sum(p.stat().st_size for p in model_dir.glob("*.safetensors")) / 2**20}
 
+
+def run_validate(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
+    """Translate the probe set with the unquantized (`inputs["model"]`) and the FP8 teacher
+    (`inputs["fp8"]`) through the configured engine; score both against the references.
+
+    With `engine=vllm` this is the paper's FP8-vs-BF16 throughput and quality check. Writes
+    `out/probe.jsonl` (both translations per probe id).
+    """
+    rows, conversations = _probe(cfg)
+    teacher = cfg.teacher
     params = replace(sampling_from(cfg.engine, teacher.max_new_tokens), temperature=0.0)  # greedy
-    ref_gens, ref_tps = _translate(cfg.engine, src, conversations, params, teacher.dtype)
-    fp8_gens, fp8_tps = _translate(cfg.engine, str(model_dir), conversations, params, teacher.dtype)
+    ref_gens, ref_tps = _translate(cfg.engine, inputs["model"], conversations, params, teacher.dtype)
+    fp8_gens, fp8_tps = _translate(cfg.engine, inputs["fp8"], conversations, params, teacher.dtype)
 
     records = [{"id": r["id"], "en": r["en"], "ar": r["ar"], REF: g_ref.text, FP8: g_fp8.text,
                 f"{REF}_finished": g_ref.finished, f"{FP8}_finished": g_fp8.finished}
@@ -111,8 +144,4 @@ def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
     metrics["fp8.speedup"] = fp8_tps / ref_tps if ref_tps > 0 else math.nan
     metrics["agree.exact"] = sum(a == b for a, b in zip(ref_texts, fp8_texts)) / len(rows)
     metrics["agree.chrf"] = _quality(fp8_texts, ref_texts)[1]  # FP8 scored against the unquantized model
-    metrics["logits.max_abs_diff"] = max(float(d.max()) for d in diffs)
-    metrics["logits.mean_abs_diff"] = sum(float(d.sum()) for d in diffs) / sum(d.numel() for d in diffs)
-    metrics["logits.top1_agree"] = sum(float(t.sum()) for t in top1) / sum(t.numel() for t in top1)
-    metrics["fp8.checkpoint_mb"] = sum(p.stat().st_size for p in model_dir.glob("*.safetensors")) / 2**20
     return metrics

@@ -1,7 +1,7 @@
 """Stage 4: SFT a small model into an EN->AR translator.
 
-Training set: each Orca tuple gives two pairs (instruction, response), plus every judge-accepted
-pair; shuffled with the data seed; chat-style with the translator's own prompt.
+Training set: each gate-passing Orca tuple gives two pairs (instruction, response), plus every
+judge-accepted pair; shuffled with the data seed; chat-style with the translator's own prompt.
 """
 
 from __future__ import annotations
@@ -26,12 +26,19 @@ def training_pairs(tuples: list[dict], accepted: list[dict]) -> tuple[list[tuple
     return kept, len(pairs) - len(kept)
 
 
+def training_set(tuples: list[dict], accepted: list[dict], prompt: str, seed: int) -> tuple[list[dict], int]:
+    """Prompt-completion chat rows in a seeded order, and how many pairs had no Arabic."""
+    pairs, dropped = training_pairs(tuples, accepted)
+    random.Random(seed).shuffle(pairs)
+    return [pair(prompt.format(text=en), ar) for en, ar in pairs], dropped
+
+
 def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
-    pairs, dropped = training_pairs(read_jsonl(inputs["tuples"]), read_jsonl(inputs["accepted"]))
-    random.Random(cfg.seed).shuffle(pairs)
-    rows = [pair(cfg.translator.prompt.format(text=en), ar) for en, ar in pairs]
+    tuples, accepted = read_jsonl(inputs["tuples"]), read_jsonl(inputs["accepted"])
+    rows, dropped = training_set(tuples, accepted, cfg.translator.prompt, cfg.seed)
     t = cfg.translator
     metrics = train_sft(inputs["model"], rows, out / "model",
                         Hyper(t.learning_rate, t.batch_size, t.grad_accum, t.max_length), cfg.train)
-    metrics["dropped_without_arabic"] = float(dropped)
+    metrics.update({"dropped_without_arabic": float(dropped), "pairs": float(len(rows)),
+                    "pairs_from_tuples": float(2 * len(tuples)), "pairs_accepted": float(len(accepted))})
     return metrics

@@ -62,6 +62,8 @@ def train_sft(model_path: str, rows: list[dict], out: Path, hyper: Hyper, train:
         gradient_checkpointing=train.gradient_checkpointing,
         max_length=hyper.max_length,
         packing=train.packing,
+        padding_free=train.get("padding_free", False),
+        use_liger_kernel=train.get("use_liger_kernel", False),
         completion_only_loss=train.completion_only_loss,
         seed=train.seed,
         data_seed=train.seed,

@@ -1,0 +1,207 @@
+"""Adapters: each dataset of the recipe, by its real columns, into chat rows {id, source, lang, messages}.
+
+One function per schema turns a raw row into messages, or into the reason it is dropped (counted
+per source in `Counts`, never silently). Ids come from the dataset's id column where it has one,
+else "<source name>-<row index>", so they stay stable when a run reads the same rows again.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from omegaconf import DictConfig
+
+from hala_exp.data.chat import Message, chat_row, problem
+from hala_exp.data.code import conversation_has_code
+from hala_exp.data.sources import get_field, iter_raw
+
+LATIN = re.compile(r"[A-Za-z\u00C0-\u024F]")
+LETTER = re.compile(r"[^\W\d_]")
+SHAREGPT_ROLES = {"system": "system", "human": "user", "user": "user", "gpt": "assistant",
+                  "assistant": "assistant", "tool": "tool", "function_response": "tool"}
+
+
+@dataclass
+class Counts:
+    """Rows read from a source, rows it yielded and rows dropped by reason."""
+
+    read: int = 0
+    kept: int = 0
+    dropped: Counter = field(default_factory=Counter)
+
+    def as_metrics(self, prefix: str) -> dict[str, float]:
+        out = {f"{prefix}.read": float(self.read), f"{prefix}.kept": float(self.kept)}
+        out.update({f"{prefix}.dropped.{k}": float(v) for k, v in sorted(self.dropped.items())})
+        return out
+
+
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _pair(user: Any, assistant: Any, system: Any = None) -> list[Message]:
+    msgs = [{"role": "system", "content": _text(system)}] if _text(system).strip() else []
+    return msgs + [{"role": "user", "content": _text(user)}, {"role": "assistant", "content": _text(assistant)}]
+
+
+def english_ratio(text: str) -> float:
+    """Share of letters that are Latin script (1.0 for text without letters)."""
+    letters = LETTER.findall(text)
+    return sum(1 for c in letters if LATIN.match(c)) / len(letters) if letters else 1.0
+
+
+def instruction(raw: dict, src: DictConfig) -> list[Message] | str:
+    """Any dataset with one instruction column and one response column (dotted names reach in)."""
+    return _pair(get_field(raw, src.instruction_field), get_field(raw, src.response_field))
+
+
+def openorca(raw: dict, src: DictConfig) -> list[Message] | str:
+    """Open-Orca/OpenOrca: id, system_prompt (often empty), question, response."""
+    return _pair(raw["question"], raw["response"], raw.get("system_prompt"))
+
+
+def hermes3(raw: dict, src: DictConfig) -> list[Message] | str:
+    """NousResearch/Hermes-3-Dataset: `conversations`, ShareGPT turns {from, value[, weight]}."""
+    msgs = []
+    for turn in raw["conversations"]:
+        role = SHAREGPT_ROLES.get(turn["from"])
+        if role is None:
+            return "bad_role"
+        msgs.append({"role": role, "content": _text(turn["value"])})
+    if src.drop_code and conversation_has_code(msgs):
+        return "code"
+    return msgs
+
+
+def scp116k(raw: dict, src: DictConfig) -> list[Message] | str:
+    """EricLu/SCP-116K: domain, problem and solution columns; `response_field` picks the solution."""
+    return _pair(raw["problem"], raw.get(src.response_field))
+
+
+def realign_alpaca(raw: dict, src: DictConfig) -> list[Message] | str:
+    """GAIR/ReAlign-Alpaca (one JSON array): Alpaca's instruction, input (often empty), output."""
+    user = _text(raw["instruction"])
+    if _text(raw.get("input")).strip():
+        user = f"{user}\n\n{raw['input']}"
+    return _pair(user, raw["output"])
+
+
+def gptj_pairwise(raw: dict, src: DictConfig) -> list[Message] | str:
+    """Dahoas/synthetic-instruct-gptj-pairwise: prompt, chosen, rejected; the chosen reply is kept."""
+    return _pair(_text(raw["prompt"]).strip(), _text(raw["chosen"]).strip())
+
+
+def lamini(raw: dict, src: DictConfig) -> list[Message] | str:
+    """MBZUAI/LaMini-instruction: instruction, response, instruction_source."""
+    return _pair(raw["instruction"], raw["response"])
+
+
+def tulu3(raw: dict, src: DictConfig) -> list[Message] | str:
+    """allenai/tulu-3-sft-mixture: id, messages {role, content}, source (the subset it came from).
+
+    English only: rows of subsets listed in `exclude_subsets` are dropped (the multilingual Aya
+    subset), and rows whose user and assistant text is less Latin than `min_english_ratio` (other
+    languages inside mostly-English subsets such as WildChat).
+    """
+    if raw.get("source") in src.exclude_subsets:
+        return "non_english_subset"
+    msgs = [{"role": m["role"], "content": _text(m["content"])} for m in raw["messages"]]
+    if src.min_english_ratio > 0:
+        text = " ".join(m["content"] for m in msgs if m["role"] in ("user", "assistant"))
+        if english_ratio(text) < src.min_english_ratio:
+            return "non_english_text"
+    return msgs
+
+
+@dataclass(frozen=True)
+class Adapter:
+    convert: Callable[[dict, DictConfig], list[Message] | str]
+    columns: tuple[str, ...]  # columns a local file must have (checked before any model loads)
+    id_column: str | None = None
+
+
+ADAPTERS: dict[str, Adapter] = {
+    "instruction": Adapter(instruction, ()),
+    "openorca": Adapter(openorca, ("id", "system_prompt", "question", "response"), "id"),
+    "hermes3": Adapter(hermes3, ("conversations",)),
+    "scp116k": Adapter(scp116k, ("domain", "problem")),
+    "realign_alpaca": Adapter(realign_alpaca, ("instruction", "input", "output")),
+    "gptj_pairwise": Adapter(gptj_pairwise, ("prompt", "chosen", "rejected")),
+    "lamini": Adapter(lamini, ("instruction", "response", "instruction_source")),
+    "tulu3": Adapter(tulu3, ("id", "messages", "source"), "id"),
+}
+PARALLEL_ADAPTERS: dict[str, tuple[str, str] | None] = {
+    "parallel": None,  # columns named by ar_field / en_field
+    "opus100": ("translation.ar", "translation.en"),  # Helsinki-NLP/opus-100, config ar-en
+}
+
+
+def _row_id(src: DictConfig, name: str, raw: dict, index: int, id_column: str | None) -> str:
+    column = src.get("id_field") if src.adapter in ("instruction", "parallel") else id_column
+    if column:
+        return str(get_field(raw, column))
+    return f"{name}-{src.offset + index}"
+
+
+class SchemaError(ValueError):
+    """A row lacks a column its adapter reads: names the source, the adapter and the columns found."""
+
+
+def _convert(adapter: Adapter, raw: dict, src: DictConfig, name: str) -> list[Message] | str:
+    try:
+        return adapter.convert(raw, src)
+    except KeyError as e:
+        raise SchemaError(f"data source {name!r} ({src.path}): adapter {src.adapter!r} needs column {e}, "
+                          f"but the rows have {sorted(raw)}. Fix: pick the adapter that matches this "
+                          f"dataset (hala_exp/data/adapters.py) or point path at the right dataset") from None
+
+
+def iter_chat(src: DictConfig, name: str, counts: Counts | None = None) -> Iterator[dict[str, Any]]:
+    """Chat rows of one source, in the source's order; `counts` collects what was read and dropped."""
+    counts = counts if counts is not None else Counts()
+    adapter = ADAPTERS[src.adapter]
+    for i, raw in enumerate(iter_raw(src)):
+        counts.read += 1
+        result = _convert(adapter, raw, src, name)
+        reason = result if isinstance(result, str) else problem(result)
+        if reason:
+            counts.dropped[reason] += 1
+            continue
+        counts.kept += 1
+        yield chat_row(_row_id(src, name, raw, i, adapter.id_column), name, result, src.lang)
+
+
+def iter_parallel(src: DictConfig, name: str, counts: Counts | None = None) -> Iterator[dict[str, str]]:
+    """Rows {id, source, ar, en}; pairs with an empty side are dropped and counted."""
+    counts = counts if counts is not None else Counts()
+    ar_field, en_field = PARALLEL_ADAPTERS[src.adapter] or (src.ar_field, src.en_field)
+    for i, raw in enumerate(iter_raw(src)):
+        counts.read += 1
+        ar, en = _text(get_field(raw, ar_field)).strip(), _text(get_field(raw, en_field)).strip()
+        if not ar or not en:
+            counts.dropped["empty"] += 1
+            continue
+        counts.kept += 1
+        yield {"id": _row_id(src, name, raw, i, None), "source": name, "ar": ar, "en": en}
+
+
+def needed_columns(src: DictConfig) -> list[tuple[str, str]]:
+    """(column, config key that names it) pairs a local file of this source must have."""
+    if "ar_field" in src:
+        fields = PARALLEL_ADAPTERS[src.adapter] or (src.ar_field, src.en_field)
+        out = [(fields[0], "ar_field"), (fields[1], "en_field")]
+    elif src.adapter == "instruction":
+        out = [(src.instruction_field, "instruction_field"), (src.response_field, "response_field")]
+    else:
+        out = [(c, "adapter") for c in ADAPTERS[src.adapter].columns]
+        if src.adapter == "scp116k":
+            out.append((src.response_field, "response_field"))
+    if src.get("id_field") and src.adapter in ("instruction", "parallel"):
+        out.append((src.id_field, "id_field"))
+    return out

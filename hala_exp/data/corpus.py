@@ -1,0 +1,42 @@
+"""The corpus mix from the config: every `data.corpus` source through its adapter into `build_mix`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from hala_exp.data.adapters import Counts, iter_chat
+from hala_exp.data.mix import MixSource, build_mix, weighted_caps, write_counts
+
+
+def source_caps(corpus: DictConfig, mix: DictConfig) -> dict[str, int | None]:
+    """Rows each source may give the mix: weights share `mix.total_rows`; no weight means no cap."""
+    weights = {k: float(s.weight) for k, s in corpus.items() if s.weight is not None}
+    caps: dict[str, int | None] = {k: None for k in corpus}
+    if weights:
+        caps.update(weighted_caps(weights, mix.total_rows))
+    return caps
+
+
+def build_corpus_mix(corpus: DictConfig, mix: DictConfig, seed: int, out_dir: Path) -> dict[str, float]:
+    """Write `out_dir/mix.parquet` and `out_dir/counts.json`; return the counts as flat metrics."""
+    caps = source_caps(corpus, mix)
+    adapter_counts = {name: Counts() for name in corpus}
+    sources = [MixSource(name, iter_chat(src, name, adapter_counts[name]), caps[name])
+               for name, src in corpus.items()]
+    expected = sum(min(src.rows, caps[n]) if caps[n] is not None else src.rows for n, src in corpus.items())
+    counts = build_mix(sources, out_dir / "mix.parquet", seed=seed, dedup=mix.dedup,
+                       arabic_ratio=mix.arabic_ratio, shuffle=mix.shuffle, bucket_rows=mix.bucket_rows,
+                       expected_rows=expected)
+    metrics: dict[str, float] = {"mix.rows": float(counts.total)}
+    for name, c in adapter_counts.items():
+        metrics.update(c.as_metrics(f"source.{name}"))
+        for k, v in counts.sources.get(name, {}).items():
+            if k not in ("in", "kept"):
+                metrics[f"mix.{name}.{k}"] = float(v)
+    write_counts(out_dir / "counts.json", counts,
+                 settings={"seed": seed, "dedup": mix.dedup, "arabic_ratio": mix.arabic_ratio, "caps": caps},
+                 adapters={n: {"read": c.read, "kept": c.kept, "dropped": dict(c.dropped)}
+                           for n, c in adapter_counts.items()})
+    return metrics

@@ -1,0 +1,242 @@
+"""Build one instruction mix from many sources, streaming, into a Parquet file plus per-source counts.
+
+Two passes keep memory flat in the mix's size: pass 1 streams every source once (caps, then
+de-duplication by a 64-bit content hash, first occurrence wins in config order) and scatters the
+kept rows into Parquet buckets chosen by a seeded RNG; pass 2 reads one bucket at a time, applies
+the Arabic/English ratio (a seeded choice of exactly which rows stay) and a seeded permutation,
+and appends it to the output. Random bucket then random order within it is a uniform shuffle, and
+the same sources, settings and seed give the same rows in the same order.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import math
+import shutil
+import sys
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+SCHEMA = pa.schema([
+    ("id", pa.string()), ("source", pa.string()), ("lang", pa.string()),
+    ("messages", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))),
+])
+_BUCKET_SCHEMA = SCHEMA.append(pa.field("seq", pa.int64()))
+DEDUP_MODES = ("none", "exact", "normalized")
+
+
+@dataclass
+class MixSource:
+    """One source's chat rows, in order, and how many of them the mix may take (None: all)."""
+
+    name: str
+    rows: Iterable[dict[str, Any]]
+    cap: int | None = None
+
+
+@dataclass
+class MixCounts:
+    sources: dict[str, Counter] = field(default_factory=dict)
+    languages: Counter = field(default_factory=Counter)
+    total: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"total": self.total, "languages": dict(self.languages),
+                "sources": {k: dict(v) for k, v in self.sources.items()}}
+
+
+# ASCII letters and digits kept (lower-cased), every other byte a space: the fast path for English.
+_ASCII = bytes((c | 32 if 65 <= c <= 90 else c) if chr(c).isalnum() and c < 128 else 32 for c in range(256))
+
+
+@functools.cache
+def _unicode_table() -> dict[int, str]:
+    """Punctuation, symbols, separators, controls and '_' -> space (built once, ~9K code points)."""
+    return {cp: " " for cp in range(sys.maxunicode + 1)
+            if unicodedata.category(chr(cp))[0] in "PSZ" or unicodedata.category(chr(cp)) in ("Cc", "Cf")
+            or cp == 0x5F}
+
+
+def normalize(text: str) -> str:
+    """Text as de-duplication compares it: NFKC, case-folded, punctuation and spacing collapsed."""
+    if text.isascii():
+        return b" ".join(text.encode().translate(_ASCII).split()).decode()
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().translate(_unicode_table()).split())
+
+
+def content_hash(messages: list[dict[str, str]], mode: str) -> int:
+    """64-bit hash of a conversation's roles and text (stable across processes, unlike hash())."""
+    norm = normalize if mode == "normalized" else (lambda t: t)
+    h = hashlib.blake2b(digest_size=8)
+    for m in messages:
+        h.update(m["role"].encode())
+        h.update(b"\x00")
+        h.update(norm(m["content"]).encode())
+        h.update(b"\x01")
+    return int.from_bytes(h.digest(), "little")
+
+
+def weighted_caps(weights: dict[str, float], total: int) -> dict[str, int]:
+    """Per-source row caps summing to `total`, in proportion to weights (largest remainders)."""
+    s = sum(weights.values())
+    exact = {k: total * w / s for k, w in weights.items()}
+    caps = {k: math.floor(v) for k, v in exact.items()}
+    for k in sorted(exact, key=lambda k: (caps[k] - exact[k], k))[: total - sum(caps.values())]:
+        caps[k] += 1
+    return caps
+
+
+def ratio_targets(n_ar: int, n_en: int, arabic_ratio: float | None) -> tuple[int, int]:
+    """How many Arabic and English rows the largest mix with this Arabic share can hold."""
+    if arabic_ratio is None:
+        return n_ar, n_en
+    if arabic_ratio >= 1.0:
+        return n_ar, 0
+    if arabic_ratio <= 0.0:
+        return 0, n_en
+    total = min(n_ar / arabic_ratio, n_en / (1 - arabic_ratio))
+    return min(n_ar, round(total * arabic_ratio)), min(n_en, round(total * (1 - arabic_ratio)))
+
+
+class _Buckets:
+    """Pass-1 output: rows scattered over Parquet files, buffered a few thousand at a time."""
+
+    def __init__(self, tmp: Path, flush_rows: int = 2048):
+        self.tmp = tmp
+        self.paths: list[Path] = []
+        self.writers: list[pq.ParquetWriter | None] = []
+        self.buffers: list[list[dict]] = []
+        self.flush_rows = flush_rows
+
+    def add(self, i: int, row: dict) -> None:
+        while i >= len(self.paths):
+            self.paths.append(self.tmp / f"bucket-{len(self.paths):05d}.parquet")
+            self.writers.append(None)
+            self.buffers.append([])
+        self.buffers[i].append(row)
+        if len(self.buffers[i]) >= self.flush_rows:
+            self._flush(i)
+
+    def _flush(self, i: int) -> None:
+        if not self.buffers[i]:
+            return
+        if self.writers[i] is None:
+            self.writers[i] = pq.ParquetWriter(self.paths[i], _BUCKET_SCHEMA, compression="none")
+        self.writers[i].write_table(pa.Table.from_pylist(self.buffers[i], schema=_BUCKET_SCHEMA))
+        self.buffers[i] = []
+
+    def close(self) -> list[Path]:
+        for i in range(len(self.paths)):
+            self._flush(i)
+            if self.writers[i] is not None:
+                self.writers[i].close()
+        return [p for p, w in zip(self.paths, self.writers) if w is not None]
+
+
+def _bucket_draws(rng: np.random.Generator, n: int) -> Iterator[int]:
+    while True:
+        yield from rng.integers(0, n, size=65536).tolist()
+
+
+def build_mix(sources: list[MixSource], out: Path, *, seed: int, dedup: str = "normalized",
+              arabic_ratio: float | None = None, shuffle: bool = True, bucket_rows: int = 100_000,
+              expected_rows: int | None = None) -> MixCounts:
+    """Write `out` (Parquet, SCHEMA) from the sources and return the counts; `out` appears only whole.
+
+    `expected_rows`, an upper bound on the rows kept, sets the number of shuffle buckets (one per
+    `bucket_rows`); it defaults to the sum of the caps. Too low a bound only makes buckets larger.
+    """
+    if dedup not in DEDUP_MODES:
+        raise ValueError(f"dedup = {dedup!r}: must be one of {', '.join(DEDUP_MODES)}")
+    out = Path(out)
+    tmp = out.with_name(out.name + ".parts")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    counts = MixCounts()
+    if expected_rows is None:
+        caps = [s.cap for s in sources]
+        expected_rows = sum(caps) if all(c is not None for c in caps) else bucket_rows
+    n_buckets = max(1, math.ceil(expected_rows / bucket_rows))
+    buckets = _Buckets(tmp)
+    draws = _bucket_draws(np.random.default_rng([seed, 0]), n_buckets)
+    seen: set[int] = set()
+    seq: Counter = Counter()
+    for src in sources:
+        c = counts.sources.setdefault(src.name, Counter())
+        c["in"] = c["kept"] = 0
+        if dedup != "none":
+            c[f"duplicate_{dedup}"] = 0
+        if src.cap == 0:
+            continue
+        for row in src.rows:
+            c["in"] += 1
+            if dedup != "none":
+                h = content_hash(row["messages"], dedup)
+                if h in seen:
+                    c[f"duplicate_{dedup}"] += 1
+                    continue
+                seen.add(h)
+            c["kept"] += 1
+            row = {**row, "seq": seq[row["lang"]]}
+            seq[row["lang"]] += 1
+            # shuffled: a random bucket; in order: consecutive buckets of `bucket_rows`
+            buckets.add(next(draws) if shuffle else (sum(seq.values()) - 1) // bucket_rows, row)
+            if src.cap is not None and c["kept"] >= src.cap:
+                c["stopped_at_cap"] = 1  # the source is read only as far as the mix needs
+                break
+    del seen
+    paths = buckets.close()
+
+    keep_ar, keep_en = ratio_targets(seq["ar"], seq["en"], arabic_ratio)
+    rng = np.random.default_rng([seed, 1])
+    masks = {}
+    for lang, n, k in (("ar", seq["ar"], keep_ar), ("en", seq["en"], keep_en)):
+        mask = np.zeros(n, dtype=bool)
+        mask[rng.choice(n, size=k, replace=False) if k < n else slice(None)] = True
+        masks[lang] = mask
+    part = out.with_name(out.name + ".partial")
+    with pq.ParquetWriter(part, SCHEMA) as writer:
+        for b, path in enumerate(paths):
+            table = pq.read_table(path)
+            lang = table.column("lang").to_numpy(zero_copy_only=False)
+            s = table.column("seq").to_numpy()
+            keep = np.zeros(len(s), dtype=bool)
+            for code, mask in masks.items():
+                sel = lang == code
+                keep[sel] = mask[s[sel]]
+            table = (table if keep.all() else table.filter(pa.array(keep))).drop_columns(["seq"])
+            if shuffle:
+                table = table.take(np.random.default_rng([seed, 2, b]).permutation(table.num_rows))
+            writer.write_table(table, row_group_size=10_000)
+            for name, n in Counter(table.column("source").to_pylist()).items():
+                counts.sources[name]["out"] += n
+            for code, n in Counter(lang[keep].tolist()).items():
+                counts.languages[code] += n
+            counts.total += table.num_rows
+            path.unlink()
+    for c in counts.sources.values():
+        c["out"] += 0
+        c["ratio_dropped"] = c["kept"] - c["out"]
+    shutil.rmtree(tmp, ignore_errors=True)
+    part.replace(out)
+    return counts
+
+
+def iter_mix(path: Path, batch_rows: int = 2048) -> Iterator[dict[str, Any]]:
+    """The mix's rows, streamed in order."""
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows):
+        yield from batch.to_pylist()
+
+
+def write_counts(path: Path, counts: MixCounts, **extra: Any) -> None:
+    path.write_text(json.dumps({**counts.as_dict(), **extra}, indent=2, sort_keys=True) + "\n", encoding="utf-8")

@@ -1,0 +1,120 @@
+"""Run a step in the interpreter its stage is configured for.
+
+vLLM and llm-compressor pin incompatible torch / transformers / compressed-tensors, so a stage may
+live in an environment of its own (`runtime.stages`). Such a step runs as
+`<python> -m hala_exp.step SPEC.json` (or under `accelerate launch` for multi-GPU training); its
+output is streamed to the console and to a log file, and the step only counts as done when the
+process exited 0 *and* its completion record is in the store.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig
+
+from hala_exp.pipeline.execute import execute
+from hala_exp.pipeline.store import Store
+from hala_exp.training.launch import SPEC
+
+log = logging.getLogger("hala_exp")
+TAIL_LINES = 40
+TRAINING = {"train_translator": "translator", "sft": "model"}  # stage -> config group of the model trained
+
+
+class StepFailed(RuntimeError):
+    """A step run in another process failed; the message carries the end of its log."""
+
+
+def interpreter_for(runtime: DictConfig, stage: str) -> str | None:
+    """The interpreter `stage` must run in, or None for this one.
+
+    `runtime.stages[stage]` names an environment of `runtime.envs` or is a path to a python.
+    """
+    choice = runtime.stages.get(stage) if runtime.stages else None
+    if choice is None:
+        return None
+    python = runtime.envs.get(choice, choice) if runtime.envs else choice
+    if os.path.abspath(python) == os.path.abspath(sys.executable):  # a venv's python is a symlink:
+        return None  # compare the paths, not their targets, or two venvs would look the same
+    return python
+
+
+def _stream(cmd: list[str], log_file: Path, env: dict[str, str]) -> tuple[int, list[str]]:
+    """Run `cmd`, copy each output line to stderr and `log_file`; return (exit status, last lines)."""
+    tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_file, "w", encoding="utf-8") as f, subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, bufsize=1,
+            errors="replace") as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            f.write(line)
+            f.flush()
+            sys.stderr.write(line)
+            tail.append(line.rstrip("\n"))
+        return proc.wait(), list(tail)
+
+
+def run_elsewhere(spec: dict[str, Any], command: list[str], work_dir: Path) -> dict[str, Any]:
+    """Run `command` on the spec (written here; `{spec}` in an argument is its path, else it is appended)
+    and return the step's completion record.
+
+    Raises StepFailed with the log's tail when the process fails or leaves no completion record.
+    """
+    work_dir.mkdir(parents=True, exist_ok=True)
+    spec_file = work_dir / f"{spec['name']}.spec.json"
+    spec_file.write_text(json.dumps(spec, ensure_ascii=False, indent=2), encoding="utf-8")
+    log_file = work_dir / f"{spec['name']}.log"
+    if any(SPEC in a for a in command):
+        cmd = [a.replace(SPEC, str(spec_file)) for a in command]  # a shell script quotes it itself
+    else:
+        cmd = [*command, str(spec_file)]
+    log.info("run    %-28s in %s (log: %s)", spec["name"], command[0], log_file)
+    code, tail = _stream(cmd, log_file, dict(os.environ))
+    record = Store(spec["store"]).record(spec["name"], spec["key"])
+    if code != 0 or record is None:
+        problem = f"exited with status {code}" if code != 0 else "exited 0 but wrote no completion record"
+        raise StepFailed(f"step {spec['name']} {problem}: {' '.join(cmd)}\n"
+                         f"--- last {len(tail)} lines of {log_file} ---\n" + "\n".join(tail))
+    return record
+
+
+def run_step(spec: dict[str, Any], python: str | None, work_dir: Path,
+             launch: list[str] | None = None) -> tuple[dict[str, Any], bool]:
+    """(record, ran): in this process when `python` is None and there is no `launch` command,
+    in `python` as a subprocess, or under `launch` (an `accelerate launch` argv with `{spec}`):
+    then every rank writes into one work dir made here, which rank 0 commits."""
+    store = Store(spec["store"])
+    existing = store.record(spec["name"], spec["key"])
+    if existing is not None:
+        return existing, False
+    if launch is None:
+        if python is None:
+            return execute(spec)
+        return run_elsewhere(spec, [python, "-m", "hala_exp.step"], work_dir), True
+    work = store.begin(spec["name"], spec["key"])
+    try:
+        return run_elsewhere({**spec, "work_dir": str(work)}, launch, work_dir), True
+    finally:
+        store.abort(work)  # gone already when committed (renamed into place)
+
+
+def training_launch(cfg: DictConfig, stage: str, python: str | None) -> list[str] | None:
+    """The `accelerate launch` argv for a training stage on more than one GPU, else None."""
+    from hala_exp.training.launch import accelerate_command, choose_strategy
+
+    rt = cfg.runtime
+    if stage not in TRAINING or rt.gpus_per_node * rt.nodes <= 1:
+        return None
+    model = cfg[TRAINING[stage]]
+    strategy = choose_strategy(cfg.train.distributed, model.params_b, cfg.train.ddp_max_params_b)
+    return accelerate_command(python or sys.executable, strategy, rt.gpus_per_node, rt.nodes,
+                              rt.main_process_port, "bf16" if cfg.train.bf16 else "no")

@@ -1,0 +1,87 @@
+"""Work through rows in fixed-size shards, each committed on its own, so a kill costs one shard.
+
+Shard i holds rows [i*size, (i+1)*size) of the input order. It is written next to its final name
+and renamed into place (`shard-00000.jsonl`), with its metrics alongside, so a shard file that
+exists is complete. A restart skips every shard already there (after checking it holds exactly the
+ids it should) and the concatenation keeps the input order: every id once, none lost.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from hala_exp.io import read_jsonl
+
+Rows = list[dict[str, Any]]
+ShardFn = Callable[[Rows], tuple[Rows, dict[str, float]]]
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _done(path: Path, ids: list[Any], id_of: Callable[[dict], Any]) -> Rows | None:
+    """The shard's rows when it is there and holds exactly `ids` in order, else None (redo it)."""
+    if not path.is_file():
+        return None
+    rows = read_jsonl(path)
+    return rows if [id_of(r) for r in rows] == ids else None
+
+
+def run_sharded(rows: Rows, size: int, shards_dir: str | Path, fn: ShardFn, *,
+                id_of: Callable[[dict], Any] = lambda r: r["id"], desc: str = "rows"
+                ) -> tuple[Rows, list[dict[str, float]], int]:
+    """Apply `fn` to each missing shard of `rows`; return (all output rows, per-shard metrics, shards run).
+
+    `fn` maps a shard's rows to (output rows with the same ids in the same order, metrics); its
+    metrics get `seconds` added. `fn` is only called for shards that are not done yet, so a caller
+    can open its model lazily on the first call.
+    """
+    from tqdm.auto import tqdm
+
+    if size <= 0:
+        raise ValueError(f"shard size must be positive, got {size}")
+    ids = [id_of(r) for r in rows]
+    if len(set(ids)) != len(ids):
+        dup = next(i for i in ids if ids.count(i) > 1)
+        raise ValueError(f"row ids must be unique to shard and resume; {dup!r} appears more than once")
+    shards_dir = Path(shards_dir)
+    shards_dir.mkdir(parents=True, exist_ok=True)
+    out: Rows = []
+    metrics: list[dict[str, float]] = []
+    ran = 0
+    tokens = seconds = 0.0
+    with tqdm(total=len(rows), desc=desc, unit="row", mininterval=1.0) as bar:
+        for index, start in enumerate(range(0, len(rows), size)):
+            chunk = rows[start:start + size]
+            path = shards_dir / f"shard-{index:05d}.jsonl"
+            meta = shards_dir / f"shard-{index:05d}.json"
+            done = _done(path, ids[start:start + size], id_of)
+            if done is not None and meta.is_file():
+                shard_rows, shard_metrics = done, json.loads(meta.read_text(encoding="utf-8"))
+            else:
+                began = time.perf_counter()
+                shard_rows, shard_metrics = fn(chunk)
+                shard_metrics = {**shard_metrics, "seconds": time.perf_counter() - began}
+                got = [id_of(r) for r in shard_rows]
+                if got != ids[start:start + size]:
+                    raise RuntimeError(f"shard {index}: the function returned ids {got[:5]}..., "
+                                       f"expected {ids[start:start + size][:5]}... in order")
+                _atomic_write(meta, json.dumps(shard_metrics))  # metrics first: the rows mark it done
+                _atomic_write(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in shard_rows))
+                ran += 1
+                tokens += shard_metrics.get("tokens", 0.0)
+                seconds += shard_metrics["seconds"]
+                if seconds > 0:
+                    bar.set_postfix(tok_s=f"{tokens / seconds:.0f}")
+            out.extend(shard_rows)
+            metrics.append(shard_metrics)
+            bar.update(len(chunk))
+    return out, metrics, ran

@@ -1,0 +1,95 @@
+"""A stage configured for another environment runs there, as a subprocess, and commits to the store."""
+
+from __future__ import annotations
+
+import site
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from omegaconf import OmegaConf
+
+from hala_exp.config import ConfigError, compose, validate
+from hala_exp.pipeline.dispatch import StepFailed, interpreter_for, run_step
+from hala_exp.pipeline.execute import make_spec
+from hala_exp.pipeline.graph import build_graph, step_keys
+from hala_exp.pipeline.store import Store
+
+
+@pytest.fixture(scope="module")
+def second_env(tmp_path_factory) -> Path:
+    """A real second virtual environment: its own interpreter, seeing this one's packages via a .pth."""
+    root = tmp_path_factory.mktemp("env2") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root)], check=True)
+    python = root / "bin" / "python"
+    purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    lines = "".join(f"import site; site.addsitedir({p!r})\n" for p in site.getsitepackages())
+    (Path(purelib) / "_hala_parent_env.pth").write_text(lines, encoding="utf-8")
+    return python
+
+
+def test_interpreter_for_names_envs_paths_and_the_current_one():
+    rt = OmegaConf.create({"envs": {"vllm": "/opt/vllm/bin/python", "here": sys.executable},
+                           "stages": {"judge": "vllm", "merge": "/opt/merge/bin/python", "sft": "here"}})
+    assert interpreter_for(rt, "judge") == "/opt/vllm/bin/python"
+    assert interpreter_for(rt, "merge") == "/opt/merge/bin/python"
+    assert interpreter_for(rt, "sft") is None  # the current interpreter: run in-process
+    assert interpreter_for(rt, "evaluate_lighteval") is None
+
+
+def test_runtime_config_errors_name_the_key(tmp_path):
+    with pytest.raises(ConfigError, match=r"runtime.stages.judge = 'gpu'.*names no environment"):
+        validate(compose(["runtime.stages.judge=gpu"]), check_data=False)
+    with pytest.raises(ConfigError, match=r"runtime.envs.vllm = .*does not exist"):
+        validate(compose([f"+runtime.envs.vllm={tmp_path}/nope/python", "runtime.stages.judge=vllm"]),
+                 check_data=False)
+    with pytest.raises(ConfigError, match=r"runtime.stages.juge .*is not a stage"):
+        validate(compose(["+runtime.stages.juge=/usr/bin/python3"]), check_data=False)
+
+
+def test_a_stage_runs_in_its_configured_environment(second_env, tmp_path):
+    cfg = compose([f"store={tmp_path / 'store'}", f"+runtime.envs.other={second_env}",
+                   "runtime.stages.build_model=other"])
+    validate(cfg, check_data=False)
+    steps = build_graph(cfg)
+    keys = step_keys(steps)
+    store = Store(cfg.store)
+    step = next(s for s in steps if s.name == "build.student_base")
+    python = interpreter_for(cfg.runtime, step.stage)
+    assert python == str(second_env) != sys.executable
+    record, ran = run_step(make_spec(step, keys, store), python, tmp_path / "steps")
+    assert ran and record["python"] == str(second_env)  # written by the other interpreter
+    assert store.record(step.name, keys[step.name]) == record
+    assert (store.path(step.name, keys[step.name]) / "model" / "config.json").is_file()
+    assert "ran build.student_base" in (tmp_path / "steps" / "build.student_base.log").read_text()
+    again, ran_again = run_step(make_spec(step, keys, store), python, tmp_path / "steps")
+    assert not ran_again and again == record
+
+
+def test_a_failing_step_elsewhere_reports_its_log_tail(second_env, tmp_path):
+    cfg = compose([f"store={tmp_path / 'store'}"])
+    steps = build_graph(cfg)
+    keys = step_keys(steps)
+    spec = {**make_spec(steps[0], keys, Store(cfg.store)), "fn": "hala_exp.no_such_module:run"}
+    with pytest.raises(StepFailed, match=r"(?s)exited with status 1.*No module named 'hala_exp.no_such_module'"):
+        run_step(spec, str(second_env), tmp_path / "steps")
+    assert Store(cfg.store).record(spec["name"], spec["key"]) is None
+    assert not any((Path(cfg.store) / ".tmp").iterdir())  # the failed attempt left nothing behind
+
+
+def test_a_step_under_accelerate_launch_commits_from_rank_0(tmp_path):
+    from hala_exp.training.launch import SPEC
+
+    cfg = compose([f"store={tmp_path / 'store'}"])
+    steps = build_graph(cfg)
+    keys = step_keys(steps)
+    store = Store(cfg.store)
+    step = next(s for s in steps if s.name == "build.student_base")
+    launch = [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "1",
+              "--num_machines", "1", "--mixed_precision", "no", "-m", "hala_exp.step", SPEC]
+    record, ran = run_step(make_spec(step, keys, store), None, tmp_path / "steps", launch)
+    assert ran and store.record(step.name, keys[step.name]) == record
+    assert (store.path(step.name, keys[step.name]) / "model" / "config.json").is_file()
+    assert not any((store.root / ".tmp").iterdir())  # the shared work folder was renamed into place

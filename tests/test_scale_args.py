@@ -1,0 +1,128 @@
+"""Config -> vLLM arguments and -> `accelerate launch` commands, as pure functions (no GPU needed)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+import yaml
+
+from hala_exp.config import ConfigError, compose, validate
+from hala_exp.engines.base import SamplingParams, make_engine
+from hala_exp.engines.vllm import llm_kwargs, prefix_caching, sampling_kwargs, to_generation
+from hala_exp.pipeline.dispatch import training_launch
+from hala_exp.training.launch import SPEC, accelerate_command, choose_strategy, config_file
+
+
+def test_vllm_engine_config_maps_to_llm_kwargs(tiny_llama):
+    e = compose(["engine=vllm", "engine.tensor_parallel_size=4", "engine.max_model_len=2048",
+                 "engine.gpu_memory_utilization=0.85", "engine.quantization=fp8"]).engine
+    kw = llm_kwargs(e, str(tiny_llama), "bfloat16")
+    assert kw == {"model": str(tiny_llama), "tokenizer": str(tiny_llama), "dtype": "bfloat16",
+                  "tensor_parallel_size": 4, "gpu_memory_utilization": 0.85, "enable_prefix_caching": True,
+                  "seed": 0, "enforce_eager": False, "max_model_len": 2048, "quantization": "fp8"}
+    hub = llm_kwargs(compose(["engine=vllm"]).engine, "CohereLabs/command-a-translate-08-2025@abc123")
+    assert hub["model"] == "CohereLabs/command-a-translate-08-2025" and hub["revision"] == "abc123"
+    assert "quantization" not in hub  # vLLM reads compressed-tensors FP8 from the checkpoint's config
+
+
+def test_prefix_caching_is_off_for_lfm2_unless_forced(tiny_lfm2, tiny_llama):
+    assert json.loads((tiny_lfm2 / "config.json").read_text())["model_type"] == "lfm2"
+    assert prefix_caching("auto", str(tiny_lfm2)) is False
+    assert prefix_caching("auto", str(tiny_llama)) is True
+    assert prefix_caching("auto", "LiquidAI/LFM2-1.2B") is False
+    assert prefix_caching("auto", "Qwen/Qwen2.5-3B-Instruct") is True
+    assert prefix_caching("on", str(tiny_lfm2)) is True and prefix_caching("off", str(tiny_llama)) is False
+    with pytest.raises(ConfigError, match="engine.enable_prefix_caching = 'yes'"):
+        validate(compose(["engine=vllm", "engine.enable_prefix_caching=yes"]), check_data=False)
+    with pytest.raises(ConfigError, match="engine.gpu_memory_utilization = 1.5"):
+        validate(compose(["engine=vllm", "engine.gpu_memory_utilization=1.5"]), check_data=False)
+
+
+def test_sampling_params_and_outputs():
+    assert sampling_kwargs(SamplingParams(max_new_tokens=64)) == {
+        "max_tokens": 64, "temperature": 0.0, "seed": 0, "skip_special_tokens": True}
+    sampled = sampling_kwargs(SamplingParams(max_new_tokens=8, temperature=0.7, top_p=0.9, seed=3))
+    assert sampled["top_p"] == 0.9 and sampled["temperature"] == 0.7 and sampled["seed"] == 3
+
+    class Out:  # the fields of vllm.CompletionOutput that the engine reads
+        def __init__(self, text, token_ids, finish_reason):
+            self.text, self.token_ids, self.finish_reason = text, token_ids, finish_reason
+
+    g = to_generation(Out(" مرحبا ", [5, 6, 7], "length"))
+    assert (g.text, g.finished, g.new_tokens) == ("مرحبا", False, 3)
+    assert to_generation(Out("x", [1], "stop")).finished
+
+
+@pytest.mark.skipif("vllm" in sys.modules or __import__("importlib").util.find_spec("vllm") is not None,
+                    reason="vLLM is installed here")
+def test_vllm_backend_without_vllm_says_how_to_fix(tiny_llama):
+    with pytest.raises(RuntimeError, match=r"vLLM is not installed.*requirements/vllm.txt"):
+        make_engine(compose(["engine=vllm"]).engine, str(tiny_llama))
+
+
+def test_strategy_follows_model_size():
+    assert choose_strategy("auto", 0.35, 1.5) == "ddp"
+    assert choose_strategy("auto", 1.2, 1.5) == "ddp"
+    assert choose_strategy("auto", 8.7, 1.5) == "fsdp"
+    assert choose_strategy("auto", None, 1.5) == "fsdp"
+    assert choose_strategy("zero3", 0.35, 1.5) == "zero3"
+    for strategy in ("ddp", "fsdp", "zero3"):  # accelerate's own loader reads each config file
+        from accelerate.commands.config.config_args import ClusterConfig
+
+        cfg = ClusterConfig.from_yaml_file(str(config_file(strategy)))
+        assert cfg.mixed_precision == "bf16"
+        assert yaml.safe_load(config_file(strategy).read_text())["distributed_type"] == cfg.distributed_type.value
+
+
+def test_accelerate_command_single_and_multi_node():
+    one = accelerate_command("/env/bin/python", "ddp", 8)
+    assert one[:3] == ["/env/bin/python", "-m", "accelerate.commands.launch"]
+    assert one[one.index("--num_processes") + 1] == "8" and one[one.index("--num_machines") + 1] == "1"
+    assert one[one.index("--config_file") + 1].endswith("accelerate/ddp.yaml")
+    assert one[-3:] == ["-m", "hala_exp.step", SPEC]
+    multi = accelerate_command("/env/bin/python", "fsdp", 8, nodes=2, port=29600)
+    assert multi[:6] == ["srun", "--nodes", "2", "--ntasks-per-node", "1", "--kill-on-bad-exit=1"]
+    script = multi[-1]
+    assert "scontrol show hostnames" in script and "--machine_rank $SLURM_NODEID" in script
+    assert "--num_processes 16" in script and "--main_process_port 29600" in script
+    assert "fsdp.yaml" in script and script.endswith(f"-m hala_exp.step '{SPEC}'")
+
+
+def test_training_stages_launch_by_config():
+    cfg = compose(["experiment=hala_9b", "runtime.gpus_per_node=8"])
+    sft = training_launch(cfg, "sft", "/env/bin/python")
+    assert sft is not None and any(a.endswith("fsdp.yaml") for a in sft)  # Fanar-9B: sharded
+    translator = training_launch(cfg, "train_translator", None)
+    assert translator[0] == sys.executable and any(a.endswith("ddp.yaml") for a in translator)  # LFM2-1.2B
+    assert training_launch(cfg, "judge", None) is None
+    assert training_launch(compose([]), "sft", None) is None  # one device: in-process
+
+
+def test_sft_switches_reach_sftconfig():
+    import dataclasses
+
+    from trl import SFTConfig
+
+    fields = {f.name for f in dataclasses.fields(SFTConfig)}
+    train = compose(["train=sft"]).train
+    for switch in ("bf16", "packing", "padding_free", "use_liger_kernel", "gradient_checkpointing"):
+        assert switch in train and switch in fields
+
+
+def test_lighteval_on_vllm_takes_the_engine_settings_and_a_per_run_cache(tiny_lfm2, tmp_path):
+    from lighteval.pipeline import ParallelismManager
+    from omegaconf import OmegaConf
+
+    from hala_exp.evaluation.lighteval_run import VIEW, _model_view, model_config
+
+    engine = OmegaConf.to_container(compose(["engine=vllm", "engine.tensor_parallel_size=2"]).engine)
+    view = _model_view(str(tiny_lfm2), tmp_path)  # the fresh symlink folder lighteval is given
+    cfg, launcher = model_config("vllm", view, 8, "cuda", str(tmp_path / VIEW / "cache"), engine)
+    assert launcher == ParallelismManager.VLLM and type(cfg).__name__ == "VLLMModelConfig"
+    assert cfg.tensor_parallel_size == 2 and cfg.max_model_length == 4096 and cfg.gpu_memory_utilization == 0.9
+    assert cfg.enable_prefix_caching is False  # LFM2, read through the symlinked config.json
+    assert cfg.cache_dir.startswith(str(tmp_path / VIEW))  # deleted before and after every run
+    cpu, launcher = model_config("transformers", view, 8, "cpu", str(tmp_path / VIEW / "cache"))
+    assert launcher == ParallelismManager.ACCELERATE and cpu.dtype == "float32"
