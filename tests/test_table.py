@@ -20,7 +20,7 @@ def flat(*overrides: str) -> dict:
 def test_paper_rows_are_shown_for_the_matching_experiment_only():
     hala = reference_rows([flat("experiment=hala_1.2b")], "translator")
     assert {r["label"]: r.get("average", r.get("bleu")) for r in hala} == {
-        "LFM2-1.2B (paper)": 46.3, "HALA-1.2B (paper)": 51.4, "HALA translator (paper)": 48.2}
+        "LFM2-1.2B (paper)": 46.3, "HALA-1.2B (paper)": 51.4, "HALA translator (LFM2-1.2B) (paper)": 48.2}
     assert reference_rows([flat()], "translator") == []  # the tiny preset matches no paper row
     sizes = reference_rows([flat("experiment=hala_350m"), flat("experiment=hala_9b")], None)
     assert [r["label"] for r in sizes] == ["LFM2-350M (paper)", "HALA-350M (paper)",

@@ -33,12 +33,16 @@ class Table:
     references: list[dict[str, Any]] = field(default_factory=list)
 
     def best(self) -> dict[str, float]:
+        """Max per column (every metric here is higher-is-better); none where all rows are equal."""
         out = {}
         for c in self.columns:
             vals = [r["cells"][c.name] for r in self.rows if r["cells"][c.name] is not None]
-            if vals:
-                out[c.name] = max(vals)  # every metric here is higher-is-better
+            if len(set(vals)) > 1:
+                out[c.name] = max(vals)
         return out
+
+    def varies(self, c: Column) -> bool:
+        return len({r["cells"][c.name] for r in self.rows}) > 1
 
 
 def _task_columns(points: list[Point], system: str) -> list[Column]:

@@ -21,6 +21,8 @@ def plot(t: Table, out: Path, title: str) -> Path:
     groups = [("benchmarks (%)", [c for c in t.columns if c.kind in ("task", "average")]),
               ("translation", [c for c in t.columns if c.kind == "translation"])]
     groups = [(name, cols) for name, cols in groups if cols]
+    if len(groups) > 1:  # a panel where nothing moved (a shared upstream) says nothing
+        groups = [g for g in groups if any(t.varies(c) for c in g[1])] or groups[:1]
     fig, axes = plt.subplots(1, len(groups), figsize=(5.2 * len(groups), 3.6), squeeze=False)
     for ax, (name, cols) in zip(axes[0], groups):
         for c in cols:

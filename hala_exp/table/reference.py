@@ -1,27 +1,23 @@
-"""The paper's reference rows for an ablation table, chosen by matching the runs' resolved config."""
+"""The paper's reference rows for an ablation table (`hala_exp/evaluation/reference_results.yaml`)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-import yaml
-
-PAPER = Path(__file__).with_name("paper.yaml")
+from hala_exp.evaluation.reference import reference
 
 
-def reference_rows(configs: list[dict[str, Any]], translation_system: str | None,
-                   source: Path = PAPER) -> list[dict[str, Any]]:
-    """Rows of `source` whose `match` equals at least one run's flattened config.
+def reference_rows(configs: list[dict[str, Any]], translation_system: str | None) -> list[dict[str, Any]]:
+    """Paper rows for runs of the paper's recipe: Table 1 rows of each student (`model.id`) the runs
+    use, and, when any does, the Table 2 row of the table's translation system.
 
-    Translation rows also need the table's translation system to be the one the paper measured.
-    Returns [{"label": ..., "average": ..., "bleu": ...}] with only the metrics the paper gives.
+    Returns [{"label": ..., "average": ...} | {"label": ..., "bleu": ..., "chrf": ..., "rougeL": ...}].
     """
-    rows = yaml.safe_load(source.read_text(encoding="utf-8"))["rows"]
-    out = []
-    for row in rows:
-        if "translation_system" in row and row["translation_system"] != translation_system:
-            continue
-        if any(all(cfg.get(k) == v for k, v in row["match"].items()) for cfg in configs):
-            out.append({k: v for k, v in row.items() if k not in ("match", "translation_system")})
+    ref = reference()
+    model_ids = {c.get("model.id") for c in configs}
+    out = [{"label": f"{r['label']} (paper)", "average": r["average"]}
+           for r in ref["table1"]["rows"] if r["model_id"] in model_ids]
+    if out and translation_system:
+        out += [{"label": f"{r['label']} (paper)", **{k: r[k] for k in ("bleu", "chrf", "rougeL")}}
+                for r in ref["table2"]["rows"] if r["system"] == translation_system]
     return out
