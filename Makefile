@@ -31,6 +31,7 @@ lint: setup
 bench: setup
 	$(BIN)/python benchmarks/startup.py
 	$(BIN)/python benchmarks/cache.py
+	$(BIN)/python benchmarks/generation.py
 
 clean:
 	rm -rf outputs multirun

@@ -96,3 +96,15 @@ def test_translate_stage_killed_after_k_shards_resumes(tiny_llama, tmp_path):
         assert tuples[index * SHARD:(index + 1) * SHARD] == [json.loads(x) for x in text.splitlines()]
     assert not shards.exists()  # the partial shards go once the output is committed
     assert record["metrics"]["tokens_per_s"] > 0
+
+
+def test_ids_unique_per_source_shard_by_source_and_id(tmp_path):
+    rows = [{"source": s, "id": i, "text": "x"} for s in ("a", "b") for i in range(3)]  # ids repeat across sources
+    out, _, ran = run_sharded(rows, 4, tmp_path, _upper_keep_source, id_of=lambda r: (r["source"], r["id"]))
+    assert ran == 2 and [(r["source"], r["id"]) for r in out] == [(r["source"], r["id"]) for r in rows]
+    again, _, ran = run_sharded(rows, 4, tmp_path, _upper_keep_source, id_of=lambda r: (r["source"], r["id"]))
+    assert ran == 0 and again == out
+
+
+def _upper_keep_source(chunk):
+    return [{**r, "text": r["text"].upper()} for r in chunk], {}

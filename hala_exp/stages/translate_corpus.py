@@ -33,7 +33,7 @@ def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
         translated, shards, ran = run_sharded(
             rows, cfg.engine.shard_rows, inputs.get("shards") or out / "shards",
             lambda chunk: translate_rows(engine.get(), chunk, cfg.translator.prompt, params),
-            id_of=lambda r: [r["source"], r["id"]], desc="translate")  # ids are unique per source
+            id_of=lambda r: (r["source"], r["id"]), desc="translate")  # ids are unique per source
     finally:
         engine.close()
     passed, rejected, gate_metrics = apply_gates(translated, cfg.translator.prompt, cfg.gates)
