@@ -19,6 +19,7 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from hala_exp.pipeline.graph import Ref, Step
+from hala_exp.pipeline.partial import partial_scope
 from hala_exp.pipeline.provenance import package_versions
 from hala_exp.pipeline.store import Store
 
@@ -50,7 +51,8 @@ def execute(spec: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     work = store.begin(spec["name"], spec["key"])
     started = time.time()
     try:
-        metrics = _call(spec, work)
+        with partial_scope(store.partial(spec["name"], spec["key"])):
+            metrics = _call(spec, work)
     except BaseException:
         store.abort(work)
         raise

@@ -27,6 +27,10 @@ class Store:
     def path(self, stage: str, key: str) -> Path:
         return self.root / stage / key
 
+    def partial(self, stage: str, key: str) -> Path:
+        """Resumable state of an unfinished step (checkpoints); kept across restarts of its job."""
+        return self.root / ".partial" / f"{stage}-{key}"
+
     def record(self, stage: str, key: str) -> dict[str, Any] | None:
         """The completion record if this output is complete, else None."""
         f = self.path(stage, key) / RECORD
@@ -52,6 +56,7 @@ class Store:
             if self.record(stage, key) is None:  # not a lost race: something else is wrong
                 raise
             shutil.rmtree(work, ignore_errors=True)  # another process committed the same key first
+        shutil.rmtree(self.partial(stage, key), ignore_errors=True)  # complete: nothing to resume
         return final
 
     def abort(self, work: Path) -> None:

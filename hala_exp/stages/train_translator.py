@@ -12,6 +12,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from hala_exp.io import read_jsonl
+from hala_exp.pipeline.partial import partial_dir
 from hala_exp.text import has_arabic
 from hala_exp.training.sft import Hyper, pair, train_sft
 
@@ -32,6 +33,7 @@ def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
     rows = [pair(cfg.translator.prompt.format(text=en), ar) for en, ar in pairs]
     t = cfg.translator
     metrics = train_sft(inputs["model"], rows, out / "model",
-                        Hyper(t.learning_rate, t.batch_size, t.grad_accum, t.max_length), cfg.train)
+                        Hyper(t.learning_rate, t.batch_size, t.grad_accum, t.max_length), cfg.train,
+                        checkpoints=partial_dir())
     metrics["dropped_without_arabic"] = float(dropped)
     return metrics
