@@ -7,10 +7,10 @@ outside `execute` gets None and keeps no state.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from collections.abc import Iterator
 
 _PARTIAL: ContextVar[Path | None] = ContextVar("hala_partial_dir", default=None)
 
