@@ -76,6 +76,11 @@ def validate(cfg: DictConfig, check_data: bool = True) -> None:
     _check_choice("merge.method", cfg.merge.method, ("slerp", "none"))
     _check_choice("engine.backend", cfg.engine.backend, ("transformers", "vllm"))
     _check_choice("logger.backend", cfg.logger.backend, ("none", "wandb"))
+    _check_choice("cluster.submit", cfg.cluster.submit, ("local", "slurm"))
+    if cfg.cluster.max_requeues < 0:
+        _fail("cluster.max_requeues", cfg.cluster.max_requeues, "must be >= 0", "use 0 to never requeue")
+    if cfg.train.save_steps < 0:
+        _fail("train.save_steps", cfg.train.save_steps, "must be >= 0", "use 0 to keep no checkpoints")
     if "{text}" not in cfg.teacher.prompt:
         _fail("teacher.prompt", cfg.teacher.prompt, "has no {text} placeholder", "add {text} where the English goes")
     if "{text}" not in cfg.translator.prompt:
