@@ -26,6 +26,9 @@ class StepJob(submitit.helpers.Checkpointable):
         self.max_requeues = max_requeues
 
     def __call__(self) -> dict[str, Any]:
+        # Torch would use every core of the node; the job was given cpus_per_task of them.
+        if os.environ.get("SLURM_CPUS_PER_TASK"):
+            os.environ.setdefault("OMP_NUM_THREADS", os.environ["SLURM_CPUS_PER_TASK"])
         from hala_exp.pipeline.execute import execute
 
         logging.basicConfig(level=logging.INFO,

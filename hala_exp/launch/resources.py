@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 
 from omegaconf import DictConfig
 
@@ -20,38 +20,40 @@ class Request:
     cpus_per_task: int
     mem_gb: float
     timeout_min: int
+    origin: dict[str, str] = field(default_factory=dict, compare=False)  # field -> config key it came from
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        return {f: getattr(self, f) for f in FIELDS}
 
 
 def stage_request(resources: DictConfig, stage: str) -> Request:
     """The stage's entry in `resources.stages`, its unset fields taken from `resources.default`."""
     own = resources.stages.get(stage) or {}
-    values = {}
+    values, origin = {}, {}
     for f in FIELDS:
         v = own.get(f) if own else None
         values[f] = resources.default[f] if v is None else v
+        origin[f] = f"resources.default.{f}" if v is None else f"resources.stages.{stage}.{f}"
         if values[f] is None:
             raise LaunchError(f"resources.default.{f} = null: every request needs it. "
                               f"Fix: set resources.default.{f} in conf/resources/{resources.name}.yaml")
     return Request(int(values["nodes"]), int(values["gpus_per_node"]), int(values["tasks_per_node"]),
-                   int(values["cpus_per_task"]), float(values["mem_gb"]), int(values["timeout_min"]))
+                   int(values["cpus_per_task"]), float(values["mem_gb"]), int(values["timeout_min"]), origin)
 
 
 def check_request(step: str, stage: str, req: Request, part: PartitionLimits) -> None:
     """Raise LaunchError if `req` can never run on `part`, instead of letting it pend forever."""
-    key = f"resources.stages.{stage}"
     where = f"partition {part.name!r} ({part.describe()})"
 
-    def fail(field: str, value: object, problem: str) -> None:
-        raise LaunchError(f"step {step}: {key}.{field} = {value}: {problem} on {where}. "
-                          f"Fix: lower {key}.{field}, or choose another cluster.partition / resources preset")
+    def fail(name: str, value: object, problem: str) -> None:
+        key = req.origin.get(name, f"resources.stages.{stage}.{name}")
+        raise LaunchError(f"step {step} ({stage}): {key} = {value}: {problem} on {where}. "
+                          f"Fix: lower {key}, or choose another cluster.partition / resources preset")
 
-    for field in FIELDS:
-        value = getattr(req, field)
-        if value < (0 if field == "gpus_per_node" else 1):
-            fail(field, value, "must be positive")
+    for name in FIELDS:
+        value = getattr(req, name)
+        if value < (0 if name == "gpus_per_node" else 1):
+            fail(name, value, "must be positive")
     if req.nodes > part.nodes:
         fail("nodes", req.nodes, f"more nodes than the {part.nodes} there are")
     if req.tasks_per_node * req.cpus_per_task > part.cpus_per_node:

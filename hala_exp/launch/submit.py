@@ -38,7 +38,8 @@ def _executor(cfg: DictConfig, folder: Path, name: str, req: Request, deps: list
     c = cfg.cluster
     ex = submitit.SlurmExecutor(folder=folder, max_num_timeout=c.max_requeues)
     setup = [f"export {k}={shlex.quote(str(v))}" for k, v in c.env.items()] + list(c.setup)
-    extra: dict[str, Any] = {"requeue": True}
+    # requeue: preempted / timed-out jobs come back; append: a requeued job's log keeps its first run.
+    extra: dict[str, Any] = {"requeue": True, "open-mode": "append"}
     if deps:
         extra["kill-on-invalid-dep"] = "yes"
     ex.update_parameters(
