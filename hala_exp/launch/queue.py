@@ -42,8 +42,9 @@ class JobState:
 
 def _run(cmd: list[str]) -> str:
     if shutil.which(cmd[0]) is None:
-        raise LaunchError(f"`{cmd[0]}` not found: cluster.submit = slurm needs the Slurm client commands. "
-                          "Fix: run on a Slurm login node, start scripts/slurm/start.sh, or use cluster=local")
+        raise LaunchError(f"`{cmd[0]}` not found: cluster.submit = slurm needs the Slurm client "
+                          "commands. Fix: run on a Slurm login node, start scripts/slurm/start.sh, "
+                          "or use cluster=local")
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
     if proc.returncode != 0:
         raise LaunchError(f"`{' '.join(cmd)}` failed: {proc.stderr.strip() or proc.stdout.strip()}")
@@ -56,7 +57,7 @@ def _minutes(limit: str) -> int | None:
         return None
     days, _, rest = limit.rpartition("-")
     parts = [int(p) for p in rest.split(":")]
-    h, m, s = ([0, 0] + parts)[-3:] if len(parts) > 1 else (0, parts[0], 0)
+    h, m, s = [0, 0, *parts][-3:] if len(parts) > 1 else (0, parts[0], 0)
     return (int(days) if days else 0) * 1440 + h * 60 + m + (1 if s else 0)
 
 

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from hala_exp.launch.queue import FAILED, LIVE, cancel, job_states
+from hala_exp.launch.queue import LIVE, cancel, job_states
 from hala_exp.launch.submit import JOBS_FILE
 from hala_exp.pipeline.store import Store
 
@@ -125,8 +125,10 @@ def format_report(report: dict[str, Any]) -> str:
         extra = r.get("cause") or (r.get("reason") if r["state"] != "complete" else "")
         if r.get("restarts"):
             extra = f"{extra} requeued {r['restarts']}x".strip()
-        lines.append(f"{r['state']:>11}  {name:<{width}}  {r.get('job_id') or '-':>8}  {extra or ''}".rstrip())
-    for name in report["failed"] + [n for n, r in steps.items() if r["state"] == "cancelled" and "cause" not in r]:
+        job = r.get("job_id") or "-"
+        lines.append(f"{r['state']:>11}  {name:<{width}}  {job:>8}  {extra or ''}".rstrip())
+    unexplained = [n for n, r in steps.items() if r["state"] == "cancelled" and "cause" not in r]
+    for name in report["failed"] + unexplained:
         r = steps[name]
         lines.append(f"\n{name} {r['state']} (job {r['job_id']}, {r.get('reason', '')}); log {r.get('log')}:")
         lines.append(r.get("log_tail") or "(no log)")

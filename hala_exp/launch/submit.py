@@ -34,7 +34,8 @@ def job_name(step: str, key: str) -> str:
     return f"hala.{step}.{key}"
 
 
-def _executor(cfg: DictConfig, folder: Path, name: str, req: Request, deps: list[str]) -> submitit.SlurmExecutor:
+def _executor(cfg: DictConfig, folder: Path, name: str, req: Request,
+              deps: list[str]) -> submitit.SlurmExecutor:
     c = cfg.cluster
     ex = submitit.SlurmExecutor(folder=folder, max_num_timeout=c.max_requeues)
     setup = [f"export {k}={shlex.quote(str(v))}" for k, v in c.env.items()] + list(c.setup)
