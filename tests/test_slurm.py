@@ -164,3 +164,18 @@ def test_impossible_requests_fail_at_submit_with_a_clear_message(tmp_path, overr
     assert message in proc.stderr and "Fix:" in proc.stderr
     assert not (tmp_path / "run" / "jobs.json").exists()
     assert not list((tmp_path / "store").glob(".jobs/*/*.json"))  # nothing was queued
+
+
+def test_hydra_submitit_launcher_runs_each_sweep_point_as_one_job(tmp_path):
+    """hydra/launcher=slurm_h100 on the local node (its GPU and size settings lowered to fit):
+    each point becomes one Slurm job running hala-exp inside it (here in plan mode, to stay lean)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "hala_exp.cli", "-m", "merge.t=0.3,0.6", "plan=true",
+         "hydra/launcher=slurm_h100", "cluster=local_slurm", "hydra.launcher.gpus_per_node=0", "hydra.launcher.cpus_per_task=1",
+         "hydra.launcher.mem_gb=2", "hydra.launcher.timeout_min=30", f"store={tmp_path / 'store'}",
+         f"hydra.sweep.dir={tmp_path / 'sweep'}"], capture_output=True, text=True, timeout=1800, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    outs = sorted((tmp_path / "sweep" / ".submitit").glob("*/*_log.out"))
+    assert len(outs) == 2
+    for out in outs:
+        assert "18 to run, 0 reused" in out.read_text()
