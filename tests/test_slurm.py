@@ -171,7 +171,8 @@ def test_hydra_submitit_launcher_runs_each_sweep_point_as_one_job(tmp_path):
     each point becomes one Slurm job running hala-exp inside it (here in plan mode, to stay lean)."""
     proc = subprocess.run(
         [sys.executable, "-m", "hala_exp.cli", "-m", "merge.t=0.3,0.6", "plan=true",
-         "hydra/launcher=slurm_h100", "cluster=local_slurm", "hydra.launcher.gpus_per_node=0", "hydra.launcher.cpus_per_task=1",
+         "hydra/launcher=slurm_h100", "cluster=local_slurm", "hydra.launcher.gpus_per_node=0",
+         "hydra.launcher.cpus_per_task=1",
          "hydra.launcher.mem_gb=2", "hydra.launcher.timeout_min=30", f"store={tmp_path / 'store'}",
          f"hydra.sweep.dir={tmp_path / 'sweep'}"], capture_output=True, text=True, timeout=1800, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
