@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from hala_exp.launch.queue import LIVE
 from hala_exp.launch.status import format_report, run_status, wait
 from hala_exp.pipeline.store import Store
 
@@ -34,11 +35,17 @@ def jobs_of(run_dir: Path) -> dict:
     return json.loads((run_dir / "jobs.json").read_text())["steps"]
 
 
-def sacct(job_ids: list[str]) -> list[tuple[str, str, str]]:
-    """(job id, job name, state) of every run of these jobs, requeued runs included."""
-    out = subprocess.run(["sacct", "-n", "-P", "-X", "-D", "-j", ",".join(job_ids), "-o",
-                          "JobID,JobName,State"], capture_output=True, text=True, check=True).stdout
-    return [tuple(line.split("|")) for line in out.splitlines() if line]
+def sacct(job_ids: list[str], settle_s: float = 120) -> list[tuple[str, str, str]]:
+    """(job id, job name, state) of every run of these jobs, requeued runs included, once the jobs
+    have ended (a job's output is committed a moment before Slurm records it as ended)."""
+    deadline = time.time() + settle_s
+    while True:
+        out = subprocess.run(["sacct", "-n", "-P", "-X", "-D", "-j", ",".join(job_ids), "-o",
+                              "JobID,JobName,State"], capture_output=True, text=True, check=True).stdout
+        runs = [tuple(line.split("|")) for line in out.splitlines() if line]
+        if time.time() > deadline or not any(state.split()[0] in LIVE - {"REQUEUED"} for *_, state in runs):
+            return runs
+        time.sleep(2)
 
 
 @pytest.fixture(scope="module")
