@@ -48,7 +48,8 @@ def _executor(cfg: DictConfig, folder: Path, name: str, req: Request,
         time=req.timeout_min, nodes=req.nodes, ntasks_per_node=req.tasks_per_node,
         cpus_per_task=req.cpus_per_task, gpus_per_node=req.gpus_per_node or None,
         mem=f"{int(req.mem_gb * 1024)}MB", signal_delay_s=c.signal_delay_s, setup=setup,
-        srun_args=list(c.srun_args), dependency=("afterok:" + ":".join(deps)) if deps else None,
+        srun_args=["--open-mode=append", *c.srun_args],
+        dependency=("afterok:" + ":".join(deps)) if deps else None,
         additional_parameters=extra)
     return ex
 
