@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench clean slurm-start slurm-stop
 
 setup: $(VENV)/.installed
 
@@ -32,6 +32,14 @@ bench: setup
 	$(BIN)/python benchmarks/startup.py
 	$(BIN)/python benchmarks/cache.py
 	$(BIN)/python benchmarks/generation.py
+
+# A real one-node Slurm cluster on this machine (root): try cluster configs, run the slurm tests.
+# `make test` starts it itself when a slurm test runs and none is up, and stops what it started.
+slurm-start:
+	scripts/slurm/start.sh
+
+slurm-stop:
+	scripts/slurm/stop.sh
 
 clean:
 	rm -rf outputs multirun

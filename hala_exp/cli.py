@@ -1,7 +1,9 @@
 """`hala-exp`: compose the experiment, validate it, then plan or run the pipeline.
 
 With no arguments the tiny preset runs end to end on CPU. `plan=true` prints which stages would
-run and which are reused without importing torch.
+run and which are reused without importing torch. With `cluster.submit=slurm` (e.g. `cluster=h100`)
+each step that must run becomes a Slurm job and the command returns once they are queued;
+`hala-exp-status RUN_DIR` follows them.
 """
 
 from __future__ import annotations
@@ -51,6 +53,23 @@ def _print_plan(cfg: DictConfig) -> None:
     print(f"{n_run} to run, {len(rows) - n_run} reused")
 
 
+def _in_submitit_job() -> bool:
+    """True inside a job of hydra/launcher=slurm_h100: the job is the allocation, stages run here."""
+    return "submitit" in str(HydraConfig.get().launcher.get("_target_", ""))
+
+
+def _submit(cfg: DictConfig, run_dir: Path) -> None:
+    from hala_exp.launch import LaunchError
+    from hala_exp.launch.submit import print_jobs, submit_run
+
+    try:
+        jobs = submit_run(cfg, run_dir)
+    except LaunchError as e:
+        print(f"hala-exp: cannot submit: {e}", file=sys.stderr)
+        sys.exit(2)
+    print_jobs(jobs, run_dir)
+
+
 def app(cfg: DictConfig) -> None:
     try:
         validate(cfg)
@@ -60,11 +79,14 @@ def app(cfg: DictConfig) -> None:
     if cfg.plan:
         _print_plan(cfg)
         return
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    _write_run_record(cfg, run_dir)
+    if cfg.cluster.submit == "slurm" and not _in_submitit_job():
+        _submit(cfg, run_dir)
+        return
     from hala_exp.pipeline.runner import run_pipeline
     from hala_exp.summary import summary
 
-    run_dir = Path(HydraConfig.get().runtime.output_dir)
-    _write_run_record(cfg, run_dir)
     results = run_pipeline(cfg, run_dir)
     ran = [n for n, s in results["stages"].items() if s["status"] == "ran"]
     print(summary(results["metrics"], model_id=cfg.model.id))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -45,3 +47,33 @@ def tiny_lfm2_other(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_llama(tmp_path_factory) -> Path:
     return _build(tmp_path_factory.mktemp("llama"), "llama", seed=0)
+
+
+SLURM_SCRIPTS = Path(__file__).resolve().parents[1] / "scripts" / "slurm"
+
+
+def _slurm_up() -> bool:
+    if shutil.which("scontrol") is None:
+        return False
+    ping = subprocess.run(["scontrol", "ping"], capture_output=True, text=True, check=False)
+    return ping.returncode == 0 and "UP" in ping.stdout
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster():
+    """A running Slurm cluster: the one already up, or the local one-node cluster started here
+    (scripts/slurm/start.sh, as root) and stopped at the end. Never a skip: a Slurm test that
+    cannot reach a cluster fails and says how to get one."""
+    if _slurm_up():
+        yield
+        return
+    if os.geteuid() != 0:
+        pytest.fail("no Slurm cluster is running and starting the local one needs root: run "
+                    "`sudo scripts/slurm/start.sh`, or deselect these tests with -m 'not slurm'")
+    start = subprocess.run([str(SLURM_SCRIPTS / "start.sh")], capture_output=True, text=True, check=False)
+    if start.returncode != 0:
+        pytest.fail(f"scripts/slurm/start.sh failed:\n{start.stdout[-2000:]}\n{start.stderr[-2000:]}")
+    try:
+        yield
+    finally:
+        subprocess.run([str(SLURM_SCRIPTS / "stop.sh")], capture_output=True, check=False)

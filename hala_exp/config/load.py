@@ -172,6 +172,11 @@ def validate(cfg: DictConfig, check_data: bool = True) -> None:
         _fail("data.leave_out", cfg.data.leave_out, "would leave the mix empty", "set data.leave_out=null")
     _check_engine(cfg.engine)
     _check_runtime(cfg)
+    _check_choice("cluster.submit", cfg.cluster.submit, ("local", "slurm"))
+    if cfg.cluster.max_requeues < 0:
+        _fail("cluster.max_requeues", cfg.cluster.max_requeues, "must be >= 0", "use 0 to never requeue")
+    if cfg.train.save_steps < 0:
+        _fail("train.save_steps", cfg.train.save_steps, "must be >= 0", "use 0 to keep no checkpoints")
     if "{text}" not in cfg.teacher.prompt:
         _fail("teacher.prompt", cfg.teacher.prompt, "has no {text} placeholder", "add {text} where the English goes")
     if "{text}" not in cfg.translator.prompt:

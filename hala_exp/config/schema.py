@@ -174,6 +174,9 @@ class TrainConfig:
     distributed: str = "auto"
     ddp_max_params_b: float = 1.5
     logging_steps: int = 10
+    # Checkpoint every N optimizer steps into <store>/.partial/<step>-<key>/ so a preempted or
+    # requeued job resumes there; 0 keeps no checkpoints.
+    save_steps: int = 0
     seed: int = 0
 
 
@@ -296,6 +299,45 @@ class LoggerConfig:
 
 
 @dataclass
+class StageResources:
+    """What one stage's job asks Slurm for. Unset (null) fields come from `resources.default`."""
+
+    nodes: Optional[int] = None
+    gpus_per_node: Optional[int] = None
+    tasks_per_node: Optional[int] = None
+    cpus_per_task: Optional[int] = None
+    mem_gb: Optional[float] = None
+    timeout_min: Optional[int] = None
+
+
+@dataclass
+class ResourcesConfig:
+    """Per-stage requests, keyed by stage (`sft`, `merge`, ...), scaled by model size per file."""
+
+    name: str = MISSING
+    default: StageResources = field(default_factory=lambda: StageResources(
+        nodes=1, gpus_per_node=0, tasks_per_node=1, cpus_per_task=1, mem_gb=4, timeout_min=60))
+    stages: dict[str, StageResources] = field(default_factory=dict)
+
+
+@dataclass
+class ClusterConfig:
+    """Site settings, so experiment configs stay portable between clusters."""
+
+    name: str = MISSING
+    submit: str = "local"  # local: run stages in this process | slurm: one job per stage
+    partition: Optional[str] = None
+    account: Optional[str] = None
+    qos: Optional[str] = None
+    constraint: Optional[str] = None
+    setup: list[str] = field(default_factory=list)  # shell lines before each job: modules, venv, container
+    env: dict[str, str] = field(default_factory=dict)  # exported in each job
+    srun_args: list[str] = field(default_factory=list)  # e.g. pyxis --container-image=...
+    max_requeues: int = 3  # preemptions / time limits a job survives before it fails
+    signal_delay_s: int = 120  # USR2 this long before the time limit, to checkpoint and requeue
+
+
+@dataclass
 class Config:
     name: str = "tiny"
     model: ModelConfig = MISSING
@@ -309,6 +351,8 @@ class Config:
     engine: EngineConfig = field(default_factory=EngineConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+    cluster: ClusterConfig = MISSING
+    resources: ResourcesConfig = MISSING
     store: str = "outputs/cache"  # where stage outputs live, keyed by content
     plan: bool = False  # print what would run and what is reused, then stop
     seed: int = 0

@@ -11,7 +11,6 @@ import importlib
 import json
 import logging
 import os
-import shutil
 import sys
 import time
 from datetime import datetime, timezone
@@ -21,6 +20,7 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from hala_exp.pipeline.graph import Ref, Step
+from hala_exp.pipeline.partial import partial_scope
 from hala_exp.pipeline.provenance import package_versions
 from hala_exp.pipeline.store import Store
 from hala_exp.tracking.step_run import StepRun
@@ -77,7 +77,8 @@ def execute(spec: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     try:
         tracker.start(work)
         started = time.time()
-        metrics = _call(spec, work)
+        with partial_scope(store.partial(spec["name"], spec["key"])):
+            metrics = _call(spec, work)
     except BaseException:
         tracker.fail()
         if not shared:
@@ -94,8 +95,6 @@ def execute(spec: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     if tracker.info:
         record["tracking"] = tracker.info
     final = store.commit(work, spec["name"], spec["key"], record)
-    if "shards" in spec["inputs"]:
-        shutil.rmtree(spec["inputs"]["shards"], ignore_errors=True)  # the output holds every row now
     try:
         tracker.finish(record, final)
     except Exception as e:  # noqa: BLE001 (output complete and kept; only its W&B run is left unfinished)

@@ -28,7 +28,7 @@ class Store:
         return self.root / stage / key
 
     def partial(self, stage: str, key: str) -> Path:
-        """Where a sharded step keeps its finished shards until it completes (survives kills)."""
+        """Resumable state of an unfinished step (finished shards, checkpoints); survives kills and requeues."""
         return self.root / ".partial" / f"{stage}-{key}"
 
     def record(self, stage: str, key: str) -> dict[str, Any] | None:
@@ -56,6 +56,7 @@ class Store:
             if self.record(stage, key) is None:  # not a lost race: something else is wrong
                 raise
             shutil.rmtree(work, ignore_errors=True)  # another process committed the same key first
+        shutil.rmtree(self.partial(stage, key), ignore_errors=True)  # complete: nothing to resume
         return final
 
     def abort(self, work: Path) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from hala_exp.io import read_jsonl
+from hala_exp.pipeline.partial import partial_dir
 from hala_exp.text import has_arabic
 from hala_exp.training.sft import Hyper, pair, train_sft
 
@@ -38,7 +39,8 @@ def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
     rows, dropped = training_set(tuples, accepted, cfg.translator.prompt, cfg.seed)
     t = cfg.translator
     metrics = train_sft(inputs["model"], rows, out / "model",
-                        Hyper(t.learning_rate, t.batch_size, t.grad_accum, t.max_length), cfg.train)
+                        Hyper(t.learning_rate, t.batch_size, t.grad_accum, t.max_length), cfg.train,
+                        checkpoints=partial_dir())
     metrics.update({"dropped_without_arabic": float(dropped), "pairs": float(len(rows)),
                     "pairs_from_tuples": float(2 * len(tuples)), "pairs_accepted": float(len(accepted))})
     return metrics

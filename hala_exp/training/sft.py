@@ -6,6 +6,7 @@ model's own chat template (no `{% generation %}` markers needed).
 
 from __future__ import annotations
 
+import logging
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 Message = dict[str, str]
+log = logging.getLogger("hala_exp")
 
 
 @dataclass
@@ -31,9 +33,23 @@ def pair(user: str, assistant: str) -> dict[str, list[Message]]:
             "completion": [{"role": "assistant", "content": assistant}]}
 
 
+def last_checkpoint(folder: Path | None) -> str | None:
+    """The newest complete `checkpoint-N` in `folder` (trainer_state.json is written last), or None."""
+    if folder is None or not folder.is_dir():
+        return None
+    done = [d for d in folder.glob("checkpoint-*")
+            if d.name.split("-")[-1].isdigit() and (d / "trainer_state.json").is_file()]
+    return str(max(done, key=lambda d: int(d.name.split("-")[-1]))) if done else None
+
+
 def train_sft(model_path: str, rows: list[dict], out: Path, hyper: Hyper, train: DictConfig,
-              max_steps: int | None = None) -> dict[str, float]:
-    """Fine-tune `model_path` on `rows`; save model and tokenizer to `out`; return loss metrics."""
+              max_steps: int | None = None, checkpoints: Path | None = None) -> dict[str, float]:
+    """Fine-tune `model_path` on `rows`; save model and tokenizer to `out`; return loss metrics.
+
+    With `checkpoints` (a directory that outlives this process) and `train.save_steps > 0`, the
+    trainer checkpoints there every `save_steps` steps and a later call resumes from the newest one,
+    so a preempted or requeued job continues where it stopped.
+    """
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
@@ -44,8 +60,10 @@ def train_sft(model_path: str, rows: list[dict], out: Path, hyper: Hyper, train:
     tokenizer = load_tokenizer(model_path)
     tokenizer.padding_side = "right"  # training pads on the right; generation switches back
     steps = max_steps if max_steps is not None else train.max_steps
+    save_steps = int(train.get("save_steps", 0) or 0)
+    keep = checkpoints is not None and save_steps > 0
     args = SFTConfig(
-        output_dir=str(out.parent / (out.name + ".trainer")),
+        output_dir=str(checkpoints) if keep else str(out.parent / (out.name + ".trainer")),
         learning_rate=hyper.learning_rate,
         per_device_train_batch_size=hyper.batch_size,
         gradient_accumulation_steps=hyper.grad_accum,
@@ -55,7 +73,9 @@ def train_sft(model_path: str, rows: list[dict], out: Path, hyper: Hyper, train:
         warmup_steps=float(train.warmup_ratio),  # a float in [0, 1) is a ratio of total steps
         weight_decay=train.weight_decay,
         logging_steps=train.logging_steps,
-        save_strategy="no",
+        save_strategy="steps" if keep else "no",
+        save_steps=save_steps if keep else 500,
+        save_total_limit=2 if keep else None,  # the newest may be cut short by a kill: keep one more
         report_to=[],
         bf16=train.bf16,
         use_cpu=train.use_cpu,
@@ -72,11 +92,15 @@ def train_sft(model_path: str, rows: list[dict], out: Path, hyper: Hyper, train:
     )
     trainer = SFTTrainer(model=model_path, args=args, train_dataset=Dataset.from_list(rows),
                          processing_class=tokenizer)
-    result = trainer.train()
+    resume = last_checkpoint(checkpoints) if keep else None
+    if resume:
+        log.info("resuming from %s", resume)
+    result = trainer.train(resume_from_checkpoint=resume)
     trainer.save_model(str(out))
     tokenizer.padding_side = "left"
     tokenizer.save_pretrained(str(out))
-    shutil.rmtree(args.output_dir, ignore_errors=True)  # no checkpoints are kept (save_strategy=no)
+    if not keep:
+        shutil.rmtree(args.output_dir, ignore_errors=True)  # the store removes `checkpoints` on commit
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     return {"train_loss": float(result.training_loss), "steps": float(result.global_step),
             "first_loss": float(losses[0]) if losses else float("nan"),

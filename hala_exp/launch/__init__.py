@@ -1,0 +1,9 @@
+"""Running the pipeline on Slurm: one job per step, chained by `afterok`, through submitit.
+
+The stages know nothing of Slurm: this package turns each step's JSON spec into a submitit job with
+the resources its stage asks for (`resources/`), on the site of `cluster/`.
+"""
+
+
+class LaunchError(Exception):
+    """A request the cluster cannot satisfy, found before or at submission. The message says the fix."""

@@ -1,0 +1,51 @@
+"""The callable each Slurm job runs: one step from its spec, requeued on USR2 a bounded number of times."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import submitit
+
+log = logging.getLogger("hala_exp")
+
+
+def restarts() -> int:
+    """How many times Slurm has requeued this job so far."""
+    return int(os.environ.get("SLURM_RESTART_COUNT", "0") or 0)
+
+
+class StepJob(submitit.helpers.Checkpointable):
+    """Runs `execute(spec)`. On USR2 (time limit or preemption) submitit calls `checkpoint`, which
+    requeues the same step: the store skips it if it completed, and a stage that keeps state in its
+    partial directory (SFT checkpoints) resumes there. After `max_requeues` it fails instead."""
+
+    def __init__(self, spec: dict[str, Any], max_requeues: int):
+        self.spec = spec
+        self.max_requeues = max_requeues
+
+    def __call__(self) -> dict[str, Any]:
+        # Torch would use every core of the node; the job was given cpus_per_task of them.
+        if os.environ.get("SLURM_CPUS_PER_TASK"):
+            os.environ.setdefault("OMP_NUM_THREADS", os.environ["SLURM_CPUS_PER_TASK"])
+        from hala_exp.pipeline.execute import execute
+
+        logging.basicConfig(level=logging.INFO,
+                            format="[%(asctime)s][%(name)s][%(levelname)s] - %(message)s", force=True)
+        log.info("step %s key %s (start %d of at most %d)", self.spec["name"], self.spec["key"],
+                 restarts() + 1, self.max_requeues + 1)
+        record, ran = execute(self.spec)
+        log.info("%s %s %s", "ran" if ran else "reused", self.spec["name"], self.spec["key"])
+        return {"ran": ran, "metrics": record["metrics"]}
+
+    def checkpoint(self, *args: Any, **kwargs: Any) -> submitit.helpers.DelayedSubmission | None:
+        done = restarts()
+        if done >= self.max_requeues:
+            log.error("step %s: stopped after %d requeue(s), cluster.max_requeues = %d; not requeuing. "
+                      "Fix: raise cluster.max_requeues, or resources.stages.%s.timeout_min if it hits the "
+                      "time limit", self.spec["name"], done, self.max_requeues, self.spec["stage"])
+            return None
+        log.warning("step %s: interrupted; requeuing (%d of %d), resuming from its last saved state",
+                    self.spec["name"], done + 1, self.max_requeues)
+        return submitit.helpers.DelayedSubmission(self, *args, **kwargs)

@@ -1,0 +1,123 @@
+"""What Slurm knows: partition limits (sinfo) and job states (squeue for live jobs, sacct after)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+
+from hala_exp.launch import LaunchError
+
+# States in which a job will still run or is running: depend on it rather than submit it again.
+LIVE = {"PENDING", "RUNNING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "CONFIGURING", "COMPLETING",
+        "SUSPENDED", "RESIZING", "SIGNALING", "STAGE_OUT", "RESV_DEL_HOLD"}
+FAILED = {"FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "PREEMPTED", "BOOT_FAIL",
+          "DEADLINE", "REVOKED"}
+
+
+@dataclass(frozen=True)
+class PartitionLimits:
+    name: str
+    nodes: int
+    cpus_per_node: int
+    mem_mb_per_node: int
+    gpus_per_node: int
+    max_time_min: int | None
+
+    def describe(self) -> str:
+        t = "no time limit" if self.max_time_min is None else f"max {self.max_time_min} min"
+        return (f"{self.nodes} node(s) of {self.cpus_per_node} CPUs, {self.mem_mb_per_node / 1024:.1f} GB, "
+                f"{self.gpus_per_node} GPUs; {t}")
+
+
+@dataclass(frozen=True)
+class JobState:
+    job_id: str
+    name: str
+    state: str  # PENDING, RUNNING, COMPLETED, FAILED, CANCELLED, ...
+    reason: str = ""  # squeue's reason (e.g. DependencyNeverSatisfied) or sacct's exit code
+    restarts: int = 0
+
+
+def _run(cmd: list[str]) -> str:
+    if shutil.which(cmd[0]) is None:
+        raise LaunchError(f"`{cmd[0]}` not found: cluster.submit = slurm needs the Slurm client "
+                          "commands. Fix: run on a Slurm login node, start scripts/slurm/start.sh, "
+                          "or use cluster=local")
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
+    if proc.returncode != 0:
+        raise LaunchError(f"`{' '.join(cmd)}` failed: {proc.stderr.strip() or proc.stdout.strip()}")
+    return proc.stdout
+
+
+def _minutes(limit: str) -> int | None:
+    """sinfo's time limit ('infinite', 'MM', 'HH:MM:SS', 'D-HH:MM:SS') in minutes."""
+    if limit in ("infinite", "UNLIMITED", "n/a"):
+        return None
+    days, _, rest = limit.rpartition("-")
+    parts = [int(p) for p in rest.split(":")]
+    h, m, s = [0, 0, *parts][-3:] if len(parts) > 1 else (0, parts[0], 0)
+    return (int(days) if days else 0) * 1440 + h * 60 + m + (1 if s else 0)
+
+
+def _gpus(gres: str) -> int:
+    return sum(int(n) for n in re.findall(r"gpu(?::[^:,(]+)?:(\d+)", gres))
+
+
+def default_partition() -> str:
+    for name in _run(["sinfo", "-h", "-o", "%P"]).split():
+        if name.endswith("*"):
+            return name[:-1]
+    raise LaunchError("cluster.partition = null and the cluster has no default partition. "
+                      "Fix: set cluster.partition (see `sinfo`)")
+
+
+def partition_limits(partition: str | None) -> PartitionLimits:
+    """The largest node of `partition` and its limits; LaunchError if the partition does not exist."""
+    name = partition or default_partition()
+    out = _run(["sinfo", "-h", "-N", "-p", name, "-o", "%N|%c|%m|%G|%l"])
+    rows = [line.split("|") for line in out.splitlines() if line.strip()]
+    if not rows:
+        known = sorted({p.rstrip("*") for p in _run(["sinfo", "-h", "-o", "%P"]).split()})
+        raise LaunchError(f"cluster.partition = {name!r}: no such partition on this cluster "
+                          f"(it has {', '.join(known) or 'none'}). Fix: set cluster.partition to one of them")
+    nodes = {r[0] for r in rows}
+    return PartitionLimits(name=name, nodes=len(nodes), cpus_per_node=max(int(r[1]) for r in rows),
+                           mem_mb_per_node=max(int(r[2].rstrip("+")) for r in rows),
+                           gpus_per_node=max(_gpus(r[3]) for r in rows), max_time_min=_minutes(rows[0][4]))
+
+
+def job_states(job_ids: list[str]) -> dict[str, JobState]:
+    """State of each job: squeue first (the controller, current), sacct for jobs it no longer lists."""
+    ids = [str(j) for j in job_ids if j]
+    if not ids:
+        return {}
+    states: dict[str, JobState] = {}
+    wanted = set(ids)
+    for line in _run(["squeue", "-h", "-a", "-t", "all", "-o", "%i|%j|%T|%r"]).splitlines():
+        parts = line.strip().split("|")
+        if len(parts) == 4 and parts[0] in wanted:
+            states[parts[0]] = JobState(parts[0], parts[1], parts[2], parts[3] if parts[3] != "None" else "")
+    rest = [j for j in ids if j not in states]
+    restarts: dict[str, int] = {}
+    if shutil.which("sacct"):
+        # -D lists every run of a requeued job: count them; the last line is the current state.
+        out = subprocess.run(["sacct", "-n", "-P", "-X", "-D", "-j", ",".join(ids), "-o",
+                              "JobID,JobName,State,ExitCode"], capture_output=True, text=True, timeout=60,
+                             check=False).stdout
+        for line in out.splitlines():
+            parts = line.split("|")
+            if len(parts) != 4 or parts[0] not in wanted:
+                continue
+            state = parts[2].split()[0]  # "CANCELLED by 0" -> CANCELLED
+            if state == "REQUEUED":
+                restarts[parts[0]] = restarts.get(parts[0], 0) + 1
+            if parts[0] in rest:
+                states[parts[0]] = JobState(parts[0], parts[1], state, f"exit {parts[3]}")
+    return {j: JobState(s.job_id, s.name, s.state, s.reason, restarts.get(j, 0)) for j, s in states.items()}
+
+
+def cancel(job_ids: list[str]) -> None:
+    if job_ids:
+        subprocess.run(["scancel", *job_ids], capture_output=True, timeout=60, check=False)

@@ -1,0 +1,68 @@
+"""Per-stage resource requests (config group `resources/`) and their check against a partition."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from omegaconf import DictConfig
+
+from hala_exp.launch import LaunchError
+from hala_exp.launch.queue import PartitionLimits
+
+FIELDS = ("nodes", "gpus_per_node", "tasks_per_node", "cpus_per_task", "mem_gb", "timeout_min")
+
+
+@dataclass(frozen=True)
+class Request:
+    nodes: int
+    gpus_per_node: int
+    tasks_per_node: int
+    cpus_per_task: int
+    mem_gb: float
+    timeout_min: int
+    origin: dict[str, str] = field(default_factory=dict, compare=False)  # field -> config key it came from
+
+    def as_dict(self) -> dict:
+        return {f: getattr(self, f) for f in FIELDS}
+
+
+def stage_request(resources: DictConfig, stage: str) -> Request:
+    """The stage's entry in `resources.stages`, its unset fields taken from `resources.default`."""
+    own = resources.stages.get(stage) or {}
+    values, origin = {}, {}
+    for f in FIELDS:
+        v = own.get(f) if own else None
+        values[f] = resources.default[f] if v is None else v
+        origin[f] = f"resources.default.{f}" if v is None else f"resources.stages.{stage}.{f}"
+        if values[f] is None:
+            raise LaunchError(f"resources.default.{f} = null: every request needs it. "
+                              f"Fix: set resources.default.{f} in conf/resources/{resources.name}.yaml")
+    return Request(int(values["nodes"]), int(values["gpus_per_node"]), int(values["tasks_per_node"]),
+                   int(values["cpus_per_task"]), float(values["mem_gb"]), int(values["timeout_min"]), origin)
+
+
+def check_request(step: str, stage: str, req: Request, part: PartitionLimits) -> None:
+    """Raise LaunchError if `req` can never run on `part`, instead of letting it pend forever."""
+    where = f"partition {part.name!r} ({part.describe()})"
+
+    def fail(name: str, value: object, problem: str) -> None:
+        key = req.origin.get(name, f"resources.stages.{stage}.{name}")
+        raise LaunchError(f"step {step} ({stage}): {key} = {value}: {problem} on {where}. "
+                          f"Fix: lower {key}, or choose another cluster.partition / resources preset")
+
+    for name in FIELDS:
+        value = getattr(req, name)
+        if value < (0 if name == "gpus_per_node" else 1):
+            fail(name, value, "must be positive")
+    if req.nodes > part.nodes:
+        fail("nodes", req.nodes, f"more nodes than the {part.nodes} there are")
+    if req.tasks_per_node * req.cpus_per_task > part.cpus_per_node:
+        fail("cpus_per_task", req.cpus_per_task,
+             f"{req.tasks_per_node} task(s) x {req.cpus_per_task} CPUs is more than the "
+             f"{part.cpus_per_node} CPUs of a node")
+    if req.mem_gb * 1024 > part.mem_mb_per_node:
+        fail("mem_gb", req.mem_gb, f"more memory than the {part.mem_mb_per_node / 1024:.1f} GB of a node")
+    if req.gpus_per_node > part.gpus_per_node:
+        fail("gpus_per_node", req.gpus_per_node, f"more GPUs than the {part.gpus_per_node} of a node")
+    if part.max_time_min is not None and req.timeout_min > part.max_time_min:
+        fail("timeout_min", req.timeout_min, f"longer than the partition's limit of {part.max_time_min} min")

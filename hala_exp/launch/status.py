@@ -1,0 +1,163 @@
+"""`hala-exp-status RUN_DIR`: where each step of a Slurm run stands, and why a failed one failed.
+
+Reads `jobs.json`, asks squeue / sacct, names the failed step with the tail of its log, reports the
+steps cancelled because of it (and cancels any still pending on it), and once every step is
+complete writes the run's `results.json` from the store's records.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from hala_exp.launch.queue import LIVE, cancel, job_states
+from hala_exp.launch.submit import JOBS_FILE
+from hala_exp.pipeline.store import Store
+
+
+def _tail(path: str | None, lines: int) -> str:
+    if not path or not Path(path).is_file():
+        return ""
+    return "\n".join(Path(path).read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+
+
+def _culprit(name: str, steps: dict[str, dict[str, Any]]) -> str | None:
+    """The failed step upstream of `name` (through depends_on), if any."""
+    todo = list(steps[name].get("depends_on", []))
+    seen: set[str] = set()
+    while todo:
+        dep = todo.pop(0)
+        if dep in seen:
+            continue
+        seen.add(dep)
+        if steps[dep]["state"] == "failed":
+            return dep
+        todo.extend(steps[dep].get("depends_on", []))
+    return None
+
+
+def run_status(run_dir: Path, log_lines: int = 30) -> dict[str, Any]:
+    """Per step: state (complete | pending | running | failed | cancelled | ...), job id, reason."""
+    jobs = json.loads((run_dir / JOBS_FILE).read_text(encoding="utf-8"))
+    store = Store(jobs["store"])
+    steps: dict[str, dict[str, Any]] = {}
+    states = job_states([e["job_id"] for e in jobs["steps"].values() if e.get("job_id")])
+    for name, e in jobs["steps"].items():
+        row = {"key": e["key"], "job_id": e.get("job_id"), "depends_on": e.get("depends_on", []),
+               "submitted": e["state"] != "complete"}
+        if store.record(name, e["key"]) is not None:
+            row["state"] = "complete"
+        else:
+            js = states.get(e.get("job_id") or "")
+            slurm = js.state if js else "UNKNOWN"
+            row["slurm_state"] = slurm
+            row["reason"] = js.reason if js else "not known to squeue or sacct"
+            row["restarts"] = js.restarts if js else 0
+            if slurm in LIVE:
+                row["state"] = slurm.lower()
+            elif slurm == "CANCELLED":
+                row["state"] = "cancelled"
+            else:  # FAILED, TIMEOUT, OUT_OF_MEMORY, ..., or COMPLETED without an output
+                row["state"] = "failed"
+        steps[name] = row
+    never = []
+    for name, row in steps.items():
+        if row["state"] in ("cancelled", "pending") or row.get("reason") == "DependencyNeverSatisfied":
+            culprit = _culprit(name, steps)
+            if culprit:
+                row["cause"] = f"{culprit} failed"
+                if row["state"] == "pending":
+                    never.append(name)
+        if row["state"] == "failed" or (row["state"] == "cancelled" and "cause" not in row):
+            e = jobs["steps"][name]
+            row["log"] = e.get("stderr")
+            row["log_tail"] = _tail(e.get("stderr"), log_lines) or _tail(e.get("stdout"), log_lines)
+    cancel([steps[n]["job_id"] for n in never])  # in case the site ignores kill-on-invalid-dep
+    for n in never:
+        steps[n]["state"] = "cancelled"
+    report = {"run_dir": str(run_dir), "steps": steps,
+              "done": all(r["state"] in ("complete", "failed", "cancelled") for r in steps.values()),
+              "complete": all(r["state"] == "complete" for r in steps.values()),
+              "failed": [n for n, r in steps.items() if r["state"] == "failed"]}
+    if report["complete"]:
+        write_results(run_dir, jobs, store)
+    return report
+
+
+def write_results(run_dir: Path, jobs: dict[str, Any], store: Store) -> dict[str, Any]:
+    """The run's results.json, same format as a local run: steps complete before submission are
+    "reused", the others "ran" (by this run's job or one it shared)."""
+    results: dict[str, Any] = {"stages": {}, "metrics": {}}
+    for name, e in jobs["steps"].items():
+        record = store.record(name, e["key"]) or {}
+        ran = e["state"] != "complete"
+        results["stages"][name] = {"status": "ran" if ran else "reused", "key": e["key"],
+                                   "dir": str(store.path(name, e["key"])),
+                                   "seconds": round(float(record.get("seconds", 0.0)), 3) if ran else 0.0}
+        for k, v in record.get("metrics", {}).items():
+            if isinstance(v, (int, float)) and math.isfinite(v):
+                results["metrics"][f"{name}.{k}"] = v
+    (run_dir / "results.json").write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n",
+                                          encoding="utf-8")
+    return results
+
+
+def wait(run_dir: Path, timeout_s: float, poll_s: float = 5.0) -> dict[str, Any]:
+    """Poll until every step is complete, failed or cancelled (or `timeout_s` passes)."""
+    deadline = time.time() + timeout_s
+    while True:
+        report = run_status(run_dir)
+        if report["done"] or time.time() > deadline:
+            return report
+        time.sleep(poll_s)
+
+
+def format_report(report: dict[str, Any]) -> str:
+    steps = report["steps"]
+    width = max(len(n) for n in steps)
+    lines = []
+    for name, r in steps.items():
+        extra = r.get("cause") or (r.get("reason") if r["state"] != "complete" else "")
+        if r.get("restarts"):
+            extra = f"{extra} requeued {r['restarts']}x".strip()
+        job = r.get("job_id") or "-"
+        lines.append(f"{r['state']:>11}  {name:<{width}}  {job:>8}  {extra or ''}".rstrip())
+    unexplained = [n for n, r in steps.items() if r["state"] == "cancelled" and "cause" not in r]
+    for name in report["failed"] + unexplained:
+        r = steps[name]
+        lines.append(f"\n{name} {r['state']} (job {r['job_id']}, {r.get('reason', '')}); log {r.get('log')}:")
+        lines.append(r.get("log_tail") or "(no log)")
+    if report["complete"]:
+        lines.append(f"\nAll steps complete. Results: {Path(report['run_dir']) / 'results.json'}")
+    elif report["failed"]:
+        lines.append(f"\nFailed: {', '.join(report['failed'])}. Fix the cause and run the same command "
+                     "again: complete steps are reused, the failed ones and their dependents resubmitted.")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Exit 0 when every step is complete, 1 if one failed or was cancelled, 3 while still running."""
+    p = argparse.ArgumentParser(prog="hala-exp-status", description=__doc__.splitlines()[0])
+    p.add_argument("run_dir", type=Path, help="a run directory written by hala-exp with cluster.submit=slurm")
+    p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                   help="poll until every step is done or SECONDS pass")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    args = p.parse_args(argv)
+    if not (args.run_dir / JOBS_FILE).is_file():
+        print(f"hala-exp-status: {args.run_dir / JOBS_FILE} not found: not a Slurm run directory. "
+              "Fix: pass the run directory hala-exp printed", file=sys.stderr)
+        return 2
+    report = wait(args.run_dir, args.wait) if args.wait else run_status(args.run_dir)
+    print(json.dumps(report, indent=2) if args.json else format_report(report))
+    if report["complete"]:
+        return 0
+    return 1 if report["done"] else 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())

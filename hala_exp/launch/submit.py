@@ -1,0 +1,130 @@
+"""Submit a run's steps to Slurm and return at once: one job per step whose output is not complete.
+
+Each job depends (`afterok`) on the jobs of its input steps, and is cancelled by Slurm if one of them
+fails (`kill-on-invalid-dep`). A step already queued or running for the same key, by this run, an
+earlier one or another sweep point, is depended on instead of submitted again; a failed or vanished
+one is submitted anew. Complete outputs are never touched.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import submitit
+from omegaconf import DictConfig
+
+from hala_exp.launch import LaunchError
+from hala_exp.launch.job import StepJob
+from hala_exp.launch.queue import LIVE, cancel, job_states, partition_limits
+from hala_exp.launch.registry import JobRegistry
+from hala_exp.launch.resources import Request, check_request, stage_request
+from hala_exp.pipeline.execute import make_spec
+from hala_exp.pipeline.graph import Ref, build_graph, step_keys
+from hala_exp.pipeline.store import Store
+
+JOBS_FILE = "jobs.json"
+
+
+def job_name(step: str, key: str) -> str:
+    return f"hala.{step}.{key}"
+
+
+def _executor(cfg: DictConfig, folder: Path, name: str, req: Request,
+              deps: list[str]) -> submitit.SlurmExecutor:
+    c = cfg.cluster
+    ex = submitit.SlurmExecutor(folder=folder, max_num_timeout=c.max_requeues)
+    setup = [f"export {k}={shlex.quote(str(v))}" for k, v in c.env.items()] + list(c.setup)
+    # requeue: preempted / timed-out jobs come back; append: a requeued job's log keeps its first run.
+    extra: dict[str, Any] = {"requeue": True, "open-mode": "append"}
+    if deps:
+        extra["kill-on-invalid-dep"] = "yes"
+    ex.update_parameters(
+        job_name=name, partition=c.partition, account=c.account, qos=c.qos, constraint=c.constraint,
+        time=req.timeout_min, nodes=req.nodes, ntasks_per_node=req.tasks_per_node,
+        cpus_per_task=req.cpus_per_task, gpus_per_node=req.gpus_per_node or None,
+        mem=f"{int(req.mem_gb * 1024)}MB", signal_delay_s=c.signal_delay_s, setup=setup,
+        srun_args=["--open-mode=append", *c.srun_args],
+        dependency=("afterok:" + ":".join(deps)) if deps else None,
+        additional_parameters=extra)
+    return ex
+
+
+def submit_run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
+    """Submit what must run; write and return `<run_dir>/jobs.json` ({"steps": {name: {...}}})."""
+    started = time.time()
+    steps = build_graph(cfg)
+    keys = step_keys(steps)
+    store = Store(cfg.store)
+    store.sweep_stale()
+    todo = [s for s in steps if store.record(s.name, keys[s.name]) is None]
+    pending = {s.name for s in todo}
+    requests = {s.name: stage_request(cfg.resources, s.stage) for s in todo}
+    if todo:  # every request checked before anything is submitted: all or nothing
+        limits = partition_limits(cfg.cluster.partition)
+        for s in todo:
+            check_request(s.name, s.stage, requests[s.name], limits)
+
+    registry = JobRegistry(store.root)
+    folder = run_dir / "slurm" / "%j"
+    entries: dict[str, dict[str, Any]] = {}
+    submitted: list[str] = []
+    with registry.locked():
+        known = {s.name: registry.get(s.name, keys[s.name]) for s in todo}
+        states = job_states([e["job_id"] for e in known.values() if e])
+        for s in steps:
+            key = keys[s.name]
+            entry: dict[str, Any] = {"key": key, "stage": s.stage, "dir": str(store.path(s.name, key))}
+            if s.name not in pending:
+                entries[s.name] = {**entry, "state": "complete"}
+                continue
+            deps = sorted({v.step for v in s.inputs.values() if isinstance(v, Ref) and v.step in entries
+                           and entries[v.step].get("job_id")})
+            prior = known[s.name]
+            live = prior and states.get(prior["job_id"])
+            if live and live.state in LIVE and live.name == prior["job_name"]:
+                entries[s.name] = {**entry, **_public(prior), "state": "queued", "depends_on": deps}
+                continue
+            dep_ids = [entries[d]["job_id"] for d in deps]
+            name = job_name(s.name, key)
+            try:
+                job = _executor(cfg, folder, name, requests[s.name], dep_ids).submit(
+                    StepJob(make_spec(s, keys, store), cfg.cluster.max_requeues))
+            except submitit.core.utils.FailedJobError as e:
+                cancel(submitted)  # all or nothing: no orphans waiting on a pipeline that is not there
+                for done in submitted:
+                    registry.remove(done, keys[done])
+                raise LaunchError(f"step {s.name}: Slurm refused the job ({requests[s.name].as_dict()}, "
+                                  f"partition {cfg.cluster.partition}): {str(e).strip()}. Fix: change "
+                                  f"resources.stages.{s.stage} or the cluster settings") from e
+            record = {"job_id": str(job.job_id), "job_name": name, "stdout": str(job.paths.stdout),
+                      "stderr": str(job.paths.stderr), "run_dir": str(run_dir),
+                      "submitted": datetime.now(timezone.utc).isoformat(),
+                      "resources": requests[s.name].as_dict()}
+            registry.put(s.name, key, record)
+            submitted.append(s.name)
+            entries[s.name] = {**entry, **_public(record), "state": "submitted", "depends_on": deps}
+    jobs = {"cluster": cfg.cluster.name, "partition": cfg.cluster.partition, "store": str(store.root),
+            "submit_seconds": round(time.time() - started, 3), "steps": entries}
+    (run_dir / JOBS_FILE).write_text(json.dumps(jobs, indent=2) + "\n", encoding="utf-8")  # graph order
+    return jobs
+
+
+def _public(record: dict[str, Any]) -> dict[str, Any]:
+    return {k: record[k] for k in ("job_id", "job_name", "stdout", "stderr", "resources") if k in record}
+
+
+def print_jobs(jobs: dict[str, Any], run_dir: Path) -> None:
+    steps = jobs["steps"]
+    width = max(len(n) for n in steps)
+    for name, e in steps.items():
+        after = f"  after {', '.join(e['depends_on'])}" if e.get("depends_on") else ""
+        print(f"{e['state']:>9}  {name:<{width}}  {e.get('job_id', '-'):>8}{after}")
+    counts = {s: sum(e["state"] == s for e in steps.values()) for s in ("submitted", "queued", "complete")}
+    print(f"{counts['submitted']} jobs submitted, {counts['queued']} already queued, "
+          f"{counts['complete']} complete ({jobs['submit_seconds']:.1f} s).")
+    print(f"Jobs: {run_dir / JOBS_FILE}\nStatus: hala-exp-status {run_dir}")

@@ -1,0 +1,65 @@
+"""Slurm-free parts of the launcher: per-stage requests, their check, the bounded requeue."""
+
+from __future__ import annotations
+
+import pytest
+
+from hala_exp.config import compose
+from hala_exp.launch import LaunchError
+from hala_exp.launch.job import StepJob
+from hala_exp.launch.queue import PartitionLimits, _minutes
+from hala_exp.launch.resources import check_request, stage_request
+
+NODE = PartitionLimits("gpu", nodes=4, cpus_per_node=96, mem_mb_per_node=2_000_000, gpus_per_node=8,
+                       max_time_min=2880)
+
+
+def test_stage_requests_scale_with_model_size():
+    small = compose(["experiment=hala_1.2b"]).resources
+    big = compose(["experiment=hala_9b"]).resources
+    assert stage_request(small, "sft").nodes == 1 and stage_request(big, "sft").nodes == 2
+    assert stage_request(big, "translate_bootstrap").gpus_per_node == 8
+    assert stage_request(big, "merge").gpus_per_node == 0
+    assert stage_request(big, "evaluate_lighteval").gpus_per_node == 1
+    # an entry's unset fields come from the preset's default
+    assert stage_request(big, "sft").tasks_per_node == big.default.tasks_per_node
+    for r in (small, big):
+        for stage in ("quantize_teacher", "translate_bootstrap", "judge", "train_translator",
+                      "translate_corpus", "sft", "merge", "evaluate_translation", "evaluate_lighteval"):
+            check_request(stage, stage, stage_request(r, stage), NODE)
+
+
+def test_tiny_requests_fit_a_two_core_node():
+    tiny = compose([]).resources
+    laptop = PartitionLimits("debug", 1, 2, 20_000, 0, None)
+    for stage in ("build_model", "sft", "merge", "evaluate_lighteval"):
+        check_request(stage, stage, stage_request(tiny, stage), laptop)
+
+
+@pytest.mark.parametrize(("override", "field"), [
+    ("resources.stages.sft.gpus_per_node=16", "gpus_per_node = 16"),
+    ("resources.stages.sft.cpus_per_task=200", "cpus_per_task = 200"),
+    ("resources.stages.sft.mem_gb=4000", "mem_gb = 4000"),
+    ("resources.stages.sft.nodes=8", "nodes = 8"),
+    ("resources.stages.sft.timeout_min=5000", "timeout_min = 5000"),
+])
+def test_impossible_request_names_the_key_the_value_and_the_fix(override, field):
+    res = compose(["experiment=hala_9b", override]).resources
+    with pytest.raises(LaunchError) as e:
+        check_request("sft", "sft", stage_request(res, "sft"), NODE)
+    assert f"resources.stages.sft.{field}" in str(e.value) and "Fix:" in str(e.value)
+    assert "partition 'gpu'" in str(e.value)
+
+
+def test_requeues_are_bounded(monkeypatch):
+    job = StepJob({"name": "sft", "stage": "sft", "key": "k"}, max_requeues=2)
+    monkeypatch.setenv("SLURM_RESTART_COUNT", "1")
+    again = job.checkpoint()
+    assert again is not None and again.function is job
+    monkeypatch.setenv("SLURM_RESTART_COUNT", "2")
+    assert job.checkpoint() is None  # submitit then fails the job instead of requeuing it
+
+
+def test_slurm_time_limits_parse():
+    assert [_minutes(x) for x in ("infinite", "1-00:00:00", "2:00:00", "30:00", "45")] == [
+        None, 1440, 120, 30, 45]

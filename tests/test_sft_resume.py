@@ -1,0 +1,54 @@
+"""SFT resumed from its last checkpoint ends with the same weights as an uninterrupted run."""
+
+from __future__ import annotations
+
+import shutil
+
+import torch
+from omegaconf import OmegaConf
+from safetensors.torch import load_file
+
+from hala_exp.data.samples_text import sample_texts
+from hala_exp.training.sft import Hyper, last_checkpoint, pair, train_sft
+
+TRAIN = OmegaConf.create({"name": "t", "epochs": 1, "max_steps": 6, "warmup_ratio": 0.0,
+                          "lr_scheduler": "linear", "weight_decay": 0.0, "packing": False,
+                          "completion_only_loss": True, "use_cpu": True, "bf16": False,
+                          "gradient_checkpointing": False, "logging_steps": 1, "save_steps": 2, "seed": 0})
+
+
+def _weights(model_dir):
+    return load_file(str(model_dir / "model.safetensors"))
+
+
+def test_resume_from_last_checkpoint_matches_an_uninterrupted_run(tiny_lfm2, tmp_path):
+    texts = sample_texts()[:40]
+    rows = [pair(f"Translate: {a}", b) for a, b in zip(texts[::2], texts[1::2], strict=True)]
+    hyper = Hyper(learning_rate=1e-3, batch_size=2, grad_accum=1, max_length=64)
+
+    straight = train_sft(str(tiny_lfm2), rows, tmp_path / "a" / "model", hyper, TRAIN,
+                         checkpoints=tmp_path / "ckpt_a")
+    assert last_checkpoint(tmp_path / "ckpt_a").endswith("checkpoint-6")
+
+    # What a job killed after step 4 leaves behind: its checkpoints up to step 4 and nothing else.
+    (tmp_path / "ckpt_b").mkdir()
+    shutil.copytree(tmp_path / "ckpt_a" / "checkpoint-4", tmp_path / "ckpt_b" / "checkpoint-4")
+    resumed = train_sft(str(tiny_lfm2), rows, tmp_path / "b" / "model", hyper, TRAIN,
+                        checkpoints=tmp_path / "ckpt_b")
+
+    assert resumed["steps"] == straight["steps"] == 6
+    assert resumed["last_loss"] == straight["last_loss"]
+    a, b = _weights(tmp_path / "a" / "model"), _weights(tmp_path / "b" / "model")
+    assert a.keys() == b.keys()
+    for name in a:
+        torch.testing.assert_close(a[name], b[name], rtol=0, atol=0, msg=name)
+    start = _weights(tiny_lfm2) if (tiny_lfm2 / "model.safetensors").is_file() else None
+    if start is not None:  # training moved the weights: the comparison above is not vacuous
+        assert any(not torch.equal(start[n], a[n]) for n in a if n in start)
+
+
+def test_no_checkpoint_dir_keeps_nothing(tiny_lfm2, tmp_path):
+    rows = [pair("Translate: hello", "مرحبا")] * 4
+    train_sft(str(tiny_lfm2), rows, tmp_path / "m" / "model", Hyper(1e-3, 2, 1, 32), TRAIN, max_steps=2)
+    assert not (tmp_path / "m" / "model.trainer").exists()
+    assert last_checkpoint(None) is None

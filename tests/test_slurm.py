@@ -1,0 +1,189 @@
+"""The pipeline through a real Slurm cluster (the local one of scripts/slurm/start.sh).
+
+One 3-point `merge.t` sweep runs the tiny pipeline end to end: SFT is one job shared by the three
+points, merge and evaluate run three times. The other tests reuse its store, so only what they
+change runs: an SFT job interrupted with USR2 that requeues and resumes, a failing stage whose
+dependents are cancelled and reported, requests the partition can never satisfy.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from hala_exp.launch.queue import LIVE
+from hala_exp.launch.status import format_report, run_status, wait
+from hala_exp.pipeline.store import Store
+
+pytestmark = [pytest.mark.slurm, pytest.mark.slow, pytest.mark.usefixtures("slurm_cluster")]
+WAIT_S = 1800
+
+
+def hala(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "hala_exp.cli", "cluster=local_slurm", *args],
+                          capture_output=True, text=True, timeout=300, check=False)
+
+
+def jobs_of(run_dir: Path) -> dict:
+    return json.loads((run_dir / "jobs.json").read_text())["steps"]
+
+
+def sacct(job_ids: list[str], settle_s: float = 120) -> list[tuple[str, str, str]]:
+    """(job id, job name, state) of every run of these jobs, requeued runs included, once the jobs
+    have ended (a job's output is committed a moment before Slurm records it as ended)."""
+    deadline = time.time() + settle_s
+    while True:
+        out = subprocess.run(["sacct", "-n", "-P", "-X", "-D", "-j", ",".join(job_ids), "-o",
+                              "JobID,JobName,State"], capture_output=True, text=True, check=True).stdout
+        runs = [tuple(line.split("|")) for line in out.splitlines() if line]
+        if time.time() > deadline or not any(state.split()[0] in LIVE - {"REQUEUED"} for *_, state in runs):
+            return runs
+        time.sleep(2)
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory):
+    root = tmp_path_factory.mktemp("slurm")
+    store = root / "store"
+    started = time.time()
+    proc = hala("-m", "merge.t=0.25,0.5,0.75", f"store={store}", f"hydra.sweep.dir={root / 'sweep'}")
+    submit_s = time.time() - started
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    points = sorted((root / "sweep").glob("[0-9]"), key=lambda p: int(p.name))
+    reports = [wait(p, WAIT_S) for p in points]
+    for r in reports:
+        assert r["complete"], format_report(r)
+    return {"root": root, "store": store, "points": points, "reports": reports, "submit_s": submit_s,
+            "stdout": proc.stdout}
+
+
+def test_sweep_runs_the_pipeline_end_to_end_through_slurm(sweep):
+    assert len(sweep["points"]) == 3
+    assert sweep["submit_s"] < 120  # returns once queued, long before the ~minutes of compute
+    merged = []
+    for point in sweep["points"]:
+        results = json.loads((point / "results.json").read_text())
+        assert len(results["stages"]) == 18 and {s["status"] for s in results["stages"].values()} == {"ran"}
+        assert results["metrics"]["judge.accept_rate"] >= 0
+        assert "evaluate.translator.translation.bleu" in results["metrics"]
+        merged.append(results["stages"]["merge"]["key"])
+        t = json.loads((Path(results["stages"]["merge"]["dir"]) / "record.json").read_text())["config"]
+        assert t["merge"]["t"] in (0.25, 0.5, 0.75)
+    assert len(set(merged)) == 3
+
+
+def test_shared_sft_is_one_job_merge_and_evaluate_run_per_point(sweep):
+    jobs = [jobs_of(p) for p in sweep["points"]]
+    assert [j["sft"]["state"] for j in jobs] == ["submitted", "queued", "queued"]
+    sft_id = jobs[0]["sft"]["job_id"]
+    assert {j["sft"]["job_id"] for j in jobs} == {sft_id}
+    for j in jobs:  # every point's merge waits on that one SFT job
+        script = Path(j["merge"]["stdout"]).parent.glob("*_submission.sh")
+        assert "--dependency=afterok:" in (text := next(script).read_text()) and sft_id in text
+    ids = sorted({e["job_id"] for j in jobs for e in j.values() if e.get("job_id")}, key=int)
+    runs = sacct(ids)
+    assert all(state == "COMPLETED" for _, _, state in runs), runs
+    per_stage = Counter(name.split(".")[1] if not name.startswith("hala.evaluate") else
+                        ".".join(name.split(".")[1:3]) for _, name, _ in runs)
+    assert per_stage["sft"] == 1
+    assert per_stage["merge"] == 3 and per_stage["evaluate.student_merged"] == 3
+    assert per_stage["train_translator"] == 1 and per_stage["evaluate.student_sft"] == 1
+
+
+def test_resubmitting_the_sweep_submits_nothing_and_overwrites_nothing(sweep):
+    store = Store(sweep["store"])
+    before = {p: p.stat().st_mtime_ns for p in sweep["store"].glob("*/*/record.json")}
+    proc = hala("-m", "merge.t=0.25,0.5,0.75", f"store={store.root}",
+                f"hydra.sweep.dir={sweep['root'] / 'again'}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.count("0 jobs submitted, 0 already queued, 18 complete") == 3
+    for point in (sweep["root"] / "again").glob("[0-9]"):
+        assert run_status(point)["complete"]
+        assert {s["status"] for s in json.loads((point / "results.json").read_text())["stages"].values()} == {
+            "reused"}
+    assert {p: p.stat().st_mtime_ns for p in sweep["store"].glob("*/*/record.json")} == before
+
+
+def test_usr2_in_the_middle_of_sft_requeues_resumes_and_finishes(sweep):
+    run_dir = sweep["root"] / "requeue"
+    # A longer SFT (8x the rows per step) that only this test needs; nothing upstream changes.
+    proc = hala("model.grad_accum=8", "merge=none", "eval.lighteval.tasks=[]", f"store={sweep['store']}",
+                f"hydra.run.dir={run_dir}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    jobs = jobs_of(run_dir)
+    assert {n for n, e in jobs.items() if e["state"] == "submitted"} == {"build.student_base", "sft"}
+    sft = jobs["sft"]
+    partial = Store(sweep["store"]).partial("sft", sft["key"])
+    deadline = time.time() + WAIT_S
+    while not list(partial.glob("checkpoint-*/trainer_state.json")):  # running and past a checkpoint
+        assert time.time() < deadline, format_report(run_status(run_dir))
+        assert run_status(run_dir)["steps"]["sft"]["state"] in ("pending", "running")
+        time.sleep(1)
+    subprocess.run(["scancel", "--signal=USR2", sft["job_id"]], check=True)
+    report = wait(run_dir, WAIT_S)
+    assert report["complete"], format_report(report)
+    states = [state for _, _, state in sacct([sft["job_id"]])]
+    assert states.count("REQUEUED") == 1 and states[-1] == "COMPLETED", states
+    log = Path(sft["stderr"]).read_text()
+    assert "requeuing (1 of 3)" in log
+    resumed = re.search(r"resuming from .*checkpoint-(\d+)", log)
+    assert resumed and 0 < int(resumed.group(1)) < 12
+    record = json.loads((Path(sft["dir"]) / "record.json").read_text())
+    assert record["metrics"]["steps"] == 12
+    assert not partial.exists()  # the checkpoints go once the output is committed
+
+
+def test_a_failing_stage_cancels_its_dependents_and_is_reported_with_its_log(sweep):
+    run_dir = sweep["root"] / "failing"
+    # A hub model on an offline node: the SFT job fails when it loads it; merge depends on SFT.
+    proc = hala("model=lfm2_350m", "eval.lighteval.tasks=[]", f"store={sweep['store']}",
+                f"hydra.run.dir={run_dir}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert {n for n, e in jobs_of(run_dir).items() if e["state"] == "submitted"} == {"sft", "merge"}
+    report = wait(run_dir, WAIT_S)
+    steps = report["steps"]
+    assert report["failed"] == ["sft"] and steps["sft"]["state"] == "failed"
+    assert steps["merge"]["state"] == "cancelled" and steps["merge"]["cause"] == "sft failed"
+    assert "load_tokenizer" in steps["sft"]["log_tail"] and "OSError" in steps["sft"]["log_tail"]
+    text = format_report(report)
+    assert "Failed: sft" in text and "sft failed" in text
+    status = subprocess.run([sys.executable, "-m", "hala_exp.launch.status", str(run_dir)],
+                            capture_output=True, text=True, check=False)
+    assert status.returncode == 1 and "Failed: sft" in status.stdout
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ("resources.stages.merge.gpus_per_node=1", "step merge (merge): resources.stages.merge.gpus_per_node"),
+    ("resources.default.cpus_per_task=64", "resources.default.cpus_per_task = 64"),
+    ("resources.stages.sft.mem_gb=512", "resources.stages.sft.mem_gb = 512"),
+    ("cluster.partition=nowhere", "cluster.partition = 'nowhere': no such partition"),
+])
+def test_impossible_requests_fail_at_submit_with_a_clear_message(tmp_path, override, message):
+    proc = hala(override, f"store={tmp_path / 'store'}", f"hydra.run.dir={tmp_path / 'run'}")
+    assert proc.returncode == 2
+    assert message in proc.stderr and "Fix:" in proc.stderr
+    assert not (tmp_path / "run" / "jobs.json").exists()
+    assert not list((tmp_path / "store").glob(".jobs/*/*.json"))  # nothing was queued
+
+
+def test_hydra_submitit_launcher_runs_each_sweep_point_as_one_job(tmp_path):
+    """hydra/launcher=slurm_h100 on the local node (its GPU and size settings lowered to fit):
+    each point becomes one Slurm job running hala-exp inside it (here in plan mode, to stay lean)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "hala_exp.cli", "-m", "merge.t=0.3,0.6", "plan=true",
+         "hydra/launcher=slurm_h100", "cluster=local_slurm", "hydra.launcher.gpus_per_node=0",
+         "hydra.launcher.cpus_per_task=1",
+         "hydra.launcher.mem_gb=2", "hydra.launcher.timeout_min=30", f"store={tmp_path / 'store'}",
+         f"hydra.sweep.dir={tmp_path / 'sweep'}"], capture_output=True, text=True, timeout=1800, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    outs = sorted((tmp_path / "sweep" / ".submitit").glob("*/*_log.out"))
+    assert len(outs) == 2
+    for out in outs:
+        assert "18 to run, 0 reused" in out.read_text()
