@@ -3,7 +3,8 @@
 The Arabic tokenizer is trained with the base tokenizer's own pipeline (`train_new_from_iterator`:
 same normaliser, pre-tokenizer and BPE model), so its tokens and merges can be appended to the
 base BPE: the base merges keep priority, English tokenizes exactly as before, and Arabic words get
-the longer pieces. Each new token's embedding row (and lm_head row, when untied) starts either at
+the longer pieces. Only tokens whose text holds Arabic script are added, so English and code
+tokenize exactly as before. Each new token's embedding row (and lm_head row, when untied) starts either at
 the mean of the rows of the base pieces of the token's text (ALLaM: far faster to learn) or at
 random, so the two can be compared.
 """
@@ -12,6 +13,8 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+
+from hala_exp.text import has_arabic
 
 
 def train_like(base_tokenizer, texts: list[str], vocab_size: int):
@@ -25,31 +28,35 @@ def _merge_pair(m) -> tuple[str, str]:
     return tuple(m.split(" ", 1)) if isinstance(m, str) else (m[0], m[1])
 
 
-def merge_bpe(base_json: dict, new_json: dict) -> tuple[dict, list[str]]:
-    """Base tokenizer JSON with the new tokenizer's unseen tokens and merges appended.
+def merge_bpe(base_json: dict, new_json: dict, keep) -> tuple[dict, list[str]]:
+    """Base tokenizer JSON with the new tokenizer's unseen tokens that `keep` accepts, and their merges.
 
-    Returns the merged JSON and the new tokens (model-vocabulary strings) in id order.
+    Only merges that build a kept new token are appended (after the base merges, so they never
+    change how text the base already covers is split), and only tokens those merges can reach
+    are added. Returns the merged JSON and the new tokens (model-vocabulary strings) in id order.
     """
     bm, nm = base_json["model"], new_json["model"]
     if bm.get("type") != "BPE" or nm.get("type") != "BPE":
         raise ValueError(f"vocabulary expansion merges BPE models; the base is {bm.get('type')!r}")
     vocab = dict(bm["vocab"])
     specials = {t["content"] for t in new_json.get("added_tokens", [])}
+    wanted = {t for t in nm["vocab"] if t not in vocab and t not in specials and keep(t)}
     next_id = max([*vocab.values(), *(t["id"] for t in base_json.get("added_tokens", []))]) + 1
     added: list[str] = []
-    for token, _ in sorted(nm["vocab"].items(), key=lambda kv: kv[1]):
-        if token not in vocab and token not in specials:
-            vocab[token] = next_id
-            added.append(token)
-            next_id += 1
-    seen = {_merge_pair(m) for m in bm["merges"]}
+    new_merges = [_merge_pair(m) for m in nm["merges"]]
+    built = {a + b for a, b in new_merges}
+    for token in sorted(wanted - built, key=nm["vocab"].get):  # the new alphabet: no merge builds them
+        vocab[token] = next_id
+        added.append(token)
+        next_id += 1
     merges = list(bm["merges"])
     as_str = bool(merges) and isinstance(merges[0], str)
-    for m in nm["merges"]:
-        a, b = _merge_pair(m)
-        if (a, b) not in seen and a in vocab and b in vocab and a + b in vocab:
+    for a, b in new_merges:
+        if a + b in wanted and a + b not in vocab and a in vocab and b in vocab:
+            vocab[a + b] = next_id
+            added.append(a + b)
+            next_id += 1
             merges.append(f"{a} {b}" if as_str else [a, b])
-            seen.add((a, b))
     out = json.loads(json.dumps(base_json))
     out["model"]["vocab"] = vocab
     out["model"]["merges"] = merges
@@ -87,7 +94,8 @@ def expand(model_path: str, texts: list[str], out: Path, vocab_size: int, init: 
     base = load_tokenizer(model_path)
     arabic = train_like(base, texts, vocab_size)
     merged, added = merge_bpe(json.loads(base.backend_tokenizer.to_str()),
-                              json.loads(arabic.backend_tokenizer.to_str()))
+                              json.loads(arabic.backend_tokenizer.to_str()),
+                              keep=lambda t: has_arabic(arabic.convert_tokens_to_string([t])))
     out.mkdir(parents=True, exist_ok=True)
     base.save_pretrained(out)
     (out / "tokenizer.json").write_text(json.dumps(merged, ensure_ascii=False), encoding="utf-8")

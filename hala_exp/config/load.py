@@ -153,6 +153,14 @@ def _check_allam(cfg: DictConfig, check_data: bool) -> None:
             continue
         for name, src in c[group].items():
             _check_text_source(f"allam.cpt.{group}.{name}", src, check_data)
+    if a.sft.enabled:
+        _check_allam_sft(cfg, check_data)
+    _check_choice("engine.backend", cfg.engine.backend, ("transformers", "vllm"))
+    _check_choice("logger.backend", cfg.logger.backend, ("none", "wandb"))
+
+
+def _check_allam_sft(cfg: DictConfig, check_data: bool) -> None:
+    a = cfg.allam
     if not a.sft.sources:
         _fail("allam.sft.sources", {}, "the recipe's SFT has no instruction source", "add one under allam.sft.sources")
     if cfg.train.max_steps == 0 or cfg.train.epochs <= 0:
@@ -169,8 +177,6 @@ def _check_allam(cfg: DictConfig, check_data: bool) -> None:
                       f"name existing columns in allam.sft.sources.{name}.*_field")
     if cfg.dpo.enabled:
         _check_dpo(cfg, check_data)
-    _check_choice("engine.backend", cfg.engine.backend, ("transformers", "vllm"))
-    _check_choice("logger.backend", cfg.logger.backend, ("none", "wandb"))
 
 
 def validate(cfg: DictConfig, check_data: bool = True) -> None:

@@ -246,8 +246,9 @@ class CptConfig:
 
 @dataclass
 class InstructConfig:
-    """Instruction/response sources for the ALLaM recipe's SFT stage."""
+    """Instruction/response sources for the ALLaM recipe's SFT stage (then DPO when dpo.enabled)."""
 
+    enabled: bool = True  # false: the recipe stops after continued pre-training (mixture ablations)
     sources: dict[str, SourceConfig] = field(default_factory=dict)
 
 

@@ -93,7 +93,7 @@ def _lighteval(b: _Builder, students: dict[str, Ref | str]) -> None:
 
 
 def build_allam_graph(cfg: DictConfig) -> list[Step]:
-    """ALLaM studies: fertility -> expand_vocab -> cpt -> sft -> dpo (optional) -> evaluate."""
+    """ALLaM studies: fertility -> expand_vocab -> cpt -> sft -> dpo -> evaluate (sft, dpo optional)."""
     b = _Builder(cfg)
     a = cfg.allam
     base = b.model("model", "student_base")
@@ -108,13 +108,14 @@ def build_allam_graph(cfg: DictConfig) -> list[Step]:
         model = Ref("expand_vocab", "model")
     b.add("cpt", "cpt", "hala_exp.stages.cpt:run", {"cpt": _plain(a.cpt)}, {"model": model})
     students: dict[str, Ref | str] = {"allam_base": base, "allam_cpt": Ref("cpt", "model")}
-    b.add("sft", "sft_sources", "hala_exp.stages.sft:run_sources",
-          {"model": _pick(cfg.model, "learning_rate", "batch_size", "grad_accum", "max_length"),
-           "train": _plain(cfg.train), "sources": _plain(a.sft.sources)},
-          {"model": Ref("cpt", "model")})
-    students["allam_sft"] = Ref("sft", "model")
-    if cfg.dpo.enabled:
-        students["allam_dpo"] = _dpo(b, Ref("sft", "model"))
+    if a.sft.enabled:
+        b.add("sft", "sft_sources", "hala_exp.stages.sft:run_sources",
+              {"model": _pick(cfg.model, "learning_rate", "batch_size", "grad_accum", "max_length"),
+               "train": _plain(cfg.train), "sources": _plain(a.sft.sources)},
+              {"model": Ref("cpt", "model")})
+        students["allam_sft"] = Ref("sft", "model")
+        if cfg.dpo.enabled:
+            students["allam_dpo"] = _dpo(b, Ref("sft", "model"))
     _lighteval(b, students)
     return b.steps
 
