@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from hala_exp.allam.report import allam_summary
+
 # Columns shown per evaluation kind; everything else stays in results.json.
 TRANSLATION = ("translation.bleu", "translation.chrf", "translation.rougeL")
 ORDER = ("teacher", "teacher_fp8", "translator_base", "translator", "student_base", "student_sft",
@@ -38,4 +40,7 @@ def summary(metrics: dict[str, float]) -> str:
     if lm:
         cols = sorted({k for m in lm.values() for k in m if k.count(".") == 1})
         parts.append("Benchmarks (lighteval)\n" + markdown_table(lm, cols))
+    allam = allam_summary(metrics)
+    if allam:
+        parts.append(allam)
     return "\n\n".join(parts)
