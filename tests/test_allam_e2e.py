@@ -17,7 +17,7 @@ LEAN = ["experiment=allam_tiny", "eval.lighteval.max_samples=8", "allam.cpt.max_
 
 def run(store: Path, run_dir: Path, *overrides: str) -> dict:
     proc = subprocess.run([sys.executable, "-m", "hala_exp", f"store={store}", f"hydra.run.dir={run_dir}", *LEAN,
-                           *overrides], capture_output=True, text=True, timeout=900)
+                           *overrides], check=False, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
     results = json.loads((run_dir / "results.json").read_text())
     results["stdout"] = proc.stdout
@@ -42,7 +42,7 @@ def test_allam_tiny_runs_every_stage_then_reuses_them(tmp_path):
     d = {n: Path(s["dir"]) for n, s in stages.items()}
     assert (d["fertility"] / "fertility.png").stat().st_size > 1000
     assert "| base | arabic |" in (d["fertility"] / "fertility.md").read_text()
-    curve = [json.loads(line) for line in open(d["cpt"] / "curve.jsonl")]
+    curve = [json.loads(line) for line in (d["cpt"] / "curve.jsonl").read_text().splitlines()]
     assert len(curve) == 6 and all(r["grad_norm"] > 0 for r in curve)
     for step in ("expand_vocab", "cpt", "sft", "dpo"):
         assert (d[step] / "model" / "config.json").is_file()
