@@ -34,6 +34,7 @@ class CptHyper:
 def train_cpt(model_path: str, texts: list[str], heldout: dict[str, list[str]], out: Path, h: CptHyper,
               callbacks: list) -> dict[str, float]:
     """Train on `texts`; save model + tokenizer to `out`; eval loss per held-out language before/after."""
+    import torch
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
@@ -59,7 +60,8 @@ def train_cpt(model_path: str, texts: list[str], heldout: dict[str, list[str]], 
     metrics: dict[str, float] = {}
     for lang in evals:
         metrics[f"heldout.{lang}.loss_before"] = float(trainer.evaluate(evals[lang], metric_key_prefix="e")["e_loss"])
-    result = trainer.train()
+    with torch.enable_grad():  # lighteval switches grad off process-wide; a sweep may run it before this
+        result = trainer.train()
     for lang in evals:
         loss = float(trainer.evaluate(evals[lang], metric_key_prefix="e")["e_loss"])
         metrics[f"heldout.{lang}.loss"] = loss

@@ -80,7 +80,8 @@ def train_dpo(model_path: str, rows: list[dict], out: Path, h: DpoHyper) -> dict
         disable_tqdm=True,
     )
     trainer = DPOTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer)
-    result = trainer.train()
+    with torch.enable_grad():  # lighteval switches grad off process-wide; a sweep may run it before this
+        result = trainer.train()
     trainer.save_model(str(out))
     tokenizer.save_pretrained(str(out))
     shutil.rmtree(args.output_dir, ignore_errors=True)

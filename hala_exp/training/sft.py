@@ -34,6 +34,7 @@ def pair(user: str, assistant: str) -> dict[str, list[Message]]:
 def train_sft(model_path: str, rows: list[dict], out: Path, hyper: Hyper, train: DictConfig,
               max_steps: int | None = None) -> dict[str, float]:
     """Fine-tune `model_path` on `rows`; save model and tokenizer to `out`; return loss metrics."""
+    import torch
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
@@ -70,7 +71,8 @@ def train_sft(model_path: str, rows: list[dict], out: Path, hyper: Hyper, train:
     )
     trainer = SFTTrainer(model=model_path, args=args, train_dataset=Dataset.from_list(rows),
                          processing_class=tokenizer)
-    result = trainer.train()
+    with torch.enable_grad():  # lighteval switches grad off process-wide; a sweep may run it before this
+        result = trainer.train()
     trainer.save_model(str(out))
     tokenizer.padding_side = "left"
     tokenizer.save_pretrained(str(out))
