@@ -11,8 +11,6 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from hala_exp.io import write_jsonl
-
 
 @dataclass
 class CptHyper:
@@ -76,6 +74,3 @@ def train_cpt(model_path: str, texts: list[str], heldout: dict[str, list[str]], 
                     "last_loss": float(losses[-1]) if losses else float("nan")})
     return metrics
 
-
-def write_curve(path: Path, rows: list[dict]) -> None:
-    write_jsonl(path, rows)
