@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from hala_exp.allam.report import allam_summary
 from hala_exp.evaluation.reference import paper_value, reference, table1_rows, table2_rows
 
 # Columns shown per evaluation kind, in the paper's order; everything else stays in results.json.
@@ -88,4 +89,7 @@ def summary(metrics: dict[str, float], model_id: str | None = None) -> str:
         cols = sorted({k for m in lm.values() for k in m if k.count(".") == 1})
         plain = [(s, [lm[s].get(c) for c in cols]) for s in sorted(lm, key=_order)]
         parts.append("Benchmarks (lighteval)\n" + markdown_table(plain, cols))
+    allam = allam_summary(metrics)
+    if allam:
+        parts.append(allam)
     return "\n\n".join(parts)

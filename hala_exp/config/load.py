@@ -154,8 +154,127 @@ def _check_runtime(cfg: DictConfig) -> None:
     _check_choice("train.distributed", cfg.train.distributed, ("auto", "ddp", "fsdp", "zero3"))
 
 
+def _check_text_source(key: str, src: DictConfig, check_data: bool) -> None:
+    if src.rows <= 0:
+        _fail(f"{key}.rows", src.rows, "row counts must be positive", f"set {key}.rows to at least 1")
+    if src.offset < 0:
+        _fail(f"{key}.offset", src.offset, "must be 0 or more", f"set {key}.offset=0")
+    _check_choice(f"{key}.format", src.format, ("hub", "jsonl", "tsv", "parquet", "files"))
+    if src.format != "files" and not src.fields:
+        _fail(f"{key}.fields", list(src.fields), "names no column to read text from", f"set {key}.fields=[text]")
+    if check_data:
+        from hala_exp.allam.texts import check_text_source
+
+        problem = check_text_source(key, src)
+        if problem:
+            _fail(f"{key}.path", src.path, problem, f"point {key}.path at existing text and {key}.fields at its columns")
+
+
+def _check_dpo(cfg: DictConfig, check_data: bool) -> None:
+    d = cfg.dpo
+    if d.beta <= 0:
+        _fail("dpo.beta", d.beta, "must be positive", "use dpo.beta=0.1")
+    for f in ("learning_rate", "batch_size", "grad_accum", "max_length"):
+        if d[f] <= 0:
+            _fail(f"dpo.{f}", d[f], "must be positive", f"set dpo.{f} to a positive value")
+    if d.max_steps == 0:
+        _fail("dpo.max_steps", d.max_steps, "training would do nothing", "set dpo.max_steps=-1 (one epoch) or more")
+    src = d.preferences
+    _check_choice("dpo.preferences.format", src.format, ("hub", "jsonl", "tsv", "parquet"))
+    if src.rows <= 0:
+        _fail("dpo.preferences.rows", src.rows, "must be positive", "set dpo.preferences.rows to at least 1")
+    if check_data and src.format != "hub":
+        from hala_exp.data.sources import check_columns
+
+        problem = check_columns(src)
+        if problem is None:
+            from hala_exp.data.sources import _get, _iter_local
+
+            first = next(_iter_local(src))
+            for f in ("prompt_field", "chosen_field", "rejected_field"):
+                try:
+                    _get(first, src[f])
+                except KeyError:
+                    problem = f"column {src[f]!r} (set by .{f}) is not in the file; its columns are {sorted(first)}"
+                    break
+        if problem:
+            _fail("dpo.preferences.path", src.path, problem, "name existing columns in dpo.preferences.*_field")
+
+
+def _check_allam(cfg: DictConfig, check_data: bool) -> None:
+    a = cfg.allam
+    _check_model("model", cfg.model)
+    if not a.fertility.texts:
+        _fail("allam.fertility.texts", {}, "no text to measure fertility on", "add e.g. allam.fertility.texts.arabic")
+    for lang, src in a.fertility.texts.items():
+        _check_text_source(f"allam.fertility.texts.{lang}", src, check_data)
+    e = a.expand
+    if e.enabled:
+        _check_choice("allam.expand.init", e.init, ("mean", "random"))
+        if e.vocab_size <= 0:
+            _fail("allam.expand.vocab_size", e.vocab_size, "must be positive", "set allam.expand.vocab_size=32000")
+        _check_text_source("allam.expand.corpus", e.corpus, check_data)
+    c = a.cpt
+    if not 0.0 <= c.ratio <= 1.0:
+        _fail("allam.cpt.ratio", c.ratio, "the Arabic share of the tokens must lie in [0, 1]",
+              "use allam.cpt.ratio=0.45 (45% Arabic, 55% English)")
+    if not 0.0 <= c.translated_fraction <= 1.0:
+        _fail("allam.cpt.translated_fraction", c.translated_fraction, "must lie in [0, 1]",
+              "use allam.cpt.translated_fraction=0.3")
+    if c.ratio > 0 and not c.arabic and not (c.use_translated and c.translated_fraction == 1.0):
+        _fail("allam.cpt.arabic", {}, f"ratio {c.ratio} asks for Arabic text but no source is given",
+              "add a source under allam.cpt.arabic or set allam.cpt.ratio=0")
+    if c.ratio < 1 and not c.english:
+        _fail("allam.cpt.english", {}, f"ratio {c.ratio} asks for English text but no source is given",
+              "add a source under allam.cpt.english or set allam.cpt.ratio=1")
+    if c.use_translated and c.ratio > 0 and c.translated_fraction > 0 and not c.translated:
+        _fail("allam.cpt.translated", {}, "use_translated is on but no translated source is given",
+              "add a source under allam.cpt.translated or set allam.cpt.use_translated=false")
+    if c.spike_threshold <= 1.0:
+        _fail("allam.cpt.spike_threshold", c.spike_threshold, "a spike must exceed the running median",
+              "use allam.cpt.spike_threshold=2.0")
+    for f in ("tokens", "learning_rate", "batch_size", "grad_accum", "max_length", "max_steps", "spike_window"):
+        if c[f] <= 0:
+            _fail(f"allam.cpt.{f}", c[f], "must be positive", f"set allam.cpt.{f} to a positive value")
+    for group in ("arabic", "english", "translated", "heldout"):
+        if group == "translated" and not c.use_translated:
+            continue
+        for name, src in c[group].items():
+            _check_text_source(f"allam.cpt.{group}.{name}", src, check_data)
+    if a.sft.enabled:
+        _check_allam_sft(cfg, check_data)
+    _check_choice("engine.backend", cfg.engine.backend, ("transformers", "vllm"))
+    _check_choice("logger.backend", cfg.logger.backend, ("none", "wandb"))
+
+
+def _check_allam_sft(cfg: DictConfig, check_data: bool) -> None:
+    a = cfg.allam
+    if not a.sft.sources:
+        _fail("allam.sft.sources", {}, "the recipe's SFT has no instruction source", "add one under allam.sft.sources")
+    if cfg.train.max_steps == 0 or cfg.train.epochs <= 0:
+        _fail("train.max_steps", cfg.train.max_steps, "training would do nothing",
+              "set train.max_steps=-1 (use epochs) or a positive number")
+    for name, src in a.sft.sources.items():
+        _check_rows(f"allam.sft.sources.{name}", src)
+        if check_data:
+            from hala_exp.data.sources import check_columns
+
+            problem = check_columns(src)
+            if problem:
+                _fail(f"allam.sft.sources.{name}.path", src.path, problem,
+                      f"name existing columns in allam.sft.sources.{name}.*_field")
+    if cfg.dpo.enabled:
+        _check_dpo(cfg, check_data)
+
+
 def validate(cfg: DictConfig, check_data: bool = True) -> None:
     """Raise ConfigError on the first value that cannot work."""
+    _check_choice("recipe", cfg.recipe, ("hala", "allam"))
+    if cfg.recipe == "allam":
+        _check_allam(cfg, check_data)
+        return
+    if cfg.dpo.enabled:
+        _check_dpo(cfg, check_data)
     for key in ("model", "teacher", "translator", "judge"):
         _check_model(key, cfg[key])
     if not 0.0 <= cfg.merge.t <= 1.0:

@@ -338,6 +338,118 @@ class ClusterConfig:
 
 
 @dataclass
+class TextSourceConfig:
+    """Raw text: columns of a local file or hub dataset, or whole files matched by a glob."""
+
+    path: str = MISSING  # hub id, local file, "samples:<rel>"; for format=files a glob ("package:<rel glob>")
+    format: str = "hub"  # hub | jsonl | tsv | parquet | files
+    subset: str | None = None
+    split: str = "train"
+    fields: list[str] = field(default_factory=lambda: ["text"])  # columns taken, each row gives one text per field
+    rows: int = 1000
+    offset: int = 0
+
+
+@dataclass
+class FertilityConfig:
+    """Tokens per word / per character on each language's text, for each tokenizer."""
+
+    tokenizers: dict[str, str] = field(default_factory=dict)  # extra tokenizers to compare: label -> hub id / dir
+    texts: dict[str, TextSourceConfig] = field(default_factory=dict)  # language label -> its text
+
+
+@dataclass
+class ExpandConfig:
+    """Train an Arabic tokenizer and append its tokens to the base model's vocabulary."""
+
+    enabled: bool = True
+    corpus: TextSourceConfig = MISSING  # Arabic text the new tokenizer is trained on
+    vocab_size: int = 32000  # of the Arabic tokenizer; tokens the base already has are not added twice
+    init: str = "mean"  # mean (of the base pieces' rows) | random
+    seed: int = 0
+
+
+@dataclass
+class CptConfig:
+    """Continued pre-training on an Arabic/English mixture (causal LM on raw text, packed)."""
+
+    arabic: dict[str, TextSourceConfig] = field(default_factory=dict)
+    english: dict[str, TextSourceConfig] = field(default_factory=dict)
+    translated: dict[str, TextSourceConfig] = field(default_factory=dict)  # Arabic translated from English
+    heldout: dict[str, TextSourceConfig] = field(default_factory=dict)  # language -> eval text (loss per language)
+    ratio: float = 0.45  # Arabic share of the training tokens (ALLaM's best: 45/55)
+    use_translated: bool = False  # draw part of the Arabic share from `translated`
+    translated_fraction: float = 0.5  # that part, when use_translated
+    tokens: int = 1_000_000  # training tokens sampled for the mixture
+    learning_rate: float = 2e-5
+    batch_size: int = 8
+    grad_accum: int = 1
+    max_length: int = 2048
+    max_steps: int = 1000
+    warmup_ratio: float = 0.01
+    lr_scheduler: str = "cosine"
+    weight_decay: float = 0.0
+    max_grad_norm: float = 1.0
+    packing: bool = True
+    use_cpu: bool = False
+    bf16: bool = True
+    spike_threshold: float = 2.0  # a spike: grad_norm > threshold x median of the previous window
+    spike_window: int = 20
+    seed: int = 0
+
+
+@dataclass
+class InstructConfig:
+    """Instruction/response sources for the ALLaM recipe's SFT stage (then DPO when dpo.enabled)."""
+
+    enabled: bool = True  # false: the recipe stops after continued pre-training (mixture ablations)
+    sources: dict[str, SourceConfig] = field(default_factory=dict)
+
+
+@dataclass
+class AllamConfig:
+    """The ALLaM studies' recipe: fertility -> expand_vocab -> cpt -> sft -> dpo -> evaluate."""
+
+    fertility: FertilityConfig = field(default_factory=FertilityConfig)
+    expand: ExpandConfig = field(default_factory=ExpandConfig)
+    cpt: CptConfig = field(default_factory=CptConfig)
+    sft: InstructConfig = field(default_factory=InstructConfig)
+
+
+@dataclass
+class PreferenceSourceConfig:
+    """Preference pairs: one prompt, a chosen and a rejected reply."""
+
+    path: str = MISSING
+    format: str = "hub"
+    subset: str | None = None
+    split: str = "train"
+    prompt_field: str = "prompt"
+    chosen_field: str = "chosen"
+    rejected_field: str = "rejected"
+    rows: int = 1000
+    offset: int = 0
+
+
+@dataclass
+class DpoConfig:
+    """Direct preference optimisation after SFT (TRL DPOTrainer); a stage between sft and merge."""
+
+    enabled: bool = False
+    preferences: PreferenceSourceConfig = MISSING
+    beta: float = 0.1
+    loss_type: str = "sigmoid"
+    learning_rate: float = 5e-7
+    batch_size: int = 8
+    grad_accum: int = 1
+    max_length: int = 1024
+    max_steps: int = 1000
+    use_cpu: bool = False
+    bf16: bool = True
+    seed: int = 0
+
+
+@dataclass
 class Config:
     name: str = "tiny"
     model: ModelConfig = MISSING
@@ -353,6 +465,9 @@ class Config:
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
     cluster: ClusterConfig = MISSING
     resources: ResourcesConfig = MISSING
+    dpo: DpoConfig = MISSING
+    allam: AllamConfig = MISSING
+    recipe: str = "hala"  # hala (translate-and-tune) | allam (vocabulary expansion + continued pre-training)
     store: str = "outputs/cache"  # where stage outputs live, keyed by content
     plan: bool = False  # print what would run and what is reused, then stop
     seed: int = 0

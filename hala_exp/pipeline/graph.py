@@ -17,7 +17,8 @@ from omegaconf import DictConfig, OmegaConf
 # Bump a stage's version when its code changes what it writes: old outputs stop being reused.
 VERSIONS = {"build_model": 1, "quantize_teacher": 2, "validate_teacher": 1, "translate_bootstrap": 2,
             "judge": 2, "train_translator": 2, "translate_corpus": 2, "sft": 1, "merge": 1,
-            "evaluate_translation": 1, "evaluate_lighteval": 2}
+            "evaluate_translation": 1, "evaluate_lighteval": 2, "dpo": 1, "fertility": 1, "expand_vocab": 1,
+            "cpt": 1, "sft_sources": 1}
 
 
 @dataclass(frozen=True)
@@ -73,8 +74,57 @@ class _Builder:
         return Ref(name, "model")
 
 
+def _dpo(b: _Builder, tuned: Ref | str) -> Ref:
+    """The optional preference stage after SFT; returns the aligned model."""
+    d = b.cfg.dpo
+    b.add("dpo", "dpo", "hala_exp.stages.dpo:run",
+          {"dpo": _pick(d, "preferences", "beta", "loss_type", "learning_rate", "batch_size", "grad_accum",
+                        "max_length", "max_steps", "use_cpu", "bf16", "seed")},
+          {"model": tuned})
+    return Ref("dpo", "model")
+
+
+def _lighteval(b: _Builder, students: dict[str, Ref | str]) -> None:
+    engine = _plain(b.cfg.engine)
+    if b.cfg.eval.lighteval.tasks:
+        for system, model in students.items():
+            b.add(f"evaluate.{system}", "evaluate_lighteval", "hala_exp.stages.evaluate:run_lighteval",
+                  {"eval": {"lighteval": _plain(b.cfg.eval.lighteval)}, "engine": engine},
+                  {"model": model})
+
+
+def build_allam_graph(cfg: DictConfig) -> list[Step]:
+    """ALLaM studies: fertility -> expand_vocab -> cpt -> sft -> dpo -> evaluate (sft, dpo optional)."""
+    b = _Builder(cfg)
+    a = cfg.allam
+    base = b.model("model", "student_base")
+    tokenizers: dict[str, Ref | str] = {"base": base, **{f"tok.{k}": v for k, v in a.fertility.tokenizers.items()}}
+    b.add("fertility", "fertility", "hala_exp.stages.fertility:run",
+          {"texts": _plain(a.fertility.texts)}, tokenizers)
+    model: Ref | str = base
+    if a.expand.enabled:
+        b.add("expand_vocab", "expand_vocab", "hala_exp.stages.expand_vocab:run",
+              {"expand": _pick(a.expand, "corpus", "vocab_size", "init", "seed"),
+               "texts": _plain(a.fertility.texts)}, {"model": base})
+        model = Ref("expand_vocab", "model")
+    b.add("cpt", "cpt", "hala_exp.stages.cpt:run", {"cpt": _plain(a.cpt)}, {"model": model})
+    students: dict[str, Ref | str] = {"allam_base": base, "allam_cpt": Ref("cpt", "model")}
+    if a.sft.enabled:
+        b.add("sft", "sft_sources", "hala_exp.stages.sft:run_sources",
+              {"model": _pick(cfg.model, "learning_rate", "batch_size", "grad_accum", "max_length"),
+               "train": _plain(cfg.train), "sources": _plain(a.sft.sources)},
+              {"model": Ref("cpt", "model")})
+        students["allam_sft"] = Ref("sft", "model")
+        if cfg.dpo.enabled:
+            students["allam_dpo"] = _dpo(b, Ref("sft", "model"))
+    _lighteval(b, students)
+    return b.steps
+
+
 def build_graph(cfg: DictConfig) -> list[Step]:
     """Steps in an order where every input comes before its consumer."""
+    if cfg.get("recipe", "hala") == "allam":
+        return build_allam_graph(cfg)
     b = _Builder(cfg)
     engine = _plain(cfg.engine)
     tr_eval = _plain(cfg.eval.translation)
@@ -133,9 +183,12 @@ def build_graph(cfg: DictConfig) -> list[Step]:
            "train": _plain(cfg.train)},
           {"model": student, "corpus": Ref("translate_corpus", "corpus.jsonl")})
     students: dict[str, Ref | str] = {"student_base": student, "student_sft": Ref("sft", "model")}
+    tuned: Ref | str = Ref("sft", "model")
+    if cfg.dpo.enabled:
+        tuned = students["student_dpo"] = _dpo(b, tuned)
     if cfg.merge.method == "slerp":
         b.add("merge", "merge", "hala_exp.stages.merge:run", {"merge": _plain(cfg.merge)},
-              {"base": student, "tuned": Ref("sft", "model")})
+              {"base": student, "tuned": tuned})
         students["student_merged"] = Ref("merge", "model")
 
     for system, (model, prompt) in systems.items():
@@ -143,11 +196,7 @@ def build_graph(cfg: DictConfig) -> list[Step]:
               {"eval": {"translation": tr_eval}, "engine": teacher_engine if system.startswith("teacher") else engine,
                "system": {"name": system, "prompt": prompt}},
               {"model": model})
-    if cfg.eval.lighteval.tasks:
-        for system, model in students.items():
-            b.add(f"evaluate.{system}", "evaluate_lighteval", "hala_exp.stages.evaluate:run_lighteval",
-                  {"eval": {"lighteval": _plain(cfg.eval.lighteval)}, "engine": engine},
-                  {"model": model})
+    _lighteval(b, students)
     return b.steps
 
 

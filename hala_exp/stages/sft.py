@@ -21,3 +21,17 @@ def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
                         checkpoints=partial_dir())
     metrics["rows_with_arabic"] = float(sum(has_arabic(r["instr_ar"]) for r in corpus))
     return metrics
+
+
+def run_sources(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
+    """SFT on instruction/response sources read directly (the ALLaM recipe has no translation chain)."""
+    from hala_exp.data.sources import load_instructions
+
+    rows = [pair(r["instruction"], r["response"])
+            for name, src in cfg.sources.items() for r in load_instructions(src, name)
+            if r["instruction"].strip() and r["response"].strip()]
+    m = cfg.model
+    metrics = train_sft(inputs["model"], rows, out / "model",
+                        Hyper(m.learning_rate, m.batch_size, m.grad_accum, m.max_length), cfg.train)
+    metrics["rows_with_arabic"] = float(sum(has_arabic(r["completion"][0]["content"]) for r in rows))
+    return metrics

@@ -50,6 +50,7 @@ def train_sft(model_path: str, rows: list[dict], out: Path, hyper: Hyper, train:
     trainer checkpoints there every `save_steps` steps and a later call resumes from the newest one,
     so a preempted or requeued job continues where it stopped.
     """
+    import torch
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
@@ -95,7 +96,8 @@ def train_sft(model_path: str, rows: list[dict], out: Path, hyper: Hyper, train:
     resume = last_checkpoint(checkpoints) if keep else None
     if resume:
         log.info("resuming from %s", resume)
-    result = trainer.train(resume_from_checkpoint=resume)
+    with torch.enable_grad():  # lighteval switches grad off process-wide; a sweep may run it before this
+        result = trainer.train(resume_from_checkpoint=resume)
     trainer.save_model(str(out))
     tokenizer.padding_side = "left"
     tokenizer.save_pretrained(str(out))

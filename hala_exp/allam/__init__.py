@@ -1,0 +1,1 @@
+"""ALLaM-style studies: tokenizer fertility, vocabulary expansion, mixture sampling, gradient spikes."""

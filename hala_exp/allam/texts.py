@@ -1,0 +1,74 @@
+"""Plain text from a source: columns of a local file or hub dataset, or the contents of files.
+
+Fertility, tokenizer training and continued pre-training all read raw text, one string per
+document; `fields` names the columns to take (list-valued columns such as answer choices are joined).
+"""
+
+from __future__ import annotations
+
+import glob
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from hala_exp.data.paths import resolve_path
+from hala_exp.data.sources import _get, iter_raw
+
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+
+
+def _files(src: DictConfig) -> list[str]:
+    pattern = src.path
+    if pattern.startswith("package:"):
+        pattern = str(PACKAGE_DIR / pattern.removeprefix("package:"))
+    elif not pattern.startswith("/"):
+        pattern = str(resolve_path(pattern))
+    paths = sorted(glob.glob(pattern, recursive=True))
+    if not paths:
+        raise FileNotFoundError(f"text source path {src.path!r} matches no files")
+    chosen = paths[src.offset:src.offset + src.rows]
+    return [Path(p).read_text(encoding="utf-8") for p in chosen]
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, (list, tuple)):
+        return "\n".join(str(v) for v in value)
+    return str(value)
+
+
+def load_texts(src: DictConfig) -> list[str]:
+    """The source's documents [offset, offset + rows) as strings; empty ones dropped."""
+    if src.format == "files":
+        return [t for t in _files(src) if t.strip()]
+    out = []
+    for row in iter_raw(src):
+        for f in src.fields:
+            text = _cell(_get(row, f)).strip()
+            if text:
+                out.append(text)
+    return out
+
+
+def check_text_source(key: str, src: DictConfig) -> str | None:
+    """A sentence saying why a local source cannot give text, else None (hub sources: None)."""
+    if src.format == "hub":
+        return None
+    if src.format == "files":
+        try:
+            _files(src)
+        except FileNotFoundError as e:
+            return str(e)
+        return None
+    path = resolve_path(src.path)
+    if not path.exists():
+        return f"file {path} does not exist"
+    probe = OmegaConf.merge(src, {"rows": 1, "offset": 0})
+    first = next(iter_raw(probe), None)
+    if first is None:
+        return f"file {path} has no rows"
+    for f in src.fields:
+        try:
+            _get(first, f)
+        except KeyError:
+            return f"column {f!r} (in {key}.fields) is not in {path.name}; its columns are {sorted(first)}"
+    return None

@@ -1,0 +1,55 @@
+"""Continued pre-training on an Arabic/English mixture with the ratio as config.
+
+Samples the mixture in tokens of the model's own tokenizer, trains a causal LM on the packed text,
+logs loss and gradient norm at every step (curve.jsonl) and counts gradient spikes; held-out
+Arabic and English losses show what the ratio buys and what it costs.
+"""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from hala_exp.allam.mixture import sample_mixture, shares
+from hala_exp.allam.texts import load_texts
+from hala_exp.io import write_json, write_jsonl
+
+
+def _pool(sources: DictConfig) -> list[str]:
+    return [t for src in sources.values() for t in load_texts(src)]
+
+
+def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
+    from hala_exp.allam.spikes import GradNormLog, count_spikes
+    from hala_exp.models.loading import load_tokenizer
+    from hala_exp.training.cpt import CptHyper, train_cpt
+
+    c = cfg.cpt
+    targets = shares(c.ratio, c.use_translated, c.translated_fraction)
+    pools = {"arabic": _pool(c.arabic), "english": _pool(c.english),
+             "translated": _pool(c.translated) if c.use_translated else []}
+    tokenizer = load_tokenizer(inputs["model"])
+
+    def length(text: str) -> int:  # the trainer appends one EOS to each document
+        return len(tokenizer(text, add_special_tokens=False)["input_ids"]) + 1
+
+    docs, stats = sample_mixture(pools, targets, c.tokens, length, c.seed)
+    write_jsonl(out / "mixture.jsonl", docs)
+    heldout = {lang: load_texts(src) for lang, src in c.heldout.items()}
+    log = GradNormLog()
+    hyper = CptHyper(c.learning_rate, c.batch_size, c.grad_accum, c.max_length, c.max_steps, c.warmup_ratio,
+                     c.lr_scheduler, c.weight_decay, c.max_grad_norm, c.packing, c.use_cpu, c.bf16, c.seed)
+    metrics = train_cpt(inputs["model"], [d["text"] for d in docs], heldout, out / "model", hyper, [log])
+    norms = [r["grad_norm"] for r in log.rows]
+    spikes = count_spikes(norms, c.spike_threshold, c.spike_window)
+    for i, r in enumerate(log.rows):
+        r["spike"] = i in spikes
+    write_jsonl(out / "curve.jsonl", log.rows)
+    write_json(out / "mixture_stats.json", stats)
+    metrics.update({f"mixture.{k}": v for k, v in stats.items()})
+    metrics.update({"grad_spikes": float(len(spikes)),
+                    "grad_norm_median": statistics.median(norms) if norms else float("nan"),
+                    "grad_norm_max": max(norms) if norms else float("nan")})
+    return metrics

@@ -1,0 +1,32 @@
+"""Vocabulary expansion: train an Arabic tokenizer, append its tokens, resize and initialise the
+embeddings (mean of the base pieces, or random), and report fertility before and after."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from hala_exp.allam.expand import expand
+from hala_exp.allam.fertility import bar_plot, fertility_table, markdown
+from hala_exp.allam.texts import load_texts
+from hala_exp.io import write_json
+
+
+def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
+    from hala_exp.models.loading import load_tokenizer
+
+    e = cfg.expand
+    corpus = load_texts(e.corpus)
+    if not corpus:
+        raise ValueError(f"allam.expand.corpus ({e.corpus.path}) gave no text to train the tokenizer on")
+    metrics = expand(inputs["model"], corpus, out / "model", e.vocab_size, e.init, e.seed)
+    texts = {lang: load_texts(src) for lang, src in cfg.texts.items()}
+    rows = fertility_table({"before": load_tokenizer(inputs["model"]),
+                            "after": load_tokenizer(str(out / "model"))}, texts)
+    write_json(out / "fertility.json", rows)
+    (out / "fertility.md").write_text(markdown(rows), encoding="utf-8")
+    bar_plot(rows, out / "fertility.png")
+    for r in rows:
+        metrics[f"fertility.{r['language']}.{r['tokenizer']}"] = r["tokens_per_word"]
+    return metrics

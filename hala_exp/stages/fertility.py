@@ -1,0 +1,31 @@
+"""Tokenizer fertility (ALLaM, Figure 2): tokens per word and per character, per tokenizer and language.
+
+Inputs are the tokenizers to compare (`base` is the student's; `tok.<label>` any others); writes
+fertility.json, fertility.md and fertility.png.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from hala_exp.allam.fertility import bar_plot, fertility_table, markdown
+from hala_exp.allam.texts import load_texts
+from hala_exp.io import write_json
+
+
+def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
+    from hala_exp.models.loading import load_tokenizer
+
+    texts = {lang: load_texts(src) for lang, src in cfg.texts.items()}
+    tokenizers = {name.removeprefix("tok."): load_tokenizer(path) for name, path in inputs.items()}
+    rows = fertility_table(tokenizers, texts)
+    write_json(out / "fertility.json", rows)
+    (out / "fertility.md").write_text(markdown(rows), encoding="utf-8")
+    bar_plot(rows, out / "fertility.png")
+    metrics: dict[str, float] = {}
+    for r in rows:
+        metrics[f"{r['tokenizer']}.{r['language']}.tokens_per_word"] = r["tokens_per_word"]
+        metrics[f"{r['tokenizer']}.{r['language']}.tokens_per_char"] = r["tokens_per_char"]
+    return metrics

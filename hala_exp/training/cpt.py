@@ -1,0 +1,76 @@
+"""Continued pre-training: causal LM on raw text, packed (TRL SFTTrainer on a "text" column).
+
+Held-out Arabic and English texts are scored before and after (eval loss per language), which is
+what a mixture-ratio ablation compares: Arabic gained against English forgotten.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass
+class CptHyper:
+    learning_rate: float
+    batch_size: int
+    grad_accum: int
+    max_length: int
+    max_steps: int
+    warmup_ratio: float
+    lr_scheduler: str
+    weight_decay: float
+    max_grad_norm: float
+    packing: bool
+    use_cpu: bool
+    bf16: bool
+    seed: int
+
+
+def train_cpt(model_path: str, texts: list[str], heldout: dict[str, list[str]], out: Path, h: CptHyper,
+              callbacks: list) -> dict[str, float]:
+    """Train on `texts`; save model + tokenizer to `out`; eval loss per held-out language before/after."""
+    import torch
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    from hala_exp.models.loading import load_tokenizer
+
+    if not texts:
+        raise ValueError("no pre-training text: the mixture is empty")
+    tokenizer = load_tokenizer(model_path)
+    tokenizer.padding_side = "right"
+    args = SFTConfig(
+        output_dir=str(out.parent / (out.name + ".trainer")),
+        learning_rate=h.learning_rate, per_device_train_batch_size=h.batch_size,
+        per_device_eval_batch_size=h.batch_size, gradient_accumulation_steps=h.grad_accum,
+        max_steps=h.max_steps, lr_scheduler_type=h.lr_scheduler, warmup_steps=float(h.warmup_ratio),
+        weight_decay=h.weight_decay, max_grad_norm=h.max_grad_norm, logging_steps=1,
+        save_strategy="no", report_to=[], bf16=h.bf16, use_cpu=h.use_cpu, max_length=h.max_length,
+        packing=h.packing, eval_packing=h.packing, dataset_text_field="text", completion_only_loss=False,
+        seed=h.seed, data_seed=h.seed, dataloader_num_workers=0, disable_tqdm=True,
+    )
+    evals = {lang: Dataset.from_list([{"text": t} for t in ts]) for lang, ts in heldout.items() if ts}
+    trainer = SFTTrainer(model=model_path, args=args, train_dataset=Dataset.from_list([{"text": t} for t in texts]),
+                         eval_dataset=evals or None, processing_class=tokenizer, callbacks=callbacks)
+    metrics: dict[str, float] = {}
+    for lang in evals:
+        metrics[f"heldout.{lang}.loss_before"] = float(trainer.evaluate(evals[lang], metric_key_prefix="e")["e_loss"])
+    with torch.enable_grad():  # lighteval switches grad off process-wide; a sweep may run it before this
+        result = trainer.train()
+    for lang in evals:
+        loss = float(trainer.evaluate(evals[lang], metric_key_prefix="e")["e_loss"])
+        metrics[f"heldout.{lang}.loss"] = loss
+        metrics[f"heldout.{lang}.ppl"] = math.exp(min(loss, 50.0))
+    trainer.save_model(str(out))
+    tokenizer.padding_side = "left"
+    tokenizer.save_pretrained(str(out))
+    shutil.rmtree(args.output_dir, ignore_errors=True)
+    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+    metrics.update({"train_loss": float(result.training_loss), "steps": float(result.global_step),
+                    "first_loss": float(losses[0]) if losses else float("nan"),
+                    "last_loss": float(losses[-1]) if losses else float("nan")})
+    return metrics
+

@@ -1,0 +1,95 @@
+"""Preference alignment after SFT: TRL's DPOTrainer on (prompt, chosen, rejected) pairs.
+
+The pairs are conversational (one user turn; chosen / rejected assistant replies), so any model's
+chat template applies. The mean log-probability margin log p(chosen) - log p(rejected) under the
+policy is measured on the training pairs before and after, so a run shows which way DPO moved it.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass
+class DpoHyper:
+    beta: float
+    loss_type: str
+    learning_rate: float
+    batch_size: int
+    grad_accum: int
+    max_length: int
+    max_steps: int
+    use_cpu: bool
+    bf16: bool
+    seed: int
+
+
+def conversational(prompt: str, chosen: str, rejected: str) -> dict:
+    return {"prompt": [{"role": "user", "content": prompt}],
+            "chosen": [{"role": "assistant", "content": chosen}],
+            "rejected": [{"role": "assistant", "content": rejected}]}
+
+
+def sequence_logprob(model, tokenizer, prompt: list[dict], reply: list[dict]) -> float:
+    """Sum of log p(reply tokens | prompt) under `model`, through the chat template."""
+    import torch
+
+    p_ids = tokenizer.apply_chat_template(prompt, add_generation_prompt=True, tokenize=True, return_dict=False)
+    full = tokenizer.apply_chat_template(prompt + reply, tokenize=True, return_dict=False)
+    if hasattr(p_ids, "input_ids"):
+        p_ids, full = p_ids["input_ids"], full["input_ids"]
+    ids = torch.tensor([full], device=model.device)
+    with torch.no_grad():
+        logp = torch.log_softmax(model(ids).logits[0, :-1].float(), -1)
+    targets = ids[0, 1:]
+    start = len(p_ids) - 1
+    return float(logp[start:].gather(1, targets[start:, None]).sum())
+
+
+def preference_margin(model, tokenizer, rows: list[dict]) -> float:
+    """Mean over rows of log p(chosen) - log p(rejected)."""
+    model.eval()
+    margins = [sequence_logprob(model, tokenizer, r["prompt"], r["chosen"])
+               - sequence_logprob(model, tokenizer, r["prompt"], r["rejected"]) for r in rows]
+    return sum(margins) / len(margins)
+
+
+def train_dpo(model_path: str, rows: list[dict], out: Path, h: DpoHyper) -> dict[str, float]:
+    """DPO from `model_path` (also the frozen reference); save policy + tokenizer to `out`."""
+    import torch
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM
+    from trl import DPOConfig, DPOTrainer
+
+    from hala_exp.models.loading import load_tokenizer
+
+    if not rows:
+        raise ValueError("no preference pairs: the preference source gave no rows")
+    tokenizer = load_tokenizer(model_path)
+    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
+    before = preference_margin(model, tokenizer, rows)
+    args = DPOConfig(
+        output_dir=str(out.parent / (out.name + ".trainer")), beta=h.beta, loss_type=[h.loss_type],
+        learning_rate=h.learning_rate, per_device_train_batch_size=h.batch_size,
+        gradient_accumulation_steps=h.grad_accum, max_length=h.max_length, max_steps=h.max_steps,
+        num_train_epochs=1.0,  # one pass over the pairs unless max_steps > 0
+        logging_steps=1, save_strategy="no", report_to=[], bf16=h.bf16, use_cpu=h.use_cpu,
+        gradient_checkpointing=False, seed=h.seed, data_seed=h.seed, dataloader_num_workers=0,
+        disable_tqdm=True,
+    )
+    trainer = DPOTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer)
+    with torch.enable_grad():  # lighteval switches grad off process-wide; a sweep may run it before this
+        result = trainer.train()
+    trainer.save_model(str(out))
+    tokenizer.save_pretrained(str(out))
+    shutil.rmtree(args.output_dir, ignore_errors=True)
+    after = preference_margin(trainer.model, tokenizer, rows)
+    logs = [x for x in trainer.state.log_history if "loss" in x]
+    last = logs[-1] if logs else {}
+    return {"train_loss": float(result.training_loss), "steps": float(result.global_step),
+            "pairs": float(len(rows)), "margin_before": before, "margin_after": after,
+            "margin_gain": after - before,
+            "rewards_accuracy": float(last.get("rewards/accuracies", float("nan"))),
+            "rewards_margin": float(last.get("rewards/margins", float("nan")))}
