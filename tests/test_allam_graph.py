@@ -51,7 +51,7 @@ def test_no_expansion_and_no_sft_drop_their_steps():
 
 def test_dpo_sits_between_sft_and_merge_in_the_hala_graph_when_enabled():
     default, with_dpo = build_graph(compose()), build_graph(compose(["dpo=tiny"]))
-    assert "dpo" not in {s.name for s in default} and len(default) == 18
+    assert "dpo" not in {s.name for s in default} and len(default) == 19
     by = {s.name: s for s in with_dpo}
     assert by["dpo"].inputs["model"] == Ref("sft", "model")
     assert by["merge"].inputs["tuned"] == Ref("dpo", "model")

@@ -12,7 +12,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from hala_exp.data.paths import resolve_path
-from hala_exp.data.sources import _get, iter_raw
+from hala_exp.data.sources import get_field, iter_raw
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
@@ -43,7 +43,7 @@ def load_texts(src: DictConfig) -> list[str]:
     out = []
     for row in iter_raw(src):
         for f in src.fields:
-            text = _cell(_get(row, f)).strip()
+            text = _cell(get_field(row, f)).strip()
             if text:
                 out.append(text)
     return out
@@ -68,7 +68,7 @@ def check_text_source(key: str, src: DictConfig) -> str | None:
         return f"file {path} has no rows"
     for f in src.fields:
         try:
-            _get(first, f)
+            get_field(first, f)
         except KeyError:
             return f"column {f!r} (in {key}.fields) is not in {path.name}; its columns are {sorted(first)}"
     return None

@@ -167,7 +167,8 @@ def _check_text_source(key: str, src: DictConfig, check_data: bool) -> None:
 
         problem = check_text_source(key, src)
         if problem:
-            _fail(f"{key}.path", src.path, problem, f"point {key}.path at existing text and {key}.fields at its columns")
+            _fail(f"{key}.path", src.path, problem,
+                  f"point {key}.path at existing text and {key}.fields at its columns")
 
 
 def _check_dpo(cfg: DictConfig, check_data: bool) -> None:
@@ -184,16 +185,18 @@ def _check_dpo(cfg: DictConfig, check_data: bool) -> None:
     if src.rows <= 0:
         _fail("dpo.preferences.rows", src.rows, "must be positive", "set dpo.preferences.rows to at least 1")
     if check_data and src.format != "hub":
-        from hala_exp.data.sources import check_columns
+        from hala_exp.data.paths import resolve_path
+        from hala_exp.data.sources import _iter_local, get_field
 
-        problem = check_columns(src)
-        if problem is None:
-            from hala_exp.data.sources import _get, _iter_local
-
-            first = next(_iter_local(src))
+        problem = None
+        path = resolve_path(src.path)
+        first = next(_iter_local(src), None) if path.is_file() else None
+        if first is None:
+            problem = f"file {path} does not exist or has no rows"
+        else:
             for f in ("prompt_field", "chosen_field", "rejected_field"):
                 try:
-                    _get(first, src[f])
+                    get_field(first, src[f])
                 except KeyError:
                     problem = f"column {src[f]!r} (set by .{f}) is not in the file; its columns are {sorted(first)}"
                     break

@@ -6,14 +6,14 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from hala_exp.data.sources import _get, iter_raw
+from hala_exp.data.sources import get_field, iter_raw
 from hala_exp.training.dpo import DpoHyper, conversational, train_dpo
 
 
 def load_pairs(src: DictConfig) -> list[dict]:
     rows = []
     for r in iter_raw(src):
-        prompt, chosen, rejected = (str(_get(r, src[f])).strip()
+        prompt, chosen, rejected = (str(get_field(r, src[f])).strip()
                                     for f in ("prompt_field", "chosen_field", "rejected_field"))
         if prompt and chosen and rejected and chosen != rejected:
             rows.append(conversational(prompt, chosen, rejected))
