@@ -70,7 +70,7 @@ def test_sweep_runs_the_pipeline_end_to_end_through_slurm(sweep):
     merged = []
     for point in sweep["points"]:
         results = json.loads((point / "results.json").read_text())
-        assert len(results["stages"]) == 18 and {s["status"] for s in results["stages"].values()} == {"ran"}
+        assert len(results["stages"]) == 19 and {s["status"] for s in results["stages"].values()} == {"ran"}
         assert results["metrics"]["judge.accept_rate"] >= 0
         assert "evaluate.translator.translation.bleu" in results["metrics"]
         merged.append(results["stages"]["merge"]["key"])
@@ -103,7 +103,7 @@ def test_resubmitting_the_sweep_submits_nothing_and_overwrites_nothing(sweep):
     proc = hala("-m", "merge.t=0.25,0.5,0.75", f"store={store.root}",
                 f"hydra.sweep.dir={sweep['root'] / 'again'}")
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert proc.stdout.count("0 jobs submitted, 0 already queued, 18 complete") == 3
+    assert proc.stdout.count("0 jobs submitted, 0 already queued, 19 complete") == 3
     for point in (sweep["root"] / "again").glob("[0-9]"):
         assert run_status(point)["complete"]
         assert {s["status"] for s in json.loads((point / "results.json").read_text())["stages"].values()} == {
@@ -186,4 +186,4 @@ def test_hydra_submitit_launcher_runs_each_sweep_point_as_one_job(tmp_path):
     outs = sorted((tmp_path / "sweep" / ".submitit").glob("*/*_log.out"))
     assert len(outs) == 2
     for out in outs:
-        assert "18 to run, 0 reused" in out.read_text()
+        assert "19 to run, 0 reused" in out.read_text()
