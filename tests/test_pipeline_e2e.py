@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from hala_exp.io import read_jsonl
 from hala_exp.text import has_arabic
@@ -83,7 +84,8 @@ def test_run_record_holds_config_overrides_git_versions_and_seeds(first):
     assert record["git"]["commit"] and isinstance(record["git"]["dirty"], bool)
     assert record["versions"]["torch"].startswith("2.13") and "trl" in record["versions"]
     assert record["seeds"]["data"] == 0
-    assert (run_dir / "config.yaml").read_text().count("merge:") == 1
+    resolved = yaml.safe_load((run_dir / "config.yaml").read_text())
+    assert resolved["merge"]["t"] == 0.5 and resolved["name"] == "tiny"
     assert (run_dir / ".hydra" / "overrides.yaml").is_file()
 
 

@@ -109,8 +109,6 @@ def _check_eval(ev: DictConfig, check_data: bool) -> None:
             _fail(f"{key}.path", src.path, "this local file does not exist",
                   f"point it at a copy of the dataset's {src.split} split, or set {key}.format=hub")
     lcfg = ev.lighteval
-    if lcfg.suite is not None and not lcfg.tasks:
-        _fail("eval.lighteval.suite", lcfg.suite, "a roll-up needs tasks", "list eval.lighteval.tasks")
     for task, path in (lcfg.data_dirs or {}).items() if check_data else ():
         if not resolve_path(path).is_dir():
             _fail(f"eval.lighteval.data_dirs.{task}", path, "this local dataset directory does not exist",

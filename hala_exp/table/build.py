@@ -56,6 +56,8 @@ def _task_columns(points: list[Point], system: str) -> list[Column]:
                 by_task.setdefault(task, set()).add(metric)
     cols = []
     for task in sorted(by_task):
+        if "average" in by_task[task]:
+            continue  # a suite's roll-up (`<suite>.<task>`, `<suite>.average`), already 0-100
         metric = next((m for m in PREFERRED if m in by_task[task]), min(by_task[task]))
         cols.append(Column(f"{task} {metric} (%)", f"{prefix}{task}.{metric}", f"evaluate.{system}", "task",
                            100.0))
