@@ -20,7 +20,6 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from hala_exp.pipeline.graph import Ref, Step
-from hala_exp.pipeline.partial import partial_scope
 from hala_exp.pipeline.provenance import package_versions
 from hala_exp.pipeline.store import Store
 from hala_exp.tracking.step_run import StepRun
@@ -33,13 +32,13 @@ def make_spec(step: Step, keys: dict[str, str], store: Store,
     """Everything needed to run `step` elsewhere: no Python objects, only JSON.
 
     `tracking` (from `hala_exp.tracking.tracking_context`) is carried as is; it never enters the key.
-    A sharded step also gets `inputs["shards"]`: a directory outside the work dir, kept across
-    crashes and kills, where it commits finished shards (deleted once the step completes).
+    A step with resumable state gets `inputs[step.partial]` ("shards", "checkpoints"): a directory
+    outside the work dir, kept across kills and requeues, deleted once the output is committed.
     """
     inputs = {k: (str(store.path(v.step, keys[v.step]) / v.sub) if isinstance(v, Ref) else v)
               for k, v in step.inputs.items()}
-    if step.sharded:
-        inputs["shards"] = str(store.partial(step.name, keys[step.name]))
+    if step.partial:
+        inputs[step.partial] = str(store.partial(step.name, keys[step.name]))
     return {"name": step.name, "stage": step.stage, "fn": step.fn, "version": step.version,
             "key": keys[step.name], "store": str(store.root), "config": step.config, "inputs": inputs,
             "input_keys": {k: keys[v.step] for k, v in step.inputs.items() if isinstance(v, Ref)},
@@ -77,8 +76,7 @@ def execute(spec: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     try:
         tracker.start(work)
         started = time.time()
-        with partial_scope(store.partial(spec["name"], spec["key"])):
-            metrics = _call(spec, work)
+        metrics = _call(spec, work)
     except BaseException:
         tracker.fail()
         if not shared:

@@ -36,7 +36,9 @@ class Step:
     fn: str
     config: dict[str, Any]
     inputs: dict[str, Ref | str] = field(default_factory=dict)  # str: a hub id or local path
-    sharded: bool = False  # commits rows in shards (inputs["shards"]); resumes after a kill
+    # Input name under which the step gets a directory that survives kills and requeues (finished
+    # shards, training checkpoints), or None for a step with nothing to resume.
+    partial: str | None = None
 
     @property
     def version(self) -> int:
@@ -57,8 +59,8 @@ class _Builder:
         self.steps: list[Step] = []
 
     def add(self, name: str, stage: str, fn: str, config: dict[str, Any],
-            inputs: dict[str, Ref | str] | None = None, sharded: bool = False) -> str:
-        self.steps.append(Step(name, stage, fn, config, inputs or {}, sharded))
+            inputs: dict[str, Ref | str] | None = None, partial: str | None = None) -> str:
+        self.steps.append(Step(name, stage, fn, config, inputs or {}, partial))
         return name
 
     def model(self, group: str, role: str, prompts: list[str] = ()) -> Ref | str:
@@ -151,13 +153,13 @@ def build_graph(cfg: DictConfig) -> list[Step]:
     b.add("translate_bootstrap", "translate_bootstrap", "hala_exp.stages.translate_bootstrap:run",
           {"teacher": _pick(cfg.teacher, "prompt", "max_new_tokens", "dtype"),
            "source": _plain(cfg.data.bootstrap), "gates": _plain(cfg.data.gates), "engine": teacher_engine},
-          {"model": teacher_used}, sharded=True)
+          {"model": teacher_used}, partial="shards")
 
     judge = b.model("judge", "judge", [cfg.judge.prompt])
     b.add("judge", "judge", "hala_exp.stages.judge:run",
           {"judge": _pick(cfg.judge, "prompt", "max_new_tokens", "dtype"),
            "source": _plain(cfg.data.parallel), "engine": engine},
-          {"model": judge}, sharded=True)
+          {"model": judge}, partial="shards")
 
     translator_base = b.model("translator", "translator_base", [cfg.eval.translation.prompt, cfg.translator.prompt])
     systems["translator_base"] = (translator_base, cfg.eval.translation.prompt)
@@ -166,7 +168,7 @@ def build_graph(cfg: DictConfig) -> list[Step]:
                                "max_length"),
            "train": _plain(cfg.train), "seed": cfg.data.seed},
           {"model": translator_base, "tuples": Ref("translate_bootstrap", "tuples.jsonl"),
-           "accepted": Ref("judge", "accepted.jsonl")})
+           "accepted": Ref("judge", "accepted.jsonl")}, partial="checkpoints")
     translator = Ref("train_translator", "model")
     systems["translator"] = (translator, cfg.translator.prompt)
 
@@ -175,13 +177,13 @@ def build_graph(cfg: DictConfig) -> list[Step]:
            "corpus": {k: v for k, v in _plain(cfg.data.corpus).items() if k != cfg.data.leave_out},
            "mix": _plain(cfg.data.mix), "gates": _plain(cfg.data.gates),
            "seed": cfg.data.seed, "engine": engine},
-          {"model": translator}, sharded=True)
+          {"model": translator}, partial="shards")
 
     student = b.model("model", "student_base")
     b.add("sft", "sft", "hala_exp.stages.sft:run",
           {"model": _pick(cfg.model, "learning_rate", "batch_size", "grad_accum", "max_length"),
            "train": _plain(cfg.train)},
-          {"model": student, "corpus": Ref("translate_corpus", "corpus.jsonl")})
+          {"model": student, "corpus": Ref("translate_corpus", "corpus.jsonl")}, partial="checkpoints")
     students: dict[str, Ref | str] = {"student_base": student, "student_sft": Ref("sft", "model")}
     tuned: Ref | str = Ref("sft", "model")
     if cfg.dpo.enabled:

@@ -7,7 +7,6 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from hala_exp.io import read_jsonl
-from hala_exp.pipeline.partial import partial_dir
 from hala_exp.text import has_arabic
 from hala_exp.training.sft import Hyper, pair, train_sft
 
@@ -18,7 +17,7 @@ def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
     m = cfg.model
     metrics = train_sft(inputs["model"], rows, out / "model",
                         Hyper(m.learning_rate, m.batch_size, m.grad_accum, m.max_length), cfg.train,
-                        checkpoints=partial_dir())
+                        checkpoints=Path(inputs["checkpoints"]) if inputs.get("checkpoints") else None)
     metrics["rows_with_arabic"] = float(sum(has_arabic(r["instr_ar"]) for r in corpus))
     return metrics
 

@@ -12,7 +12,6 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from hala_exp.io import read_jsonl
-from hala_exp.pipeline.partial import partial_dir
 from hala_exp.text import has_arabic
 from hala_exp.training.sft import Hyper, pair, train_sft
 
@@ -40,7 +39,7 @@ def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
     t = cfg.translator
     metrics = train_sft(inputs["model"], rows, out / "model",
                         Hyper(t.learning_rate, t.batch_size, t.grad_accum, t.max_length), cfg.train,
-                        checkpoints=partial_dir())
+                        checkpoints=Path(inputs["checkpoints"]) if inputs.get("checkpoints") else None)
     metrics.update({"dropped_without_arabic": float(dropped), "pairs": float(len(rows)),
                     "pairs_from_tuples": float(2 * len(tuples)), "pairs_accepted": float(len(accepted))})
     return metrics
