@@ -113,8 +113,9 @@ def test_resubmitting_the_sweep_submits_nothing_and_overwrites_nothing(sweep):
 
 def test_usr2_in_the_middle_of_sft_requeues_resumes_and_finishes(sweep):
     run_dir = sweep["root"] / "requeue"
-    # A longer SFT (8x the rows per step) that only this test needs; nothing upstream changes.
-    proc = hala("model.grad_accum=8", "merge=none", "eval.lighteval.tasks=[]", f"store={sweep['store']}",
+    # A longer SFT (8x the rows per step, 48 steps) that only this test needs, so the signal always lands
+    # while it runs, even on a quiet machine; nothing upstream changes.
+    proc = hala("model.grad_accum=8", "train.max_steps=48", "merge=none", "eval.lighteval.tasks=[]", f"store={sweep['store']}",
                 f"hydra.run.dir={run_dir}")
     assert proc.returncode == 0, proc.stderr[-3000:]
     jobs = jobs_of(run_dir)
@@ -134,9 +135,9 @@ def test_usr2_in_the_middle_of_sft_requeues_resumes_and_finishes(sweep):
     log = Path(sft["stderr"]).read_text()
     assert "requeuing (1 of 3)" in log
     resumed = re.search(r"resuming from .*checkpoint-(\d+)", log)
-    assert resumed and 0 < int(resumed.group(1)) < 12
+    assert resumed and 0 < int(resumed.group(1)) < 48
     record = json.loads((Path(sft["dir"]) / "record.json").read_text())
-    assert record["metrics"]["steps"] == 12
+    assert record["metrics"]["steps"] == 48
     assert not partial.exists()  # the checkpoints go once the output is committed
 
 
