@@ -188,3 +188,35 @@ def test_text_sources_read_columns_lists_and_files():
                                         "fields": [], "rows": 50}))
     assert any("def sample_mixture" in t for t in code)
     assert Path(__file__).name  # a plain module path, nothing downloaded
+
+
+def test_fertility_command_compares_tokenizers_on_the_bundled_texts(tiny_lfm2, tiny_llama, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from hala_exp.allam.fertility_cli import texts_from_config
+    from hala_exp.models.loading import load_tokenizer
+
+    out = tmp_path / "fert"
+    proc = subprocess.run([sys.executable, "-m", "hala_exp.allam.fertility_cli", f"lfm2={tiny_lfm2}",
+                           f"llama={tiny_llama}", "--out", str(out)], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = json.loads((out / "fertility.json").read_text())
+    assert [(r["tokenizer"], r["language"]) for r in rows] == [
+        (t, lang) for t in ("lfm2", "llama") for lang in ("arabic", "english", "code")]
+    texts = texts_from_config("tiny")
+    want = fertility(load_tokenizer(str(tiny_lfm2)), texts["arabic"])
+    assert rows[0]["tokens"] == want["tokens"] and rows[0]["tokens_per_word"] == pytest.approx(want["tokens_per_word"])
+    assert (out / "fertility.png").stat().st_size > 0 and "| lfm2 | arabic |" in proc.stdout
+
+
+def test_fertility_command_rejects_a_tokenizer_without_a_label(tmp_path):
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "hala_exp.allam.fertility_cli", "LiquidAI/LFM2-1.2B",
+                           "--out", str(tmp_path / "f")], capture_output=True, text=True, check=False)
+    assert proc.returncode != 0
+    assert "'LiquidAI/LFM2-1.2B' is not LABEL=PATH_OR_HUB_ID" in proc.stderr and "Fix:" in proc.stderr
+    assert not (tmp_path / "f").exists()

@@ -134,3 +134,25 @@ def test_hala_data_lists_the_seven_sources_and_opus():
         "Dahoas/synthetic-instruct-gptj-pairwise", "MBZUAI/LaMini-instruction", "allenai/tulu-3-sft-mixture"}
     assert cfg.data.corpus.hermes3.drop_code and cfg.data.corpus.tulu3.exclude_subsets
     assert cfg.data.parallel.adapter == "opus100" and cfg.data.parallel.subset == "ar-en"
+
+
+def test_arabic_rows_picks_exactly_the_share_with_a_seed():
+    from hala_exp.data.mix import arabic_rows
+
+    assert arabic_rows(10, None, 0).all() and arabic_rows(10, 1.0, 0).all()
+    assert not arabic_rows(10, 0.0, 0).any()
+    half = arabic_rows(101, 0.5, 7)
+    assert half.sum() == 50 and (half == arabic_rows(101, 0.5, 7)).all()
+    assert (half != arabic_rows(101, 0.5, 8)).any()
+
+
+def test_sft_rows_train_the_other_share_on_their_english_originals():
+    from hala_exp.stages.sft import training_rows
+
+    corpus = [{"instr_en": f"Question {i}?", "resp_en": f"Answer {i}.", "instr_ar": f"سؤال {i}؟",
+               "resp_ar": f"جواب {i}."} for i in range(40)]
+    rows, arabic = training_rows(corpus, 0.25, 0)
+    assert len(rows) == 40 and arabic.sum() == 10
+    for row, src, ar in zip(rows, corpus, arabic):
+        want = (src["instr_ar"], src["resp_ar"]) if ar else (src["instr_en"], src["resp_en"])
+        assert (row["prompt"][0]["content"], row["completion"][0]["content"]) == want

@@ -17,6 +17,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from wandb_files import read_run
 
 from hala_exp.launch.queue import LIVE
 from hala_exp.launch.status import format_report, run_status, wait
@@ -53,7 +54,8 @@ def sweep(tmp_path_factory):
     root = tmp_path_factory.mktemp("slurm")
     store = root / "store"
     started = time.time()
-    proc = hala("-m", "merge.t=0.25,0.5,0.75", f"store={store}", f"hydra.sweep.dir={root / 'sweep'}")
+    proc = hala("-m", "merge.t=0.25,0.5,0.75", f"store={store}", f"hydra.sweep.dir={root / 'sweep'}",
+                f"logger.dir={root / 'wb'}")
     submit_s = time.time() - started
     assert proc.returncode == 0, proc.stderr[-3000:]
     points = sorted((root / "sweep").glob("[0-9]"), key=lambda p: int(p.name))
@@ -77,6 +79,20 @@ def test_sweep_runs_the_pipeline_end_to_end_through_slurm(sweep):
         t = json.loads((Path(results["stages"]["merge"]["dir"]) / "record.json").read_text())["config"]
         assert t["merge"]["t"] in (0.25, 0.5, 0.75)
     assert len(set(merged)) == 3
+
+
+def test_each_slurm_job_is_one_offline_wandb_run_of_its_sweep_group(sweep):
+    ids = {}
+    for point in sweep["points"]:
+        for name, stage in json.loads((point / "results.json").read_text())["stages"].items():
+            ids.setdefault(name, set()).add(stage["wandb_run_id"])
+    assert all(len(v) == 1 for n, v in ids.items() if n not in ("merge", "evaluate.student_merged"))
+    assert len(ids["merge"]) == len(ids["evaluate.student_merged"]) == 3
+    runs = {p.name.rsplit("-", 1)[1]: p for p in (sweep["root"] / "wb" / "wandb").glob("offline-run-*")}
+    assert set(runs) == set().union(*ids.values()) and len(runs) == 19 + 2 * 2  # shared steps once
+    run = read_run(runs[next(iter(ids["merge"]))])
+    assert run["job_type"] == "merge" and run["group"] == "tiny-sweep" and run["state"] == "finished"
+    assert run["config"]["merge.t"] in (0.25, 0.5, 0.75) and run["summary"]["timing/seconds"] > 0
 
 
 def test_shared_sft_is_one_job_merge_and_evaluate_run_per_point(sweep):
@@ -113,10 +129,11 @@ def test_resubmitting_the_sweep_submits_nothing_and_overwrites_nothing(sweep):
 
 def test_usr2_in_the_middle_of_sft_requeues_resumes_and_finishes(sweep):
     run_dir = sweep["root"] / "requeue"
-    # A longer SFT (8x the rows per step, 48 steps) that only this test needs, so the signal always lands
-    # while it runs, even on a quiet machine; nothing upstream changes.
-    proc = hala("model.grad_accum=8", "train.max_steps=48", "merge=none", "eval.lighteval.tasks=[]", f"store={sweep['store']}",
-                f"hydra.run.dir={run_dir}")
+    # A slower SFT (32x the rows per step) that only this test needs, so the signal always lands while it
+    # runs, even on a quiet machine. model.* reaches the student's SFT alone: nothing upstream runs again
+    # (train.* would also retrain the translator, which shares it).
+    proc = hala("model.grad_accum=32", "merge=none", "eval.lighteval.tasks=[]", f"store={sweep['store']}",
+                f"hydra.run.dir={run_dir}", f"logger.dir={run_dir / 'wb'}")
     assert proc.returncode == 0, proc.stderr[-3000:]
     jobs = jobs_of(run_dir)
     assert {n for n, e in jobs.items() if e["state"] == "submitted"} == {"build.student_base", "sft"}
@@ -135,10 +152,12 @@ def test_usr2_in_the_middle_of_sft_requeues_resumes_and_finishes(sweep):
     log = Path(sft["stderr"]).read_text()
     assert "requeuing (1 of 3)" in log
     resumed = re.search(r"resuming from .*checkpoint-(\d+)", log)
-    assert resumed and 0 < int(resumed.group(1)) < 48
+    assert resumed and 0 < int(resumed.group(1)) < 12
     record = json.loads((Path(sft["dir"]) / "record.json").read_text())
-    assert record["metrics"]["steps"] == 48
+    assert record["metrics"]["steps"] == 12
     assert not partial.exists()  # the checkpoints go once the output is committed
+    attempts = sorted((run_dir / "wb" / "wandb").glob(f"offline-run-*-{record['tracking']['run_id']}"))
+    assert len(attempts) == 2  # the requeued job continued the same W&B run
 
 
 def test_a_failing_stage_cancels_its_dependents_and_is_reported_with_its_log(sweep):

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from wandb_files import offline_runs, read_run
 
 from hala_exp.config import compose
 from hala_exp.pipeline.execute import execute, make_spec
@@ -16,22 +15,6 @@ from hala_exp.pipeline.store import Store
 from hala_exp.tracking import flatten, scrub, tracking_context
 
 SECRET = "hf_TESTSECRETabcdef0123456789"
-WANDB = [sys.executable, "-m", "wandb"]
-
-
-def offline_runs(wandb_dir: Path) -> list[Path]:
-    return sorted((wandb_dir / "wandb").glob("offline-run-*"))
-
-
-def read_run(run_dir: Path) -> dict:
-    """Summary, config and metadata of an offline run, read from its .wandb file by wandb itself."""
-    out = subprocess.run([*WANDB, "leet", "inspect", "--summary", "--json", str(run_dir)],
-                         capture_output=True, text=True, check=True).stdout
-    summary = json.loads(out)
-    records = subprocess.run([*WANDB, "leet", "inspect", "--json", str(run_dir)], capture_output=True,
-                             text=True, check=True).stdout
-    run = next(json.loads(r)["run"] for r in records.splitlines() if '"type":"run"' in r)
-    return {**summary, "group": run.get("run_group"), "job_type": run.get("job_type")}
 
 
 def flaky(cfg, inputs, out):

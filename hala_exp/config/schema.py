@@ -122,7 +122,8 @@ class MixConfig:
 
     dedup: str = "normalized"  # none | exact | normalized (case, Unicode form, spacing, punctuation)
     total_rows: Optional[int] = None  # needed when sources carry weights
-    arabic_ratio: Optional[float] = None  # share of Arabic rows; null keeps every row
+    # Share of SFT rows in Arabic, the rest as their English originals; null: Arabic only (the paper)
+    arabic_ratio: Optional[float] = None
     shuffle: bool = True
     bucket_rows: int = 100_000  # rows held in memory at once while shuffling
 

@@ -1,4 +1,8 @@
-"""The corpus mix from the config: every `data.corpus` source through its adapter into `build_mix`."""
+"""The corpus mix from the config: every `data.corpus` source through its adapter into `build_mix`.
+
+The corpus is English (it is what gets translated), so `mix.arabic_ratio` does not apply here: the
+SFT stage applies it to the translated rows.
+"""
 
 from __future__ import annotations
 
@@ -27,7 +31,7 @@ def build_corpus_mix(corpus: DictConfig, mix: DictConfig, seed: int, out_dir: Pa
                for name, src in corpus.items()]
     expected = sum(min(src.rows, caps[n]) if caps[n] is not None else src.rows for n, src in corpus.items())
     counts = build_mix(sources, out_dir / "mix.parquet", seed=seed, dedup=mix.dedup,
-                       arabic_ratio=mix.arabic_ratio, shuffle=mix.shuffle, bucket_rows=mix.bucket_rows,
+                       shuffle=mix.shuffle, bucket_rows=mix.bucket_rows,
                        expected_rows=expected)
     metrics: dict[str, float] = {"mix.rows": float(counts.total)}
     for name, c in adapter_counts.items():
@@ -36,7 +40,7 @@ def build_corpus_mix(corpus: DictConfig, mix: DictConfig, seed: int, out_dir: Pa
             if k not in ("in", "kept"):
                 metrics[f"mix.{name}.{k}"] = float(v)
     write_counts(out_dir / "counts.json", counts,
-                 settings={"seed": seed, "dedup": mix.dedup, "arabic_ratio": mix.arabic_ratio, "caps": caps},
+                 settings={"seed": seed, "dedup": mix.dedup, "caps": caps},
                  adapters={n: {"read": c.read, "kept": c.kept, "dropped": dict(c.dropped)}
                            for n, c in adapter_counts.items()})
     return metrics

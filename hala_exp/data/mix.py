@@ -108,6 +108,21 @@ def ratio_targets(n_ar: int, n_en: int, arabic_ratio: float | None) -> tuple[int
     return min(n_ar, round(total * arabic_ratio)), min(n_en, round(total * (1 - arabic_ratio)))
 
 
+def arabic_rows(n: int, arabic_ratio: float | None, seed: int) -> np.ndarray:
+    """Which of `n` parallel rows (each with an Arabic and an English side) train in Arabic.
+
+    Exactly round(ratio * n) rows, a seeded choice; the rest train in English. Every row appears
+    once in one language, so the ratio points of an ablation share size and content and differ
+    only in language. None means Arabic only (the HALA recipe).
+    """
+    mask = np.ones(n, dtype=bool)
+    if arabic_ratio is None or arabic_ratio >= 1.0:
+        return mask
+    mask[:] = False
+    mask[np.random.default_rng([seed, 3]).choice(n, size=round(arabic_ratio * n), replace=False)] = True
+    return mask
+
+
 class _Buckets:
     """Pass-1 output: rows scattered over Parquet files, buffered a few thousand at a time."""
 

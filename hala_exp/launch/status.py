@@ -99,6 +99,8 @@ def write_results(run_dir: Path, jobs: dict[str, Any], store: Store) -> dict[str
         results["stages"][name] = {"status": "ran" if ran else "reused", "key": e["key"],
                                    "dir": str(store.path(name, e["key"])),
                                    "seconds": round(float(record.get("seconds", 0.0)), 3) if ran else 0.0}
+        if record.get("tracking"):  # the W&B run that produced this output
+            results["stages"][name]["wandb_run_id"] = record["tracking"]["run_id"]
         for k, v in record.get("metrics", {}).items():
             if isinstance(v, (int, float)) and math.isfinite(v):
                 results["metrics"][f"{name}.{k}"] = v

@@ -26,6 +26,7 @@ from hala_exp.launch.resources import Request, check_request, stage_request
 from hala_exp.pipeline.execute import make_spec
 from hala_exp.pipeline.graph import Ref, build_graph, step_keys
 from hala_exp.pipeline.store import Store
+from hala_exp.tracking.context import tracking_context
 
 JOBS_FILE = "jobs.json"
 
@@ -70,6 +71,7 @@ def submit_run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
             check_request(s.name, s.stage, requests[s.name], limits)
 
     registry = JobRegistry(store.root)
+    tracking = tracking_context(cfg)  # each job opens its own W&B run, as a local step does
     folder = run_dir / "slurm" / "%j"
     entries: dict[str, dict[str, Any]] = {}
     submitted: list[str] = []
@@ -93,7 +95,7 @@ def submit_run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
             name = job_name(s.name, key)
             try:
                 job = _executor(cfg, folder, name, requests[s.name], dep_ids).submit(
-                    StepJob(make_spec(s, keys, store), cfg.cluster.max_requeues))
+                    StepJob(make_spec(s, keys, store, tracking), cfg.cluster.max_requeues))
             except submitit.core.utils.FailedJobError as e:
                 cancel(submitted)  # all or nothing: no orphans waiting on a pipeline that is not there
                 for done in submitted:

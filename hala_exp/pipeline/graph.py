@@ -53,6 +53,11 @@ def _pick(node: DictConfig, *keys: str) -> dict[str, Any]:
     return {k: _plain(node[k]) for k in keys}
 
 
+def _sft_arabic_ratio(ratio: float | None) -> float | None:
+    """null and 1.0 both mean an all-Arabic SFT set: one key, so the default run is reused."""
+    return None if ratio is None or ratio >= 1.0 else float(ratio)
+
+
 class _Builder:
     def __init__(self, cfg: DictConfig):
         self.cfg = cfg
@@ -175,14 +180,16 @@ def build_graph(cfg: DictConfig) -> list[Step]:
     b.add("translate_corpus", "translate_corpus", "hala_exp.stages.translate_corpus:run",
           {"translator": _pick(cfg.translator, "prompt", "max_new_tokens", "dtype"),
            "corpus": {k: v for k, v in _plain(cfg.data.corpus).items() if k != cfg.data.leave_out},
-           "mix": _plain(cfg.data.mix), "gates": _plain(cfg.data.gates),
+           "mix": {k: v for k, v in _plain(cfg.data.mix).items() if k != "arabic_ratio"},  # SFT's, below
+           "gates": _plain(cfg.data.gates),
            "seed": cfg.data.seed, "engine": engine},
           {"model": translator}, partial="shards")
 
     student = b.model("model", "student_base")
     b.add("sft", "sft", "hala_exp.stages.sft:run",
           {"model": _pick(cfg.model, "learning_rate", "batch_size", "grad_accum", "max_length"),
-           "train": _plain(cfg.train)},
+           "train": _plain(cfg.train), "arabic_ratio": _sft_arabic_ratio(cfg.data.mix.arabic_ratio),
+           "seed": cfg.data.seed},
           {"model": student, "corpus": Ref("translate_corpus", "corpus.jsonl")}, partial="checkpoints")
     students: dict[str, Ref | str] = {"student_base": student, "student_sft": Ref("sft", "model")}
     tuned: Ref | str = Ref("sft", "model")

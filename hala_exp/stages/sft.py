@@ -1,24 +1,39 @@
-"""Stage 6: fine-tune the student on the Arabic instruction mix (translated instruction -> response)."""
+"""Stage 6: fine-tune the student on the Arabic instruction mix (translated instruction -> response).
+
+`arabic_ratio` (data.mix.arabic_ratio; null = Arabic only, the paper) trains that share of the
+corpus rows in Arabic and the others in their English originals, for ALLaM-style ratio ablations.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 from omegaconf import DictConfig
 
+from hala_exp.data.mix import arabic_rows
 from hala_exp.io import read_jsonl
 from hala_exp.text import has_arabic
 from hala_exp.training.sft import Hyper, pair, train_sft
 
 
+def training_rows(corpus: list[dict], arabic_ratio: float | None, seed: int) -> tuple[list[dict], np.ndarray]:
+    """Prompt-completion rows from translated corpus rows, each in Arabic or in its English original."""
+    arabic = arabic_rows(len(corpus), arabic_ratio, seed)
+    rows = [pair(r["instr_ar"], r["resp_ar"]) if ar else pair(r["instr_en"], r["resp_en"])
+            for r, ar in zip(corpus, arabic)]
+    return rows, arabic
+
+
 def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
-    corpus = read_jsonl(inputs["corpus"])
-    rows = [pair(r["instr_ar"], r["resp_ar"]) for r in corpus if r["instr_ar"] and r["resp_ar"]]
+    corpus = [r for r in read_jsonl(inputs["corpus"]) if r["instr_ar"] and r["resp_ar"]]
+    rows, arabic = training_rows(corpus, cfg.arabic_ratio, cfg.seed)
     m = cfg.model
     metrics = train_sft(inputs["model"], rows, out / "model",
                         Hyper(m.learning_rate, m.batch_size, m.grad_accum, m.max_length), cfg.train,
                         checkpoints=Path(inputs["checkpoints"]) if inputs.get("checkpoints") else None)
     metrics["rows_with_arabic"] = float(sum(has_arabic(r["instr_ar"]) for r in corpus))
+    metrics["rows_arabic"], metrics["rows_english"] = float(arabic.sum()), float((~arabic).sum())
     return metrics
 
 
