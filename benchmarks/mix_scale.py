@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import queue
 import random
 import tempfile
 import time
@@ -109,7 +110,13 @@ def in_child(fn, total: int, out: Path) -> dict:
     q = ctx.Queue()
     p = ctx.Process(target=fn, args=(total, out, q))
     p.start()
-    result = q.get()
+    while True:  # a child that dies (killed, out of memory) must not leave the parent waiting forever
+        try:
+            result = q.get(timeout=5)
+            break
+        except queue.Empty:
+            if not p.is_alive():
+                raise SystemExit(f"{fn.__name__} build died with exit code {p.exitcode}") from None
     p.join()
     return result
 

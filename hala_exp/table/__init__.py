@@ -2,6 +2,8 @@
 
     hala-exp-table outputs/multirun/<sweep>               # local run records
     hala-exp-table --wandb-path ENTITY/PROJECT --wandb-group tiny-slerp_t   # the W&B API (online)
+    hala-exp-table outputs/multirun/<lang_ratio sweep> --system allam_cpt --translation-system none \
+        --metric cpt.heldout.arabic.loss:min --metric cpt.heldout.english.loss:min
 
 Writes ablation.md, ablation.csv and ablation.png (into <sweep>/table/ or --out), prints the Markdown,
 and logs a W&B Table with the plot when the sweep was tracked with W&B (`--wandb off` to skip).
@@ -29,6 +31,9 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
                     help="the evaluated system whose benchmark scores are columns (default: student_merged)")
     ap.add_argument("--translation-system", default="translator",
                     help="the system whose BLEU / chrF++ / ROUGE-L are columns; 'none' for none")
+    ap.add_argument("--metric", action="append", default=[], metavar="STEP.METRIC[:min]",
+                    help="an extra column from results.json (repeatable); ':min' when lower is better, "
+                         "e.g. cpt.heldout.arabic.loss:min")
     ap.add_argument("--out", type=Path, help="folder for ablation.md/.csv/.png (default: <first path>/table)")
     ap.add_argument("--wandb", choices=("auto", "on", "off"), default="auto",
                     help="log a W&B Table: auto = when the runs were tracked with W&B")
@@ -80,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     tsys = None if a.translation_system == "none" else a.translation_system
     refs = reference_rows([p.config for p in points], tsys)
-    table = build_table(points, a.system, tsys, refs)
+    table = build_table(points, a.system, tsys, refs, a.metric)
     out.mkdir(parents=True, exist_ok=True)
     md = markdown(table)
     (out / "ablation.md").write_text(md + "\n", encoding="utf-8")

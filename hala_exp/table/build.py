@@ -23,6 +23,7 @@ class Column:
     kind: str  # task | average | translation
     scale: float = 1.0
     ref_key: str | None = None  # the key of this column in the paper's rows
+    lower_better: bool = False  # losses, perplexities, spike counts
 
 
 @dataclass
@@ -33,12 +34,12 @@ class Table:
     references: list[dict[str, Any]] = field(default_factory=list)
 
     def best(self) -> dict[str, float]:
-        """Max per column (every metric here is higher-is-better); none where all rows are equal."""
+        """Best per column (max, or min for a lower-is-better one); none where all rows are equal."""
         out = {}
         for c in self.columns:
             vals = [r["cells"][c.name] for r in self.rows if r["cells"][c.name] is not None]
             if len(set(vals)) > 1:
-                out[c.name] = max(vals)
+                out[c.name] = min(vals) if c.lower_better else max(vals)
         return out
 
     def varies(self, c: Column) -> bool:
@@ -61,6 +62,31 @@ def _task_columns(points: list[Point], system: str) -> list[Column]:
         metric = next((m for m in PREFERRED if m in by_task[task]), min(by_task[task]))
         cols.append(Column(f"{task} {metric} (%)", f"{prefix}{task}.{metric}", f"evaluate.{system}", "task",
                            100.0))
+    return cols
+
+
+def _step_of(metric: str) -> str:
+    """The step a flat metric came from: `evaluate.<system>.*` and `build.<role>.*` name two parts."""
+    parts = metric.split(".")
+    return ".".join(parts[:2]) if parts[0] in ("evaluate", "build") else parts[0]
+
+
+def metric_columns(points: list[Point], specs: list[str]) -> list[Column]:
+    """Extra columns named on the command line: `<step>.<metric>`, with `:min` when lower is better
+    (e.g. `cpt.heldout.arabic.loss:min`). A name no run reports is an error naming what there is."""
+    cols = []
+    known = sorted({m for p in points for m in p.metrics})
+    for spec in specs:
+        name, _, direction = spec.partition(":")
+        if direction not in ("", "min", "max"):
+            raise SystemExit(f"hala-exp-table: --metric {spec!r}: direction {direction!r} is not min or max. "
+                             f"Fix: --metric {name}:min (lower is better) or --metric {name}")
+        if not any(name in p.metrics for p in points):
+            near = [m for m in known if m.split(".")[0] == name.split(".")[0]][:12] or known[:12]
+            raise SystemExit(f"hala-exp-table: --metric {name!r}: no run reports it. Fix: one of "
+                             f"{', '.join(near)}{' ...' if len(known) > 12 else ''}")
+        cols.append(Column(name + (" (lower is better)" if direction == "min" else ""), name,
+                           _step_of(name), "metric", 1.0, None, direction == "min"))
     return cols
 
 
@@ -88,9 +114,9 @@ def _sort_key(values: dict[str, Any], axes: list[str]) -> tuple:
 
 
 def build_table(points: list[Point], system: str, translation_system: str | None,
-                references: list[dict[str, Any]] | None = None) -> Table:
+                references: list[dict[str, Any]] | None = None, metrics: list[str] | None = None) -> Table:
     axes = _axes(points)
-    columns = choose_columns(points, system, translation_system)
+    columns = choose_columns(points, system, translation_system) + metric_columns(points, metrics or [])
     if not columns:
         raise SystemExit(f"hala-exp-table: no metrics of evaluate.{system} or evaluate.{translation_system} "
                          "in these runs. Fix: pick --system / --translation-system among the evaluated "

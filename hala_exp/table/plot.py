@@ -19,7 +19,8 @@ def plot(t: Table, out: Path, title: str) -> Path:
     numeric = all(isinstance(x, (int, float)) for x in xs)
     xs = xs if numeric else [str(x) for x in xs]
     groups = [("benchmarks (%)", [c for c in t.columns if c.kind in ("task", "average")]),
-              ("translation", [c for c in t.columns if c.kind == "translation"])]
+              ("translation", [c for c in t.columns if c.kind == "translation"]),
+              ("other metrics", [c for c in t.columns if c.kind == "metric"])]
     groups = [(name, cols) for name, cols in groups if cols]
     if len(groups) > 1:  # a panel where nothing moved (a shared upstream) says nothing
         groups = [g for g in groups if any(t.varies(c) for c in g[1])] or groups[:1]
