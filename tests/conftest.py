@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import site
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -77,3 +79,16 @@ def slurm_cluster():
         yield
     finally:
         subprocess.run([str(SLURM_SCRIPTS / "stop.sh")], capture_output=True, check=False)
+
+
+@pytest.fixture(scope="session")
+def second_env(tmp_path_factory) -> Path:
+    """A real second virtual environment: its own interpreter, seeing this one's packages via a .pth."""
+    root = tmp_path_factory.mktemp("env2") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root)], check=True)
+    python = root / "bin" / "python"
+    purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    lines = "".join(f"import site; site.addsitedir({p!r})\n" for p in site.getsitepackages())
+    (Path(purelib) / "_hala_parent_env.pth").write_text(lines, encoding="utf-8")
+    return python

@@ -63,3 +63,22 @@ def test_requeues_are_bounded(monkeypatch):
 def test_slurm_time_limits_parse():
     assert [_minutes(x) for x in ("infinite", "1-00:00:00", "2:00:00", "30:00", "45")] == [
         None, 1440, 120, 30, 45]
+
+
+def test_a_job_runs_its_stage_in_its_environment_and_trains_on_what_it_was_given(tmp_path):
+    from hala_exp.launch.submit import _job
+
+    cfg = compose(["experiment=hala_9b", "runtime=cluster", "runtime.envs.core=/envs/core/bin/python",
+                   "runtime.envs.vllm=/envs/vllm/bin/python"])
+    judge = _job(cfg, "judge", {"name": "judge"}, stage_request(cfg.resources, "judge"), tmp_path)
+    assert judge.python == "/envs/vllm/bin/python" and judge.launch is None
+    assert judge.work_dir == str(tmp_path / "steps")
+    sft_req = stage_request(cfg.resources, "sft")  # 9B: two nodes of 8 GPUs
+    sft = _job(cfg, "sft", {"name": "sft"}, sft_req, tmp_path)
+    assert sft.python == "/envs/core/bin/python" and sft.launch[0] == "srun"
+    script = sft.launch[-1]
+    assert f"--num_processes {8 * sft_req.nodes}" in script and "fsdp.yaml" in script
+    assert "/envs/core/bin/python -m accelerate.commands.launch" in script
+    small = compose(["experiment=hala_1.2b", "resources.stages.sft.gpus_per_node=1"])
+    one_gpu = _job(small, "sft", {"name": "sft"}, stage_request(small.resources, "sft"), tmp_path)
+    assert one_gpu.python is None and one_gpu.launch is None  # in the job's own process, as before

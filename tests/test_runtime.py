@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import site
-import subprocess
 import sys
 from pathlib import Path
 
@@ -15,19 +13,6 @@ from hala_exp.pipeline.dispatch import StepFailed, interpreter_for, run_step
 from hala_exp.pipeline.execute import make_spec
 from hala_exp.pipeline.graph import build_graph, step_keys
 from hala_exp.pipeline.store import Store
-
-
-@pytest.fixture(scope="module")
-def second_env(tmp_path_factory) -> Path:
-    """A real second virtual environment: its own interpreter, seeing this one's packages via a .pth."""
-    root = tmp_path_factory.mktemp("env2") / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root)], check=True)
-    python = root / "bin" / "python"
-    purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                             capture_output=True, text=True, check=True).stdout.strip()
-    lines = "".join(f"import site; site.addsitedir({p!r})\n" for p in site.getsitepackages())
-    (Path(purelib) / "_hala_parent_env.pth").write_text(lines, encoding="utf-8")
-    return python
 
 
 def test_interpreter_for_names_envs_paths_and_the_current_one():

@@ -160,6 +160,23 @@ def test_usr2_in_the_middle_of_sft_requeues_resumes_and_finishes(sweep):
     assert len(attempts) == 2  # the requeued job continued the same W&B run
 
 
+def test_a_stage_configured_for_another_environment_runs_there_inside_its_job(sweep, second_env):
+    run_dir = sweep["root"] / "other_env"
+    proc = hala("merge.t=0.9", "eval.lighteval.tasks=[]", f"+runtime.envs.other={second_env}",
+                "runtime.stages.merge=other", f"store={sweep['store']}", f"hydra.run.dir={run_dir}",
+                "logger=none")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    jobs = jobs_of(run_dir)
+    assert {n for n, e in jobs.items() if e["state"] == "submitted"} == {"merge", "evaluate.student_merged"}
+    report = wait(run_dir, WAIT_S)
+    assert report["complete"], format_report(report)
+    record = json.loads((Path(jobs["merge"]["dir"]) / "record.json").read_text())
+    assert record["python"] == str(second_env) != sys.executable  # written by the other interpreter
+    assert "ran merge" in (run_dir / "steps" / "merge.log").read_text()
+    other = json.loads((Path(jobs["evaluate.student_merged"]["dir"]) / "record.json").read_text())
+    assert other["python"] == sys.executable
+
+
 def test_a_failing_stage_cancels_its_dependents_and_is_reported_with_its_log(sweep):
     run_dir = sweep["root"] / "failing"
     # A hub model on an offline node: the SFT job fails when it loads it; merge depends on SFT.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 from typing import Any
 
 import submitit
@@ -17,25 +18,30 @@ def restarts() -> int:
 
 
 class StepJob(submitit.helpers.Checkpointable):
-    """Runs `execute(spec)`. On USR2 (time limit or preemption) submitit calls `checkpoint`, which
+    """Runs the step as a local run would (`dispatch.run_step`: in this process, in the stage's own
+    interpreter, or under `accelerate launch`). On USR2 (time limit or preemption) submitit calls `checkpoint`, which
     requeues the same step: the store skips it if it completed, and a stage that keeps state in its
     partial directory (SFT checkpoints) resumes there. After `max_requeues` it fails instead."""
 
-    def __init__(self, spec: dict[str, Any], max_requeues: int):
+    def __init__(self, spec: dict[str, Any], max_requeues: int, python: str | None = None,
+                 launch: list[str] | None = None, work_dir: str | None = None):
         self.spec = spec
         self.max_requeues = max_requeues
+        self.python = python  # the stage's own environment (runtime.stages), None: the job's
+        self.launch = launch  # `accelerate launch` (under srun across nodes) for multi-GPU training
+        self.work_dir = work_dir  # spec file and log of a step run in another process
 
     def __call__(self) -> dict[str, Any]:
         # Torch would use every core of the node; the job was given cpus_per_task of them.
         if os.environ.get("SLURM_CPUS_PER_TASK"):
             os.environ.setdefault("OMP_NUM_THREADS", os.environ["SLURM_CPUS_PER_TASK"])
-        from hala_exp.pipeline.execute import execute
+        from hala_exp.pipeline.dispatch import run_step
 
         logging.basicConfig(level=logging.INFO,
                             format="[%(asctime)s][%(name)s][%(levelname)s] - %(message)s", force=True)
         log.info("step %s key %s (start %d of at most %d)", self.spec["name"], self.spec["key"],
                  restarts() + 1, self.max_requeues + 1)
-        record, ran = execute(self.spec)
+        record, ran = run_step(self.spec, self.python, Path(self.work_dir or "."), self.launch)
         log.info("%s %s %s", "ran" if ran else "reused", self.spec["name"], self.spec["key"])
         return {"ran": ran, "metrics": record["metrics"]}
 

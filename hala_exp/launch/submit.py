@@ -23,6 +23,7 @@ from hala_exp.launch.job import StepJob
 from hala_exp.launch.queue import LIVE, cancel, job_states, partition_limits
 from hala_exp.launch.registry import JobRegistry
 from hala_exp.launch.resources import Request, check_request, stage_request
+from hala_exp.pipeline.dispatch import interpreter_for, training_launch
 from hala_exp.pipeline.execute import make_spec
 from hala_exp.pipeline.graph import Ref, build_graph, step_keys
 from hala_exp.pipeline.store import Store
@@ -53,6 +54,14 @@ def _executor(cfg: DictConfig, folder: Path, name: str, req: Request,
         dependency=("afterok:" + ":".join(deps)) if deps else None,
         additional_parameters=extra)
     return ex
+
+
+def _job(cfg: DictConfig, stage: str, spec: dict[str, Any], req: Request, run_dir: Path) -> StepJob:
+    """The job's callable: the stage's interpreter (`runtime.stages`) and, for training on more than
+    one allocated GPU, the `accelerate launch` command for what the job was given."""
+    python = interpreter_for(cfg.runtime, stage)
+    launch = training_launch(cfg, stage, python, req.gpus_per_node, req.nodes)
+    return StepJob(spec, cfg.cluster.max_requeues, python, launch, str(run_dir / "steps"))
 
 
 def submit_run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
@@ -95,7 +104,7 @@ def submit_run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
             name = job_name(s.name, key)
             try:
                 job = _executor(cfg, folder, name, requests[s.name], dep_ids).submit(
-                    StepJob(make_spec(s, keys, store, tracking), cfg.cluster.max_requeues))
+                    _job(cfg, s.stage, make_spec(s, keys, store, tracking), requests[s.name], run_dir))
             except submitit.core.utils.FailedJobError as e:
                 cancel(submitted)  # all or nothing: no orphans waiting on a pipeline that is not there
                 for done in submitted:

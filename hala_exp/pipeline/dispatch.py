@@ -107,14 +107,20 @@ def run_step(spec: dict[str, Any], python: str | None, work_dir: Path,
         store.abort(work)  # gone already when committed (renamed into place)
 
 
-def training_launch(cfg: DictConfig, stage: str, python: str | None) -> list[str] | None:
-    """The `accelerate launch` argv for a training stage on more than one GPU, else None."""
+def training_launch(cfg: DictConfig, stage: str, python: str | None, gpus_per_node: int | None = None,
+                    nodes: int | None = None) -> list[str] | None:
+    """The `accelerate launch` argv for a training stage on more than one GPU, else None.
+
+    GPUs and nodes are `runtime.*` locally; a Slurm job passes what it was allocated.
+    """
     from hala_exp.training.launch import accelerate_command, choose_strategy
 
     rt = cfg.runtime
-    if stage not in TRAINING or rt.gpus_per_node * rt.nodes <= 1:
+    gpus = rt.gpus_per_node if gpus_per_node is None else gpus_per_node
+    nodes = rt.nodes if nodes is None else nodes
+    if stage not in TRAINING or gpus * nodes <= 1:
         return None
     model = cfg[TRAINING[stage]]
     strategy = choose_strategy(cfg.train.distributed, model.params_b, cfg.train.ddp_max_params_b)
-    return accelerate_command(python or sys.executable, strategy, rt.gpus_per_node, rt.nodes,
+    return accelerate_command(python or sys.executable, strategy, gpus, nodes,
                               rt.main_process_port, "bf16" if cfg.train.bf16 else "no")
