@@ -134,6 +134,16 @@ def test_changing_the_data_mix_reruns_from_translate_corpus(first):
     assert ran(again) == {"translate_corpus", "sft", "merge", "evaluate.student_sft", "evaluate.student_merged"}
 
 
+def test_an_arabic_share_of_the_sft_set_reruns_from_sft_on_english_originals(first):
+    store, results, root = first
+    again = run(store, root / "run_ratio", "data.mix.arabic_ratio=0.5", "merge=none")
+    assert ran(again) == {"sft", "evaluate.student_sft"}  # the translation is shared
+    m = again["metrics"]
+    total = results["metrics"]["sft.rows_arabic"]
+    assert results["metrics"]["sft.rows_english"] == 0
+    assert m["sft.rows_arabic"] + m["sft.rows_english"] == total and m["sft.rows_arabic"] == round(total / 2)
+
+
 def test_a_stage_killed_mid_write_is_redone_and_nothing_else(first):
     store, _, root = first
     proc = cli(store, root / "run5", "merge.t=0.75")

@@ -162,7 +162,7 @@ def test_usr2_in_the_middle_of_sft_requeues_resumes_and_finishes(sweep):
 
 def test_a_stage_configured_for_another_environment_runs_there_inside_its_job(sweep, second_env):
     run_dir = sweep["root"] / "other_env"
-    proc = hala("merge.t=0.9", "eval.lighteval.tasks=[]", f"+runtime.envs.other={second_env}",
+    proc = hala("merge.t=0.9", f"+runtime.envs.other={second_env}",
                 "runtime.stages.merge=other", f"store={sweep['store']}", f"hydra.run.dir={run_dir}",
                 "logger=none")
     assert proc.returncode == 0, proc.stderr[-3000:]
