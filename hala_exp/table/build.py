@@ -160,7 +160,7 @@ def markdown(t: Table) -> str:
             cells.append(f"**{_fmt(v)}**" if v is not None and v == best.get(c.name) else _fmt(v))
         ids = ", ".join(f"{s}: {i}" for s, i in r["run_ids"].items() if i)
         lines.append("| " + " | ".join([*(_fmt(r["values"][a]) for a in t.axes), *cells,
-                                         f"{r['source']} ({ids})"]) + " |")
+                                         f"{r['source']} ({ids})" if ids else r["source"]]) + " |")
     for ref in t.references:
         cells = [_fmt(ref.get(c.ref_key)) if c.ref_key else "" for c in t.columns]
         first = [f"*{ref['label']}*"] + [""] * (len(t.axes) - 1)
