@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import pytest
 from omegaconf import OmegaConf
+from planned import planned
 
 from hala_exp.config import ConfigError, compose, validate
 from hala_exp.pipeline.dispatch import StepFailed, interpreter_for, run_step
-from hala_exp.pipeline.execute import make_spec
-from hala_exp.pipeline.graph import build_graph, step_keys
-from hala_exp.pipeline.store import Store
 
 
 def test_interpreter_for_names_envs_paths_and_the_current_one():
@@ -35,46 +32,37 @@ def test_runtime_config_errors_name_the_key(tmp_path):
 
 
 def test_a_stage_runs_in_its_configured_environment(second_env, tmp_path):
-    cfg = compose([f"store={tmp_path / 'store'}", f"+runtime.envs.other={second_env}",
-                   "runtime.stages.build_model=other"])
-    validate(cfg, check_data=False)
-    steps = build_graph(cfg)
-    keys = step_keys(steps)
-    store = Store(cfg.store)
-    step = next(s for s in steps if s.name == "build.student_base")
-    python = interpreter_for(cfg.runtime, step.stage)
+    p = planned(tmp_path, f"+runtime.envs.other={second_env}", "runtime.stages.build_model=other")
+    validate(p.cfg, check_data=False)
+    name = "build.student_base"
+    python = interpreter_for(p.cfg.runtime, p.steps[name].stage)
     assert python == str(second_env) != sys.executable
-    record, ran = run_step(make_spec(step, keys, store), python, tmp_path / "steps")
+    record, ran = run_step(p.spec(name), python, tmp_path / "steps")
     assert ran and record["python"] == str(second_env)  # written by the other interpreter
-    assert store.record(step.name, keys[step.name]) == record
-    assert (store.path(step.name, keys[step.name]) / "model" / "config.json").is_file()
+    assert p.store.record(name, p.keys[name]) == record
+    assert (p.store.path(name, p.keys[name]) / "model" / "config.json").is_file()
     assert "ran build.student_base" in (tmp_path / "steps" / "build.student_base.log").read_text()
-    again, ran_again = run_step(make_spec(step, keys, store), python, tmp_path / "steps")
+    again, ran_again = run_step(p.spec(name), python, tmp_path / "steps")
     assert not ran_again and again == record
 
 
 def test_a_failing_step_elsewhere_reports_its_log_tail(second_env, tmp_path):
-    cfg = compose([f"store={tmp_path / 'store'}"])
-    steps = build_graph(cfg)
-    keys = step_keys(steps)
-    spec = {**make_spec(steps[0], keys, Store(cfg.store)), "fn": "hala_exp.no_such_module:run"}
+    p = planned(tmp_path)
+    spec = {**p.spec("build.student_base"), "fn": "hala_exp.no_such_module:run"}
     with pytest.raises(StepFailed, match=r"(?s)exited with status 1.*No module named 'hala_exp.no_such_module'"):
         run_step(spec, str(second_env), tmp_path / "steps")
-    assert Store(cfg.store).record(spec["name"], spec["key"]) is None
-    assert not any((Path(cfg.store) / ".tmp").iterdir())  # the failed attempt left nothing behind
+    assert p.store.record(spec["name"], spec["key"]) is None
+    assert not any((p.store.root / ".tmp").iterdir())  # the failed attempt left nothing behind
 
 
 def test_a_step_under_accelerate_launch_commits_from_rank_0(tmp_path):
     from hala_exp.training.launch import SPEC
 
-    cfg = compose([f"store={tmp_path / 'store'}"])
-    steps = build_graph(cfg)
-    keys = step_keys(steps)
-    store = Store(cfg.store)
-    step = next(s for s in steps if s.name == "build.student_base")
+    p = planned(tmp_path)
+    name, store = "build.student_base", p.store
     launch = [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "1",
               "--num_machines", "1", "--mixed_precision", "no", "-m", "hala_exp.step", SPEC]
-    record, ran = run_step(make_spec(step, keys, store), None, tmp_path / "steps", launch)
-    assert ran and store.record(step.name, keys[step.name]) == record
-    assert (store.path(step.name, keys[step.name]) / "model" / "config.json").is_file()
+    record, ran = run_step(p.spec(name), None, tmp_path / "steps", launch)
+    assert ran and store.record(name, p.keys[name]) == record
+    assert (store.path(name, p.keys[name]) / "model" / "config.json").is_file()
     assert not any((store.root / ".tmp").iterdir())  # the shared work folder was renamed into place

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from planned import planned
 from wandb_files import offline_runs, read_run
 
 from hala_exp.config import compose
@@ -84,14 +85,11 @@ def test_a_requeued_step_continues_the_same_wandb_run(tracked):
 
 
 def test_no_run_and_no_tracking_file_with_logger_none(tmp_path):
-    cfg = compose([f"store={tmp_path / 'store'}", "logger=none"])
-    assert tracking_context(cfg) is None
-    steps = build_graph(cfg)
-    keys = step_keys(steps)
-    step = next(s for s in steps if s.name == "build.student_base")
-    record, _ = execute(make_spec(step, keys, Store(cfg.store), None))
+    p = planned(tmp_path, "logger=none")
+    assert tracking_context(p.cfg) is None
+    record, _ = execute(p.spec("build.student_base"))
     assert "tracking" not in record
-    assert not (Store(cfg.store).path(step.name, keys[step.name]) / "tracking.json").exists()
+    assert not (p.store.path("build.student_base", p.keys["build.student_base"]) / "tracking.json").exists()
 
 
 def test_flatten_and_scrub(monkeypatch):

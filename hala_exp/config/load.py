@@ -83,7 +83,7 @@ def _check_data(data: DictConfig) -> None:
     _check_choice("data.mix.dedup", mix.dedup, ("normalized", "exact", "none"))
     if mix.arabic_ratio is not None and not 0.0 <= mix.arabic_ratio <= 1.0:
         _fail("data.mix.arabic_ratio", mix.arabic_ratio, "is a share and must lie in [0, 1]",
-              "set data.mix.arabic_ratio=0.45 (or null to keep every row)")
+              "set data.mix.arabic_ratio=0.5 (half the SFT rows in Arabic, half in English), or null for Arabic only")
     if mix.bucket_rows <= 0:
         _fail("data.mix.bucket_rows", mix.bucket_rows, "must be positive", "set data.mix.bucket_rows=100000")
     weighted = [k for k, s in data.corpus.items() if s.weight is not None]
