@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from hala_exp.table.build import Table, build_table, markdown, to_csv
+from hala_exp.table.build import Table, axis_value, build_table, markdown, to_csv
 from hala_exp.table.plot import plot
 from hala_exp.table.points import Point, load_points, wandb_points
 from hala_exp.table.reference import reference_rows
@@ -62,8 +62,9 @@ def log_wandb(t: Table, png: Path, point: Point, sources: list[str]) -> str:
                      settings=wandb.Settings(console="off", disable_git=True, save_code=False, silent=True,
                                              x_disable_stats=True))
     columns = [*t.axes, *(col.name for col in t.columns), "run_dir", "wandb_run_ids"]
-    data: list[list[Any]] = [[*(str(r["values"][a]) for a in t.axes), *(r["cells"][col.name] for col in t.columns),
-                              r["source"], " ".join(i for i in r["run_ids"].values() if i)] for r in t.rows]
+    data: list[list[Any]] = [[*(axis_value(r["values"][a]) for a in t.axes),
+                              *(r["cells"][col.name] for col in t.columns), r["source"],
+                              " ".join(i for i in r["run_ids"].values() if i)] for r in t.rows]
     for ref in t.references:
         data.append([ref["label"], *([None] * (len(t.axes) - 1)),
                      *(ref.get(col.ref_key) if col.ref_key else None for col in t.columns), "paper", ""])

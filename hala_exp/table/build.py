@@ -140,6 +140,11 @@ def build_table(points: list[Point], system: str, translation_system: str | None
     return Table(axes, columns, rows, references or [])
 
 
+def axis_value(v: Any) -> str:
+    """A swept value exactly as given (None is `null`: e.g. no source left out)."""
+    return "null" if v is None else str(v)
+
+
 def _fmt(v: Any) -> str:
     if v is None:
         return ""
@@ -159,7 +164,7 @@ def markdown(t: Table) -> str:
             v = r["cells"][c.name]
             cells.append(f"**{_fmt(v)}**" if v is not None and v == best.get(c.name) else _fmt(v))
         ids = ", ".join(f"{s}: {i}" for s, i in r["run_ids"].items() if i)
-        lines.append("| " + " | ".join([*(_fmt(r["values"][a]) for a in t.axes), *cells,
+        lines.append("| " + " | ".join([*(axis_value(r["values"][a]) for a in t.axes), *cells,
                                          f"{r['source']} ({ids})" if ids else r["source"]]) + " |")
     for ref in t.references:
         cells = [_fmt(ref.get(c.ref_key)) if c.ref_key else "" for c in t.columns]
@@ -174,8 +179,9 @@ def to_csv(t: Table) -> str:
     w = csv.writer(buf)
     w.writerow(["row", *t.axes, *(c.name for c in t.columns), "run_dir", *(f"wandb_run_id.{s}" for s in steps)])
     for r in t.rows:
-        w.writerow(["ours", *(r["values"][a] for a in t.axes), *(_fmt(r["cells"][c.name]) for c in t.columns),
-                    r["source"], *(r["run_ids"].get(s) or "" for s in steps)])
+        w.writerow(["ours", *(axis_value(r["values"][a]) for a in t.axes),
+                    *(_fmt(r["cells"][c.name]) for c in t.columns), r["source"],
+                    *(r["run_ids"].get(s) or "" for s in steps)])
     for ref in t.references:
         w.writerow([ref["label"], *([""] * len(t.axes)),
                     *(_fmt(ref.get(c.ref_key)) if c.ref_key else "" for c in t.columns), "paper",

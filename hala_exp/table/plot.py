@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hala_exp.table.build import Table
+from hala_exp.table.build import Table, axis_value
 
 
 def plot(t: Table, out: Path, title: str) -> Path:
@@ -14,7 +14,7 @@ def plot(t: Table, out: Path, title: str) -> Path:
     import matplotlib.pyplot as plt
 
     axis = t.axes[0] if len(t.axes) == 1 else " / ".join(t.axes)
-    xs = [r["values"][t.axes[0]] if len(t.axes) == 1 else " / ".join(str(r["values"][a]) for a in t.axes)
+    xs = [r["values"][t.axes[0]] if len(t.axes) == 1 else " / ".join(axis_value(r["values"][a]) for a in t.axes)
           for r in t.rows]
     numeric = all(isinstance(x, (int, float)) for x in xs)
     xs = xs if numeric else [str(x) for x in xs]
