@@ -63,3 +63,19 @@ def test_points_from_the_wandb_api_give_one_row_per_t_traced_to_runs():
     md = markdown(table)
     assert "**40.00**" in md and md.count("\n") == 4
     assert to_csv(table).splitlines()[0].startswith("row,merge.t,arabic_mmlu_sample acc_norm (%)")
+
+
+def test_best_cell_is_the_max_or_the_min_at_the_precision_shown():
+    from hala_exp.table.build import Column, Table
+
+    cols = [Column("acc (%)", "e.acc", "evaluate.s", "task"),
+            Column("loss (lower is better)", "cpt.loss", "cpt", "metric", lower_better=True),
+            Column("same (%)", "e.same", "evaluate.s", "task")]
+    rows = [{"values": {"t": t}, "cells": {"acc (%)": a, "loss (lower is better)": loss, "same (%)": s},
+             "source": f"run{t}", "run_ids": {}}
+            for t, a, loss, s in ((0.0, 30.0, 6.9, 30.061), (0.5, 31.0, 6.2, 30.058), (1.0, None, 6.5, 30.06))]
+    t = Table(["t"], cols, rows)
+    assert t.best() == {"acc (%)": 31.0, "loss (lower is better)": 6.2}  # 30.061 and 30.058 both show 30.06
+    lines = markdown(t).splitlines()
+    assert lines[3] == "| 0.5 | **31.00** | **6.20** | 30.06 | run0.5 |"
+    assert lines[2] == "| 0.0 | 30.00 | 6.90 | 30.06 | run0.0 |" and lines[4].startswith("| 1.0 |  | 6.50 |")

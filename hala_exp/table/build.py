@@ -10,6 +10,7 @@ from typing import Any
 
 from hala_exp.table.points import Point
 
+DIGITS = 2  # decimals shown in the tables
 # Per lighteval task, the first of these it reports becomes the task's column.
 PREFERRED = ("acc_norm", "acc", "em", "f1")
 TRANSLATION = {"bleu": "BLEU", "chrf": "chrF++", "rougeL": "ROUGE-L"}
@@ -34,10 +35,11 @@ class Table:
     references: list[dict[str, Any]] = field(default_factory=list)
 
     def best(self) -> dict[str, float]:
-        """Best per column (max, or min for a lower-is-better one); none where all rows are equal."""
+        """Best per column (max, or min for a lower-is-better one) at the precision shown; none where
+        all rows show the same value, so no cell is marked over a difference nobody can see."""
         out = {}
         for c in self.columns:
-            vals = [r["cells"][c.name] for r in self.rows if r["cells"][c.name] is not None]
+            vals = [round(r["cells"][c.name], DIGITS) for r in self.rows if r["cells"][c.name] is not None]
             if len(set(vals)) > 1:
                 out[c.name] = min(vals) if c.lower_better else max(vals)
         return out
@@ -149,7 +151,7 @@ def _fmt(v: Any) -> str:
     if v is None:
         return ""
     if isinstance(v, float):
-        return f"{v:.2f}"
+        return f"{v:.{DIGITS}f}"
     return str(v)
 
 
@@ -162,7 +164,7 @@ def markdown(t: Table) -> str:
         cells = []
         for c in t.columns:
             v = r["cells"][c.name]
-            cells.append(f"**{_fmt(v)}**" if v is not None and v == best.get(c.name) else _fmt(v))
+            cells.append(f"**{_fmt(v)}**" if v is not None and round(v, DIGITS) == best.get(c.name) else _fmt(v))
         ids = ", ".join(f"{s}: {i}" for s, i in r["run_ids"].items() if i)
         lines.append("| " + " | ".join([*(axis_value(r["values"][a]) for a in t.axes), *cells,
                                          f"{r['source']} ({ids})" if ids else r["source"]]) + " |")
