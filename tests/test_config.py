@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -100,3 +101,28 @@ def test_cli_reports_config_error_before_loading_anything(tmp_path):
     assert proc.returncode == 2
     assert "merge.t = 2.0" in proc.stderr and "Fix:" in proc.stderr
     assert not any(tmp_path.iterdir()) or not (tmp_path / "run" / "results.json").exists()
+
+
+def test_each_fine_tune_can_set_its_own_schedule_over_the_train_group():
+    from hala_exp.pipeline.graph import build_graph, step_keys
+
+    def changed(*overrides: str) -> set[str]:
+        base, other = step_keys(build_graph(compose([]))), step_keys(build_graph(compose(list(overrides))))
+        return {n for n in base if base[n] != other[n]}
+
+    student = {"sft", "merge", "evaluate.student_sft", "evaluate.student_merged"}
+    assert changed("model.train.max_steps=48") == student  # the translator keeps its schedule
+    assert changed("translator.train.max_steps=48") == changed("train.max_steps=48") == student | {
+        "train_translator", "translate_corpus", "evaluate.translator"}
+    assert changed("model.train.max_steps=12") == set()  # the group's own value: same keys, reused
+    sft = {s.name: s for s in build_graph(compose(["model.train.lr_scheduler=linear"]))}["sft"]
+    assert sft.config["train"]["lr_scheduler"] == "linear" and sft.config["train"]["max_steps"] == 12
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ("translator.train.max_steps=0", "translator.train.max_steps = 0: that fine-tune would do nothing"),
+    ("model.train.epochs=0", "model.train.epochs = 0.0: that fine-tune would do nothing"),
+])
+def test_an_own_schedule_that_trains_nothing_is_refused(override, message):
+    with pytest.raises(ConfigError, match=re.escape(message) + ".*Fix:"):
+        validate(compose([override]), check_data=False)

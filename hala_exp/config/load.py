@@ -248,13 +248,24 @@ def _check_allam(cfg: DictConfig, check_data: bool) -> None:
     _check_choice("logger.backend", cfg.logger.backend, ("none", "wandb"))
 
 
+def _check_train(cfg: DictConfig, groups: tuple[str, ...]) -> None:
+    """The `train` group, and each fine-tuned model's own overrides of it, must train at all."""
+    if cfg.train.max_steps == 0 or cfg.train.epochs <= 0:
+        _fail("train.max_steps", cfg.train.max_steps, "training would do nothing",
+              "set train.max_steps=-1 (use epochs) or a positive number")
+    for group in groups:
+        own = cfg[group].train
+        if own.max_steps == 0 or (own.epochs is not None and own.epochs <= 0):
+            field_, value = ("max_steps", own.max_steps) if own.max_steps == 0 else ("epochs", own.epochs)
+            _fail(f"{group}.train.{field_}", value, "that fine-tune would do nothing",
+                  f"set {group}.train.{field_}=null (use train.{field_}) or a positive number")
+
+
 def _check_allam_sft(cfg: DictConfig, check_data: bool) -> None:
     a = cfg.allam
     if not a.sft.sources:
         _fail("allam.sft.sources", {}, "the recipe's SFT has no instruction source", "add one under allam.sft.sources")
-    if cfg.train.max_steps == 0 or cfg.train.epochs <= 0:
-        _fail("train.max_steps", cfg.train.max_steps, "training would do nothing",
-              "set train.max_steps=-1 (use epochs) or a positive number")
+    _check_train(cfg, ("model",))
     for name, src in a.sft.sources.items():
         _check_rows(f"allam.sft.sources.{name}", src)
         if check_data:
@@ -305,9 +316,7 @@ def validate(cfg: DictConfig, check_data: bool = True) -> None:
     for ph in ("{ar_text}", "{en_text}"):
         if ph not in cfg.judge.prompt:
             _fail("judge.prompt", cfg.judge.prompt[:40] + "...", f"has no {ph} placeholder", f"add {ph}")
-    if cfg.train.max_steps == 0 or cfg.train.epochs <= 0:
-        _fail("train.max_steps", cfg.train.max_steps, "training would do nothing",
-              "set train.max_steps=-1 (use epochs) or a positive number")
+    _check_train(cfg, ("model", "translator"))
     if cfg.eval.translation.n <= 0:
         _fail("eval.translation.n", cfg.eval.translation.n, "must be positive", "set eval.translation.n=500")
     _check_eval(cfg.eval, check_data)

@@ -34,6 +34,19 @@ class TinyArch:
 
 
 @dataclass
+class TrainOverrides:
+    """Schedule settings of the `train` group that one fine-tune sets for itself; null: the group's."""
+
+    epochs: Optional[float] = None
+    max_steps: Optional[int] = None
+    warmup_ratio: Optional[float] = None
+    lr_scheduler: Optional[str] = None
+    weight_decay: Optional[float] = None
+    packing: Optional[bool] = None
+    seed: Optional[int] = None
+
+
+@dataclass
 class ModelConfig:
     """A causal LM: a hub id or local directory, or a tiny model built from `tiny`."""
 
@@ -47,6 +60,9 @@ class ModelConfig:
     batch_size: int = 8  # questions per forward batch
     grad_accum: int = 1
     max_length: int = 2048
+    # The fine-tune of this model follows the `train` group except where set here: the student's SFT
+    # (model.train.*) and the translator's (translator.train.*) can differ, e.g. in max_steps.
+    train: TrainOverrides = field(default_factory=TrainOverrides)
     # Parameters in billions; picks the multi-GPU strategy (train.distributed=auto). null: unknown.
     params_b: Optional[float] = None
 

@@ -53,6 +53,11 @@ def _pick(node: DictConfig, *keys: str) -> dict[str, Any]:
     return {k: _plain(node[k]) for k in keys}
 
 
+def _train_with(train: DictConfig, overrides: DictConfig) -> dict[str, Any]:
+    """The `train` group with one fine-tune's own settings (those not null) on top."""
+    return {**_plain(train), **{k: v for k, v in _plain(overrides).items() if v is not None}}
+
+
 def _sft_arabic_ratio(ratio: float | None) -> float | None:
     """null and 1.0 both mean an all-Arabic SFT set: one key, so the default run is reused."""
     return None if ratio is None or ratio >= 1.0 else float(ratio)
@@ -119,7 +124,7 @@ def build_allam_graph(cfg: DictConfig) -> list[Step]:
     if a.sft.enabled:
         b.add("sft", "sft_sources", "hala_exp.stages.sft:run_sources",
               {"model": _pick(cfg.model, "learning_rate", "batch_size", "grad_accum", "max_length"),
-               "train": _plain(cfg.train), "sources": _plain(a.sft.sources)},
+               "train": _train_with(cfg.train, cfg.model.train), "sources": _plain(a.sft.sources)},
               {"model": Ref("cpt", "model")})
         students["allam_sft"] = Ref("sft", "model")
         if cfg.dpo.enabled:
@@ -171,7 +176,7 @@ def build_graph(cfg: DictConfig) -> list[Step]:
     b.add("train_translator", "train_translator", "hala_exp.stages.train_translator:run",
           {"translator": _pick(cfg.translator, "prompt", "learning_rate", "batch_size", "grad_accum",
                                "max_length"),
-           "train": _plain(cfg.train), "seed": cfg.data.seed},
+           "train": _train_with(cfg.train, cfg.translator.train), "seed": cfg.data.seed},
           {"model": translator_base, "tuples": Ref("translate_bootstrap", "tuples.jsonl"),
            "accepted": Ref("judge", "accepted.jsonl")}, partial="checkpoints")
     translator = Ref("train_translator", "model")
@@ -188,8 +193,8 @@ def build_graph(cfg: DictConfig) -> list[Step]:
     student = b.model("model", "student_base")
     b.add("sft", "sft", "hala_exp.stages.sft:run",
           {"model": _pick(cfg.model, "learning_rate", "batch_size", "grad_accum", "max_length"),
-           "train": _plain(cfg.train), "arabic_ratio": _sft_arabic_ratio(cfg.data.mix.arabic_ratio),
-           "seed": cfg.data.seed},
+           "train": _train_with(cfg.train, cfg.model.train),
+           "arabic_ratio": _sft_arabic_ratio(cfg.data.mix.arabic_ratio), "seed": cfg.data.seed},
           {"model": student, "corpus": Ref("translate_corpus", "corpus.jsonl")}, partial="checkpoints")
     students: dict[str, Ref | str] = {"student_base": student, "student_sft": Ref("sft", "model")}
     tuned: Ref | str = Ref("sft", "model")
