@@ -97,6 +97,8 @@ def test_sweeps_compose_and_every_point_validates(name, key, values):
     ("dpo.preferences.chosen_field=good", "dpo.preferences.path"),
     ("dpo.beta=0", "dpo.beta"),
     ("recipe=other", "recipe"),
+    ("engine.shard_rows=0", "engine.shard_rows"),  # the checks every recipe shares run for ALLaM too
+    ("cluster.max_requeues=-1", "cluster.max_requeues"),
 ])
 def test_bad_allam_values_name_the_key(override, key):
     with pytest.raises(ConfigError, match=f"^{key} = "):

@@ -196,6 +196,33 @@ def test_a_failing_stage_cancels_its_dependents_and_is_reported_with_its_log(swe
     assert status.returncode == 1 and "Failed: sft" in status.stdout
 
 
+def test_a_job_refused_mid_submission_cancels_the_jobs_already_queued(tmp_path, monkeypatch):
+    import submitit
+
+    from hala_exp.config import compose
+    from hala_exp.launch import LaunchError
+    from hala_exp.launch import submit as submit_module
+    from hala_exp.launch.registry import JobRegistry
+
+    real, calls = submit_module._executor, []
+
+    def refuse_the_third(*args, **kwargs):  # Slurm refusing a job is the boundary faked here
+        calls.append(args[2])
+        if len(calls) == 3:
+            raise submitit.core.utils.FailedJobError("sbatch: error: refused")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(submit_module, "_executor", refuse_the_third)
+    cfg = compose(["cluster=local_slurm", "logger=none", f"store={tmp_path / 'store'}"])
+    with pytest.raises(LaunchError, match="Slurm refused the job"):
+        submit_module.submit_run(cfg, tmp_path / "run")
+    out = subprocess.run(["squeue", "-h", "-t", "PENDING,RUNNING", "-o", "%j"], capture_output=True, text=True,
+                         check=True).stdout
+    assert not set(calls[:2]) & set(out.split())  # both jobs queued before the refusal were cancelled
+    assert not list(JobRegistry(cfg.store).root.glob("*/*.json"))
+    assert not (tmp_path / "run" / "jobs.json").exists()
+
+
 @pytest.mark.parametrize(("override", "message"), [
     ("resources.stages.merge.gpus_per_node=1", "step merge (merge): resources.stages.merge.gpus_per_node"),
     ("resources.default.cpus_per_task=64", "resources.default.cpus_per_task = 64"),

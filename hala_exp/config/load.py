@@ -182,22 +182,10 @@ def _check_dpo(cfg: DictConfig, check_data: bool) -> None:
     _check_choice("dpo.preferences.format", src.format, ("hub", "jsonl", "tsv", "parquet"))
     if src.rows <= 0:
         _fail("dpo.preferences.rows", src.rows, "must be positive", "set dpo.preferences.rows to at least 1")
-    if check_data and src.format != "hub":
-        from hala_exp.data.paths import resolve_path
-        from hala_exp.data.sources import _iter_local, get_field
+    if check_data:
+        from hala_exp.data.sources import check_columns
 
-        problem = None
-        path = resolve_path(src.path)
-        first = next(_iter_local(src), None) if path.is_file() else None
-        if first is None:
-            problem = f"file {path} does not exist or has no rows"
-        else:
-            for f in ("prompt_field", "chosen_field", "rejected_field"):
-                try:
-                    get_field(first, src[f])
-                except KeyError:
-                    problem = f"column {src[f]!r} (set by .{f}) is not in the file; its columns are {sorted(first)}"
-                    break
+        problem = check_columns(src)
         if problem:
             _fail("dpo.preferences.path", src.path, problem, "name existing columns in dpo.preferences.*_field")
 
@@ -244,8 +232,6 @@ def _check_allam(cfg: DictConfig, check_data: bool) -> None:
             _check_text_source(f"allam.cpt.{group}.{name}", src, check_data)
     if a.sft.enabled:
         _check_allam_sft(cfg, check_data)
-    _check_choice("engine.backend", cfg.engine.backend, ("transformers", "vllm"))
-    _check_choice("logger.backend", cfg.logger.backend, ("none", "wandb"))
 
 
 def _check_train(cfg: DictConfig, groups: tuple[str, ...]) -> None:
@@ -279,9 +265,24 @@ def _check_allam_sft(cfg: DictConfig, check_data: bool) -> None:
         _check_dpo(cfg, check_data)
 
 
+def _check_common(cfg: DictConfig) -> None:
+    """What every recipe uses: the engine, where stages run, the cluster, tracking, checkpoints."""
+    _check_choice("engine.backend", cfg.engine.backend, ("transformers", "vllm"))
+    _check_engine(cfg.engine)
+    _check_runtime(cfg)
+    _check_choice("cluster.submit", cfg.cluster.submit, ("local", "slurm"))
+    if cfg.cluster.max_requeues < 0:
+        _fail("cluster.max_requeues", cfg.cluster.max_requeues, "must be >= 0", "use 0 to never requeue")
+    _check_choice("logger.backend", cfg.logger.backend, ("none", "wandb"))
+    _check_choice("logger.mode", cfg.logger.mode, ("offline", "online"))
+    if cfg.train.save_steps < 0:
+        _fail("train.save_steps", cfg.train.save_steps, "must be >= 0", "use 0 to keep no checkpoints")
+
+
 def validate(cfg: DictConfig, check_data: bool = True) -> None:
     """Raise ConfigError on the first value that cannot work."""
     _check_choice("recipe", cfg.recipe, ("hala", "allam"))
+    _check_common(cfg)
     if cfg.recipe == "allam":
         _check_allam(cfg, check_data)
         return
@@ -293,21 +294,11 @@ def validate(cfg: DictConfig, check_data: bool = True) -> None:
         _fail("merge.t", cfg.merge.t, "the slerp factor must lie in [0, 1]",
               "use merge.t=0.5 (0 keeps the base model, 1 the fine-tune)")
     _check_choice("merge.method", cfg.merge.method, ("slerp", "none"))
-    _check_choice("engine.backend", cfg.engine.backend, ("transformers", "vllm"))
-    _check_choice("logger.backend", cfg.logger.backend, ("none", "wandb"))
-    _check_choice("logger.mode", cfg.logger.mode, ("offline", "online"))
     if cfg.data.leave_out is not None and cfg.data.leave_out not in cfg.data.corpus:
         _fail("data.leave_out", cfg.data.leave_out, "is not a source of data.corpus",
               f"use one of {', '.join(cfg.data.corpus)} or null")
     if cfg.data.leave_out is not None and len(cfg.data.corpus) < 2:
         _fail("data.leave_out", cfg.data.leave_out, "would leave the mix empty", "set data.leave_out=null")
-    _check_engine(cfg.engine)
-    _check_runtime(cfg)
-    _check_choice("cluster.submit", cfg.cluster.submit, ("local", "slurm"))
-    if cfg.cluster.max_requeues < 0:
-        _fail("cluster.max_requeues", cfg.cluster.max_requeues, "must be >= 0", "use 0 to never requeue")
-    if cfg.train.save_steps < 0:
-        _fail("train.save_steps", cfg.train.save_steps, "must be >= 0", "use 0 to keep no checkpoints")
     if "{text}" not in cfg.teacher.prompt:
         _fail("teacher.prompt", cfg.teacher.prompt, "has no {text} placeholder", "add {text} where the English goes")
     if "{text}" not in cfg.translator.prompt:

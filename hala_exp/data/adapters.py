@@ -193,6 +193,8 @@ def iter_parallel(src: DictConfig, name: str, counts: Counts | None = None) -> I
 
 def needed_columns(src: DictConfig) -> list[tuple[str, str]]:
     """(column, config key that names it) pairs a local file of this source must have."""
+    if "chosen_field" in src:  # preference pairs (dpo.preferences)
+        return [(src[f], f) for f in ("prompt_field", "chosen_field", "rejected_field")]
     if "ar_field" in src:
         fields = PARALLEL_ADAPTERS[src.adapter] or (src.ar_field, src.en_field)
         out = [(fields[0], "ar_field"), (fields[1], "en_field")]

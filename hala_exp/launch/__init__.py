@@ -4,6 +4,8 @@ The stages know nothing of Slurm: this package turns each step's JSON spec into 
 the resources its stage asks for (`resources/`), on the site of `cluster/`.
 """
 
+JOBS_FILE = "jobs.json"  # a Slurm run's jobs, in its run directory
+
 
 class LaunchError(Exception):
     """A request the cluster cannot satisfy, found before or at submission. The message says the fix."""

@@ -18,7 +18,7 @@ from typing import Any
 import submitit
 from omegaconf import DictConfig
 
-from hala_exp.launch import LaunchError
+from hala_exp.launch import JOBS_FILE, LaunchError
 from hala_exp.launch.job import StepJob
 from hala_exp.launch.queue import LIVE, cancel, job_states, partition_limits
 from hala_exp.launch.registry import JobRegistry
@@ -28,8 +28,6 @@ from hala_exp.pipeline.execute import make_spec
 from hala_exp.pipeline.graph import Ref, build_graph, step_keys
 from hala_exp.pipeline.store import Store
 from hala_exp.tracking.context import tracking_context
-
-JOBS_FILE = "jobs.json"
 
 
 def job_name(step: str, key: str) -> str:
@@ -106,7 +104,8 @@ def submit_run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
                 job = _executor(cfg, folder, name, requests[s.name], dep_ids).submit(
                     _job(cfg, s.stage, make_spec(s, keys, store, tracking), requests[s.name], run_dir))
             except submitit.core.utils.FailedJobError as e:
-                cancel(submitted)  # all or nothing: no orphans waiting on a pipeline that is not there
+                # all or nothing: no orphans waiting on a pipeline that is not there
+                cancel([entries[n]["job_id"] for n in submitted])
                 for done in submitted:
                     registry.remove(done, keys[done])
                 raise LaunchError(f"step {s.name}: Slurm refused the job ({requests[s.name].as_dict()}, "

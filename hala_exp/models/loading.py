@@ -41,9 +41,13 @@ def load_tokenizer(path: str):
     return tok
 
 
-def load_causal_lm(path: str, device: str = "cpu", dtype: str = "auto"):
+def load_causal_lm(path: str, device: str = "cpu", dtype: str = "auto", spread: bool = False):
+    """`spread` (CUDA): place the layers over every visible GPU, for models no single one holds."""
     from transformers import AutoModelForCausalLM
 
     path, revision = split_revision(path)
+    if spread and device == "cuda":
+        return AutoModelForCausalLM.from_pretrained(path, revision=revision, dtype=torch_dtype(dtype, device),
+                                                    device_map="auto").eval()
     model = AutoModelForCausalLM.from_pretrained(path, revision=revision, dtype=torch_dtype(dtype, device))
     return model.to(device).eval()

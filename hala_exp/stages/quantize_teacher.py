@@ -9,7 +9,6 @@ both models through the engine interface (the same path later stages use) and co
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import replace
@@ -20,23 +19,12 @@ from omegaconf import DictConfig
 
 from hala_exp.data.sources import load_parallel
 from hala_exp.engines.base import Generation, Message, SamplingParams, make_engine, sampling_from
-from hala_exp.models.loading import load_causal_lm, pick_device
+from hala_exp.evaluation.metrics import translation_scores
+from hala_exp.io import write_jsonl
+from hala_exp.models.loading import load_causal_lm, pick_device, split_revision
 
 # The unquantized model is called "ref": on CPU it runs in float32, so "bf16" would misname it.
 REF, FP8 = "ref", "fp8"
-
-
-def _load(path: str, device: str, dtype: str) -> Any:
-    """On GPUs the model is spread over every visible device (a 111B teacher fits no single one)."""
-    if device != "cuda":
-        return load_causal_lm(path, device, dtype)
-    from transformers import AutoModelForCausalLM
-
-    from hala_exp.models.loading import split_revision, torch_dtype
-
-    name, revision = split_revision(path)
-    return AutoModelForCausalLM.from_pretrained(name, revision=revision, dtype=torch_dtype(dtype, device),
-                                                device_map="auto").eval()
 
 
 def _prompt_logits(model: Any, tokenizer: Any, conversations: list[list[Message]]) -> list[Any]:
@@ -65,12 +53,6 @@ def _translate(engine_cfg: DictConfig, model_path: str, conversations: list[list
     return gens, sum(g.new_tokens for g in gens) / max(seconds, 1e-9)
 
 
-def _quality(hyps: list[str], refs: list[str]) -> tuple[float, float]:
-    from sacrebleu.metrics import BLEU, CHRF
-
-    return BLEU().corpus_score(hyps, [refs]).score, CHRF(word_order=2).corpus_score(hyps, [refs]).score
-
-
 def _probe(cfg: DictConfig) -> tuple[list[dict], list[list[Message]]]:
     rows = load_parallel(cfg.probe, "probe")[: cfg.teacher.probe_rows]
     if not rows:
@@ -93,8 +75,10 @@ def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
     device = pick_device(cfg.engine.device)
 
     # Quantize (in place, data-free for FP8_DYNAMIC); keep the unquantized prompt logits to compare.
-    tokenizer = AutoTokenizer.from_pretrained(src)
-    model = _load(src, device, teacher.dtype)
+    name, revision = split_revision(src)  # not load_tokenizer: its left padding would be saved with the model
+    tokenizer = AutoTokenizer.from_pretrained(name, revision=revision)
+    # On GPUs the model is spread over every visible device (a 111B teacher fits no single one).
+    model = load_causal_lm(src, device, teacher.dtype, spread=True)
     ref_logits = _prompt_logits(model, tokenizer, conversations)
     recipe = QuantizationModifier(targets="Linear", scheme=teacher.quant_scheme, ignore=list(teacher.quant_ignore))
     oneshot(model=model, recipe=recipe)
@@ -103,7 +87,7 @@ def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
     del model
 
     # Validate what was written: transformers must load it back; compare logits on the same prompts.
-    fp8_model = _load(str(model_dir), device, teacher.dtype)
+    fp8_model = load_causal_lm(str(model_dir), device, teacher.dtype, spread=True)
     fp8_logits = _prompt_logits(fp8_model, tokenizer, conversations)
     del fp8_model
     diffs = [(a - b).abs() for a, b in zip(ref_logits, fp8_logits)]
@@ -131,17 +115,17 @@ def run_validate(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str
     records = [{"id": r["id"], "en": r["en"], "ar": r["ar"], REF: g_ref.text, FP8: g_fp8.text,
                 f"{REF}_finished": g_ref.finished, f"{FP8}_finished": g_fp8.finished}
                for r, g_ref, g_fp8 in zip(rows, ref_gens, fp8_gens)]
-    (out / "probe.jsonl").write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in records),
-                                     encoding="utf-8")
+    write_jsonl(out / "probe.jsonl", records)
 
     refs = [r["ar"] for r in rows]
     ref_texts, fp8_texts = [g.text for g in ref_gens], [g.text for g in fp8_gens]
     metrics: dict[str, float] = {"probe.rows": float(len(rows))}
     for name, texts, gens, tps in ((REF, ref_texts, ref_gens, ref_tps), (FP8, fp8_texts, fp8_gens, fp8_tps)):
-        metrics[f"{name}.bleu"], metrics[f"{name}.chrf"] = _quality(texts, refs)
+        scores = translation_scores(texts, refs)
+        metrics[f"{name}.bleu"], metrics[f"{name}.chrf"] = scores["bleu"], scores["chrf"]
         metrics[f"{name}.tokens_per_s"] = float(tps)
         metrics[f"{name}.truncated"] = sum(not g.finished for g in gens) / len(gens)
     metrics["fp8.speedup"] = fp8_tps / ref_tps if ref_tps > 0 else math.nan
     metrics["agree.exact"] = sum(a == b for a, b in zip(ref_texts, fp8_texts)) / len(rows)
-    metrics["agree.chrf"] = _quality(fp8_texts, ref_texts)[1]  # FP8 scored against the unquantized model
+    metrics["agree.chrf"] = translation_scores(fp8_texts, ref_texts)["chrf"]  # FP8 against the unquantized
     return metrics
