@@ -9,22 +9,15 @@ ids it should) and the concatenation keeps the input order: every id once, none 
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from hala_exp.io import read_jsonl
+from hala_exp.io import read_jsonl, replace_text
 
 Rows = list[dict[str, Any]]
 ShardFn = Callable[[Rows], tuple[Rows, dict[str, float]]]
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def _done(path: Path, ids: list[Any], id_of: Callable[[dict], Any]) -> Rows | None:
@@ -74,8 +67,8 @@ def run_sharded(rows: Rows, size: int, shards_dir: str | Path, fn: ShardFn, *,
                 if got != ids[start:start + size]:
                     raise RuntimeError(f"shard {index}: the function returned ids {got[:5]}..., "
                                        f"expected {ids[start:start + size][:5]}... in order")
-                _atomic_write(meta, json.dumps(shard_metrics))  # metrics first: the rows mark it done
-                _atomic_write(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in shard_rows))
+                replace_text(meta, json.dumps(shard_metrics))  # metrics first: the rows mark it done
+                replace_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in shard_rows))
                 ran += 1
                 tokens += shard_metrics.get("tokens", 0.0)
                 seconds += shard_metrics["seconds"]

@@ -34,6 +34,15 @@ def markdown(rows: list[dict]) -> str:
                           for r in rows)
 
 
+def write_report(rows: list[dict], out: Path) -> None:
+    """fertility.json, fertility.md and fertility.png (the bar plot) into `out`."""
+    from hala_exp.io import write_json
+
+    write_json(out / "fertility.json", rows)
+    (out / "fertility.md").write_text(markdown(rows), encoding="utf-8")
+    bar_plot(rows, out / "fertility.png")
+
+
 def bar_plot(rows: list[dict], path: Path) -> None:
     """Grouped bars of tokens per word: one group per language, one bar per tokenizer."""
     import matplotlib

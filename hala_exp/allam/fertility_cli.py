@@ -14,8 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from hala_exp.allam.fertility import bar_plot, fertility_table, markdown
-from hala_exp.io import write_json
+from hala_exp.allam.fertility import fertility_table, markdown, write_report
 
 
 def parse_tokenizers(items: list[str]) -> dict[str, str]:
@@ -61,9 +60,7 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = fertility_table({label: load_tokenizer(ref) for label, ref in refs.items()}, texts)
     args.out.mkdir(parents=True, exist_ok=True)
-    write_json(args.out / "fertility.json", rows)
-    (args.out / "fertility.md").write_text(markdown(rows), encoding="utf-8")
-    bar_plot(rows, args.out / "fertility.png")
+    write_report(rows, args.out)
     print(markdown(rows))
     print(f"Written: {args.out / 'fertility.md'}, {args.out / 'fertility.json'}, {args.out / 'fertility.png'}")
     return 0

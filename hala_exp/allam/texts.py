@@ -17,17 +17,17 @@ from hala_exp.data.sources import get_field, iter_raw
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
 
-def _files(src: DictConfig) -> list[str]:
+def _paths(src: DictConfig) -> list[str]:
+    """The files [offset, offset + rows) of the source's glob (checking a source reads none of them)."""
     pattern = src.path
     if pattern.startswith("package:"):
         pattern = str(PACKAGE_DIR / pattern.removeprefix("package:"))
-    elif not pattern.startswith("/"):
+    else:
         pattern = str(resolve_path(pattern))
     paths = sorted(glob.glob(pattern, recursive=True))
     if not paths:
         raise FileNotFoundError(f"text source path {src.path!r} matches no files")
-    chosen = paths[src.offset:src.offset + src.rows]
-    return [Path(p).read_text(encoding="utf-8") for p in chosen]
+    return paths[src.offset:src.offset + src.rows]
 
 
 def _cell(value: object) -> str:
@@ -39,7 +39,7 @@ def _cell(value: object) -> str:
 def load_texts(src: DictConfig) -> list[str]:
     """The source's documents [offset, offset + rows) as strings; empty ones dropped."""
     if src.format == "files":
-        return [t for t in _files(src) if t.strip()]
+        return [t for p in _paths(src) if (t := Path(p).read_text(encoding="utf-8")).strip()]
     out = []
     for row in iter_raw(src):
         for f in src.fields:
@@ -55,7 +55,7 @@ def check_text_source(key: str, src: DictConfig) -> str | None:
         return None
     if src.format == "files":
         try:
-            _files(src)
+            _paths(src)
         except FileNotFoundError as e:
             return str(e)
         return None

@@ -14,12 +14,9 @@ from omegaconf import OmegaConf
 SWEEPS_DIR = Path(__file__).resolve().parents[2] / "sweeps"
 
 
-def register_sweeps(folder: Path = SWEEPS_DIR) -> list[str]:
-    """Store each `sweeps/<name>.yaml` as `sweep/<name>` (package `_global_`); returns the names."""
-    names = []
+def register_sweeps() -> None:
+    """Store each `sweeps/<name>.yaml` as `sweep/<name>` (package `_global_`)."""
     cs = ConfigStore.instance()
-    for f in sorted(folder.glob("*.yaml")):
+    for f in sorted(SWEEPS_DIR.glob("*.yaml")):
         cs.store(group="sweep", name=f.stem, node=OmegaConf.load(f), package="_global_",
                  provider="hala-exp", replace=True)
-        names.append(f.stem)
-    return names

@@ -17,8 +17,6 @@ from omegaconf import DictConfig
 
 from hala_exp.data.paths import resolve_path
 
-LOCAL_FORMATS = ("jsonl", "json", "tsv", "parquet")
-
 
 def get_field(row: dict[str, Any], dotted: str) -> Any:
     """`row["a"]["b"]` for "a.b"; KeyError names the dotted column."""

@@ -27,14 +27,14 @@ def model_type(model_path: str) -> str | None:
     return json.loads(cfg.read_text(encoding="utf-8")).get("model_type")
 
 
-def prefix_caching(setting: str, model_path: str, model_name: str | None = None) -> bool:
+def prefix_caching(setting: str, model_path: str) -> bool:
     """on / off as configured; auto: off for LFM2 (by config.json, or by name for hub ids)."""
     if setting in ("on", "off"):
         return setting == "on"
     if setting != "auto":
         raise ValueError(f"engine.enable_prefix_caching = {setting!r}: must be auto, on or off")
     kind = model_type(model_path)
-    name = (model_name or model_path).lower()
+    name = model_path.lower()
     return not (kind in NO_PREFIX_CACHING or (kind is None and any(k in name for k in NO_PREFIX_CACHING)))
 
 

@@ -12,8 +12,6 @@ from hala_exp.launch import LaunchError
 # States in which a job will still run or is running: depend on it rather than submit it again.
 LIVE = {"PENDING", "RUNNING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "CONFIGURING", "COMPLETING",
         "SUSPENDED", "RESIZING", "SIGNALING", "STAGE_OUT", "RESV_DEL_HOLD"}
-FAILED = {"FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "PREEMPTED", "BOOT_FAIL",
-          "DEADLINE", "REVOKED"}
 
 
 @dataclass(frozen=True)

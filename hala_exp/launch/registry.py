@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import fcntl
 import json
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from hala_exp.io import write_json
 
 
 class JobRegistry:
@@ -41,9 +42,7 @@ class JobRegistry:
     def put(self, step: str, key: str, entry: dict[str, Any]) -> None:
         f = self._file(step, key)
         f.parent.mkdir(parents=True, exist_ok=True)
-        tmp = f.with_name(f"{f.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(entry, indent=2, sort_keys=True), encoding="utf-8")
-        tmp.replace(f)
+        write_json(f, entry, atomic=True)
 
     def remove(self, step: str, key: str) -> None:
         self._file(step, key).unlink(missing_ok=True)

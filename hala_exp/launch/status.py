@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from hala_exp.io import write_json
+from hala_exp.launch import JOBS_FILE
 from hala_exp.launch.queue import LIVE, cancel, job_states
-from hala_exp.launch.submit import JOBS_FILE
+from hala_exp.pipeline.results import add_result
 from hala_exp.pipeline.store import Store
 
 
@@ -46,11 +47,13 @@ def run_status(run_dir: Path, log_lines: int = 30) -> dict[str, Any]:
     jobs = json.loads((run_dir / JOBS_FILE).read_text(encoding="utf-8"))
     store = Store(jobs["store"])
     steps: dict[str, dict[str, Any]] = {}
+    records: dict[str, dict[str, Any]] = {}
     states = job_states([e["job_id"] for e in jobs["steps"].values() if e.get("job_id")])
     for name, e in jobs["steps"].items():
-        row = {"key": e["key"], "job_id": e.get("job_id"), "depends_on": e.get("depends_on", []),
-               "submitted": e["state"] != "complete"}
-        if store.record(name, e["key"]) is not None:
+        row = {"key": e["key"], "job_id": e.get("job_id"), "depends_on": e.get("depends_on", [])}
+        record = store.record(name, e["key"])
+        if record is not None:
+            records[name] = record
             row["state"] = "complete"
         else:
             js = states.get(e.get("job_id") or "")
@@ -85,27 +88,19 @@ def run_status(run_dir: Path, log_lines: int = 30) -> dict[str, Any]:
               "complete": all(r["state"] == "complete" for r in steps.values()),
               "failed": [n for n, r in steps.items() if r["state"] == "failed"]}
     if report["complete"]:
-        write_results(run_dir, jobs, store)
+        write_results(run_dir, jobs, store, records)
     return report
 
 
-def write_results(run_dir: Path, jobs: dict[str, Any], store: Store) -> dict[str, Any]:
+def write_results(run_dir: Path, jobs: dict[str, Any], store: Store,
+                  records: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """The run's results.json, same format as a local run: steps complete before submission are
     "reused", the others "ran" (by this run's job or one it shared)."""
     results: dict[str, Any] = {"stages": {}, "metrics": {}}
     for name, e in jobs["steps"].items():
-        record = store.record(name, e["key"]) or {}
-        ran = e["state"] != "complete"
-        results["stages"][name] = {"status": "ran" if ran else "reused", "key": e["key"],
-                                   "dir": str(store.path(name, e["key"])),
-                                   "seconds": round(float(record.get("seconds", 0.0)), 3) if ran else 0.0}
-        if record.get("tracking"):  # the W&B run that produced this output
-            results["stages"][name]["wandb_run_id"] = record["tracking"]["run_id"]
-        for k, v in record.get("metrics", {}).items():
-            if isinstance(v, (int, float)) and math.isfinite(v):
-                results["metrics"][f"{name}.{k}"] = v
-    (run_dir / "results.json").write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n",
-                                          encoding="utf-8")
+        record = records[name]
+        add_result(results, name, e["key"], store, record, e["state"] != "complete", float(record["seconds"]))
+    write_json(run_dir / "results.json", results, atomic=True)
     return results
 
 

@@ -8,7 +8,6 @@ with metrics named `<step>.<metric>`, e.g. `evaluate.student_merged.arabic_mmlu_
 from __future__ import annotations
 
 import logging
-import math
 import time
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from hala_exp.io import write_json
 from hala_exp.pipeline.dispatch import interpreter_for, run_step, training_launch
 from hala_exp.pipeline.execute import make_spec
 from hala_exp.pipeline.graph import build_graph, step_keys
+from hala_exp.pipeline.results import add_result
 from hala_exp.pipeline.store import Store
 from hala_exp.tracking.context import tracking_context
 
@@ -35,12 +35,6 @@ def plan(cfg: DictConfig) -> list[dict[str, Any]]:
              "dir": str(store.path(s.name, keys[s.name]))} for s in steps]
 
 
-def _atomic_json(path: Path, obj: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    write_json(tmp, obj)
-    tmp.replace(path)
-
-
 def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     steps = build_graph(cfg)
     keys = step_keys(steps)
@@ -54,14 +48,6 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         started = time.time()
         python = interpreter_for(cfg.runtime, step.stage)
         record, did_run = run_step(spec, python, run_dir / "steps", training_launch(cfg, step.stage, python))
-        seconds = time.time() - started if did_run else 0.0
-        results["stages"][step.name] = {"status": "ran" if did_run else "reused", "key": spec["key"],
-                                        "dir": str(store.path(step.name, spec["key"])),
-                                        "seconds": round(seconds, 3)}
-        if record.get("tracking"):  # the W&B run that produced this output (maybe in an earlier run)
-            results["stages"][step.name]["wandb_run_id"] = record["tracking"]["run_id"]
-        for k, v in record["metrics"].items():
-            if isinstance(v, (int, float)) and math.isfinite(v):
-                results["metrics"][f"{step.name}.{k}"] = v
-        _atomic_json(run_dir / "results.json", results)  # partial results survive a later failure
+        add_result(results, step.name, spec["key"], store, record, did_run, time.time() - started)
+        write_json(run_dir / "results.json", results, atomic=True)  # partial results survive a later failure
     return results

@@ -8,9 +8,8 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from hala_exp.allam.expand import expand
-from hala_exp.allam.fertility import bar_plot, fertility_table, markdown
+from hala_exp.allam.fertility import fertility_table, write_report
 from hala_exp.allam.texts import load_texts
-from hala_exp.io import write_json
 
 
 def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
@@ -24,9 +23,7 @@ def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
     texts = {lang: load_texts(src) for lang, src in cfg.texts.items()}
     rows = fertility_table({"before": load_tokenizer(inputs["model"]),
                             "after": load_tokenizer(str(out / "model"))}, texts)
-    write_json(out / "fertility.json", rows)
-    (out / "fertility.md").write_text(markdown(rows), encoding="utf-8")
-    bar_plot(rows, out / "fertility.png")
+    write_report(rows, out)
     for r in rows:
         metrics[f"fertility.{r['language']}.{r['tokenizer']}"] = r["tokens_per_word"]
     return metrics

@@ -10,9 +10,8 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from hala_exp.allam.fertility import bar_plot, fertility_table, markdown
+from hala_exp.allam.fertility import fertility_table, write_report
 from hala_exp.allam.texts import load_texts
-from hala_exp.io import write_json
 
 
 def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
@@ -21,9 +20,7 @@ def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
     texts = {lang: load_texts(src) for lang, src in cfg.texts.items()}
     tokenizers = {name.removeprefix("tok."): load_tokenizer(path) for name, path in inputs.items()}
     rows = fertility_table(tokenizers, texts)
-    write_json(out / "fertility.json", rows)
-    (out / "fertility.md").write_text(markdown(rows), encoding="utf-8")
-    bar_plot(rows, out / "fertility.png")
+    write_report(rows, out)
     metrics: dict[str, float] = {}
     for r in rows:
         metrics[f"{r['tokenizer']}.{r['language']}.tokens_per_word"] = r["tokens_per_word"]

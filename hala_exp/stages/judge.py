@@ -41,7 +41,7 @@ def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
     rows = list(iter_parallel(cfg.source, "parallel", counts))
     engine = LazyEngine(cfg.engine, inputs["model"], cfg.judge.dtype)
     try:
-        judged, shards, ran = run_sharded(rows, cfg.engine.shard_rows, inputs.get("shards") or out / "shards",
+        judged, shards, ran = run_sharded(rows, cfg.engine.shard_rows, inputs["shards"],
                                           lambda chunk: _judge_shard(engine, cfg, chunk), desc="judge")
     finally:
         engine.close()

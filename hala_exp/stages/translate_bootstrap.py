@@ -27,7 +27,7 @@ def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
     params = sampling_from(cfg.engine, cfg.teacher.max_new_tokens)
     try:
         tuples, shards, ran = run_sharded(
-            rows, cfg.engine.shard_rows, inputs.get("shards") or out / "shards",
+            rows, cfg.engine.shard_rows, inputs["shards"],
             lambda chunk: translate_rows(engine.get(), chunk, cfg.teacher.prompt, params), desc="translate")
     finally:
         engine.close()

@@ -31,7 +31,7 @@ def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
     params = sampling_from(cfg.engine, cfg.translator.max_new_tokens)
     try:
         translated, shards, ran = run_sharded(
-            rows, cfg.engine.shard_rows, inputs.get("shards") or out / "shards",
+            rows, cfg.engine.shard_rows, inputs["shards"],
             lambda chunk: translate_rows(engine.get(), chunk, cfg.translator.prompt, params),
             id_of=lambda r: (r["source"], r["id"]), desc="translate")  # ids are unique per source
     finally:
