@@ -8,7 +8,7 @@ FP8 / BF16 (the paper reports about 2x for its 111B teacher). FP8 here is vLLM's
 of the same BF16 checkpoint (llm-compressor lives in another environment); the pipeline's
 `validate_teacher` step measures the llm-compressor checkpoint itself.
 
-    python benchmarks/generation.py [--prompts 64] [--new-tokens 32] [--batches 1,16,64] [--gpu-prompts 512]
+    python benchmarks/generation.py [--prompts 32] [--new-tokens 16] [--batches 1,8,32] [--gpu-prompts 512]
 """
 
 from __future__ import annotations
@@ -116,9 +116,9 @@ def gpu_section(n: int, new_tokens: int) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--prompts", type=int, default=64)
-    ap.add_argument("--new-tokens", type=int, default=32)
-    ap.add_argument("--batches", default="1,16,64", help="CPU batch sizes; the first is the baseline")
+    ap.add_argument("--prompts", type=int, default=32)
+    ap.add_argument("--new-tokens", type=int, default=16)
+    ap.add_argument("--batches", default="1,8,32", help="CPU batch sizes; the first is the baseline")
     ap.add_argument("--gpu-prompts", type=int, default=512)
     ap.add_argument("--gpu-new-tokens", type=int, default=256)
     ap.add_argument("--skip-cpu", action="store_true")

@@ -57,16 +57,10 @@ def sizes(total: int) -> dict[str, int]:
     return weighted_caps({k: float(v) for k, v in SHARES.items()}, total)
 
 
-def peak_rss_mb() -> float:
+def status_mb(field: str) -> float:
+    """A memory field of /proc/self/status in MB: VmHWM is the peak RSS, VmRSS the current one."""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024
     return float("nan")
 
@@ -75,11 +69,11 @@ def streaming(total: int, out: Path, q) -> None:
     from hala_exp.data.mix import MixSource, build_mix
 
     questions, answers = _pool(0, 5000, 300), _pool(1, 5000, 900)
-    start_rss = rss_mb()
+    start_rss = status_mb("VmRSS")
     t0 = time.perf_counter()
     srcs = [MixSource(k, synthetic_rows(k, n, questions, answers)) for k, n in sizes(total).items()]
     counts = build_mix(srcs, out, seed=0, dedup="normalized", expected_rows=total)
-    q.put({"seconds": time.perf_counter() - t0, "peak_mb": peak_rss_mb(), "start_mb": start_rss,
+    q.put({"seconds": time.perf_counter() - t0, "peak_mb": status_mb("VmHWM"), "start_mb": start_rss,
            "rows": counts.total, "bytes": out.stat().st_size})
 
 
@@ -90,7 +84,7 @@ def naive(total: int, out: Path, q) -> None:
     from hala_exp.data.mix import normalize
 
     questions, answers = _pool(0, 5000, 300), _pool(1, 5000, 900)
-    start_rss = rss_mb()
+    start_rss = status_mb("VmRSS")
     t0 = time.perf_counter()
     rows, seen = [], set()
     for k, n in sizes(total).items():
@@ -101,7 +95,7 @@ def naive(total: int, out: Path, q) -> None:
                 rows.append(r)
     random.Random(0).shuffle(rows)
     pq.write_table(pa.Table.from_pylist(rows), out)
-    q.put({"seconds": time.perf_counter() - t0, "peak_mb": peak_rss_mb(), "start_mb": start_rss,
+    q.put({"seconds": time.perf_counter() - t0, "peak_mb": status_mb("VmHWM"), "start_mb": start_rss,
            "rows": len(rows), "bytes": out.stat().st_size})
 
 

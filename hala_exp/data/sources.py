@@ -28,7 +28,8 @@ def get_field(row: dict[str, Any], dotted: str) -> Any:
     return value
 
 
-def _iter_local(src: DictConfig) -> Iterator[dict[str, Any]]:
+def iter_local(src: DictConfig) -> Iterator[dict[str, Any]]:
+    """Every row of a local file (jsonl, json, tsv, csv, parquet), as dicts of its own columns."""
     path = resolve_path(src.path)
     if src.format == "jsonl":
         with open(path, encoding="utf-8") as f:
@@ -41,6 +42,9 @@ def _iter_local(src: DictConfig) -> Iterator[dict[str, Any]]:
     elif src.format == "tsv":
         with open(path, encoding="utf-8", newline="") as f:
             yield from csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
+    elif src.format == "csv":  # quoted fields (MMLU's CSV files)
+        with open(path, encoding="utf-8", newline="") as f:
+            yield from csv.DictReader(f)
     elif src.format == "parquet":
         import pyarrow.parquet as pq
 
@@ -58,7 +62,7 @@ def iter_raw(src: DictConfig) -> Iterator[dict[str, Any]]:
         split = f"{src.split}[{src.offset}:{src.offset + src.rows}]"
         yield from load_dataset(src.path, src.subset, split=split)
     else:
-        yield from islice(_iter_local(src), src.offset, src.offset + src.rows)
+        yield from islice(iter_local(src), src.offset, src.offset + src.rows)
 
 
 def load_instructions(src: DictConfig, name: str) -> list[dict[str, str]]:
@@ -88,7 +92,7 @@ def check_columns(src: DictConfig) -> str | None:
     path = resolve_path(src.path)
     if not path.exists():
         return f"file {path} does not exist"
-    first = next(_iter_local(src), None)
+    first = next(iter_local(src), None)
     if first is None:
         return f"file {path} has no rows"
     for column, key in needed_columns(src):

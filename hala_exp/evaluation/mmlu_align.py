@@ -13,14 +13,12 @@ Either side may be a local file (csv, jsonl, parquet) with the same columns, for
 
 from __future__ import annotations
 
-import csv
-import json
 from collections.abc import Iterator
 from typing import Any
 
 from omegaconf import DictConfig
 
-from hala_exp.data.paths import resolve_path
+from hala_exp.data.sources import iter_local
 
 FORMATS = ("hub", "csv", "jsonl", "parquet")
 
@@ -31,20 +29,9 @@ def _rows(side: DictConfig) -> Iterator[dict[str, Any]]:
 
         yield from load_dataset(side.path, side.subset, split=side.split)
         return
-    path = resolve_path(side.path)
-    if side.format == "csv":
-        with open(path, encoding="utf-8", newline="") as f:
-            yield from csv.DictReader(f)
-    elif side.format == "jsonl":
-        with open(path, encoding="utf-8") as f:
-            yield from (json.loads(line) for line in f if line.strip())
-    elif side.format == "parquet":
-        import pyarrow.parquet as pq
-
-        for batch in pq.ParquetFile(path).iter_batches():
-            yield from batch.to_pylist()
-    else:
+    if side.format not in FORMATS:
         raise ValueError(f"format {side.format!r}: must be one of {', '.join(FORMATS)}")
+    yield from iter_local(side)
 
 
 def by_subject(side: DictConfig, name: str) -> dict[str, list[str]]:

@@ -24,6 +24,7 @@ def _pool(sources: DictConfig) -> list[str]:
 def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
     from hala_exp.allam.spikes import GradNormLog, count_spikes
     from hala_exp.models.loading import load_tokenizer
+    from hala_exp.training import from_config
     from hala_exp.training.cpt import CptHyper, train_cpt
 
     c = cfg.cpt
@@ -39,8 +40,7 @@ def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
     write_jsonl(out / "mixture.jsonl", docs)
     heldout = {lang: load_texts(src) for lang, src in c.heldout.items()}
     log = GradNormLog()
-    hyper = CptHyper(c.learning_rate, c.batch_size, c.grad_accum, c.max_length, c.max_steps, c.warmup_ratio,
-                     c.lr_scheduler, c.weight_decay, c.max_grad_norm, c.packing, c.use_cpu, c.bf16, c.seed)
+    hyper = from_config(CptHyper, c)
     metrics = train_cpt(inputs["model"], [d["text"] for d in docs], heldout, out / "model", hyper, [log])
     norms = [r["grad_norm"] for r in log.rows]
     spikes = count_spikes(norms, c.spike_threshold, c.spike_window)

@@ -7,6 +7,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from hala_exp.data.sources import get_field, iter_raw
+from hala_exp.training import from_config
 from hala_exp.training.dpo import DpoHyper, conversational, train_dpo
 
 
@@ -23,6 +24,5 @@ def load_pairs(src: DictConfig) -> list[dict]:
 def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
     d = cfg.dpo
     rows = load_pairs(d.preferences)
-    hyper = DpoHyper(d.beta, d.loss_type, d.learning_rate, d.batch_size, d.grad_accum, d.max_length,
-                     d.max_steps, d.use_cpu, d.bf16, d.seed)
+    hyper = from_config(DpoHyper, d)
     return train_dpo(inputs["model"], rows, out / "model", hyper)

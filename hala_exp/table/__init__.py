@@ -47,12 +47,17 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     return a
 
 
+def _group(point: Point) -> str:
+    """The W&B group the sweep's steps were logged in (an untracked run: its experiment's name)."""
+    return point.group or point.config.get("logger.group") or point.config.get("name", "")
+
+
 def log_wandb(t: Table, png: Path, point: Point, sources: list[str]) -> str:
     """One W&B run (job_type "table") in the sweep's group holding the table and the plot."""
     import wandb
 
     c = point.config
-    group = c.get("logger.group") or c.get("name")
+    group = _group(point)
     run_id = "table-" + hashlib.sha256("\n".join(sorted(sources)).encode()).hexdigest()[:10]
     wandb_dir = c.get("logger.dir") or None
     run = wandb.init(project=c.get("logger.project", "hala-exp"), entity=c.get("logger.entity"), group=group,
@@ -91,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     md = markdown(table)
     (out / "ablation.md").write_text(md + "\n", encoding="utf-8")
     (out / "ablation.csv").write_text(to_csv(table), encoding="utf-8")
-    title = f"{points[0].config.get('logger.group') or points[0].config.get('name', '')}: evaluate.{a.system}"
+    title = f"{_group(points[0])}: evaluate.{a.system}"
     png = plot(table, out / "ablation.png", title)
     print(md)
     print(f"\nWrote {out / 'ablation.md'}, {out / 'ablation.csv'}, {png}")

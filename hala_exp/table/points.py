@@ -13,10 +13,8 @@ from typing import Any
 
 import yaml
 
-from hala_exp.tracking.context import flatten
-
-# Overrides that place or label a run rather than change it: never a swept axis.
-NOT_AXES = ("+sweep", "sweep", "store", "hydra.", "logger.", "plan")
+from hala_exp.tracking.context import PLACEMENT_KEYS, flatten
+from hala_exp.tracking.step_run import TRACKING_FILE
 
 
 @dataclass
@@ -26,6 +24,7 @@ class Point:
     metrics: dict[str, float]
     config: dict[str, Any]
     run_ids: dict[str, str] = field(default_factory=dict)  # step name -> W&B run id
+    group: str | None = None  # the W&B group its steps were logged in
 
 
 def _value(text: str) -> Any:
@@ -42,28 +41,29 @@ def _overrides(run_dir: Path) -> dict[str, Any]:
     for item in items or []:
         key, _, value = item.partition("=")
         key = key.lstrip("+~")
-        if not key.startswith(NOT_AXES):
+        if not key.startswith(PLACEMENT_KEYS):
             out[key] = _value(value)
     return out
 
 
 def _run_ids(results: dict[str, Any]) -> dict[str, str]:
-    ids = {}
-    for step, stage in results["stages"].items():
-        run_id = stage.get("wandb_run_id")
-        if run_id is None:  # older results.json: the stage directory keeps it
-            f = Path(stage["dir"]) / "tracking.json"
-            run_id = json.loads(f.read_text(encoding="utf-8"))["run_id"] if f.is_file() else None
-        if run_id:
-            ids[step] = run_id
-    return ids
+    return {step: stage["wandb_run_id"] for step, stage in results["stages"].items() if stage.get("wandb_run_id")}
+
+
+def _group(results: dict[str, Any]) -> str | None:
+    """The W&B group as the step runs recorded it (tracking.json in a tracked stage's directory)."""
+    for stage in results["stages"].values():
+        f = Path(stage["dir"]) / TRACKING_FILE
+        if stage.get("wandb_run_id") and f.is_file():
+            return json.loads(f.read_text(encoding="utf-8"))["group"]
+    return None
 
 
 def load_run(run_dir: Path) -> Point:
     results = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))
     cfg_file = run_dir / "config.yaml"
     config = flatten(yaml.safe_load(cfg_file.read_text(encoding="utf-8"))) if cfg_file.is_file() else {}
-    return Point(str(run_dir), _overrides(run_dir), results["metrics"], config, _run_ids(results))
+    return Point(str(run_dir), _overrides(run_dir), results["metrics"], config, _run_ids(results), _group(results))
 
 
 def run_dirs(paths: list[Path]) -> list[Path]:
@@ -106,7 +106,8 @@ def wandb_points(path: str, group: str, api: Any = None) -> list[Point]:
     for r, cfg in zip(runs, configs):
         if len(per_step[r.config["step.name"]]) > 1 or not varying:
             ident = tuple(repr(cfg.get(k)) for k in varying)
-            points.setdefault(ident, Point(f"wandb:{path}/{group}", {k: cfg.get(k) for k in varying}, {}, cfg))
+            points.setdefault(ident, Point(f"wandb:{path}/{group}", {k: cfg.get(k) for k in varying}, {}, cfg,
+                                           group=group))
     for step, step_runs in per_step.items():
         for r in step_runs:
             cfg = {k: v for k, v in r.config.items() if not k.startswith("step.")}

@@ -15,8 +15,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from hala_exp.tracking.secrets import scrub, scrub_text
 
-# Overrides that say where things go rather than what the experiment is: left out of run names.
-_NOT_IN_NAME = ("+sweep", "sweep", "store", "logger.", "hydra.", "plan")
+# Overrides that say where things go rather than what the experiment is: left out of run names and
+# never an axis of an ablation table.
+PLACEMENT_KEYS = ("+sweep", "sweep", "store", "logger.", "hydra.", "plan")
 
 
 def flatten(node: Any, prefix: str = "") -> dict[str, Any]:
@@ -47,7 +48,7 @@ def _hydra() -> tuple[list[str], str | None]:
 
 def run_label(overrides: list[str]) -> str:
     """The overrides that define this point, e.g. "merge.t=0.25"."""
-    keep = [o for o in overrides if not o.lstrip("+~").startswith(_NOT_IN_NAME)]
+    keep = [o for o in overrides if not o.lstrip("+~").startswith(PLACEMENT_KEYS)]
     return " ".join(keep)
 
 

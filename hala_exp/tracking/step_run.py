@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from hala_exp.io import write_json
+from hala_exp.pipeline.store import Store
 from hala_exp.tracking.run_ids import claim_run_id
 from hala_exp.tracking.secrets import scrub, scrub_text
 
@@ -77,9 +78,7 @@ class StepRun:
             art = wandb.Artifact(_artifact_name(ref), type="hub", metadata={"id": ref})
             art.add_reference(_uri(ref), checksum=False)
             return art
-        out_dir = Path(ref)
-        while out_dir.name != self.spec["input_keys"][role] and out_dir != out_dir.parent:
-            out_dir = out_dir.parent  # <store>/<step>/<key>/<sub> -> <store>/<step>/<key>
+        out_dir = Store(self.spec["store"]).path(step, self.spec["input_keys"][role])
         art = wandb.Artifact(_artifact_name(step), type="step-output",
                              metadata={"key": self.spec["input_keys"][role], "path": str(out_dir)})
         art.add_reference(out_dir.resolve().as_uri(), checksum=False)
