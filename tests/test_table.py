@@ -79,3 +79,22 @@ def test_best_cell_is_the_max_or_the_min_at_the_precision_shown():
     lines = markdown(t).splitlines()
     assert lines[3] == "| 0.5 | **31.00** | **6.20** | 30.06 | run0.5 |"
     assert lines[2] == "| 0.0 | 30.00 | 6.90 | 30.06 | run0.0 |" and lines[4].startswith("| 1.0 |  | 6.50 |")
+
+
+def test_a_point_knows_the_wandb_group_its_steps_were_logged_in(tmp_path):
+    import json
+
+    from hala_exp.table import _group
+    from hala_exp.table.points import load_run
+
+    stage = tmp_path / "store" / "cpt" / "k1"
+    stage.mkdir(parents=True)
+    (stage / "tracking.json").write_text(json.dumps({"group": "allam_tiny-2026-11-23_lang_ratio", "run_id": "r1"}))
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "results.json").write_text(json.dumps({
+        "stages": {"cpt": {"status": "ran", "key": "k1", "dir": str(stage), "seconds": 1.0, "wandb_run_id": "r1"}},
+        "metrics": {"cpt.steps": 12.0}}))
+    point = load_run(run)
+    assert point.run_ids == {"cpt": "r1"} and point.group == "allam_tiny-2026-11-23_lang_ratio"
+    assert _group(point) == point.group  # not `logger.group or name`, which a sweep without a group lacks
