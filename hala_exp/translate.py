@@ -7,6 +7,10 @@ row's id and source, and record whether an output was cut at the token limit.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import Any
+
+from omegaconf import DictConfig
 
 from hala_exp.engines.base import Engine, SamplingParams
 from hala_exp.text import arabic_ratio, has_arabic
@@ -73,3 +77,25 @@ class LazyEngine:
         if self.engine is not None:
             self.engine.close()
             self.engine = None
+
+
+def translate_pass(engine_cfg: DictConfig, model_path: str, model_dtype: str, prompt: str, max_new_tokens: int,
+                   rows: list[dict], shards_dir: str, gates: DictConfig,
+                   id_of: Callable[[dict], Any] = lambda r: r["id"]) -> tuple[list[dict], list[dict], dict[str, float]]:
+    """Translate `rows` in resumable shards (the model opens only if a shard is left), then pass
+    them through the quality gates: (passed, rejected with reasons, metrics of the whole pass)."""
+    from hala_exp.data.gates import apply_gates
+    from hala_exp.engines.base import sampling_from
+    from hala_exp.shards import run_sharded
+
+    engine = LazyEngine(engine_cfg, model_path, model_dtype)
+    params = sampling_from(engine_cfg, max_new_tokens)
+    try:
+        translated, shards, ran = run_sharded(
+            rows, engine_cfg.shard_rows, shards_dir,
+            lambda chunk: translate_rows(engine.get(), chunk, prompt, params), id_of=id_of, desc="translate")
+    finally:
+        engine.close()
+    passed, rejected, gate_metrics = apply_gates(translated, prompt, gates)
+    return passed, rejected, {**combine_metrics(shards), "shards": float(len(shards)), "shards_run": float(ran),
+                              **gate_metrics}

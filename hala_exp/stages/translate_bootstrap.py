@@ -13,26 +13,16 @@ from omegaconf import DictConfig
 
 from hala_exp.data.adapters import Counts, iter_chat
 from hala_exp.data.chat import to_instruction
-from hala_exp.data.gates import apply_gates
-from hala_exp.engines.base import sampling_from
 from hala_exp.io import write_jsonl
-from hala_exp.shards import run_sharded
-from hala_exp.translate import LazyEngine, combine_metrics, translate_rows
+from hala_exp.translate import translate_pass
 
 
 def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
     counts = Counts()
     rows = [to_instruction(r) for r in iter_chat(cfg.source, "bootstrap", counts)]  # before the model
-    engine = LazyEngine(cfg.engine, inputs["model"], cfg.teacher.dtype)
-    params = sampling_from(cfg.engine, cfg.teacher.max_new_tokens)
-    try:
-        tuples, shards, ran = run_sharded(
-            rows, cfg.engine.shard_rows, inputs["shards"],
-            lambda chunk: translate_rows(engine.get(), chunk, cfg.teacher.prompt, params), desc="translate")
-    finally:
-        engine.close()
-    passed, rejected, gate_metrics = apply_gates(tuples, cfg.teacher.prompt, cfg.gates)
+    t = cfg.teacher
+    passed, rejected, metrics = translate_pass(cfg.engine, inputs["model"], t.dtype, t.prompt, t.max_new_tokens,
+                                               rows, inputs["shards"], cfg.gates)
     write_jsonl(out / "tuples.jsonl", passed)
     write_jsonl(out / "rejected.jsonl", rejected)
-    return {**combine_metrics(shards), "shards": float(len(shards)), "shards_run": float(ran),
-            **gate_metrics, **counts.as_metrics("source.bootstrap")}
+    return {**metrics, **counts.as_metrics("source.bootstrap")}
