@@ -38,8 +38,6 @@ def sequence_logprob(model, tokenizer, prompt: list[dict], reply: list[dict]) ->
 
     p_ids = tokenizer.apply_chat_template(prompt, add_generation_prompt=True, tokenize=True, return_dict=False)
     full = tokenizer.apply_chat_template(prompt + reply, tokenize=True, return_dict=False)
-    if hasattr(p_ids, "input_ids"):
-        p_ids, full = p_ids["input_ids"], full["input_ids"]
     ids = torch.tensor([full], device=model.device)
     with torch.no_grad():
         logp = torch.log_softmax(model(ids).logits[0, :-1].float(), -1)
@@ -69,6 +67,8 @@ def train_dpo(model_path: str, rows: list[dict], out: Path, h: DpoHyper) -> dict
         raise ValueError("no preference pairs: the preference source gave no rows")
     tokenizer = load_tokenizer(model_path)
     model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
+    if torch.cuda.is_available() and not h.use_cpu:
+        model.to("cuda")  # where the trainer will put it: the margin before is not computed on the CPU
     before = preference_margin(model, tokenizer, rows)
     args = DPOConfig(
         output_dir=str(out.parent / (out.name + ".trainer")), beta=h.beta, loss_type=[h.loss_type],
