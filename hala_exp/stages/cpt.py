@@ -17,6 +17,27 @@ from hala_exp.allam.texts import load_texts
 from hala_exp.io import write_json, write_jsonl
 
 
+def _step_of(name: str, steps: int) -> int | None:
+    """The training step a held-out metric was taken at: loss_before 0, loss_stepN N, loss the end."""
+    if name == "loss_before":
+        return 0
+    if name.startswith("loss_step"):
+        return int(name.removeprefix("loss_step"))
+    return steps if name == "loss" else None
+
+
+def eval_curve(metrics: dict[str, float]) -> list[dict[str, float]]:
+    """Held-out loss per language by step: before training, every eval_steps, and at the end."""
+    rows: dict[int, dict[str, float]] = {}
+    for k, v in metrics.items():
+        parts = k.split(".")
+        if parts[0] == "heldout" and len(parts) == 3:
+            step = _step_of(parts[2], int(metrics["steps"]))
+            if step is not None:
+                rows.setdefault(step, {"step": float(step)})[parts[1]] = v
+    return [rows[s] for s in sorted(rows)]
+
+
 def _pool(sources: DictConfig) -> list[str]:
     return [t for src in sources.values() for t in load_texts(src)]
 
@@ -47,6 +68,7 @@ def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
     for i, r in enumerate(log.rows):
         r["spike"] = i in spikes
     write_jsonl(out / "curve.jsonl", log.rows)
+    write_jsonl(out / "eval_curve.jsonl", eval_curve(metrics))
     write_json(out / "mixture_stats.json", stats)
     metrics.update({f"mixture.{k}": v for k, v in stats.items()})
     metrics.update({"grad_spikes": float(len(spikes)),

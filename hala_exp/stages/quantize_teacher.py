@@ -10,6 +10,7 @@ both models through the engine interface (the same path later stages use) and co
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -25,6 +26,11 @@ from hala_exp.models.loading import load_causal_lm, pick_device, split_revision
 
 # The unquantized model is called "ref": on CPU it runs in float32, so "bf16" would misname it.
 REF, FP8 = "ref", "fp8"
+
+
+def _prefix_share(a: str, b: str) -> float:
+    """Share of the longer greedy output that both outputs have in common before they first differ."""
+    return len(os.path.commonprefix([a, b])) / max(len(a), len(b), 1)
 
 
 def _prompt_logits(model: Any, tokenizer: Any, conversations: list[list[Message]]) -> list[Any]:
@@ -127,5 +133,6 @@ def run_validate(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str
         metrics[f"{name}.truncated"] = sum(not g.finished for g in gens) / len(gens)
     metrics["fp8.speedup"] = fp8_tps / ref_tps if ref_tps > 0 else math.nan
     metrics["agree.exact"] = sum(a == b for a, b in zip(ref_texts, fp8_texts)) / len(rows)
+    metrics["agree.prefix"] = sum(_prefix_share(a, b) for a, b in zip(ref_texts, fp8_texts)) / len(rows)
     metrics["agree.chrf"] = translation_scores(fp8_texts, ref_texts)["chrf"]  # FP8 against the unquantized
     return metrics

@@ -27,6 +27,7 @@ class CptHyper:
     use_cpu: bool
     bf16: bool
     seed: int
+    eval_steps: int = 0  # > 0: held-out loss every N steps as well
 
 
 def train_cpt(model_path: str, texts: list[str], heldout: dict[str, list[str]], out: Path, h: CptHyper,
@@ -51,6 +52,7 @@ def train_cpt(model_path: str, texts: list[str], heldout: dict[str, list[str]], 
         save_strategy="no", report_to=[], bf16=h.bf16, use_cpu=h.use_cpu, max_length=h.max_length,
         packing=h.packing, eval_packing=h.packing, dataset_text_field="text", completion_only_loss=False,
         seed=h.seed, data_seed=h.seed, dataloader_num_workers=0, disable_tqdm=True,
+        eval_strategy="steps" if h.eval_steps > 0 and heldout else "no", eval_steps=h.eval_steps or None,
     )
     evals = {lang: Dataset.from_list([{"text": t} for t in ts]) for lang, ts in heldout.items() if ts}
     trainer = SFTTrainer(model=model_path, args=args, train_dataset=Dataset.from_list([{"text": t} for t in texts]),
@@ -68,6 +70,10 @@ def train_cpt(model_path: str, texts: list[str], heldout: dict[str, list[str]], 
     tokenizer.padding_side = "left"
     tokenizer.save_pretrained(str(out))
     shutil.rmtree(args.output_dir, ignore_errors=True)
+    for row in trainer.state.log_history:  # the periodic held-out losses (eval_strategy=steps)
+        for lang in evals:
+            if f"eval_{lang}_loss" in row:
+                metrics[f"heldout.{lang}.loss_step{row['step']}"] = float(row[f"eval_{lang}_loss"])
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     metrics.update({"train_loss": float(result.training_loss), "steps": float(result.global_step),
                     "first_loss": float(losses[0]) if losses else float("nan"),

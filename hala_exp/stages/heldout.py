@@ -1,0 +1,23 @@
+"""Evaluate any system by its mean token loss per language on held-out text (eval.heldout)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from hala_exp.allam.texts import load_texts
+from hala_exp.io import write_json
+
+
+def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
+    from hala_exp.evaluation.heldout import heldout_loss
+    from hala_exp.models.loading import load_causal_lm, load_tokenizer, pick_device
+
+    h = cfg.heldout
+    texts = {lang: load_texts(src) for lang, src in h.texts.items()}
+    tokenizer = load_tokenizer(inputs["model"])
+    model = load_causal_lm(inputs["model"], pick_device(cfg.engine.device), cfg.engine.dtype)
+    scores = {lang: heldout_loss(model, tokenizer, ts, h.batch_size, h.max_length) for lang, ts in texts.items()}
+    write_json(out / "heldout.json", scores)
+    return {f"{lang}.{k}": v for lang, s in scores.items() for k, v in s.items()}
