@@ -21,7 +21,7 @@ CUSTOM = "hala_exp.evaluation.sample_tasks"
 
 
 def _slugs(path: Path) -> set[str]:
-    from hala_exp.evaluation.sample_tasks import subject_slug
+    from hala_exp.evaluation.subject_tasks import subject_slug
 
     return {subject_slug(r["subject"]) for r in read_jsonl(path)}
 

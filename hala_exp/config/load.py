@@ -148,6 +148,14 @@ def _check_eval(ev: DictConfig, check_data: bool) -> None:
         if not resolve_path(path).is_dir():
             _fail(f"eval.lighteval.data_dirs.{task}", path, "this local dataset directory does not exist",
                   "download the task's dataset repo there (huggingface-cli download --repo-type dataset)")
+    for i, extra in enumerate(lcfg.extra_custom_tasks):
+        key = f"eval.lighteval.extra_custom_tasks[{i}]"
+        if extra.module == lcfg.custom_tasks or extra.module in [e.module for e in lcfg.extra_custom_tasks[:i]]:
+            _fail(f"{key}.module", extra.module, "this custom-tasks module is already loaded; its task names "
+                  "would be defined twice", f"drop {key}: a module is loaded once, with one data_dir")
+        if check_data and extra.data_dir and not resolve_path(extra.data_dir).is_dir():
+            _fail(f"{key}.data_dir", extra.data_dir, "this local data directory does not exist",
+                  "point it at a folder of the module's jsonl files, or set it to null for the module's own data")
 
 
 def _check_engine(e: DictConfig) -> None:

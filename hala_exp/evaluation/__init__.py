@@ -1,6 +1,7 @@
 """Evaluation: translation quality metrics and lighteval runs.
 
-`sample_tasks` and `lighteval_run` import lighteval (slow) only when used; nothing here does.
+The custom tasks (`sample_tasks`, `mmlu_en_tasks`, on `subject_tasks`) and `lighteval_run` import
+lighteval (slow) only when used; nothing here does.
 """
 
 from hala_exp.evaluation.metrics import translation_scores

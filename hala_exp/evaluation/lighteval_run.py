@@ -74,6 +74,25 @@ def _custom_module(custom_tasks: str | None, data_dir: str | None) -> types.Modu
     return view
 
 
+def custom_tasks_module(custom: list[tuple[str | None, str | None]]) -> types.ModuleType | None:
+    """One custom-tasks module from (module, data_dir) pairs: their TASKS_TABLEs in order.
+
+    A single pair gives its module as `_custom_module` does; a task name defined by two of the
+    modules raises a ValueError naming it.
+    """
+    modules = [m for m in (_custom_module(name, data_dir) for name, data_dir in custom) if m is not None]
+    if len(modules) <= 1:
+        return modules[0] if modules else None
+    table = [cfg for m in modules for cfg in getattr(m, "TASKS_TABLE", [])]
+    names = [cfg.name for cfg in table]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ValueError(f"custom tasks {twice} are defined by more than one of {[n for n, _ in custom]}")
+    combined = types.ModuleType("hala_exp_custom_tasks", "Custom tasks of several modules.")
+    combined.TASKS_TABLE = table  # type: ignore[attr-defined]
+    return combined
+
+
 def _module_from_file(path: str) -> types.ModuleType:
     spec = importlib.util.spec_from_file_location(Path(path).stem, path)
     if spec is None or spec.loader is None:
@@ -168,13 +187,16 @@ def run_lighteval(model_dir: str, tasks: list[str], out_dir: Path, custom_tasks:
                   data_dir: str | None = None, max_samples: int | None = None, batch_size: int = 8,
                   device: str = "cpu", exclude: list[str] | None = None,
                   data_dirs: dict[str, str] | None = None,
-                  engine: dict[str, Any] | None = None) -> dict[str, float]:
+                  engine: dict[str, Any] | None = None,
+                  extra_custom_tasks: list[tuple[str, str | None]] | None = None) -> dict[str, float]:
     """Evaluate `model_dir` on lighteval `tasks` ("name|fewshot"); details and results go to `out_dir`.
 
     A name without `:` runs all its subsets but those in `exclude`; `data_dirs` maps task names to
-    local dataset directories (see `suites`). `batch_size` is questions per forward batch (see
-    CHOICES_PER_QUESTION); `device` may be "auto". Task names are checked before the model loads.
-    `engine` (the engine config) with backend vllm runs lighteval's vLLM model instead.
+    local dataset directories (see `suites`). The custom tasks are those of `custom_tasks` (on
+    `data_dir`) and of each (module, data_dir) pair of `extra_custom_tasks`. `batch_size` is
+    questions per forward batch (see CHOICES_PER_QUESTION); `device` may be "auto". Task names are
+    checked before the model loads. `engine` (the engine config) with backend vllm runs lighteval's
+    vLLM model instead.
     """
     from lighteval.logging.evaluation_tracker import EvaluationTracker
     from lighteval.pipeline import Pipeline, PipelineParameters
@@ -185,7 +207,7 @@ def run_lighteval(model_dir: str, tasks: list[str], out_dir: Path, custom_tasks:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     block_tiny_benchmarks_download()
-    custom = _custom_module(custom_tasks, data_dir)
+    custom = custom_tasks_module([(custom_tasks, data_dir), *(extra_custom_tasks or [])])
     expanded, configs, base = resolve(list(tasks), custom, exclude or ())
     module = task_module(expanded, configs, base, custom, data_dirs)
     device = pick_device(device)

@@ -1,8 +1,7 @@
 """lighteval custom tasks: ArabicMMLU-format multiple choice on local jsonl (the bundled sample by default).
 
-One task per subject, `arabic_mmlu_sample:<subject_slug>`, so every subject gets its own score.
-Asking lighteval for `arabic_mmlu_sample|0` runs all of them: its registry expands a name with no
-`:` into every task that shares the prefix (a "superset").
+One task per subject, `arabic_mmlu_sample:<subject_slug>` (built by `subject_tasks`), so every
+subject gets its own score; asking lighteval for `arabic_mmlu_sample|0` runs all of them.
 
 Roll-up: the task score is the **unweighted mean of the per-subject accuracies** (macro average),
 which is what lighteval reports as `arabic_mmlu_sample:_average|0` and how the Open Arabic LLM
@@ -15,17 +14,13 @@ thing. One difference: a row's `context` (8 of 300 in the sample) is put before 
 where the leaderboard prompt drops it.
 
 The data directory holds jsonl files with the sample's columns (`subject`, `question`, `context`,
-`choices`, `answer`); their names must not look like split names, so they all form split `train`.
-`build_tasks(data_dir)` makes the tasks for another directory; the module-level `TASKS_TABLE`
-uses `$HALA_ARABIC_MMLU_DIR` or the bundled sample.
+`choices`, `answer`). `build_tasks(data_dir)` makes the tasks for another directory; the
+module-level `TASKS_TABLE` uses `$HALA_ARABIC_MMLU_DIR` or the bundled sample.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import re
-from functools import partial
 from pathlib import Path
 from string import ascii_uppercase
 from typing import Any
@@ -36,25 +31,10 @@ from lighteval.tasks.lighteval_task import LightevalTaskConfig
 from lighteval.tasks.multilingual.tasks.arabic import arabic_mmlu_pfn
 from lighteval.tasks.requests import Doc
 
+from hala_exp.evaluation.subject_tasks import build_subject_tasks
+
 TASK = "arabic_mmlu_sample"
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[1] / "data" / "samples" / "arabic_mmlu"
-
-
-def subject_slug(subject: str) -> str:
-    """'Political Science' -> 'political_science' (task names must not hold spaces, `|` or `:`)."""
-    return re.sub(r"[^0-9a-z]+", "_", subject.lower()).strip("_")
-
-
-def read_subjects(data_dir: str | Path) -> list[str]:
-    """Distinct subjects in the folder's jsonl files, sorted."""
-    subjects: set[str] = set()
-    files = sorted(Path(data_dir).glob("*.jsonl"))
-    if not files:
-        raise FileNotFoundError(f"no .jsonl files in {data_dir}")
-    for path in files:
-        with open(path, encoding="utf-8") as f:
-            subjects.update(json.loads(line)["subject"] for line in f if line.strip())
-    return sorted(subjects)
 
 
 def prompt(line: dict[str, Any], task_name: str | None = None) -> Doc:
@@ -65,31 +45,10 @@ def prompt(line: dict[str, Any], task_name: str | None = None) -> Doc:
     return arabic_mmlu_pfn({"Question": question, **options, "Answer Key": answer}, task_name=task_name)
 
 
-def _is_subject(subject: str, line: dict[str, Any]) -> bool:
-    return line["subject"] == subject
-
-
 def build_tasks(data_dir: str | Path | None = None) -> list[LightevalTaskConfig]:
     """One zero-shot-ready task per subject found in `data_dir`."""
-    data_dir = Path(data_dir or DEFAULT_DATA_DIR).resolve()
-    return [
-        LightevalTaskConfig(
-            name=f"{TASK}:{subject_slug(subject)}",
-            prompt_function=prompt,
-            hf_repo=str(data_dir),
-            hf_subset="default",
-            hf_filter=partial(_is_subject, subject),
-            hf_avail_splits=["train"],
-            evaluation_splits=["train"],
-            few_shots_split=None,
-            few_shots_select="sequential",
-            metrics=[LogLikelihoodAccMetric(normalization=LogProbCharNorm())],
-            generation_size=-1,
-            stop_sequence=None,
-            version=0,
-        )
-        for subject in read_subjects(data_dir)
-    ]
+    return build_subject_tasks(TASK, data_dir or DEFAULT_DATA_DIR, prompt,
+                               [LogLikelihoodAccMetric(normalization=LogProbCharNorm())])
 
 
 TASKS_TABLE = build_tasks(os.environ.get("HALA_ARABIC_MMLU_DIR") or DEFAULT_DATA_DIR)

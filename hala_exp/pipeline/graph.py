@@ -134,10 +134,12 @@ def _dpo(b: _Builder, tuned: Ref | str) -> Ref:
 
 def _lighteval(b: _Builder, students: dict[str, Ref | str]) -> None:
     engine = _plain(b.cfg.engine)
+    # `extra_custom_tasks` came later: left out while empty, so suites without it keep their keys
+    lighteval = {k: v for k, v in _plain(b.cfg.eval.lighteval).items() if k != "extra_custom_tasks" or v}
     if b.cfg.eval.lighteval.tasks:
         for system, model in students.items():
             b.add(f"evaluate.{system}", "evaluate_lighteval", "hala_exp.stages.evaluate:run_lighteval",
-                  {"eval": {"lighteval": _plain(b.cfg.eval.lighteval)}, "engine": engine},
+                  {"eval": {"lighteval": lighteval}, "engine": engine},
                   {"model": model})
 
 

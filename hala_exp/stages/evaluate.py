@@ -63,6 +63,13 @@ def run_translation(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[
     return {**{f"translation.{k}": v for k, v in scores.items()}, "translation.n": float(len(items))}
 
 
+def _custom_tasks(module: str | None, data_dir: str | None) -> tuple[str | None, str | None]:
+    """A custom-tasks module (a file or `samples:` path resolved) and its data directory, resolved."""
+    if module and (module.endswith(".py") or module.startswith("samples:")):
+        module = str(resolve_path(module))
+    return module, (str(resolve_path(data_dir)) if data_dir else None)
+
+
 def run_lighteval(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
     """lighteval's tasks (`eval.lighteval`) on `inputs["model"]`; flat `task[.subset].metric` scores."""
     from hala_exp.evaluation.lighteval_run import run_lighteval as run
@@ -71,15 +78,13 @@ def run_lighteval(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[st
     lcfg = cfg.eval.lighteval
     if not lcfg.tasks:
         return {}
-    custom = lcfg.custom_tasks
-    if custom and (custom.endswith(".py") or custom.startswith("samples:")):
-        custom = str(resolve_path(custom))
-    data_dir = str(resolve_path(lcfg.data_dir)) if lcfg.data_dir else None
+    custom, data_dir = _custom_tasks(lcfg.custom_tasks, lcfg.data_dir)
+    extra = [_custom_tasks(c.module, c.get("data_dir")) for c in lcfg.get("extra_custom_tasks") or []]
     data_dirs = {task: str(resolve_path(d)) for task, d in (lcfg.get("data_dirs") or {}).items()}
     scores = run(inputs["model"], list(lcfg.tasks), out, custom_tasks=custom, data_dir=data_dir,
                  max_samples=lcfg.max_samples, batch_size=lcfg.batch_size, device=cfg.engine.device,
                  exclude=list(lcfg.get("exclude") or []), data_dirs=data_dirs,
-                 engine=OmegaConf.to_container(cfg.engine, resolve=True))
+                 engine=OmegaConf.to_container(cfg.engine, resolve=True), extra_custom_tasks=extra)
     if lcfg.get("suite"):
         scores.update(suite_scores(scores, list(lcfg.tasks), lcfg.suite, lcfg.metric))
     return scores
