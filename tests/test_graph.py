@@ -62,3 +62,65 @@ def test_plan_prints_without_importing_torch(tmp_path):
     assert json.loads(lines[-1]) == []
     assert "19 to run, 0 reused" in proc.stdout
     assert any(line.split()[:2] == ["run", "merge"] for line in lines)
+
+
+def test_targets_keep_the_named_steps_and_what_they_need_only():
+    names = [s.name for s in build_graph(compose(["targets=[validate_teacher,evaluate.translator]"]))]
+    assert names == ["build.teacher", "quantize_teacher", "validate_teacher", "translate_bootstrap", "build.judge",
+                     "judge", "build.translator_base", "train_translator", "evaluate.translator"]
+    full = step_keys(build_graph(compose()))
+    some = step_keys(build_graph(compose(["targets=[evaluate.student_*]"])))
+    assert some.items() <= full.items() and "evaluate.teacher" not in some and "evaluate.student_sft" in some
+
+
+def test_a_target_that_matches_no_step_is_refused_naming_the_steps():
+    import pytest
+
+    from hala_exp.config import ConfigError, validate
+
+    with pytest.raises(ConfigError, match=r"targets\[1\] = 'evaluate\.nobody'.*evaluate\.student_merged"):
+        validate(compose(["targets=[merge,evaluate.nobody]"]), check_data=False)
+
+
+def test_translated_data_replaces_the_translation_chain():
+    steps = build_graph(compose(["experiment=smollm2_merge", "model=tiny"]))
+    by_name = {s.name: s for s in steps}
+    assert not {"build.teacher", "judge", "train_translator", "translate_corpus"} & set(by_name)
+    assert by_name["sft"].stage == "sft_sources"
+    assert by_name["sft"].config["sources"]["tatoeba_en_ar"]["response_field"] == "ar"
+    assert {"heldout.student_base", "heldout.student_sft", "heldout.student_merged"} <= set(by_name)
+
+
+def test_heldout_texts_add_a_heldout_step_per_system_keyed_by_its_texts():
+    base = ["eval=heldout"]
+    names = [s.name for s in build_graph(compose(base))]
+    assert {n for n in names if n.startswith("heldout.")} == {
+        "heldout.teacher", "heldout.teacher_fp8", "heldout.translator_base", "heldout.translator",
+        "heldout.student_base", "heldout.student_sft", "heldout.student_merged"}
+    assert {n for n in changed(base, [*base, "eval.heldout.texts.arabic.rows=10"])} == {
+        n for n in names if n.startswith("heldout.")}
+    assert not any(n.startswith("heldout.") for n in (s.name for s in build_graph(compose())))
+
+
+def test_the_gguf_model_converts_offline_and_uses_the_hub_id_online(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    offline = build_graph(compose(["experiment=smollm2_merge"]))
+    assert offline[0].name == "convert.smollm2_135m" and offline[0].stage == "convert_gguf"
+    assert len(offline[0].config["gguf"]["xxh3_128"]) == 32
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    online = build_graph(compose(["experiment=smollm2_merge"]))
+    assert "convert.smollm2_135m" not in {s.name for s in online}
+    assert {s.name: s for s in online}["sft"].inputs["model"] == "HuggingFaceTB/SmolLM2-135M-Instruct"
+    always = build_graph(compose(["experiment=smollm2_merge", "model.gguf.use=always"]))
+    assert always[0].name == "convert.smollm2_135m"
+
+
+def test_a_missing_gguf_package_is_refused_with_the_install_command(monkeypatch):
+    import pytest
+
+    from hala_exp.config import ConfigError, validate
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    cfg = compose(["experiment=smollm2_merge", "model.gguf.package=no_such_gguf_package"])
+    with pytest.raises(ConfigError, match=r"model\.gguf\.package = 'no_such_gguf_package'.*pip install"):
+        validate(cfg, check_data=False)

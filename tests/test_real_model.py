@@ -97,10 +97,7 @@ def test_mean_initialised_new_rows_start_with_a_lower_arabic_loss_than_random_on
     losses, fertility = {}, {}
     for init in ("mean", "random"):
         results = run(root, f"expand-{init}", "experiment=allam_smollm2", f"allam.expand.init={init}",
-                      "eval.heldout.texts.arabic.path=samples:tatoeba_ara_eng/sample.tsv",
-                      "eval.heldout.texts.arabic.format=tsv", "eval.heldout.texts.arabic.fields=[ar]",
-                      "eval.heldout.texts.arabic.rows=48", "eval.heldout.texts.arabic.offset=1000",
-                      "targets=[heldout.allam_expanded]")
+                      *SMALL_HELDOUT, "targets=[heldout.allam_expanded]")
         m = results["metrics"]
         losses[init] = m["heldout.allam_expanded.arabic.bpc"]
         fertility[init] = (m["expand_vocab.fertility.arabic.before"], m["expand_vocab.fertility.arabic.after"])

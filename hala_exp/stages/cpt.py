@@ -17,24 +17,14 @@ from hala_exp.allam.texts import load_texts
 from hala_exp.io import write_json, write_jsonl
 
 
-def _step_of(name: str, steps: int) -> int | None:
-    """The training step a held-out metric was taken at: loss_before 0, loss_stepN N, loss the end."""
-    if name == "loss_before":
-        return 0
-    if name.startswith("loss_step"):
-        return int(name.removeprefix("loss_step"))
-    return steps if name == "loss" else None
-
-
 def eval_curve(metrics: dict[str, float]) -> list[dict[str, float]]:
-    """Held-out loss per language by step: before training, every eval_steps, and at the end."""
+    """Held-out loss per language by step, from `heldout.<lang>.loss_step<N>` (0: before training)."""
     rows: dict[int, dict[str, float]] = {}
     for k, v in metrics.items():
         parts = k.split(".")
-        if parts[0] == "heldout" and len(parts) == 3:
-            step = _step_of(parts[2], int(metrics["steps"]))
-            if step is not None:
-                rows.setdefault(step, {"step": float(step)})[parts[1]] = v
+        if parts[0] == "heldout" and len(parts) == 3 and parts[2].startswith("loss_step"):
+            step = int(parts[2].removeprefix("loss_step"))
+            rows.setdefault(step, {"step": float(step)})[parts[1]] = v
     return [rows[s] for s in sorted(rows)]
 
 

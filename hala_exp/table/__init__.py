@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from hala_exp.table.build import Table, axis_value, build_table, markdown, to_csv
-from hala_exp.table.plot import plot
+from hala_exp.table.plot import plot, plot_curve
 from hala_exp.table.points import Point, load_points, wandb_points
 from hala_exp.table.reference import reference_rows
 from hala_exp.tracking.secrets import scrub
@@ -34,6 +34,9 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--metric", action="append", default=[], metavar="STEP.METRIC[:min]",
                     help="an extra column from results.json (repeatable); ':min' when lower is better, "
                          "e.g. cpt.heldout.arabic.loss:min")
+    ap.add_argument("--curve", action="append", default=[], metavar="STEP.METRIC",
+                    help="also plot a metric logged along training (STEP.METRIC_step<N>) against the step, "
+                         "one line per point, e.g. cpt.heldout.arabic.loss (repeatable)")
     ap.add_argument("--out", type=Path, help="folder for ablation.md/.csv/.png (default: <first path>/table)")
     ap.add_argument("--wandb", choices=("auto", "on", "off"), default="auto",
                     help="log a W&B Table: auto = when the runs were tracked with W&B")
@@ -98,8 +101,15 @@ def main(argv: list[str] | None = None) -> int:
     (out / "ablation.csv").write_text(to_csv(table), encoding="utf-8")
     title = f"{_group(points[0])}: evaluate.{a.system}"
     png = plot(table, out / "ablation.png", title)
+    curves = []
+    for name in a.curve:
+        try:
+            curves.append(plot_curve(points, name, out / f"curve-{name}.png", f"{_group(points[0])}: {name}"))
+        except ValueError as e:
+            print(f"hala-exp-table: --curve {name}: {e}", file=sys.stderr)
+            return 2
     print(md)
-    print(f"\nWrote {out / 'ablation.md'}, {out / 'ablation.csv'}, {png}")
+    print(f"\nWrote {', '.join(map(str, [out / 'ablation.md', out / 'ablation.csv', png, *curves]))}")
     tracked = points[0].config.get("logger.backend") == "wandb"
     if a.wandb == "on" or (a.wandb == "auto" and tracked and not a.wandb_path):
         run_id = log_wandb(table, png, points[0], [p.source for p in points])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hala_exp.table.build import Table, axis_value
+from hala_exp.table.points import Point
 
 
 def plot(t: Table, out: Path, title: str) -> Path:
@@ -40,6 +41,43 @@ def plot(t: Table, out: Path, title: str) -> Path:
         ax.set_ylabel(name)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
+def curve_points(metrics: dict[str, float], name: str) -> list[tuple[int, float]]:
+    """(step, value) of the metrics `<name>_step<N>` a stage logged along training, by step."""
+    prefix = name + "_step"
+    return sorted((int(k.removeprefix(prefix)), v) for k, v in metrics.items()
+                  if k.startswith(prefix) and k.removeprefix(prefix).isdigit())
+
+
+def plot_curve(points: list[Point], name: str, out: Path, title: str) -> Path:
+    """One line per sweep point of metric `name` against the training step (e.g. cpt.heldout.arabic.loss)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.6, 3.6))
+    drawn = 0
+    for p in points:
+        curve = curve_points(p.metrics, name)
+        if curve:
+            label = ", ".join(f"{k}={axis_value(v)}" for k, v in p.overrides.items()) or p.source
+            ax.plot([s for s, _ in curve], [v for _, v in curve], marker="o", label=label)
+            drawn += 1
+    if not drawn:
+        plt.close(fig)
+        raise ValueError(f"no run reports {name}_step<N> metrics to draw a curve of")
+    ax.set_xlabel("training step")
+    ax.set_ylabel(name)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)

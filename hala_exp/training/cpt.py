@@ -60,6 +60,7 @@ def train_cpt(model_path: str, texts: list[str], heldout: dict[str, list[str]], 
     metrics: dict[str, float] = {}
     for lang in evals:
         metrics[f"heldout.{lang}.loss_before"] = float(trainer.evaluate(evals[lang], metric_key_prefix="e")["e_loss"])
+        metrics[f"heldout.{lang}.loss_step0"] = metrics[f"heldout.{lang}.loss_before"]  # the curve's start
     with torch.enable_grad():  # lighteval switches grad off process-wide; a sweep may run it before this
         result = trainer.train()
     for lang in evals:
