@@ -70,6 +70,19 @@ def _submit(cfg: DictConfig, run_dir: Path) -> None:
     print_jobs(jobs, run_dir)
 
 
+def _plot_heldout(metrics: dict[str, float], run_dir: Path) -> None:
+    """heldout.png beside results.json when the run scored held-out text (matplotlib only then)."""
+    from hala_exp.summary import heldout_rows
+
+    rows = heldout_rows(metrics)
+    if rows:
+        from hala_exp.evaluation.heldout_plot import plot_heldout
+
+        png = plot_heldout(rows, run_dir / "heldout.png")
+        if png:
+            print(f"Held-out plot: {png}")
+
+
 def app(cfg: DictConfig) -> None:
     try:
         validate(cfg)
@@ -92,6 +105,7 @@ def app(cfg: DictConfig) -> None:
     print(summary(results["metrics"], model_id=cfg.model.id))
     print(f"\n{len(ran)} stages ran, {len(results['stages']) - len(ran)} reused.")
     print(f"Results: {run_dir / 'results.json'}")
+    _plot_heldout(results["metrics"], run_dir)
     tracking = tracking_context(cfg)
     if tracking and tracking["mode"] == "offline" and ran:
         print(f"W&B: {len(ran)} offline runs in {tracking['dir']}/wandb (group {tracking['group']}); "

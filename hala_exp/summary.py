@@ -75,18 +75,24 @@ def suite_table(rows: dict[str, dict[str, float]], suite: str, model_id: str | N
             + markdown_table(ours + paper, columns))
 
 
-def heldout_table(metrics: dict[str, float]) -> str:
-    """Held-out loss (nats/token) and bits per character per system and language (`heldout.*`)."""
+def heldout_rows(metrics: dict[str, float]) -> dict[str, dict[str, float]]:
+    """{system: {"<lang>.<metric>": value}} from flat `heldout.<system>.<lang>.<metric>` names."""
     rows: dict[str, dict[str, float]] = {}
     for name, value in metrics.items():
         if name.startswith("heldout."):
             system, metric = name.removeprefix("heldout.").split(".", 1)
             rows.setdefault(system, {})[metric] = value
+    return dict(sorted(rows.items(), key=lambda kv: _order(kv[0])))
+
+
+def heldout_table(metrics: dict[str, float]) -> str:
+    """Held-out loss (nats/token) and bits per character per system and language (`heldout.*`)."""
+    rows = heldout_rows(metrics)
     if not rows:
         return ""
     langs = sorted({m.split(".")[0] for r in rows.values() for m in r})
     columns = [f"{lang} {k}" for lang in langs for k in ("loss", "bpc")]
-    cells = [(s, [rows[s].get(c.replace(" ", ".")) for c in columns]) for s in sorted(rows, key=_order)]
+    cells = [(s, [rows[s].get(c.replace(" ", ".")) for c in columns]) for s in rows]
     return "Held-out text (loss: nats per token; bpc: bits per character; lower is better)\n" + \
         markdown_table(cells, columns)
 
