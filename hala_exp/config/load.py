@@ -93,6 +93,10 @@ def _check_data(data: DictConfig) -> None:
     for f in ("min_arabic_ratio",):
         if not 0.0 <= g[f] <= 1.0:
             _fail(f"data.gates.{f}", g[f], "is a share and must lie in [0, 1]", f"set data.gates.{f}=0.5")
+    for f, default in (("leak_min_words", 4), ("trailing_min_words", 3)):
+        if g[f] < 0:
+            _fail(f"data.gates.{f}", g[f], "is a word count and must be 0 (off) or more",
+                  f"set data.gates.{f}={default}")
     if not 0.0 <= g.min_length_ratio < g.max_length_ratio:
         _fail("data.gates.min_length_ratio", g.min_length_ratio,
               f"must be at least 0 and below data.gates.max_length_ratio ({g.max_length_ratio})",

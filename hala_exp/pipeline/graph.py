@@ -15,8 +15,8 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 # Bump a stage's version when its code changes what it writes: old outputs stop being reused.
-VERSIONS = {"build_model": 1, "quantize_teacher": 2, "validate_teacher": 1, "translate_bootstrap": 2,
-            "judge": 2, "train_translator": 2, "translate_corpus": 2, "sft": 1, "merge": 1,
+VERSIONS = {"build_model": 1, "quantize_teacher": 2, "validate_teacher": 1, "translate_bootstrap": 3,
+            "judge": 2, "train_translator": 2, "translate_corpus": 3, "sft": 1, "merge": 1,
             "evaluate_translation": 2, "evaluate_lighteval": 2, "dpo": 1, "fertility": 1, "expand_vocab": 1,
             "cpt": 1, "sft_sources": 1}
 
