@@ -308,6 +308,9 @@ def validate(cfg: DictConfig, check_data: bool = True) -> None:
     if "{text}" not in cfg.translator.prompt:
         _fail("translator.prompt", cfg.translator.prompt, "has no {text} placeholder",
               "add {text} where the English goes")
+    if not 0.0 <= cfg.judge.max_invalid_rate <= 1.0:
+        _fail("judge.max_invalid_rate", cfg.judge.max_invalid_rate, "is a share and must lie in [0, 1]",
+              "set judge.max_invalid_rate=0.2 (1 never warns)")
     for ph in ("{ar_text}", "{en_text}"):
         if ph not in cfg.judge.prompt:
             _fail("judge.prompt", cfg.judge.prompt[:40] + "...", f"has no {ph} placeholder", f"add {ph}")

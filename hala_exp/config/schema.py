@@ -89,6 +89,9 @@ class TranslatorConfig(ModelConfig):
 class JudgeConfig(ModelConfig):
     prompt: str = MISSING
     max_new_tokens: int = 4
+    # A judge run whose share of invalid verdicts (neither a clean accept nor reject) is above this
+    # logs a warning; the share is the step's `invalid_rate` metric either way.
+    max_invalid_rate: float = 0.2
 
 
 @dataclass
