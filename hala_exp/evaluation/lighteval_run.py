@@ -57,7 +57,7 @@ def block_tiny_benchmarks_download() -> None:
         requests.get = real_get
 
 
-def _custom_module(custom_tasks: str | None, data_dir: str | None) -> types.ModuleType | None:
+def custom_module(custom_tasks: str | None, data_dir: str | None) -> types.ModuleType | None:
     """The custom tasks as a module; `data_dir` rebuilds its tasks via its `build_tasks(data_dir)`."""
     if custom_tasks is None:
         if data_dir is not None:
@@ -185,7 +185,7 @@ def run_lighteval(model_dir: str, tasks: list[str], out_dir: Path, custom_tasks:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     block_tiny_benchmarks_download()
-    custom = _custom_module(custom_tasks, data_dir)
+    custom = custom_module(custom_tasks, data_dir)
     expanded, configs, base = resolve(list(tasks), custom, exclude or ())
     module = task_module(expanded, configs, base, custom, data_dirs)
     device = pick_device(device)

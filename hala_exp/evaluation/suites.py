@@ -45,6 +45,14 @@ def task_of(name: str) -> str:
     return name.split(":", 1)[0].split("@", 1)[0]
 
 
+def matching(name: str, names: Iterable[str]) -> list[str]:
+    """The registered tasks a name stands for: itself, or (a superset, no `:`) every `name:<subset>`."""
+    names = sorted(set(names))
+    if name in names:
+        return [name]
+    return [n for n in names if n.startswith(name + ":")] if ":" not in name else []
+
+
 def expand(specs: Iterable[str], registry: Iterable[str], exclude: Iterable[str] = ()) -> list[tuple[str, int]]:
     """Task specs as (registered task name, few-shot) pairs, supersets expanded, `exclude` dropped.
 
@@ -55,15 +63,24 @@ def expand(specs: Iterable[str], registry: Iterable[str], exclude: Iterable[str]
     out: list[tuple[str, int]] = []
     for spec in specs:
         name, shots = split_spec(spec)
-        if name in names:
-            expanded = [name]
-        else:
-            expanded = [n for n in names if n.startswith(name + ":")] if ":" not in name else []
+        expanded = matching(name, names)
         if not expanded:
             raise ValueError(f"lighteval task {name!r} (from {spec!r}) is not in lighteval's registry; "
                              "list names with `lighteval tasks list` (multilingual tasks included)")
         out.extend((n, shots) for n in expanded if n not in excluded)
     return list(dict.fromkeys(out))
+
+
+def custom_source(lcfg: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """`eval.lighteval`'s custom tasks (a module path, or a file resolved like data paths) and their
+    data directory, as `run_lighteval` takes them."""
+    from hala_exp.data.paths import resolve_path
+
+    custom = lcfg.get("custom_tasks")
+    if custom and (custom.endswith(".py") or custom.startswith("samples:")):
+        custom = str(resolve_path(custom))
+    data_dir = lcfg.get("data_dir")
+    return custom, str(resolve_path(data_dir)) if data_dir else None
 
 
 def load_registry(custom: types.ModuleType | None, multilingual: bool) -> dict[str, Any]:

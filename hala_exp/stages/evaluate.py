@@ -66,15 +66,12 @@ def run_translation(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[
 def run_lighteval(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
     """lighteval's tasks (`eval.lighteval`) on `inputs["model"]`; flat `task[.subset].metric` scores."""
     from hala_exp.evaluation.lighteval_run import run_lighteval as run
-    from hala_exp.evaluation.suites import suite_scores
+    from hala_exp.evaluation.suites import custom_source, suite_scores
 
     lcfg = cfg.eval.lighteval
     if not lcfg.tasks:
         return {}
-    custom = lcfg.custom_tasks
-    if custom and (custom.endswith(".py") or custom.startswith("samples:")):
-        custom = str(resolve_path(custom))
-    data_dir = str(resolve_path(lcfg.data_dir)) if lcfg.data_dir else None
+    custom, data_dir = custom_source(lcfg)
     data_dirs = {task: str(resolve_path(d)) for task, d in (lcfg.get("data_dirs") or {}).items()}
     scores = run(inputs["model"], list(lcfg.tasks), out, custom_tasks=custom, data_dir=data_dir,
                  max_samples=lcfg.max_samples, batch_size=lcfg.batch_size, device=cfg.engine.device,
