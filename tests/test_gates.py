@@ -174,3 +174,17 @@ def test_a_translate_pass_gates_with_the_models_special_tokens_even_when_resumed
     assert metrics["shards_run"] == 0
     # <|im_start|> is an added special token outside the tokenizer's special-tokens map
     assert seen[0] == seen[1] and {"<|im_start|>", "<|im_end|>", "<|pad|>"} <= set(seen[0])
+
+
+def test_the_vllm_engine_gives_the_special_tokens_of_its_own_tokenizer(tiny_llama):
+    """vLLM's `LLM.get_tokenizer()` is the tokenizer read; no second one is loaded (no vLLM needed here)."""
+    import types
+
+    from hala_exp.engines.vllm import VLLMEngine
+    from hala_exp.models.loading import load_tokenizer, special_token_strings
+
+    tokenizer = load_tokenizer(str(tiny_llama))
+    engine = object.__new__(VLLMEngine)
+    engine.llm = types.SimpleNamespace(get_tokenizer=lambda: tokenizer)
+    assert engine.special_tokens() == special_token_strings(tokenizer)
+    assert "<|im_start|>" in engine.special_tokens()

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import copy
 import types
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -45,12 +45,11 @@ def task_of(name: str) -> str:
     return name.split(":", 1)[0].split("@", 1)[0]
 
 
-def matching(name: str, names: Iterable[str]) -> list[str]:
+def matching(name: str, names: Collection[str]) -> list[str]:
     """The registered tasks a name stands for: itself, or (a superset, no `:`) every `name:<subset>`."""
-    names = sorted(set(names))
     if name in names:
         return [name]
-    return [n for n in names if n.startswith(name + ":")] if ":" not in name else []
+    return sorted(n for n in names if n.startswith(name + ":")) if ":" not in name else []
 
 
 def expand(specs: Iterable[str], registry: Iterable[str], exclude: Iterable[str] = ()) -> list[tuple[str, int]]:

@@ -34,7 +34,7 @@ def task_problems(specs: list[str], names: Iterable[str]) -> list[str]:
     known names as the fix."""
     from hala_exp.evaluation.suites import matching, split_spec, task_of
 
-    names = sorted(set(names))
+    names = set(names)
     problems = []
     for i, spec in enumerate(specs):
         try:
