@@ -19,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from hala_exp.config import CONF_DIR, ConfigError, validate
 from hala_exp.config.schema import register
+from hala_exp.evaluation.task_check import check_tasks
 from hala_exp.io import write_json
 from hala_exp.pipeline.provenance import git_state, host, package_versions
 from hala_exp.tracking.context import tracking_context
@@ -86,6 +87,7 @@ def _plot_heldout(metrics: dict[str, float], run_dir: Path) -> None:
 def app(cfg: DictConfig) -> None:
     try:
         validate(cfg)
+        check_tasks(cfg)  # imports lighteval, and only when this run would evaluate
     except ConfigError as e:
         print(f"hala-exp: config error: {e}", file=sys.stderr)
         sys.exit(2)

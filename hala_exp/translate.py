@@ -65,13 +65,24 @@ class LazyEngine:
     def __init__(self, engine_cfg, model_path: str, model_dtype: str):
         self.args = (engine_cfg, model_path, model_dtype)
         self.engine: Engine | None = None
+        self._special: list[str] | None = None
 
     def get(self) -> Engine:
         if self.engine is None:
             from hala_exp.engines.base import make_engine
 
             self.engine = make_engine(*self.args)
+            self._special = self.engine.special_tokens()
         return self.engine
+
+    def special_tokens(self) -> list[str]:
+        """The model's special tokens: from the engine's own tokenizer once it has opened (also after
+        `close`), else from the tokenizer alone, so a fully resumed pass still loads no model."""
+        if self._special is None:
+            from hala_exp.models.loading import load_tokenizer, special_token_strings
+
+            self._special = special_token_strings(load_tokenizer(self.args[1]))
+        return self._special
 
     def close(self) -> None:
         if self.engine is not None:
@@ -83,8 +94,9 @@ def translate_pass(engine_cfg: DictConfig, model_path: str, model_dtype: str, pr
                    rows: list[dict], shards_dir: str, gates: DictConfig,
                    id_of: Callable[[dict], Any] = lambda r: r["id"]) -> tuple[list[dict], list[dict], dict[str, float]]:
     """Translate `rows` in resumable shards (the model opens only if a shard is left), then pass
-    them through the quality gates: (passed, rejected with reasons, metrics of the whole pass)."""
-    from hala_exp.data.gates import apply_gates
+    them through the quality gates, with the model's special tokens added to `gates.special_tokens`:
+    (passed, rejected with reasons, metrics of the whole pass)."""
+    from hala_exp.data.gates import apply_gates, with_special_tokens
     from hala_exp.engines.base import sampling_from
     from hala_exp.shards import run_sharded
 
@@ -96,6 +108,8 @@ def translate_pass(engine_cfg: DictConfig, model_path: str, model_dtype: str, pr
             lambda chunk: translate_rows(engine.get(), chunk, prompt, params), id_of=id_of, desc="translate")
     finally:
         engine.close()
+    if gates.enabled and gates.reject_special_tokens:
+        gates = with_special_tokens(gates, engine.special_tokens())
     passed, rejected, gate_metrics = apply_gates(translated, prompt, gates)
     return passed, rejected, {**combine_metrics(shards), "shards": float(len(shards)), "shards_run": float(ran),
                               **gate_metrics}

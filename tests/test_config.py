@@ -81,6 +81,9 @@ def test_unknown_key_is_refused():
     ("merge.method=ties", "merge.method"),
     ("eval.translation.n=0", "eval.translation.n"),
     ("teacher.prompt=Translate", "teacher.prompt"),
+    ("data.gates.leak_min_words=-1", "data.gates.leak_min_words"),
+    ("data.gates.trailing_min_words=-2", "data.gates.trailing_min_words"),
+    ("judge.max_invalid_rate=1.5", "judge.max_invalid_rate"),
 ])
 def test_bad_values_fail_with_key_value_and_fix(override, key):
     cfg = compose([override])

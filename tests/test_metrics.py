@@ -72,3 +72,38 @@ def test_rouge_default_tokenizer_would_score_arabic_zero():
 def test_mismatched_lengths_are_refused():
     with pytest.raises(ValueError):
         translation_scores(["a"], ["a", "b"])
+
+
+VOCALISED = "ذَهَبَ الوَلَدُ إِلَى المَدْرَسَةِ صَبَاحًا، وَشَغَّلَ الحَاسُوبَ."
+
+
+def test_words_keep_vocalised_arabic_whole():
+    from hala_exp.text import words
+
+    assert words("شغّل") == ["شغّل"]
+    assert words(VOCALISED) == [w.strip("،.") for w in VOCALISED.split()]
+    assert words("جَاءَ زَيْدٌ مُسْرِعًا") == ["جَاءَ", "زَيْدٌ", "مُسْرِعًا"]  # tanwin stays on its word
+
+
+def test_words_drop_tatweel_and_normalise_mark_order():
+    from hala_exp.text import words
+
+    assert words("كـتـاب جمـيـل") == ["كتاب", "جميل"]
+    assert words("ـ") == []
+    shadda_fatha, fatha_shadda = "\u0634\u0651\u064e", "\u0634\u064e\u0651"  # the same marks in either order
+    assert words(shadda_fatha) == words(fatha_shadda)
+
+
+def test_words_still_split_latin_and_digits():
+    from hala_exp.text import words
+
+    assert words("Hello, world! GPT-4 costs $20 (x_y).") == ["Hello", "world", "GPT", "4", "costs", "20", "x_y"]
+    assert words("عام ٢٠٢٤ و2025") == ["عام", "٢٠٢٤", "و2025"]
+
+
+def test_rouge_l_on_vocalised_arabic_counts_whole_words():
+    assert translation_scores([VOCALISED], [VOCALISED])["rougeL"] == pytest.approx(100.0)
+    # tatweel in the hypothesis is typography, not another word
+    assert translation_scores(["ذَهَبَ الوَلَـــدُ"], ["ذَهَبَ الوَلَدُ"])["rougeL"] == pytest.approx(100.0)
+    # one of two vocalised words differs: P = R = 1/2 (a mark-splitting tokenizer counts fragments)
+    assert translation_scores(["ذَهَبَ البِنْتُ"], ["ذَهَبَ الوَلَدُ"])["rougeL"] == pytest.approx(50.0)

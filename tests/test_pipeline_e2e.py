@@ -104,6 +104,7 @@ def test_stage_outputs_have_real_content(first):
     jm = results["metrics"]
     assert sum(len(v) for v in verdicts.values()) == jm["judge.candidates"] == 64
     assert jm["judge.accepted"] + jm["judge.rejected"] + jm["judge.invalid"] == jm["judge.candidates"]
+    assert jm["judge.invalid_rate"] == pytest.approx(jm["judge.invalid"] / jm["judge.candidates"])
     corpus = read_jsonl(d["translate_corpus"] / "corpus.jsonl")
     corpus_aside = read_jsonl(d["translate_corpus"] / "rejected.jsonl")
     assert len({r["id"] for r in corpus + corpus_aside}) == len(corpus) + len(corpus_aside) == 80

@@ -128,6 +128,10 @@ def _check_data(data: DictConfig) -> None:
     for f in ("min_arabic_ratio",):
         if not 0.0 <= g[f] <= 1.0:
             _fail(f"data.gates.{f}", g[f], "is a share and must lie in [0, 1]", f"set data.gates.{f}=0.5")
+    for f, default in (("leak_min_words", 4), ("trailing_min_words", 3)):
+        if g[f] < 0:
+            _fail(f"data.gates.{f}", g[f], "is a word count and must be 0 (off) or more",
+                  f"set data.gates.{f}={default}")
     if not 0.0 <= g.min_length_ratio < g.max_length_ratio:
         _fail("data.gates.min_length_ratio", g.min_length_ratio,
               f"must be at least 0 and below data.gates.max_length_ratio ({g.max_length_ratio})",
@@ -353,6 +357,9 @@ def _check_hala(cfg: DictConfig, check_data: bool) -> None:
     if "{text}" not in cfg.translator.prompt:
         _fail("translator.prompt", cfg.translator.prompt, "has no {text} placeholder",
               "add {text} where the English goes")
+    if not 0.0 <= cfg.judge.max_invalid_rate <= 1.0:
+        _fail("judge.max_invalid_rate", cfg.judge.max_invalid_rate, "is a share and must lie in [0, 1]",
+              "set judge.max_invalid_rate=0.2 (1 never warns)")
     for ph in ("{ar_text}", "{en_text}"):
         if ph not in cfg.judge.prompt:
             _fail("judge.prompt", cfg.judge.prompt[:40] + "...", f"has no {ph} placeholder", f"add {ph}")

@@ -101,6 +101,9 @@ class TranslatorConfig(ModelConfig):
 class JudgeConfig(ModelConfig):
     prompt: str = MISSING
     max_new_tokens: int = 4
+    # A judge run whose share of invalid verdicts (neither a clean accept nor reject) is above this
+    # logs a warning; the share is the step's `invalid_rate` metric either way.
+    max_invalid_rate: float = 0.2
 
 
 @dataclass
@@ -167,8 +170,18 @@ class GatesConfig:
     length_min_chars: int = 20  # shorter sources skip the length check
     reject_cut: bool = True  # output stopped at the token limit
     echo_min_chars: int = 20  # sources at least this long count as echoed when found in the output
-    leak_min_chars: int = 12  # prompt fragments at least this long count as leaked
+    leak_min_chars: int = 12  # a fixed part of the prompt at least this long counts as leaked
+    # ... and so does any run of this many consecutive words of one (unless the source has it too); 0: off
+    leak_min_words: int = 4
     leak_markers: list[str] = field(default_factory=lambda: ["<|im_start|>", "<|im_end|>"])
+    # Any special token of the translating model's tokenizer in an output (added at run time to the
+    # strings listed here) rejects it as special_token.
+    reject_special_tokens: bool = True
+    special_tokens: list[str] = field(default_factory=list)
+    # Arabic followed by this many words in another script that the source does not hold (a note
+    # such as "Note: this is a literal translation") is trailing_script; 0: off. Names, code and
+    # acronyms kept from the source do not count.
+    trailing_min_words: int = 3
 
 
 @dataclass

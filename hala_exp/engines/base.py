@@ -34,6 +34,10 @@ class Engine(Protocol):
 
     def chat(self, conversations: list[list[Message]], params: SamplingParams) -> list[Generation]: ...
 
+    def special_tokens(self) -> list[str]:
+        """The model tokenizer's special tokens as text (`models.loading.special_token_strings`)."""
+        ...
+
     def close(self) -> None: ...
 
 

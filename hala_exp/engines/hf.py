@@ -8,7 +8,7 @@ from __future__ import annotations
 from omegaconf import DictConfig
 
 from hala_exp.engines.base import Generation, Message, SamplingParams
-from hala_exp.models.loading import load_causal_lm, load_tokenizer, pick_device
+from hala_exp.models.loading import load_causal_lm, load_tokenizer, pick_device, special_token_strings
 
 
 class TransformersEngine:
@@ -52,6 +52,9 @@ class TransformersEngine:
                     text=self.tokenizer.decode(tokens, skip_special_tokens=True).strip(),
                     finished=ended is not None, new_tokens=len(tokens))
         return results  # type: ignore[return-value]
+
+    def special_tokens(self) -> list[str]:
+        return special_token_strings(self.tokenizer)
 
     def close(self) -> None:
         del self.model

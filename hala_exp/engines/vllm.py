@@ -13,7 +13,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from hala_exp.engines.base import Generation, Message, SamplingParams
-from hala_exp.models.loading import split_revision
+from hala_exp.models.loading import special_token_strings, split_revision
 
 # Model types whose hybrid (conv + attention) cache vLLM cannot prefix-cache; lighteval turns it off too.
 NO_PREFIX_CACHING = ("lfm2",)
@@ -96,6 +96,9 @@ class VLLMEngine:
     def generate(self, prompts: list[str], params: SamplingParams) -> list[Generation]:
         outs = self.llm.generate(prompts, self._params(params), use_tqdm=False)
         return [to_generation(o.outputs[0]) for o in outs]
+
+    def special_tokens(self) -> list[str]:
+        return special_token_strings(self.llm.get_tokenizer())
 
     def close(self) -> None:
         """Free the GPU for the next engine in this process (FP8 and BF16 in one validation step)."""

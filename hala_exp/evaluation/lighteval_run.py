@@ -57,7 +57,7 @@ def block_tiny_benchmarks_download() -> None:
         requests.get = real_get
 
 
-def _custom_module(custom_tasks: str | None, data_dir: str | None) -> types.ModuleType | None:
+def custom_module(custom_tasks: str | None, data_dir: str | None) -> types.ModuleType | None:
     """The custom tasks as a module; `data_dir` rebuilds its tasks via its `build_tasks(data_dir)`."""
     if custom_tasks is None:
         if data_dir is not None:
@@ -77,10 +77,10 @@ def _custom_module(custom_tasks: str | None, data_dir: str | None) -> types.Modu
 def custom_tasks_module(custom: list[tuple[str | None, str | None]]) -> types.ModuleType | None:
     """One custom-tasks module from (module, data_dir) pairs: their TASKS_TABLEs in order.
 
-    A single pair gives its module as `_custom_module` does; a task name defined by two of the
+    A single pair gives its module as `custom_module` does; a task name defined by two of the
     modules raises a ValueError naming it.
     """
-    modules = [m for m in (_custom_module(name, data_dir) for name, data_dir in custom) if m is not None]
+    modules = [m for m in (custom_module(name, data_dir) for name, data_dir in custom) if m is not None]
     if len(modules) <= 1:
         return modules[0] if modules else None
     table = [cfg for m in modules for cfg in getattr(m, "TASKS_TABLE", [])]

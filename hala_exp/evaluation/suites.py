@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import copy
 import types
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,13 @@ def task_of(name: str) -> str:
     return name.split(":", 1)[0].split("@", 1)[0]
 
 
+def matching(name: str, names: Collection[str]) -> list[str]:
+    """The registered tasks a name stands for: itself, or (a superset, no `:`) every `name:<subset>`."""
+    if name in names:
+        return [name]
+    return sorted(n for n in names if n.startswith(name + ":")) if ":" not in name else []
+
+
 def expand(specs: Iterable[str], registry: Iterable[str], exclude: Iterable[str] = ()) -> list[tuple[str, int]]:
     """Task specs as (registered task name, few-shot) pairs, supersets expanded, `exclude` dropped.
 
@@ -55,15 +62,27 @@ def expand(specs: Iterable[str], registry: Iterable[str], exclude: Iterable[str]
     out: list[tuple[str, int]] = []
     for spec in specs:
         name, shots = split_spec(spec)
-        if name in names:
-            expanded = [name]
-        else:
-            expanded = [n for n in names if n.startswith(name + ":")] if ":" not in name else []
+        expanded = matching(name, names)
         if not expanded:
             raise ValueError(f"lighteval task {name!r} (from {spec!r}) is not in lighteval's registry; "
                              "list names with `lighteval tasks list` (multilingual tasks included)")
         out.extend((n, shots) for n in expanded if n not in excluded)
     return list(dict.fromkeys(out))
+
+
+def _resolved(module: str | None, data_dir: str | None) -> tuple[str | None, str | None]:
+    from hala_exp.data.paths import resolve_path
+
+    if module and (module.endswith(".py") or module.startswith("samples:")):
+        module = str(resolve_path(module))
+    return module, str(resolve_path(data_dir)) if data_dir else None
+
+
+def custom_sources(lcfg: Mapping[str, Any]) -> list[tuple[str | None, str | None]]:
+    """`eval.lighteval`'s custom tasks, then its `extra_custom_tasks`: (module path or resolved file,
+    resolved data directory) pairs, as `run_lighteval` and the task-name check take them."""
+    extra = [_resolved(c["module"], c.get("data_dir")) for c in lcfg.get("extra_custom_tasks") or []]
+    return [_resolved(lcfg.get("custom_tasks"), lcfg.get("data_dir")), *extra]
 
 
 def load_registry(custom: types.ModuleType | None, multilingual: bool) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from hala_exp.data.paths import is_local_path
 
 
@@ -39,6 +41,14 @@ def load_tokenizer(path: str):
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     return tok
+
+
+def special_token_strings(tokenizer: Any) -> list[str]:
+    """The tokenizer's special tokens as text: `all_special_tokens` plus added tokens marked special
+    (chat markers such as `<|im_start|>` are often added outside the special-tokens map)."""
+    tokens = set(getattr(tokenizer, "all_special_tokens", []))
+    tokens.update(t.content for t in getattr(tokenizer, "added_tokens_decoder", {}).values() if t.special)
+    return sorted(t for t in tokens if t.strip())
 
 
 def load_causal_lm(path: str, device: str = "cpu", dtype: str = "auto", spread: bool = False):

@@ -31,7 +31,8 @@ def make_spec(step: Step, keys: dict[str, str], store: Store,
               tracking: dict[str, Any] | None = None) -> dict[str, Any]:
     """Everything needed to run `step` elsewhere: no Python objects, only JSON.
 
-    `tracking` (from `hala_exp.tracking.tracking_context`) is carried as is; it never enters the key.
+    `tracking` (from `hala_exp.tracking.tracking_context`) is carried as is; it never enters the key,
+    nor does `step.report`, which the stage reads as `config.report`.
     A step with resumable state gets `inputs[step.partial]` ("shards", "checkpoints"): a directory
     outside the work dir, kept across kills and requeues, deleted once the output is committed.
     """
@@ -40,7 +41,8 @@ def make_spec(step: Step, keys: dict[str, str], store: Store,
     if step.partial:
         inputs[step.partial] = str(store.partial(step.name, keys[step.name]))
     return {"name": step.name, "stage": step.stage, "fn": step.fn, "version": step.version,
-            "key": keys[step.name], "store": str(store.root), "config": step.config, "inputs": inputs,
+            "key": keys[step.name], "store": str(store.root), "config": {**step.config, "report": step.report},
+            "inputs": inputs,
             "input_keys": {k: keys[v.step] for k, v in step.inputs.items() if isinstance(v, Ref)},
             "input_steps": {k: v.step for k, v in step.inputs.items() if isinstance(v, Ref)},
             "tracking": tracking}

@@ -16,10 +16,10 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 # Bump a stage's version when its code changes what it writes: old outputs stop being reused.
-VERSIONS = {"build_model": 1, "quantize_teacher": 2, "validate_teacher": 1, "translate_bootstrap": 2,
-            "judge": 2, "train_translator": 2, "translate_corpus": 2, "sft": 1, "merge": 1,
-            "evaluate_translation": 1, "evaluate_lighteval": 2, "dpo": 1, "fertility": 1, "expand_vocab": 1,
-            "cpt": 1, "sft_sources": 1, "convert_gguf": 1, "evaluate_heldout": 1}
+VERSIONS = {"build_model": 1, "quantize_teacher": 2, "validate_teacher": 2, "translate_bootstrap": 3,
+            "judge": 3, "train_translator": 2, "translate_corpus": 3, "sft": 1, "merge": 1,
+            "evaluate_translation": 2, "evaluate_lighteval": 2, "dpo": 1, "fertility": 1, "expand_vocab": 1,
+            "cpt": 2, "sft_sources": 1, "convert_gguf": 1, "evaluate_heldout": 1}
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,9 @@ class Step:
     # Input name under which the step gets a directory that survives kills and requeues (finished
     # shards, training checkpoints), or None for a step with nothing to resume.
     partial: str | None = None
+    # Settings that change only what the step reports (warnings), never what it writes: handed to the
+    # stage under `report` in its config, kept out of its key so changing them re-runs nothing.
+    report: dict[str, Any] = field(default_factory=dict)
 
     @property
     def version(self) -> int:
@@ -70,8 +73,9 @@ class _Builder:
         self.steps: list[Step] = []
 
     def add(self, name: str, stage: str, fn: str, config: dict[str, Any],
-            inputs: dict[str, Ref | str] | None = None, partial: str | None = None) -> str:
-        self.steps.append(Step(name, stage, fn, config, inputs or {}, partial))
+            inputs: dict[str, Ref | str] | None = None, partial: str | None = None,
+            report: dict[str, Any] | None = None) -> str:
+        self.steps.append(Step(name, stage, fn, config, inputs or {}, partial, report or {}))
         return name
 
     def model(self, group: str, role: str, prompts: list[str] = ()) -> Ref | str:
@@ -232,7 +236,7 @@ def _translation_chain(b: _Builder) -> tuple[Ref, dict[str, tuple[Ref | str, str
     b.add("judge", "judge", "hala_exp.stages.judge:run",
           {"judge": _pick(cfg.judge, "prompt", "max_new_tokens", "dtype"),
            "source": _plain(cfg.data.parallel), "engine": engine},
-          {"model": judge}, partial="shards")
+          {"model": judge}, partial="shards", report={"max_invalid_rate": cfg.judge.max_invalid_rate})
 
     translator_base = b.model("translator", "translator_base", [cfg.eval.translation.prompt, cfg.translator.prompt])
     systems["translator_base"] = (translator_base, cfg.eval.translation.prompt)

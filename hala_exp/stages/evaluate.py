@@ -63,23 +63,15 @@ def run_translation(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[
     return {**{f"translation.{k}": v for k, v in scores.items()}, "translation.n": float(len(items))}
 
 
-def _custom_tasks(module: str | None, data_dir: str | None) -> tuple[str | None, str | None]:
-    """A custom-tasks module (a file or `samples:` path resolved) and its data directory, resolved."""
-    if module and (module.endswith(".py") or module.startswith("samples:")):
-        module = str(resolve_path(module))
-    return module, (str(resolve_path(data_dir)) if data_dir else None)
-
-
 def run_lighteval(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
     """lighteval's tasks (`eval.lighteval`) on `inputs["model"]`; flat `task[.subset].metric` scores."""
     from hala_exp.evaluation.lighteval_run import run_lighteval as run
-    from hala_exp.evaluation.suites import suite_scores
+    from hala_exp.evaluation.suites import custom_sources, suite_scores
 
     lcfg = cfg.eval.lighteval
     if not lcfg.tasks:
         return {}
-    custom, data_dir = _custom_tasks(lcfg.custom_tasks, lcfg.data_dir)
-    extra = [_custom_tasks(c.module, c.get("data_dir")) for c in lcfg.get("extra_custom_tasks") or []]
+    (custom, data_dir), *extra = custom_sources(lcfg)
     data_dirs = {task: str(resolve_path(d)) for task, d in (lcfg.get("data_dirs") or {}).items()}
     scores = run(inputs["model"], list(lcfg.tasks), out, custom_tasks=custom, data_dir=data_dir,
                  max_samples=lcfg.max_samples, batch_size=lcfg.batch_size, device=cfg.engine.device,

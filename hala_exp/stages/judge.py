@@ -1,11 +1,14 @@
 """Stage 3: a strict bilingual judge keeps OPUS-style pairs it answers `accept` for.
 
-Every candidate lands in exactly one of accepted / rejected / invalid (neither word, or both), so
-the counts always add up to the number of candidates.
+Every candidate lands in exactly one of accepted / rejected / invalid (see `parse_verdict`), so
+the counts always add up to the number of candidates. A high share of invalid verdicts means the
+judge is not following its prompt: it is the `invalid_rate` metric, and above
+`judge.max_invalid_rate` the stage logs a warning (Python `logging`, logger `hala_exp`).
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
@@ -17,14 +20,49 @@ from hala_exp.io import write_jsonl
 from hala_exp.shards import run_sharded
 from hala_exp.translate import LazyEngine
 
-_WORD = re.compile(r"[a-z]+")
+log = logging.getLogger("hala_exp")
+VERDICTS = ("accept", "reject")
+# A label the judge may put before its verdict: "Output: accept", "Final answer - reject".
+_PREAMBLE = re.compile(r"^(?:final\s+)?(?:output|verdict|answer|decision|judg(?:e)?ment|label|result)\s*[:=-]\s*")
+_MARKUP = re.compile(r"[*_`#\"“”]")
+_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
+NEGATIONS = frozenset({"not", "no", "never", "neither", "nor", "cannot", "cant", "dont", "wont", "without"})
+HEDGES = frozenset({"maybe", "perhaps", "probably", "possibly", "likely", "unlikely", "might", "may", "could",
+                    "would", "should", "unsure", "uncertain", "partially", "partly", "somewhat", "arguably",
+                    "borderline", "think", "guess", "seems", "either"})
 
 
 def parse_verdict(text: str) -> str:
-    """'accept' or 'reject' when exactly one of them appears as a word (any case), else 'invalid'."""
-    words = set(_WORD.findall(text.lower()))
-    found = {w for w in ("accept", "reject") if w in words}
-    return found.pop() if len(found) == 1 else "invalid"
+    """'accept' or 'reject' for a clean verdict, else 'invalid'.
+
+    Rule, on the lower-cased text with markdown marks (`*`, `_`, backticks, `#`, quotes) removed and
+    one known label ("output:", "verdict:", "answer:", "final answer:", "decision:", ...) trimmed:
+    exactly one of accept / reject appears as a word, it is the first or the last word, and no
+    negation (not, no, cannot, any "n't", ...) or hedge (maybe, probably, would, ...) word and no
+    question mark is present. So "Accept.", "**accept**", "Output: accept" and "reject\n\nThe" (cut
+    at the token limit) count; "I do not accept", "accept? maybe", "accept or reject",
+    "I would probably accept" and "I accept this translation" (verdict mid-sentence) are invalid.
+    """
+    clean = _MARKUP.sub("", text.lower().replace("\u2019", "'")).strip()
+    clean = _PREAMBLE.sub("", clean)
+    words = _WORD.findall(clean)
+    found = [w for w in words if w in VERDICTS]
+    if len(set(found)) != 1 or (words[0] not in VERDICTS and words[-1] not in VERDICTS):
+        return "invalid"
+    if "?" in clean or any(w in NEGATIONS or w in HEDGES or w.endswith("n't") for w in words):
+        return "invalid"
+    return found[0]
+
+
+def warn_if_invalid(invalid: int, candidates: int, max_rate: float) -> float:
+    """The share of invalid verdicts; logs a warning when it is above `max_rate`."""
+    rate = invalid / candidates if candidates else 0.0
+    if rate > max_rate:
+        log.warning("judge: %.1f%% of %d verdicts are invalid (neither a clean accept nor reject), above "
+                    "judge.max_invalid_rate = %.1f%%; they are neither kept nor counted as rejected. Check "
+                    "judge.prompt and the judge model (see invalid.jsonl for its raw answers), or raise "
+                    "judge.max_new_tokens if answers are cut", 100 * rate, candidates, 100 * max_rate)
+    return rate
 
 
 def _judge_shard(engine: LazyEngine, cfg: DictConfig, rows: list[dict]) -> tuple[list[dict], dict[str, float]]:
@@ -53,9 +91,11 @@ def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
     write_jsonl(out / "rejected.jsonl", buckets["reject"])
     write_jsonl(out / "invalid.jsonl", buckets["invalid"])
     n = len(rows)
+    invalid_rate = warn_if_invalid(len(buckets["invalid"]), n, cfg.report.max_invalid_rate)
     tokens, seconds = sum(m["tokens"] for m in shards), sum(m["seconds"] for m in shards)
     return {"candidates": float(n), "accepted": float(len(buckets["accept"])),
             "rejected": float(len(buckets["reject"])), "invalid": float(len(buckets["invalid"])),
-            "accept_rate": len(buckets["accept"]) / n if n else 0.0, **counts.as_metrics("source.parallel"),
+            "accept_rate": len(buckets["accept"]) / n if n else 0.0, "invalid_rate": invalid_rate,
+            **counts.as_metrics("source.parallel"),
             "tokens_per_s": tokens / seconds if seconds > 0 else 0.0,
             "shards": float(len(shards)), "shards_run": float(ran)}
