@@ -51,6 +51,12 @@ def tiny_llama(tmp_path_factory) -> Path:
     return _build(tmp_path_factory.mktemp("llama"), "llama", seed=0)
 
 
+@pytest.fixture(scope="session")
+def tiny_llama_other(tmp_path_factory) -> Path:
+    """A second tiny Llama, same tokenizer and shapes, other weights."""
+    return _build(tmp_path_factory.mktemp("llamab"), "llama", seed=1)
+
+
 SLURM_SCRIPTS = Path(__file__).resolve().parents[1] / "scripts" / "slurm"
 
 

@@ -48,9 +48,10 @@ def _with_scaled_norms(src: Path, dst: Path, factor: float) -> Path:
     return dst
 
 
-def _merge(tmp_path: Path, base: Path, tuned: Path, t: float) -> tuple[Path, dict[str, float]]:
-    cfg = compose(["merge=slerp", f"merge.t={t}", "merge.dtype=float32"])
-    out = tmp_path / f"t{t}"
+def _merge(tmp_path: Path, base: Path, tuned: Path, t: float, method: str = "slerp",
+           *overrides: str) -> tuple[Path, dict[str, float]]:
+    cfg = compose([f"merge={method}", f"merge.t={t}", "merge.dtype=float32", *overrides])
+    out = tmp_path / f"{method}-t{t}"
     out.mkdir()
     metrics = merge.run(cfg, {"base": str(base), "tuned": str(tuned)}, out)
     return out, metrics
@@ -104,7 +105,50 @@ def test_slerp_endpoints(tmp_path, tiny_lfm2, tiny_lfm2_other, t):
         torch.testing.assert_close(w, expected[name], atol=1e-6, rtol=0, msg=name)
 
 
-def test_rejects_other_methods(tmp_path):
-    cfg = compose(["merge=none"])
+def test_rejects_no_method_and_unknown_ones(tmp_path):
     with pytest.raises(ValueError, match="merge.method"):
-        merge.run(cfg, {"base": "a", "tuned": "b"}, tmp_path)
+        merge.run(compose(["merge=none"]), {"base": "a", "tuned": "b"}, tmp_path)
+    with pytest.raises(ValueError, match="merge.method = 'tiess'"):
+        merge.run(compose(["merge.method=tiess"]), {"base": "a", "tuned": "b"}, tmp_path)
+
+
+@pytest.mark.parametrize("method", ["linear", "task_arithmetic"])
+def test_linear_and_task_arithmetic_match_their_definitions(tmp_path, tiny_lfm2, tiny_lfm2_other, method):
+    """linear: (1 - t) base + t tuned (weights normalised); task arithmetic: base + t (tuned - base)."""
+    out, _ = _merge(tmp_path, tiny_lfm2, tiny_lfm2_other, 0.3, method)
+    a, b, m = _weights(tiny_lfm2), _weights(tiny_lfm2_other), _weights(out / "model")
+    assert set(m) == set(a)
+    for name in m:
+        expected = 0.7 * a[name] + 0.3 * b[name] if method == "linear" else a[name] + 0.3 * (b[name] - a[name])
+        torch.testing.assert_close(m[name], expected, atol=1e-5, rtol=1e-5, msg=name)
+    spec = yaml.safe_load((out / "mergekit.yaml").read_text())
+    assert spec["merge_method"] == method and ("base_model" in spec) == (method != "linear")
+    assert spec["models"][1]["parameters"]["weight"] == pytest.approx(0.3)
+
+
+def test_ties_keeps_the_largest_half_of_each_task_vector_scaled_by_t(tmp_path, tiny_lfm2, tiny_lfm2_other):
+    out, _ = _merge(tmp_path, tiny_lfm2, tiny_lfm2_other, 0.4, "ties")
+    a, b, m = _weights(tiny_lfm2), _weights(tiny_lfm2_other), _weights(out / "model")
+    checked = 0
+    for name in m:
+        tau, delta = b[name] - a[name], m[name] - a[name]
+        if tau.numel() < 64 or not tau.abs().gt(0).all():
+            continue
+        kept = delta.abs() > 1e-7
+        assert 0.45 < kept.float().mean() < 0.55, name  # density 0.5
+        torch.testing.assert_close(delta[kept], 0.4 * tau[kept], atol=1e-5, rtol=1e-4, msg=name)
+        assert tau[kept].abs().min() >= tau[~kept].abs().max() - 1e-6, name  # the largest magnitudes
+        checked += 1
+    assert checked > 0
+
+
+@pytest.mark.parametrize("method", ["dare_ties", "della"])
+def test_random_drop_methods_run_and_land_between_base_and_tune(tmp_path, tiny_llama, tiny_llama_other, method):
+    """On Llama: mergekit 0.1.5's DELLA ranks along dim 1, which LFM2's (hidden, 1, kernel) conv
+    weights make a single element (0/0 drop probabilities); it cannot merge LFM2 checkpoints."""
+    out, metrics = _merge(tmp_path, tiny_llama, tiny_llama_other, 0.5, method)
+    a, b, m = _weights(tiny_llama), _weights(tiny_llama_other), _weights(out / "model")
+    assert set(m) == set(a) and metrics["tensors"] == len(m)
+    name = next(n for n in m if m[n].numel() >= 64 and not torch.equal(a[n], b[n]))
+    assert not torch.allclose(m[name], a[name]) and not torch.allclose(m[name], b[name])
+    assert ((m[name] - a[name]).abs() > 1e-7).float().mean() < 0.9  # part of the task vector was dropped

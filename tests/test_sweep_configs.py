@@ -46,3 +46,58 @@ def test_an_arabic_share_reaches_sft_only_and_all_arabic_keeps_the_default_keys(
     assert {n for n in full if full[n] != half[n]} == {"sft", "merge", "evaluate.student_sft",
                                                       "evaluate.student_merged"}
     assert step_keys(build_graph(compose(["data.mix.arabic_ratio=1.0"]))) == full
+
+
+SWEEPS = sorted(p.stem for p in (CONF_DIR.parent / "sweeps").glob("*.yaml"))
+
+
+def _points(name: str) -> list[list[str]]:
+    """The override lists of every point of sweep `name` (the product of its axes, as Hydra's sweeper)."""
+    import itertools
+
+    register()
+    with initialize_config_dir(config_dir=str(CONF_DIR)):
+        cfg = hydra_compose("config", overrides=[f"+sweep={name}"], return_hydra_config=True)
+    axes = [[f"{k}={v}" for v in str(values).split(",")] for k, values in cfg.hydra.sweeper.params.items()]
+    return [list(p) for p in itertools.product(*axes)]
+
+
+@pytest.mark.parametrize("name", SWEEPS)
+def test_every_point_of_every_sweep_composes_and_validates(name):
+    for point in _points(name):
+        cfg = compose([f"+sweep={name}", *point])
+        validate(cfg)
+        assert build_graph(cfg)
+
+
+def test_the_merge_method_sweep_shares_the_fine_tune_and_reruns_merge_only():
+    keys = [step_keys(build_graph(compose(["+sweep=merge_method", p]))) for (p,) in _points("merge_method")]
+    assert len(keys) == 6
+    for k in keys[1:]:
+        assert {n for n in k if k[n] != keys[0][n]} == {"merge", "evaluate.student_merged"}
+    assert keys[0] == step_keys(build_graph(compose([])))  # slerp at t = 0.5 stays the default
+
+
+def test_a_merge_method_is_one_yaml_file(tmp_path, tiny_lfm2, tiny_lfm2_other):
+    """A method mergekit has and the project never named: a config file in a search-path folder, no code."""
+    import torch
+    from safetensors.torch import load_file
+
+    from hala_exp.stages import merge
+
+    (tmp_path / "merge").mkdir()
+    (tmp_path / "merge" / "breadcrumbs_ties.yaml").write_text(
+        "method: breadcrumbs_ties\nt: 0.5\nparameters: {normalize: false}\ntuned: {density: 0.8, gamma: 0.1}\n"
+        "dtype: float32\n")
+    cfg = compose([f"hydra.searchpath=[file://{tmp_path}]", "merge=breadcrumbs_ties"])
+    validate(cfg, check_data=False)
+    assert {s.name: s for s in build_graph(cfg)}["merge"].config["merge"]["method"] == "breadcrumbs_ties"
+    out = tmp_path / "out"
+    out.mkdir()
+    merge.run(cfg, {"base": str(tiny_lfm2), "tuned": str(tiny_lfm2_other)}, out)
+    merged = load_file(str(out / "model" / "model.safetensors"))
+    base = load_file(str(tiny_lfm2 / "model.safetensors"))
+    assert set(merged) == set(base) and any(not torch.equal(merged[n], base[n]) for n in merged)
+    bad = compose([f"hydra.searchpath=[file://{tmp_path}]", "merge=breadcrumbs_ties", "+merge.tuned.t=0.3"])
+    with pytest.raises(ConfigError, match=r"merge\.tuned\.t = 0\.3: breadcrumbs_ties takes no such per-model"):
+        validate(bad, check_data=False)

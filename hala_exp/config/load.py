@@ -75,6 +75,18 @@ def _check_gguf(key: str, m: DictConfig) -> bool:
     return True
 
 
+def _check_merge(cfg: DictConfig) -> None:
+    """`merge.method` and its parameters against mergekit's registry (cached per mergekit version)."""
+    if cfg.merge.method == "none":
+        return
+    from hala_exp.merging.methods import method_specs, problems
+    from hala_exp.pipeline.dispatch import interpreter_for
+
+    found = problems(cfg.merge, method_specs(cfg.store, interpreter_for(cfg.runtime, "merge")))
+    if found:
+        raise ConfigError("\n".join(found))
+
+
 def _check_heldout(cfg: DictConfig, check_data: bool) -> None:
     h = cfg.eval.heldout
     for lang, src in h.texts.items():
@@ -346,7 +358,7 @@ def _check_hala(cfg: DictConfig, check_data: bool) -> None:
     if not 0.0 <= cfg.merge.t <= 1.0:
         _fail("merge.t", cfg.merge.t, "the slerp factor must lie in [0, 1]",
               "use merge.t=0.5 (0 keeps the base model, 1 the fine-tune)")
-    _check_choice("merge.method", cfg.merge.method, ("slerp", "none"))
+    _check_merge(cfg)
     if cfg.data.leave_out is not None and cfg.data.leave_out not in cfg.data.corpus:
         _fail("data.leave_out", cfg.data.leave_out, "is not a source of data.corpus",
               f"use one of {', '.join(cfg.data.corpus)} or null")

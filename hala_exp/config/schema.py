@@ -8,7 +8,7 @@ key's full name. Range checks that a type cannot express live in `hala_exp.confi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Optional
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
@@ -227,8 +227,17 @@ class TrainConfig:
 
 @dataclass
 class MergeConfig:
-    method: str = "slerp"  # slerp | none
+    """The fine-tune merged with its base by mergekit (hala_exp/merging, stages/merge.py)."""
+
+    # Any merge method mergekit registers (slerp, linear, task_arithmetic, ties, dare_ties, della, ...),
+    # checked against mergekit's own registry at validation; none: the fine-tune is the final model.
+    method: str = "slerp"
+    # How far toward the fine-tune: slerp's `t`, and the fine-tune's `weight` (base `1 - t` where every
+    # input takes a weight, as in linear) unless merge.tuned / merge.base set them.
     t: float = 0.5
+    parameters: dict[str, Any] = field(default_factory=dict)  # the method's shared parameters (lambda, normalize)
+    base: dict[str, Any] = field(default_factory=dict)  # per-model parameters of the base model
+    tuned: dict[str, Any] = field(default_factory=dict)  # per-model parameters of the fine-tune (density, weight)
     dtype: str = "bfloat16"
 
 

@@ -280,9 +280,10 @@ def build_hala_graph(cfg: DictConfig) -> list[Step]:
     tuned: Ref | str = Ref("sft", "model")
     if cfg.dpo.enabled:
         tuned = students["student_dpo"] = _dpo(b, tuned)
-    if cfg.merge.method == "slerp":
-        b.add("merge", "merge", "hala_exp.stages.merge:run", {"merge": _plain(cfg.merge)},
-              {"base": student, "tuned": tuned})
+    if cfg.merge.method != "none":
+        # Empty parameter maps stay out of the key: a plain slerp keeps the key it always had.
+        merge = {k: v for k, v in _plain(cfg.merge).items() if v != {}}
+        b.add("merge", "merge", "hala_exp.stages.merge:run", {"merge": merge}, {"base": student, "tuned": tuned})
         students["student_merged"] = Ref("merge", "model")
 
     tr_eval = _plain(cfg.eval.translation)

@@ -1,7 +1,8 @@
-"""Stage 7: slerp-merge a fine-tune with its base model through mergekit.
+"""Stage 7: merge a fine-tune with its base model through mergekit (slerp at t = 0.5 by default).
 
 The merge is described as a mergekit config (also saved as `mergekit.yaml`, so `mergekit-yaml` can
-rerun it outside the framework) and run in-process with `run_merge`.
+rerun it outside the framework) and run in-process with `run_merge`. Any method of mergekit's
+registry works; which parameters go where comes from the method's spec (hala_exp/merging).
 """
 
 from __future__ import annotations
@@ -23,23 +24,35 @@ def _model_ref(path: str) -> str:
     return str(resolve_path(path)) if is_local_path(path) else path
 
 
-def mergekit_config(merge: DictConfig, base: str, tuned: str) -> dict[str, Any]:
+def _model(path: str, params: dict[str, Any]) -> dict[str, Any]:
+    return {"model": path, "parameters": params} if params else {"model": path}
+
+
+def mergekit_config(merge: DictConfig, base: str, tuned: str, spec: dict[str, Any]) -> dict[str, Any]:
     """The mergekit config as plain data, the same for `run_merge` and the saved YAML.
 
-    No `tokenizer_source`: with it mergekit resizes embeddings to the tokenizer's length (trimming
-    padded vocab rows); without it the base's tokenizer files are copied as they are.
+    `spec` is the method's entry of `hala_exp.merging.methods.read_registry()`. The base is
+    `base_model` unless the method ignores one (linear, karcher); both models are listed, the base
+    without the fine-tune-only parameters. No `tokenizer_source`: with it mergekit resizes embeddings
+    to the tokenizer's length (trimming padded vocab rows); without it the base's tokenizer files
+    are copied as they are.
     """
-    if merge.method != "slerp":
-        raise ValueError(f"merge.method = {merge.method!r}: this stage runs 'slerp' only")
+    from hala_exp.merging.methods import model_parameters, problems
+
+    found = problems(merge, {merge.method: spec})
+    if found:
+        raise ValueError("; ".join(found))
     if not 0.0 <= float(merge.t) <= 1.0:
         raise ValueError(f"merge.t = {merge.t!r} must lie in [0, 1]")
-    return {
-        "merge_method": "slerp",
-        "base_model": base,
-        "models": [{"model": base}, {"model": tuned}],
-        "parameters": {"t": float(merge.t)},
-        "dtype": str(merge.dtype),
-    }
+    shared, base_params, tuned_params = model_parameters(merge, spec)
+    config: dict[str, Any] = {"merge_method": merge.method}
+    if spec["base"] != "ignored":
+        config["base_model"] = base
+    config["models"] = [_model(base, base_params), _model(tuned, tuned_params)]
+    if shared:
+        config["parameters"] = shared
+    config["dtype"] = str(merge.dtype)
+    return config
 
 
 @contextmanager
@@ -70,11 +83,18 @@ def _count_tensors(model_dir: Path) -> tuple[int, int]:
 
 
 def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
-    """Merge `inputs["tuned"]` into `inputs["base"]` with slerp at `merge.t`; writes `out/model`."""
+    """Merge `inputs["tuned"]` with `inputs["base"]` by `merge.method`; writes `out/model`."""
     import yaml
 
+    from hala_exp.merging.methods import read_registry
+
+    if cfg.merge.method == "none":
+        raise ValueError("merge.method = 'none': there is nothing to merge (the graph has no merge step then)")
+    registry = read_registry()
+    if cfg.merge.method not in registry:
+        raise ValueError(f"merge.method = {cfg.merge.method!r} is not a mergekit method: use one of {sorted(registry)}")
     base, tuned = _model_ref(inputs["base"]), _model_ref(inputs["tuned"])
-    config = mergekit_config(cfg.merge, base, tuned)
+    config = mergekit_config(cfg.merge, base, tuned, registry[cfg.merge.method])
     spec = yaml.safe_dump(config, sort_keys=False)
     (out / "mergekit.yaml").write_text(spec, encoding="utf-8")
     offline = is_local_path(inputs["base"]) and is_local_path(inputs["tuned"])

@@ -1,0 +1,1 @@
+"""Merge methods as config: mergekit's own registry decides what `merge.method` and its parameters may be."""

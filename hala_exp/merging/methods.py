@@ -1,0 +1,111 @@
+"""What each of mergekit's merge methods accepts, read from mergekit's registry and cached.
+
+`merge.method` is any method mergekit registers (slerp, linear, task_arithmetic, ties, dare_ties,
+della, ...). Its parameter specs (name, scope, required) come from `mergekit.merge_methods.registry`,
+so a new mergekit method needs no code here. Importing mergekit costs seconds, and validation runs
+at every start-up: the specs are cached per mergekit version (and interpreter) under the store.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+# scope of a parameter: "shared" (the method's `parameters`), "non_base" (each model but the base),
+# "input" (every model); base policy: "required", "optional" or "ignored" (no base_model).
+Specs = dict[str, dict[str, Any]]
+
+
+def read_registry() -> Specs:
+    """{method: {"base": policy, "parameters": {name: {"scope", "required", "default"}}}} (imports mergekit)."""
+    from mergekit.merge_methods import registry
+
+    out: Specs = {}
+    for method in registry.registered_methods():
+        spec = method.spec
+        params = {}
+        for p in spec.parameters:
+            required = type(p.default) is object  # mergekit's "no default" sentinel
+            default = None if required or not isinstance(p.default, (bool, int, float, str)) else p.default
+            params[p.name] = {"scope": p.scope.value, "required": required, "default": default}
+        out[spec.name] = {"base": spec.contract.base.value, "parameters": params}
+    return out
+
+
+def method_specs(store: str | Path, python: str | None = None) -> Specs:
+    """The registry of the merge stage's interpreter (`python`, None: this one), cached in the store."""
+    if python is None:
+        version = metadata.version("mergekit")
+        cache = Path(store) / ".registry" / f"mergekit-{version}.json"
+        if cache.is_file():
+            return json.loads(cache.read_text(encoding="utf-8"))
+        specs = read_registry()
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(specs, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, cache)
+        return specs
+    proc = subprocess.run([python, "-m", "hala_exp.merging.methods"], capture_output=True, text=True, check=True)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def uses_t(spec: dict[str, Any]) -> bool:
+    """Whether `merge.t` reaches this method: as its shared `t`, or as the fine-tune's `weight`."""
+    params = spec["parameters"]
+    return "t" in params or "weight" in params
+
+
+def model_parameters(merge: Any, spec: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """(shared, base, tuned) parameters for mergekit: the config's, with `merge.t` filling `t` (slerp)
+    or the weights (the fine-tune's `t`, an every-input base weight `1 - t`) where none is given."""
+    params = spec["parameters"]
+    shared, base, tuned = dict(merge.parameters or {}), dict(merge.base or {}), dict(merge.tuned or {})
+    t = float(merge.t)
+    if "t" in params and params["t"]["scope"] == "shared":
+        shared.setdefault("t", t)
+    if "weight" in params:
+        tuned.setdefault("weight", t)
+        if params["weight"]["scope"] == "input":
+            base.setdefault("weight", 1.0 - t)
+    return shared, base, tuned
+
+
+def problems(merge: Any, specs: Specs) -> list[str]:
+    """Sentences naming each key of `merge` that mergekit's method would refuse, with the fix."""
+    method = merge.method
+    if method not in specs:
+        import difflib
+
+        close = difflib.get_close_matches(method, list(specs), n=3) or sorted(specs)[:8]
+        return [f"merge.method = {method!r}: mergekit has no such merge method. Fix: use none or one of "
+                f"{', '.join(close)} (all: {', '.join(sorted(specs))})"]
+    spec = specs[method]
+    params = spec["parameters"]
+    shared, base, tuned = model_parameters(merge, spec)
+    scopes = {"parameters": ("shared",), "base": ("input",), "tuned": ("input", "non_base")}
+    out = []
+    for key, given in (("parameters", shared), ("base", base), ("tuned", tuned)):
+        for name in given:
+            if name not in params or params[name]["scope"] not in scopes[key]:
+                where = [k for k, sc in scopes.items() if name in params and params[name]["scope"] in sc]
+                fix = f"set it under merge.{where[0]}" if where else \
+                    f"use one of {', '.join(p for p, d in params.items() if d['scope'] in scopes[key]) or 'none'}"
+                out.append(f"merge.{key}.{name} = {given[name]!r}: {method} takes no such "
+                           f"{'shared' if key == 'parameters' else 'per-model'} parameter. Fix: {fix}")
+    for name, d in params.items():
+        if d["required"]:
+            holders = {"shared": [shared], "non_base": [tuned], "input": [base, tuned]}[d["scope"]]
+            if any(name not in h for h in holders):
+                key = {"shared": "parameters", "non_base": "tuned", "input": "tuned"}[d["scope"]]
+                out.append(f"merge.{key}.{name}: {method} needs it. Fix: set merge.{key}.{name}=...")
+    return out
+
+
+if __name__ == "__main__":  # the registry of this interpreter's mergekit, for a stage in another environment
+    print(json.dumps(read_registry(), sort_keys=True))
+    sys.exit(0)
