@@ -82,7 +82,13 @@ def _check_merge(cfg: DictConfig) -> None:
     from hala_exp.merging.methods import method_specs, problems
     from hala_exp.pipeline.dispatch import interpreter_for
 
-    found = problems(cfg.merge, method_specs(cfg.store, interpreter_for(cfg.runtime, "merge")))
+    python = interpreter_for(cfg.runtime, "merge")
+    try:
+        specs = method_specs(cfg.store, python)
+    except RuntimeError as e:
+        raise ConfigError(f"merge.method = {cfg.merge.method!r}: cannot be checked, {e}. Fix: install mergekit "
+                          f"where the merge runs ({python or 'this environment'}), or set merge=none") from e
+    found = problems(cfg.merge, specs)
     if found:
         raise ConfigError("\n".join(found))
 

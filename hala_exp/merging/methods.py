@@ -3,7 +3,7 @@
 `merge.method` is any method mergekit registers (slerp, linear, task_arithmetic, ties, dare_ties,
 della, ...). Its parameter specs (name, scope, required) come from `mergekit.merge_methods.registry`,
 so a new mergekit method needs no code here. Importing mergekit costs seconds, and validation runs
-at every start-up: the specs are cached per mergekit version (and interpreter) under the store.
+at every start-up: the specs are read in a child process and cached per mergekit version under the store.
 """
 
 from __future__ import annotations
@@ -38,20 +38,27 @@ def read_registry() -> Specs:
 
 
 def method_specs(store: str | Path, python: str | None = None) -> Specs:
-    """The registry of the merge stage's interpreter (`python`, None: this one), cached in the store."""
+    """The registry of the merge stage's interpreter (`python`, None: this one).
+
+    Read in a child process, so validation and `plan=true` never import torch here; this
+    interpreter's registry is then cached in the store per mergekit version.
+    """
+    cache = None
     if python is None:
-        version = metadata.version("mergekit")
-        cache = Path(store) / ".registry" / f"mergekit-{version}.json"
+        cache = Path(store) / ".registry" / f"mergekit-{metadata.version('mergekit')}.json"
         if cache.is_file():
             return json.loads(cache.read_text(encoding="utf-8"))
-        specs = read_registry()
+    proc = subprocess.run([python or sys.executable, "-m", "hala_exp.merging.methods"], capture_output=True,
+                          text=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"reading mergekit's merge methods failed: {proc.stderr.strip()[-1000:]}")
+    specs = json.loads(proc.stdout.strip().splitlines()[-1])
+    if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps(specs, sort_keys=True), encoding="utf-8")
         os.replace(tmp, cache)
-        return specs
-    proc = subprocess.run([python, "-m", "hala_exp.merging.methods"], capture_output=True, text=True, check=True)
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return specs
 
 
 def uses_t(spec: dict[str, Any]) -> bool:
