@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from hala_exp import markdown
 from hala_exp.allam.report import allam_summary
 from hala_exp.evaluation.reference import paper_value, reference, table1_rows, table2_rows
 
@@ -39,9 +40,7 @@ def _cell(value: Any) -> str:
 
 
 def markdown_table(rows: list[tuple[str, list[Any]]], columns: list[str], first: str = "system") -> str:
-    lines = [f"| {first} | " + " | ".join(columns) + " |", "|---|" + "---|" * len(columns)]
-    lines += [f"| {label} | " + " | ".join(_cell(v) for v in cells) + " |" for label, cells in rows]
-    return "\n".join(lines)
+    return markdown.table([first, *columns], [[label, *(_cell(v) for v in cells)] for label, cells in rows])
 
 
 def translation_table(rows: dict[str, dict[str, float]]) -> str:

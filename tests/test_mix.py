@@ -11,7 +11,7 @@ from omegaconf import OmegaConf
 from hala_exp.config import ConfigError, compose, validate
 from hala_exp.config.schema import MixConfig, SourceConfig
 from hala_exp.data.corpus import build_corpus_mix
-from hala_exp.data.mix import MixSource, build_mix, normalize, ratio_targets, weighted_caps
+from hala_exp.data.mix import MixSource, build_mix, normalize, weighted_caps
 
 FIX = Path(__file__).parent / "fixtures" / "sources"
 
@@ -77,19 +77,6 @@ def test_caps_read_a_source_only_as_far_as_needed(tmp_path):
 def test_weighted_caps_sum_to_the_total():
     assert weighted_caps({"a": 1, "b": 1, "c": 1}, 10) == {"a": 4, "b": 3, "c": 3}
     assert sum(weighted_caps({"a": 0.45, "b": 0.55}, 4_500_000).values()) == 4_500_000
-
-
-def test_arabic_english_ratio(tmp_path):
-    assert ratio_targets(100, 100, 0.45) == (82, 100)
-    assert ratio_targets(30, 100, 0.5) == (30, 30)
-    assert ratio_targets(30, 100, None) == (30, 100) and ratio_targets(30, 100, 1.0) == (30, 0)
-    out, counts = build(tmp_path, "ratio", [MixSource("ar", rows("ar", 40, "ar")), MixSource("en", rows("en", 60))],
-                        arabic_ratio=0.25)
-    assert counts["languages"] == {"ar": 20, "en": 60} and len(out) == 80
-    assert counts["sources"]["ar"]["ratio_dropped"] == 20
-    again, _ = build(tmp_path, "ratio2", [MixSource("ar", rows("ar", 40, "ar")), MixSource("en", rows("en", 60))],
-                     arabic_ratio=0.25)
-    assert again == out
 
 
 def test_corpus_mix_from_config_counts_every_source(tmp_path):

@@ -64,7 +64,7 @@ def test_the_gguf_becomes_a_checkpoint_keyed_by_the_file_that_answers_in_english
 def test_sft_lowers_arabic_heldout_loss_and_a_merge_at_t0_is_the_base(root, converted):
     from safetensors.torch import load_file
 
-    results = run(root, "merge", "experiment=smollm2_merge", "merge.t=0.0",
+    results = run(root, "merge", "experiment=smollm2_merge", "merge.t=0.0", "targets=[heldout.*]",
                   "data.translated.tatoeba_en_ar.rows=48", *SMALL_HELDOUT)
     assert results["stages"]["convert.smollm2_135m"]["status"] == "reused"
     m = results["metrics"]

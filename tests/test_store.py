@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -47,4 +48,18 @@ def test_sweep_keeps_live_writers(tmp_path):
     store = Store(tmp_path)
     work = store.begin("sft", "k")  # this process is alive
     assert store.sweep_stale() == 0 and work.exists()
-    assert os.getpid() == int(work.name.rsplit("-", 3)[2])
+    assert json.loads((work / ".owner").read_text())["pid"] == os.getpid()
+
+
+def test_stale_work_is_swept_on_hosts_whose_names_hold_dashes(tmp_path, monkeypatch):
+    import socket
+
+    monkeypatch.setattr(socket, "gethostname", lambda: "gpu-node-01")
+    code = (f"import os, socket; socket.gethostname = lambda: 'gpu-node-01'; from hala_exp.pipeline.store import "
+            f"Store; w = Store({str(tmp_path)!r}).begin('evaluate.student-base', 'k'); os.kill(os.getpid(), 9)")
+    assert subprocess.run([sys.executable, "-c", code]).returncode == -9
+    store = Store(tmp_path)
+    live = store.begin("sft", "k2")
+    assert store.sweep_stale() == 1 and [p.name for p in store.tmp.iterdir()] == [live.name]
+    final = store.commit(live, "sft", "k2", {"metrics": {}})
+    assert not (final / ".owner").exists()

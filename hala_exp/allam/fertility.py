@@ -28,10 +28,11 @@ def fertility_table(tokenizers: dict[str, object], texts: dict[str, list[str]]) 
 
 
 def markdown(rows: list[dict]) -> str:
-    head = "| tokenizer | language | tokens/word | tokens/char | tokens | words |\n|---|---|---|---|---|---|\n"
-    return head + "".join(f"| {r['tokenizer']} | {r['language']} | {r['tokens_per_word']:.3f} | "
-                          f"{r['tokens_per_char']:.3f} | {int(r['tokens'])} | {int(r['words'])} |\n"
-                          for r in rows)
+    from hala_exp.markdown import table
+
+    return table(["tokenizer", "language", "tokens/word", "tokens/char", "tokens", "words"],
+                 [[r["tokenizer"], r["language"], f"{r['tokens_per_word']:.3f}", f"{r['tokens_per_char']:.3f}",
+                   str(int(r["tokens"])), str(int(r["words"]))] for r in rows]) + "\n"
 
 
 def write_report(rows: list[dict], out: Path) -> None:

@@ -125,7 +125,7 @@ class SourceConfig:
     rows: int = 1000  # rows read from the source: [offset, offset + rows)
     offset: int = 0
     weight: Optional[float] = None  # share of data.mix.total_rows; null: every row kept (up to rows)
-    lang: str = "en"  # en | ar: the language the mix's Arabic/English ratio counts it as
+    lang: str = "en"  # en | ar: the language the mix counts its rows in (counts.json "languages")
     drop_code: bool = False  # drop conversations that hold code (hala_exp/data/code.py)
     exclude_subsets: list[str] = field(default_factory=list)  # tulu3: `source` values to leave out
     min_english_ratio: float = 0.0  # tulu3: drop rows whose letters are less Latin than this

@@ -3,9 +3,10 @@
 Two passes keep memory flat in the mix's size: pass 1 streams every source once (caps, then
 de-duplication by a 64-bit content hash, first occurrence wins in config order) and scatters the
 kept rows into Parquet buckets chosen by a seeded RNG; pass 2 reads one bucket at a time, applies
-the Arabic/English ratio (a seeded choice of exactly which rows stay) and a seeded permutation,
-and appends it to the output. Random bucket then random order within it is a uniform shuffle, and
-the same sources, settings and seed give the same rows in the same order.
+a seeded permutation, and appends it to the output. (The SFT set's Arabic/English share is chosen
+later, per row, by `arabic_rows`: the translation itself never depends on it.) Random bucket then
+random order within it is a uniform shuffle, and the same sources, settings and seed give the same
+rows in the same order.
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ SCHEMA = pa.schema([
     ("id", pa.string()), ("source", pa.string()), ("lang", pa.string()),
     ("messages", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))),
 ])
-_BUCKET_SCHEMA = SCHEMA.append(pa.field("seq", pa.int64()))
 DEDUP_MODES = ("none", "exact", "normalized")
 
 
@@ -96,18 +96,6 @@ def weighted_caps(weights: dict[str, float], total: int) -> dict[str, int]:
     return caps
 
 
-def ratio_targets(n_ar: int, n_en: int, arabic_ratio: float | None) -> tuple[int, int]:
-    """How many Arabic and English rows the largest mix with this Arabic share can hold."""
-    if arabic_ratio is None:
-        return n_ar, n_en
-    if arabic_ratio >= 1.0:
-        return n_ar, 0
-    if arabic_ratio <= 0.0:
-        return 0, n_en
-    total = min(n_ar / arabic_ratio, n_en / (1 - arabic_ratio))
-    return min(n_ar, round(total * arabic_ratio)), min(n_en, round(total * (1 - arabic_ratio)))
-
-
 def arabic_rows(n: int, arabic_ratio: float | None, seed: int) -> np.ndarray:
     """Which of `n` parallel rows (each with an Arabic and an English side) train in Arabic.
 
@@ -146,8 +134,8 @@ class _Buckets:
         if not self.buffers[i]:
             return
         if self.writers[i] is None:
-            self.writers[i] = pq.ParquetWriter(self.paths[i], _BUCKET_SCHEMA, compression="none")
-        self.writers[i].write_table(pa.Table.from_pylist(self.buffers[i], schema=_BUCKET_SCHEMA))
+            self.writers[i] = pq.ParquetWriter(self.paths[i], SCHEMA, compression="none")
+        self.writers[i].write_table(pa.Table.from_pylist(self.buffers[i], schema=SCHEMA))
         self.buffers[i] = []
 
     def close(self) -> list[Path]:
@@ -164,8 +152,7 @@ def _bucket_draws(rng: np.random.Generator, n: int) -> Iterator[int]:
 
 
 def build_mix(sources: list[MixSource], out: Path, *, seed: int, dedup: str = "normalized",
-              arabic_ratio: float | None = None, shuffle: bool = True, bucket_rows: int = 100_000,
-              expected_rows: int | None = None) -> MixCounts:
+              shuffle: bool = True, bucket_rows: int = 100_000, expected_rows: int | None = None) -> MixCounts:
     """Write `out` (Parquet, SCHEMA) from the sources and return the counts; `out` appears only whole.
 
     `expected_rows`, an upper bound on the rows kept, sets the number of shuffle buckets (one per
@@ -185,7 +172,7 @@ def build_mix(sources: list[MixSource], out: Path, *, seed: int, dedup: str = "n
     buckets = _Buckets(tmp)
     draws = _bucket_draws(np.random.default_rng([seed, 0]), n_buckets)
     seen: set[int] = set()
-    seq: Counter = Counter()
+    placed = 0
     for src in sources:
         c = counts.sources.setdefault(src.name, Counter())
         c["in"] = c["kept"] = 0
@@ -202,46 +189,30 @@ def build_mix(sources: list[MixSource], out: Path, *, seed: int, dedup: str = "n
                     continue
                 seen.add(h)
             c["kept"] += 1
-            row = {**row, "seq": seq[row["lang"]]}
-            seq[row["lang"]] += 1
             # shuffled: a random bucket; in order: consecutive buckets of `bucket_rows`
-            buckets.add(next(draws) if shuffle else (sum(seq.values()) - 1) // bucket_rows, row)
+            buckets.add(next(draws) if shuffle else placed // bucket_rows, row)
+            placed += 1
             if src.cap is not None and c["kept"] >= src.cap:
                 c["stopped_at_cap"] = 1  # the source is read only as far as the mix needs
                 break
     del seen
     paths = buckets.close()
 
-    keep_ar, keep_en = ratio_targets(seq["ar"], seq["en"], arabic_ratio)
-    rng = np.random.default_rng([seed, 1])
-    masks = {}
-    for lang, n, k in (("ar", seq["ar"], keep_ar), ("en", seq["en"], keep_en)):
-        mask = np.zeros(n, dtype=bool)
-        mask[rng.choice(n, size=k, replace=False) if k < n else slice(None)] = True
-        masks[lang] = mask
     part = out.with_name(out.name + ".partial")
     with pq.ParquetWriter(part, SCHEMA) as writer:
         for b, path in enumerate(paths):
             table = pq.read_table(path)
-            lang = table.column("lang").to_numpy(zero_copy_only=False)
-            s = table.column("seq").to_numpy()
-            keep = np.zeros(len(s), dtype=bool)
-            for code, mask in masks.items():
-                sel = lang == code
-                keep[sel] = mask[s[sel]]
-            table = (table if keep.all() else table.filter(pa.array(keep))).drop_columns(["seq"])
             if shuffle:
                 table = table.take(np.random.default_rng([seed, 2, b]).permutation(table.num_rows))
             writer.write_table(table, row_group_size=10_000)
             for name, n in Counter(table.column("source").to_pylist()).items():
                 counts.sources[name]["out"] += n
-            for code, n in Counter(lang[keep].tolist()).items():
+            for code, n in Counter(table.column("lang").to_pylist()).items():
                 counts.languages[code] += n
             counts.total += table.num_rows
             path.unlink()
     for c in counts.sources.values():
         c["out"] += 0
-        c["ratio_dropped"] = c["kept"] - c["out"]
     shutil.rmtree(tmp, ignore_errors=True)
     part.replace(out)
     return counts

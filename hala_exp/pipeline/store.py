@@ -1,9 +1,11 @@
 """Content-keyed artifact store with atomic commits.
 
-A stage writes into `<store>/.tmp/<stage>-<key>-<pid>-<rand>/`; when it returns, its completion
-record goes in last and the directory is renamed to `<store>/<stage>/<key>/`. A directory there is
-complete by construction; a crash or kill leaves only a `.tmp` entry, which is never read and is
-swept once its process is gone. Two processes racing on one key both compute; the first rename wins.
+A stage writes into `<store>/.tmp/<stage>-<key>-<host>-<pid>-<rand>/`, which holds an `.owner` file
+(host and pid: names alone cannot be split when host names hold dashes, as `gpu-node-01` does);
+when it returns, its completion record goes in last and the directory is renamed to
+`<store>/<stage>/<key>/`. A directory there is complete by construction; a crash or kill leaves only
+a `.tmp` entry, which is never read and is swept once its process is gone. Two processes racing on
+one key both compute; the first rename wins.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 RECORD = "record.json"
+OWNER = ".owner"  # {"host", "pid"} of the process writing a work directory
 
 
 class Store:
@@ -40,12 +43,15 @@ class Store:
 
     def begin(self, stage: str, key: str) -> Path:
         self.tmp.mkdir(parents=True, exist_ok=True)
-        d = self.tmp / f"{stage}-{key}-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        host, pid = socket.gethostname(), os.getpid()
+        d = self.tmp / f"{stage}-{key}-{host}-{pid}-{uuid.uuid4().hex[:6]}"
         d.mkdir()
+        (d / OWNER).write_text(json.dumps({"host": host, "pid": pid}), encoding="utf-8")
         return d
 
     def commit(self, work: Path, stage: str, key: str, record: dict[str, Any]) -> Path:
         """Write the record last, then move the directory into place in one rename."""
+        (work / OWNER).unlink(missing_ok=True)
         (work / RECORD).write_text(json.dumps(record, ensure_ascii=False, indent=2, sort_keys=True),
                                    encoding="utf-8")
         final = self.path(stage, key)
@@ -69,11 +75,14 @@ class Store:
         host = socket.gethostname()
         removed = 0
         for d in self.tmp.iterdir():
-            parts = d.name.rsplit("-", 3)
-            if len(parts) != 4 or parts[1] != host or not parts[2].isdigit():
+            try:
+                owner = json.loads((d / OWNER).read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue  # not a work directory this store made: never removed unattributed
+            if owner.get("host") != host or not isinstance(owner.get("pid"), int):
                 continue
             try:
-                os.kill(int(parts[2]), 0)
+                os.kill(owner["pid"], 0)
             except ProcessLookupError:
                 shutil.rmtree(d, ignore_errors=True)
                 removed += 1

@@ -157,22 +157,22 @@ def _fmt(v: Any) -> str:
 
 def markdown(t: Table) -> str:
     """Best value per column in bold; paper rows below ours, in italics; the last column traces each row."""
+    from hala_exp.markdown import table
+
     best = t.best()
-    header = [*t.axes, *(c.name for c in t.columns), "run (W&B run ids)"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    rows = []
     for r in t.rows:
         cells = []
         for c in t.columns:
             v = r["cells"][c.name]
             cells.append(f"**{_fmt(v)}**" if v is not None and round(v, DIGITS) == best.get(c.name) else _fmt(v))
         ids = ", ".join(f"{s}: {i}" for s, i in r["run_ids"].items() if i)
-        lines.append("| " + " | ".join([*(axis_value(r["values"][a]) for a in t.axes), *cells,
-                                         f"{r['source']} ({ids})" if ids else r["source"]]) + " |")
+        rows.append([*(axis_value(r["values"][a]) for a in t.axes), *cells,
+                     f"{r['source']} ({ids})" if ids else r["source"]])
     for ref in t.references:
         cells = [_fmt(ref.get(c.ref_key)) if c.ref_key else "" for c in t.columns]
-        first = [f"*{ref['label']}*"] + [""] * (len(t.axes) - 1)
-        lines.append("| " + " | ".join([*first, *cells, "paper"]) + " |")
-    return "\n".join(lines)
+        rows.append([f"*{ref['label']}*", *([""] * (len(t.axes) - 1)), *cells, "paper"])
+    return table([*t.axes, *(c.name for c in t.columns), "run (W&B run ids)"], rows)
 
 
 def to_csv(t: Table) -> str:
