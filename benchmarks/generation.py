@@ -29,6 +29,7 @@ LFM2_1_2B = {"hidden_size": 2048, "intermediate_size": 8192, "num_attention_head
              "layer_types": ["conv", "conv", "full_attention", "conv", "conv", "full_attention", "conv", "conv",
                              "full_attention", "conv", "full_attention", "conv", "full_attention", "conv",
                              "full_attention", "conv"]}
+LFM2_1_2B["num_hidden_layers"] = len(LFM2_1_2B["layer_types"])  # Lfm2Config: one layer type per layer
 
 
 def _prompts(n: int) -> list[list[dict[str, str]]]:

@@ -126,3 +126,16 @@ def test_lighteval_on_vllm_takes_the_engine_settings_and_a_per_run_cache(tiny_lf
     assert cfg.cache_dir.startswith(str(tmp_path / VIEW))  # deleted before and after every run
     cpu, launcher = model_config("transformers", view, 8, "cpu", str(tmp_path / VIEW / "cache"))
     assert launcher == ParallelismManager.ACCELERATE and cpu.dtype == "float32"
+
+
+def test_the_generation_benchmarks_lfm2_1_2b_shape_is_a_valid_lfm2_config():
+    import sys
+    from pathlib import Path
+
+    from transformers import Lfm2Config
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from generation import LFM2_1_2B
+
+    config = Lfm2Config(**LFM2_1_2B, block_auto_adjust_ff_dim=False, tie_word_embeddings=True)
+    assert config.num_hidden_layers == 16 and config.layer_types.count("full_attention") == 6
