@@ -152,3 +152,18 @@ def test_random_drop_methods_run_and_land_between_base_and_tune(tmp_path, tiny_l
     name = next(n for n in m if m[n].numel() >= 64 and not torch.equal(a[n], b[n]))
     assert not torch.allclose(m[name], a[name]) and not torch.allclose(m[name], b[name])
     assert ((m[name] - a[name]).abs() > 1e-7).float().mean() < 0.9  # part of the task vector was dropped
+
+
+def test_the_steps_config_slice_without_empty_maps_still_merges(tmp_path, tiny_lfm2, tiny_lfm2_other):
+    """The graph leaves empty parameter maps out of the merge step's key; the stage must run on that slice."""
+    from omegaconf import OmegaConf
+
+    from hala_exp.pipeline.graph import build_graph
+
+    step = {s.name: s for s in build_graph(compose(["merge.t=0.0", "merge.dtype=float32"]))}["merge"]
+    assert set(step.config["merge"]) == {"method", "t", "dtype"}
+    out = tmp_path / "slice"
+    out.mkdir()
+    merge.run(OmegaConf.create(step.config), {"base": str(tiny_lfm2), "tuned": str(tiny_lfm2_other)}, out)
+    merged, base = _weights(out / "model"), _weights(tiny_lfm2)
+    assert all(torch.equal(merged[n], base[n]) for n in base)

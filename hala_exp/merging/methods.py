@@ -71,7 +71,8 @@ def model_parameters(merge: Any, spec: dict[str, Any]) -> tuple[dict[str, Any], 
     """(shared, base, tuned) parameters for mergekit: the config's, with `merge.t` filling `t` (slerp)
     or the weights (the fine-tune's `t`, an every-input base weight `1 - t`) where none is given."""
     params = spec["parameters"]
-    shared, base, tuned = dict(merge.parameters or {}), dict(merge.base or {}), dict(merge.tuned or {})
+    # A step's config slice leaves empty maps out (so a plain slerp keeps its key): absent means {}.
+    shared, base, tuned = (dict(merge.get(k) or {}) for k in ("parameters", "base", "tuned"))
     t = float(merge.t)
     if "t" in params and params["t"]["scope"] == "shared":
         shared.setdefault("t", t)
