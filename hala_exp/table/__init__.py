@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     curves = []
     for name in a.curve:
         try:
-            curves.append(plot_curve(points, name, out / f"curve-{name}.png", f"{_group(points[0])}: {name}"))
+            curves.append(plot_curve(points, name, out / f"curve-{name}.png", _group(points[0])))
         except ValueError as e:
             print(f"hala-exp-table: --curve {name}: {e}", file=sys.stderr)
             return 2

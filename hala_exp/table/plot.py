@@ -63,12 +63,14 @@ def plot_curve(points: list[Point], name: str, out: Path, title: str) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    keys = {k for p in points for k in p.overrides}
+    swept = sorted(k for k in keys if len({repr(p.overrides.get(k)) for p in points}) > 1) or sorted(keys)
     fig, ax = plt.subplots(figsize=(5.6, 3.6))
     drawn = 0
     for p in points:
         curve = curve_points(p.metrics, name)
         if curve:
-            label = ", ".join(f"{k}={axis_value(v)}" for k, v in p.overrides.items()) or p.source
+            label = ", ".join(f"{k}={axis_value(p.overrides.get(k))}" for k in swept) or p.source
             ax.plot([s for s, _ in curve], [v for _, v in curve], marker="o", label=label)
             drawn += 1
     if not drawn:
@@ -78,7 +80,7 @@ def plot_curve(points: list[Point], name: str, out: Path, title: str) -> Path:
     ax.set_ylabel(name)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
-    fig.suptitle(title, fontsize=10)
+    ax.set_title(title, fontsize=8)
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)
