@@ -84,14 +84,23 @@ def app(cfg: DictConfig) -> None:
     if cfg.cluster.submit == "slurm" and not _in_submitit_job():
         _submit(cfg, run_dir)
         return
+    from hala_exp.console.failure import StepFailure, failure_report
     from hala_exp.pipeline.runner import run_pipeline
     from hala_exp.summary import summary
 
-    results = run_pipeline(cfg, run_dir)
+    try:
+        results = run_pipeline(cfg, run_dir)
+    except StepFailure as e:
+        print(failure_report(e), file=sys.stderr)
+        print(f"Report: hala-exp-report {run_dir}", file=sys.stderr)
+        sys.exit(1)
     ran = [n for n, s in results["stages"].items() if s["status"] == "ran"]
-    print(summary(results["metrics"], model_id=cfg.model.id))
+    tables = summary(results["metrics"], model_id=cfg.model.id)
+    if tables:
+        print(f"\n{tables}")
     print(f"\n{len(ran)} stages ran, {len(results['stages']) - len(ran)} reused.")
     print(f"Results: {run_dir / 'results.json'}")
+    print(f"Report: hala-exp-report {run_dir}")
     tracking = tracking_context(cfg)
     if tracking and tracking["mode"] == "offline" and ran:
         print(f"W&B: {len(ran)} offline runs in {tracking['dir']}/wandb (group {tracking['group']}); "
@@ -100,6 +109,8 @@ def app(cfg: DictConfig) -> None:
 
 def main() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # `-v` is short for the override `verbose=true` (Hydra's own parser has no such flag)
+    sys.argv = [("verbose=true" if a in ("-v", "--verbose") else a) for a in sys.argv]
     register()
     hydra.main(config_path=str(CONF_DIR), config_name="config")(app)()
 
