@@ -36,9 +36,10 @@ def _count(v: float) -> str:
     return str(int(v)) if v == int(v) else f"{v:.1f}"
 
 
-def describe(snap: Snapshot, bar: bool) -> str:
+def describe(snap: Snapshot, bar: bool, age: float = 0.0) -> str:
     """`[#####-----] 120/300 steps · 48/160 prompts  4.1 steps/s  ETA 44s` for the outermost open task,
-    the innermost one beside it; its part of the current shard counts toward the outer fraction."""
+    the innermost one beside it; its part of the current shard counts toward the outer fraction.
+    `age`: seconds since the snapshot was taken, so rate and ETA keep moving between updates."""
     if not snap:
         return ""
     outer, inner = snap[0], (snap[-1] if len(snap) > 1 else None)
@@ -49,7 +50,8 @@ def describe(snap: Snapshot, bar: bool) -> str:
         f"{_count(outer['done'])} {outer['unit']}"
     if inner:
         text += f" · {_count(inner['done'])}/{_count(inner['total'])} {inner['unit']}"
-    rate = (done - outer["initial"]) / outer["elapsed"] if outer["elapsed"] > 0 else 0.0
+    elapsed = outer["elapsed"] + age
+    rate = (done - outer["initial"]) / elapsed if elapsed > 0 else 0.0
     if rate > 0:
         text += f"  {rate:.3g} {outer['unit']}/s"
         if outer["total"] > 0:
@@ -74,6 +76,7 @@ class Console:
         self.running: str | None = None
         self.began = 0.0
         self.snap: Snapshot = []
+        self._snap_at = 0.0
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
@@ -100,12 +103,12 @@ class Console:
         except (OSError, ValueError):  # the terminal went away: the run goes on, logs are complete
             pass
 
-    def _fit(self, text: str) -> str:
+    def _columns(self) -> int:
         try:
             columns = os.get_terminal_size(self.out.fileno()).columns
         except (OSError, ValueError, AttributeError):
-            columns = shutil.get_terminal_size().columns
-        return text[:max(columns - 1, 20)]
+            columns = 0
+        return columns or shutil.get_terminal_size().columns  # a fresh pty reports 0
 
     # -- steps ------------------------------------------------------------------------------------
     def reused(self, name: str, detail: str) -> None:
@@ -129,7 +132,7 @@ class Console:
 
     def progress(self, snap: Snapshot) -> None:
         with self._lock:
-            self.snap = snap
+            self.snap, self._snap_at = snap, time.monotonic()
             if self.live and self.running and time.monotonic() - self._drawn >= self.redraw_s:
                 self._redraw()
 
@@ -151,9 +154,11 @@ class Console:
     def _redraw(self) -> None:
         elapsed = time.monotonic() - self.began
         spin = SPINNER[int(elapsed * 10) % len(SPINNER)]
-        line = (f"{self._prefix()} {self._paint(f'{spin:<7}', 'running')} {self.running:<{self.width}} "
-                f"{duration(elapsed):>7}  {describe(self.snap, bar=True)}")
-        self._write("\r" + self._fit(line) + "\x1b[K")
+        head = f"{self._prefix()} {spin:<7} {self.running:<{self.width}} {duration(elapsed):>7}  "
+        detail = describe(self.snap, bar=True, age=time.monotonic() - self._snap_at)
+        detail = detail[:max(self._columns() - 1 - len(head), 0)]
+        painted = head.replace(f"{spin:<7}", self._paint(f"{spin:<7}", "running"), 1)
+        self._write("\r" + painted + detail + "\x1b[K")
         self._drawn = time.monotonic()
 
     def _tick(self) -> None:
@@ -166,7 +171,8 @@ class Console:
                 elif time.monotonic() - self._plain_at >= self.plain_every_s:
                     self._plain_at = time.monotonic()
                     self._write(self._line("running", self.running, time.monotonic() - self.began,
-                                           describe(self.snap, bar=False)) + "\n")
+                                           describe(self.snap, bar=False, age=time.monotonic() - self._snap_at))
+                                + "\n")
 
     def _stop_ticker(self) -> None:
         self._stop.set()
