@@ -3,7 +3,8 @@
 With no arguments the tiny preset runs end to end on CPU. `plan=true` prints which stages would
 run and which are reused without importing torch. With `cluster.submit=slurm` (e.g. `cluster=h100`)
 each step that must run becomes a Slurm job and the command returns once they are queued;
-`hala-exp-status RUN_DIR` follows them.
+`hala-exp-status RUN_DIR` follows them. A local run prints a line per step and the result tables;
+the libraries' output goes to the steps' logs unless `verbose=true` (`-v`).
 """
 
 from __future__ import annotations
