@@ -84,13 +84,15 @@ def _emit() -> None:
 
 @contextmanager
 def listening(listener: Listener) -> Iterator[None]:
-    """Send every change of the open tasks to `listener` while the block runs."""
+    """Send every change of the open tasks to `listener` while the block runs. Tasks the block left
+    open (a loop that raised, a trainer that never reached on_train_end) are dropped at its end."""
     global _listener
-    previous, _listener = _listener, listener
+    previous, _listener, opened = _listener, listener, len(_tasks)
     try:
         yield
     finally:
         _listener = previous
+        del _tasks[opened:]
 
 
 def line_writer(stream: TextIO, every_s: float = 0.5) -> Listener:

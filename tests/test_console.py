@@ -115,6 +115,9 @@ def test_progress_tasks_nest_and_reach_the_listener():
     assert seen[2][1]["done"] == 8 and seen[4][0]["done"] == 4
     progress.start(1, "x").close()  # no listener: nothing to call, nothing left open
     assert progress.snapshot() == []
+    with progress.listening(seen.append):
+        progress.start(10, "steps")  # a trainer that raised before on_train_end
+    assert progress.snapshot() == []  # gone with the step, not shown in the next one
 
 
 def test_a_subprocess_progress_reaches_the_listener_and_stays_out_of_its_log(tmp_path):
