@@ -28,7 +28,7 @@ STEPS = [Step("build.student_base", "build_model", "m:f", {}),
               {"model": Ref("build.translator_base", "model")}),
          Step("evaluate.student_merged", "evaluate_lighteval", "m:f", {}, {"model": Ref("merge", "model")})]
 METRICS = {"build.student_base": {"parameters": 23040.0}, "build.translator_base": {"parameters": 23040.0},
-           "sft": {"train_loss": 5.7, "steps": 3.0}, "merge": {"t": 0.5},
+           "sft": {"train_loss": 5.7, "steps": 3.0, "loss_step1": 6.0, "loss_step3": 5.5}, "merge": {"t": 0.5},
            "evaluate.translator_base": {"translation.bleu": 1.5, "translation.chrf": 5.0, "translation.rougeL": 2.0,
                                         "translation.n": 16.0},
            "evaluate.student_merged": {"smoke.average": 32.44, "smoke.arabic_mmlu_sample": 32.44,
@@ -155,11 +155,11 @@ def make_sweep(root: Path) -> Path:
 
 
 def test_sweep_page_has_the_ablation_table_its_plot_and_every_point(tmp_path):
-    page = report(make_sweep(tmp_path))
+    page = report(make_sweep(tmp_path), "--curve", "sft.loss")
     assert "<h2>Sweep table</h2>" in page and '<table class="grid ablation">' in page
     assert "<th>merge.t</th>" in page and page.count("<th>0.0</th>") + page.count("<th>0.5</th>") == 2
     assert "<strong>40.00</strong>" in page  # the best point's score, bold as in ablation.md
-    assert "<img class='plot' src='data:image/png;base64," in page
+    assert page.count("<img class='plot' src='data:image/png;base64,") == 2  # score vs t, the loss curve
     assert page.count("<section class='point'") == 3 and page.count("<svg") >= 3 + 3  # + legend swatches
 
 

@@ -28,6 +28,8 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
                     help="sweep table: as hala-exp-table --translation-system ('none' for none)")
     ap.add_argument("--metric", action="append", default=[], metavar="STEP.METRIC[:min]",
                     help="sweep table: an extra column, as hala-exp-table --metric (repeatable)")
+    ap.add_argument("--curve", action="append", default=[], metavar="STEP.METRIC",
+                    help="sweep: also plot a metric logged along training, as hala-exp-table --curve")
     return ap.parse_args(argv)
 
 
@@ -46,8 +48,8 @@ def main(argv: list[str] | None = None) -> int:
                   "its numbered subfolders). Fix: pass the directory hala-exp printed", file=sys.stderr)
             return 2
         tsys = None if a.translation_system == "none" else a.translation_system
-        table_html, plot_uri = ablation(dirs, a.system, tsys, a.metric)
-        text = sweep_page(a.path, [load_run(d) for d in dirs], table_html, plot_uri)
+        table_html, plots = ablation(dirs, a.system, tsys, a.metric, a.curve)
+        text = sweep_page(a.path, [load_run(d) for d in dirs], table_html, plots)
     out = a.out or a.path / "report.html"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")

@@ -10,38 +10,44 @@ from hala_exp.grid import to_html
 from hala_exp.report.load import RunView
 from hala_exp.report.page import data_uri, facts, page, run_body
 from hala_exp.table.build import build_table, grid
-from hala_exp.table.plot import plot
+from hala_exp.table.plot import plot, plot_curve
 from hala_exp.table.points import load_run as load_point
 from hala_exp.table.reference import reference_rows
 
 e = html.escape
 
 
-def ablation(points_dirs: list[Path], system: str, translation_system: str | None,
-             metrics: list[str]) -> tuple[str, str]:
-    """(the table as HTML, the plot as a data URI), or a note saying why there is no table."""
+def ablation(points_dirs: list[Path], system: str, translation_system: str | None, metrics: list[str],
+             curves: list[str] = ()) -> tuple[str, list[str]]:
+    """(the table as HTML, its plots as data URIs: score against the swept value, then each curve),
+    or a note saying why there is no table."""
     points = [load_point(d) for d in points_dirs if (d / "results.json").is_file()]
     if not points:
-        return "<p class='meta'>No point has results yet.</p>", ""
+        return "<p class='meta'>No point has results yet.</p>", []
     refs = reference_rows([p.config for p in points], translation_system)
     try:
         table = build_table(points, system, translation_system, refs, metrics)
     except SystemExit as err:  # no such columns: say so on the page instead of failing it
-        return f"<p class='meta'>{e(str(err))}</p>", ""
+        return f"<p class='meta'>{e(str(err))}</p>", []
+    name = points_dirs[0].parent.name
     with tempfile.TemporaryDirectory() as tmp:
-        png = plot(table, Path(tmp) / "ablation.png", f"{points_dirs[0].parent.name}: evaluate.{system}")
-        uri = data_uri(png.read_bytes())
-    return to_html(grid(table), "grid ablation"), uri
+        pngs = [plot(table, Path(tmp) / "ablation.png", f"{name}: evaluate.{system}")]
+        for i, curve in enumerate(curves):
+            try:
+                pngs.append(plot_curve(points, curve, Path(tmp) / f"curve{i}.png", f"{name}: {curve}"))
+            except ValueError as err:  # no run logged it along training
+                raise SystemExit(f"hala-exp-report: --curve {curve}: {err}") from err
+        uris = [data_uri(p.read_bytes()) for p in pngs]
+    return to_html(grid(table), "grid ablation"), uris
 
 
-def sweep_page(sweep_dir: Path, views: list[RunView], table_html: str, plot_uri: str) -> str:
+def sweep_page(sweep_dir: Path, views: list[RunView], table_html: str, plots: list[str]) -> str:
     failed = [v.dir.name for v in views if v.failed]
     head = (f"<h1>{e(sweep_dir.name)}</h1><div class='facts'><span><b>{len(views)} points</b></span>"
             f"<span><b>sweep dir</b> <a href='{e(sweep_dir.resolve().as_uri())}'>{e(str(sweep_dir))}</a></span>"
             + (f"<span><b>failed</b> {e(', '.join(failed))}</span>" if failed else "") + "</div>")
     body = [head, "<h2>Sweep table</h2>", table_html]
-    if plot_uri:
-        body.append(f"<img class='plot' src='{plot_uri}' alt='score against the swept value'>")
+    body += [f"<img class='plot' src='{uri}' alt='sweep plot'>" for uri in plots]
     body.append("<h2>Points</h2>")
     for v in views:
         label = " ".join(v.run.get("overrides", [])) or v.dir.name
