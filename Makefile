@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: setup demo test lint bench clean slurm-start slurm-stop
+.PHONY: setup demo test lint bench clean slurm-start slurm-stop browser
 
 setup: $(VENV)/.installed
 
@@ -24,8 +24,13 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 demo: setup
 	$(BIN)/hala-exp
 
-test: setup
+test: setup browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Headless Chromium for the report page's browser test: Debian's package when missing (root, apt);
+# elsewhere a note, and that test skips.
+browser:
+	scripts/install-chromium.sh
 
 lint: setup
 	$(BIN)/ruff check hala_exp tests benchmarks

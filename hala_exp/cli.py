@@ -3,7 +3,8 @@
 With no arguments the tiny preset runs end to end on CPU. `plan=true` prints which stages would
 run and which are reused without importing torch. With `cluster.submit=slurm` (e.g. `cluster=h100`)
 each step that must run becomes a Slurm job and the command returns once they are queued;
-`hala-exp-status RUN_DIR` follows them.
+`hala-exp-status RUN_DIR` follows them. A local run prints a line per step and the result tables;
+the libraries' output goes to the steps' logs unless `verbose=true` (`-v`).
 """
 
 from __future__ import annotations
@@ -99,15 +100,24 @@ def app(cfg: DictConfig) -> None:
     if cfg.cluster.submit == "slurm" and not _in_submitit_job():
         _submit(cfg, run_dir)
         return
+    from hala_exp.console.failure import StepFailure, failure_report
     from hala_exp.pipeline.runner import run_pipeline
     from hala_exp.summary import summary
 
-    results = run_pipeline(cfg, run_dir)
+    try:
+        results = run_pipeline(cfg, run_dir)
+    except StepFailure as e:
+        print(failure_report(e), file=sys.stderr)
+        print(f"Report: hala-exp-report {run_dir}", file=sys.stderr)
+        sys.exit(1)
     ran = [n for n, s in results["stages"].items() if s["status"] == "ran"]
-    print(summary(results["metrics"], model_id=cfg.model.id))
+    tables = summary(results["metrics"], model_id=cfg.model.id)
+    if tables:
+        print(f"\n{tables}")
     print(f"\n{len(ran)} stages ran, {len(results['stages']) - len(ran)} reused.")
     print(f"Results: {run_dir / 'results.json'}")
     _plot_heldout(results["metrics"], run_dir)
+    print(f"Report: hala-exp-report {run_dir}")
     tracking = tracking_context(cfg)
     if tracking and tracking["mode"] == "offline" and ran:
         print(f"W&B: {len(ran)} offline runs in {tracking['dir']}/wandb (group {tracking['group']}); "
@@ -116,6 +126,8 @@ def app(cfg: DictConfig) -> None:
 
 def main() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # `-v` is short for the override `verbose=true` (Hydra's own parser has no such flag)
+    sys.argv = [("verbose=true" if a in ("-v", "--verbose") else a) for a in sys.argv]
     register()
     hydra.main(config_path=str(CONF_DIR), config_name="config")(app)()
 

@@ -36,3 +36,15 @@ def write_json(path: Path, obj: Any, atomic: bool = False) -> None:
         replace_text(path, text)
     else:
         path.write_text(text, encoding="utf-8")
+
+
+def tail_lines(path: str | Path | None, n: int, max_bytes: int = 256_000) -> list[str]:
+    """The last `n` non-blank lines of a text file (from its last `max_bytes`); a line redrawn with
+    carriage returns, as progress bars do, gives its last state. [] when there is no such file."""
+    if not path or not Path(path).is_file() or n <= 0:
+        return []
+    with open(path, "rb") as f:
+        f.seek(max(0, f.seek(0, os.SEEK_END) - max_bytes))
+        text = f.read().decode("utf-8", errors="replace").replace("\r\n", "\n")
+    lines = [[seg for seg in line.split("\r") if seg.strip()][-1:] for line in text.split("\n")]
+    return [seg for segs in lines for seg in segs][-n:]

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from hala_exp import progress
 from hala_exp.io import read_jsonl, replace_text
 
 Rows = list[dict[str, Any]]
@@ -51,9 +52,11 @@ def run_sharded(rows: Rows, size: int, shards_dir: str | Path, fn: ShardFn, *,
     metrics: list[dict[str, float]] = []
     ran = 0
     tokens = seconds = 0.0
-    with tqdm(total=len(rows), desc=desc, unit="row", mininterval=1.0) as bar:
+    with tqdm(total=len(rows), desc=desc, unit="row", mininterval=1.0) as bar, \
+            progress.track(len(rows), "rows", desc) as task:
         for index, start in enumerate(range(0, len(rows), size)):
             chunk = rows[start:start + size]
+            task.working_on(len(chunk))
             path = shards_dir / f"shard-{index:05d}.jsonl"
             meta = shards_dir / f"shard-{index:05d}.json"
             done = _done(path, ids[start:start + size], id_of)
@@ -77,4 +80,5 @@ def run_sharded(rows: Rows, size: int, shards_dir: str | Path, fn: ShardFn, *,
             out.extend(shard_rows)
             metrics.append(shard_metrics)
             bar.update(len(chunk))
+            task.advance(len(chunk))
     return out, metrics, ran

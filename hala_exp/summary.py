@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from hala_exp import markdown
 from hala_exp.allam.report import allam_summary
 from hala_exp.evaluation.reference import paper_value, reference, table1_rows, table2_rows
+from hala_exp.grid import Grid, to_markdown
 
 # Columns shown per evaluation kind, in the paper's order; everything else stays in results.json.
 TRANSLATION = {"BLEU": "translation.bleu", "ROUGE-L": "translation.rougeL", "chrF++": "translation.chrf"}
@@ -39,17 +39,22 @@ def _cell(value: Any) -> str:
     return f"{value:.2f}" if isinstance(value, float) else str(value)
 
 
-def markdown_table(rows: list[tuple[str, list[Any]]], columns: list[str], first: str = "system") -> str:
-    return markdown.table([first, *columns], [[label, *(_cell(v) for v in cells)] for label, cells in rows])
+def grid(rows: list[tuple[str, list[Any]]], columns: list[str], first: str = "system", title: str = "",
+         paper_from: int | None = None) -> Grid:
+    """Rows of (label, values) under `columns`; rows from index `paper_from` on are the paper's."""
+    g = Grid([first, *columns], title=title)
+    for i, (label, cells) in enumerate(rows):
+        g.add([label, *(_cell(v) for v in cells)], paper=paper_from is not None and i >= paper_from)
+    return g
 
 
-def translation_table(rows: dict[str, dict[str, float]]) -> str:
+def translation_table(rows: dict[str, dict[str, float]]) -> Grid:
     """Our systems, then the paper's Table 2 rows."""
     ours = [(s, [rows[s].get(k) for k in TRANSLATION.values()]) for s in sorted(rows, key=_order)]
     paper = [(f"paper: {r['label']}", [float(r[k.split('.')[1]]) for k in TRANSLATION.values()])
              for r in table2_rows()]
-    return (f"Translation EN->AR (paper: {reference()['table2']['source']})\n"
-            + markdown_table(ours + paper, list(TRANSLATION)))
+    return grid(ours + paper, list(TRANSLATION), title=f"Translation EN->AR (paper: {reference()['table2']['source']})",
+                paper_from=len(ours))
 
 
 def suite_names(rows: dict[str, dict[str, float]]) -> list[str]:
@@ -57,7 +62,7 @@ def suite_names(rows: dict[str, dict[str, float]]) -> list[str]:
     return sorted({m.split(".")[0] for r in rows.values() for m in r if m.count(".") == 1 and m.endswith(".average")})
 
 
-def suite_table(rows: dict[str, dict[str, float]], suite: str, model_id: str | None = None) -> str:
+def suite_table(rows: dict[str, dict[str, float]], suite: str, model_id: str | None = None) -> Grid:
     """Systems x tasks + average for `suite` (0-100), the paper's Table 1 average beside each system
     whose model the paper evaluated, then the paper's rows."""
     systems = sorted((s for s in rows if f"{suite}.average" in rows[s]), key=_order)
@@ -70,8 +75,8 @@ def suite_table(rows: dict[str, dict[str, float]], suite: str, model_id: str | N
              for r in table1_rows(model_id)]
     t1 = reference()["table1"]
     note = "" if suite == t1["suite"] else f"; the paper's rows are its {t1['suite']} average, not {suite}"
-    return (f"Benchmarks: suite {suite}, 0-100 (paper: {t1['source']}{note})\n"
-            + markdown_table(ours + paper, columns))
+    return grid(ours + paper, columns, title=f"Benchmarks: suite {suite}, 0-100 (paper: {t1['source']}{note})",
+                paper_from=len(ours))
 
 
 def heldout_rows(metrics: dict[str, float]) -> dict[str, dict[str, float]]:
@@ -84,35 +89,41 @@ def heldout_rows(metrics: dict[str, float]) -> dict[str, dict[str, float]]:
     return dict(sorted(rows.items(), key=lambda kv: _order(kv[0])))
 
 
-def heldout_table(metrics: dict[str, float]) -> str:
+def heldout_table(metrics: dict[str, float]) -> Grid | None:
     """Held-out loss (nats/token) and bits per character per system and language (`heldout.*`)."""
     rows = heldout_rows(metrics)
     if not rows:
-        return ""
+        return None
     langs = sorted({m.split(".")[0] for r in rows.values() for m in r})
     columns = [f"{lang} {k}" for lang in langs for k in ("loss", "bpc")]
     cells = [(s, [rows[s].get(c.replace(" ", ".")) for c in columns]) for s in rows]
-    return "Held-out text (loss: nats per token; bpc: bits per character; lower is better)\n" + \
-        markdown_table(cells, columns)
+    return grid(cells, columns,
+                title="Held-out text (loss: nats per token; bpc: bits per character; lower is better)")
 
 
-def summary(metrics: dict[str, float], model_id: str | None = None) -> str:
+def summary_tables(metrics: dict[str, float], model_id: str | None = None) -> list[Grid]:
     """Every table that the run's metrics fill; `model_id` (the student's) picks the paper's rows."""
     rows = system_rows(metrics)
     translation = {s: m for s, m in rows.items() if TRANSLATION["BLEU"] in m}
     lm = {s: m for s, m in rows.items() if s not in translation}
-    parts = []
+    tables = []
     if translation:
-        parts.append(translation_table(translation))
+        tables.append(translation_table(translation))
     suites = suite_names(lm)
-    parts += [suite_table(lm, suite, model_id) for suite in suites]
+    tables += [suite_table(lm, suite, model_id) for suite in suites]
     if lm and not suites:
         cols = sorted({k for m in lm.values() for k in m if k.count(".") == 1})
         plain = [(s, [lm[s].get(c) for c in cols]) for s in sorted(lm, key=_order)]
-        parts.append("Benchmarks (lighteval)\n" + markdown_table(plain, cols))
+        tables.append(grid(plain, cols, title="Benchmarks (lighteval)"))
     heldout = heldout_table(metrics)
     if heldout:
-        parts.append(heldout)
+        tables.append(heldout)
+    return tables
+
+
+def summary(metrics: dict[str, float], model_id: str | None = None) -> str:
+    """The tables as Markdown, then the ALLaM studies' lines: what the CLI prints at the end of a run."""
+    parts = [to_markdown(g) for g in summary_tables(metrics, model_id)]
     allam = allam_summary(metrics)
     if allam:
         parts.append(allam)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -64,6 +65,52 @@ def test_first_run_runs_every_stage_and_reports_each_system(first):
         assert system in results["stdout"]
 
 
+# What the demo may print, stdout and stderr together: step lines, the result tables, where things are.
+CONSOLE_BUDGET = 100
+CONSOLE_LINE = re.compile("|".join([
+    r"\[\s*\d+/\d+\] (running|ran|reused) .*",  # a step starting, still running, or done
+    r"\|.*\|",  # a table row
+    r"(Translation EN->AR|Benchmarks|Held-out text)[: ].*",  # a table's title
+    r"\d+ stages ran, \d+ reused\.", r"(Results|Report|W&B): .*", r"",
+]))
+
+
+def test_demo_console_is_a_line_per_step_and_the_tables_with_no_library_output(first):
+    _, results, root = first
+    lines = results["stdout"].splitlines()
+    assert len(lines) <= CONSOLE_BUDGET, f"{len(lines)} lines:\n" + results["stdout"]
+    assert [line for line in lines if not CONSOLE_LINE.fullmatch(line)] == []  # no third-party line at all
+    done = [line for line in lines if re.match(r"\[\s*\d+/19\] ran ", line)]
+    assert len(done) == 19 and "translate_bootstrap" in "".join(done)
+    assert "train_loss " in next(line for line in done if " sft " in line)  # the step's headline metric
+    assert any(line.startswith("W&B: 19 offline runs") for line in lines)  # tracking unaffected by the capture
+    steps = root / "run1" / "steps"
+    assert {p.stem for p in steps.glob("*.log")} == set(results["stages"])
+    logs = "".join(p.read_text(errors="replace") for p in steps.glob("*.log"))
+    for library in ("[lighteval", "[mergekit", "Skipping optional weight", "Repo card metadata", "it/s]"):
+        assert library in logs, library  # what the console left out is in the step logs
+    board = json.loads((root / "run1" / "steps.json").read_text())["steps"]
+    assert [b["name"] for b in board] == [re.search(r"\] ran\s+(\S+)", line)[1] for line in done]  # graph order
+    assert {b["status"] for b in board} == {"ran"} and sorted(b["name"] for b in board) == sorted(results["stages"])
+
+
+def test_the_run_report_renders_the_graph_and_the_tables_in_a_browser(first):
+    from browser import dump_dom, pixels_like, screenshot
+
+    _, results, root = first
+    proc = subprocess.run([sys.executable, "-m", "hala_exp.report", str(root / "run1")], capture_output=True,
+                          text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    page = root / "run1" / "report.html"
+    dom = dump_dom(page)
+    assert sorted(re.findall(r'data-step="([^"]+)"', dom)) == sorted(results["stages"])
+    assert dom.count('class="edge"') >= 18 and "Step graph" in dom
+    assert "Translation EN-&gt;AR" in dom and "Benchmarks: suite smoke" in dom
+    assert "paper: teacher FP8 (command-a-translate)" in dom
+    png = screenshot(page, root / "report.png", height=1800)
+    assert pixels_like(png, (0xd6, 0xf5, 0xdd)) > 20000  # 19 green (ran) nodes drawn
+
+
 def test_demo_prints_table2_and_suite_tables_with_the_papers_rows(first):
     _, results, _ = first
     out, m = results["stdout"], results["metrics"]
@@ -119,6 +166,7 @@ def test_rerun_with_nothing_changed_does_no_work(first):
     store, results, root = first
     again = run(store, root / "run2")
     assert ran(again) == set()
+    assert len(re.findall(r"^\[\s*\d+/19\] reused ", again["stdout"], re.M)) == 19  # a line per step, no start lines
     assert {k: v for k, v in again["metrics"].items()} == results["metrics"]
     assert [s["key"] for s in again["stages"].values()] == [s["key"] for s in results["stages"].values()]
 

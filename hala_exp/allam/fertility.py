@@ -28,11 +28,13 @@ def fertility_table(tokenizers: dict[str, object], texts: dict[str, list[str]]) 
 
 
 def markdown(rows: list[dict]) -> str:
-    from hala_exp.markdown import table
+    from hala_exp.grid import Grid, to_markdown
 
-    return table(["tokenizer", "language", "tokens/word", "tokens/char", "tokens", "words"],
-                 [[r["tokenizer"], r["language"], f"{r['tokens_per_word']:.3f}", f"{r['tokens_per_char']:.3f}",
-                   str(int(r["tokens"])), str(int(r["words"]))] for r in rows]) + "\n"
+    g = Grid(["tokenizer", "language", "tokens/word", "tokens/char", "tokens", "words"])
+    for r in rows:
+        g.add([r["tokenizer"], r["language"], f"{r['tokens_per_word']:.3f}", f"{r['tokens_per_char']:.3f}",
+               str(int(r["tokens"])), str(int(r["words"]))])
+    return to_markdown(g) + "\n"
 
 
 def write_report(rows: list[dict], out: Path) -> None:

@@ -546,6 +546,9 @@ class Config:
     recipe: str = "hala"  # hala (translate-and-tune) | allam (vocabulary expansion + continued pre-training)
     store: str = "outputs/cache"  # where stage outputs live, keyed by content
     plan: bool = False  # print what would run and what is reused, then stop
+    # false: a line per step and a live bar, every library's output in <run dir>/steps/<step>.log;
+    # true (or `hala-exp -v`): everything on the console as the libraries write it
+    verbose: bool = False
     # Step names (shell patterns, e.g. "heldout.*") to run with what they need; empty: every step.
     targets: list[str] = field(default_factory=list)
     seed: int = 0

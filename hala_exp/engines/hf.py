@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from omegaconf import DictConfig
 
+from hala_exp import progress
 from hala_exp.engines.base import Generation, Message, SamplingParams
 from hala_exp.models.loading import load_causal_lm, load_tokenizer, pick_device, special_token_strings
 
@@ -26,35 +27,41 @@ class TransformersEngine:
         return self.generate(prompts, params)
 
     def generate(self, prompts: list[str], params: SamplingParams) -> list[Generation]:
-        import torch
-
         order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
         results: list[Generation | None] = [None] * len(prompts)
         eos = self.model.generation_config.eos_token_id
         eos_ids = set(eos if isinstance(eos, list) else [eos]) if eos is not None else set()
-        for start in range(0, len(order), self.batch_size):
-            idx = order[start:start + self.batch_size]
-            enc = self.tokenizer([prompts[i] for i in idx], return_tensors="pt", padding=True,
-                                 add_special_tokens=False).to(self.device)
-            kwargs = dict(max_new_tokens=params.max_new_tokens, pad_token_id=self.tokenizer.pad_token_id)
-            if params.temperature > 0:
-                torch.manual_seed(params.seed)
-                kwargs.update(do_sample=True, temperature=params.temperature, top_p=params.top_p)
-            else:
-                kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
-            with torch.inference_mode():
-                out = self.model.generate(**enc, **kwargs)
-            new = out[:, enc["input_ids"].shape[1]:]
-            for row, i in zip(new.tolist(), idx):
-                ended = next((k for k, t in enumerate(row) if t in eos_ids), None)
-                tokens = row if ended is None else row[:ended]
-                results[i] = Generation(
-                    text=self.tokenizer.decode(tokens, skip_special_tokens=True).strip(),
-                    finished=ended is not None, new_tokens=len(tokens))
+        with progress.track(len(prompts), "prompts", "generate") as task:
+            for start in range(0, len(order), self.batch_size):
+                idx = order[start:start + self.batch_size]
+                for i, gen in zip(idx, self._batch([prompts[i] for i in idx], params, eos_ids)):
+                    results[i] = gen
+                task.advance(len(idx))
         return results  # type: ignore[return-value]
 
     def special_tokens(self) -> list[str]:
         return special_token_strings(self.tokenizer)
+
+    def _batch(self, prompts: list[str], params: SamplingParams, eos_ids: set[int]) -> list[Generation]:
+        """One left-padded batch through `generate`."""
+        import torch
+
+        enc = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
+        kwargs = dict(max_new_tokens=params.max_new_tokens, pad_token_id=self.tokenizer.pad_token_id)
+        if params.temperature > 0:
+            torch.manual_seed(params.seed)
+            kwargs.update(do_sample=True, temperature=params.temperature, top_p=params.top_p)
+        else:
+            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        with torch.inference_mode():
+            out = self.model.generate(**enc, **kwargs)
+        gens = []
+        for row in out[:, enc["input_ids"].shape[1]:].tolist():
+            ended = next((k for k, t in enumerate(row) if t in eos_ids), None)
+            tokens = row if ended is None else row[:ended]
+            gens.append(Generation(text=self.tokenizer.decode(tokens, skip_special_tokens=True).strip(),
+                                   finished=ended is not None, new_tokens=len(tokens)))
+        return gens
 
     def close(self) -> None:
         del self.model

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from hala_exp.io import write_json
+from hala_exp.io import tail_lines, write_json
 from hala_exp.launch import JOBS_FILE
 from hala_exp.launch.queue import LIVE, cancel, job_states
 from hala_exp.pipeline.results import add_result
@@ -22,9 +22,7 @@ from hala_exp.pipeline.store import Store
 
 
 def _tail(path: str | None, lines: int) -> str:
-    if not path or not Path(path).is_file():
-        return ""
-    return "\n".join(Path(path).read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+    return "\n".join(tail_lines(path, lines))
 
 
 def _culprit(name: str, steps: dict[str, dict[str, Any]]) -> str | None:

@@ -3,8 +3,9 @@
 vLLM and llm-compressor pin incompatible torch / transformers / compressed-tensors, so a stage may
 live in an environment of its own (`runtime.stages`). Such a step runs as
 `<python> -m hala_exp.step SPEC.json` (or under `accelerate launch` for multi-GPU training); its
-output is streamed to the console and to a log file, and the step only counts as done when the
-process exited 0 *and* its completion record is in the store.
+output goes to a log file (and the console too with `echo`), its progress lines to the caller's
+console, and the step only counts as done when the process exited 0 *and* its completion record is
+in the store.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from hala_exp import progress
 from hala_exp.pipeline.execute import execute
 from hala_exp.pipeline.store import Store
 from hala_exp.training.launch import SPEC
@@ -47,23 +49,37 @@ def interpreter_for(runtime: DictConfig, stage: str) -> str | None:
     return python
 
 
-def _stream(cmd: list[str], log_file: Path, env: dict[str, str]) -> tuple[int, list[str]]:
-    """Run `cmd`, copy each output line to stderr and `log_file`; return (exit status, last lines)."""
+def _stream(cmd: list[str], log_file: Path, env: dict[str, str], echo: bool = True,
+            on_progress: progress.Listener | None = None) -> tuple[int, list[str]]:
+    """Run `cmd`, append each output line to `log_file` (and stderr with `echo`), hand its progress
+    lines to `on_progress`; return (exit status, last lines)."""
     tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
     log_file.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_file, "w", encoding="utf-8") as f, subprocess.Popen(
+    if on_progress is not None:
+        env = {**env, progress.ENV: "1"}
+    # append: the caller may have started this step's log, and a requeued job keeps the earlier attempt's
+    with open(log_file, "a", encoding="utf-8") as f, subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, bufsize=1,
             errors="replace") as proc:
         assert proc.stdout is not None
         for line in proc.stdout:
+            text, snap = progress.parse_line(line)
+            if snap is not None:
+                if on_progress is not None:
+                    on_progress(snap)
+                if not text.strip():
+                    continue
+                line = text + "\n"
             f.write(line)
             f.flush()
-            sys.stderr.write(line)
+            if echo:
+                sys.stderr.write(line)
             tail.append(line.rstrip("\n"))
         return proc.wait(), list(tail)
 
 
-def run_elsewhere(spec: dict[str, Any], command: list[str], work_dir: Path) -> dict[str, Any]:
+def run_elsewhere(spec: dict[str, Any], command: list[str], work_dir: Path, echo: bool = True,
+                  on_progress: progress.Listener | None = None) -> dict[str, Any]:
     """Run `command` on the spec (written here; `{spec}` in an argument is its path, else it is appended)
     and return the step's completion record.
 
@@ -78,7 +94,7 @@ def run_elsewhere(spec: dict[str, Any], command: list[str], work_dir: Path) -> d
     else:
         cmd = [*command, str(spec_file)]
     log.info("run    %-28s in %s (log: %s)", spec["name"], command[0], log_file)
-    code, tail = _stream(cmd, log_file, dict(os.environ))
+    code, tail = _stream(cmd, log_file, dict(os.environ), echo, on_progress)
     record = Store(spec["store"]).record(spec["name"], spec["key"])
     if code != 0 or record is None:
         problem = f"exited with status {code}" if code != 0 else "exited 0 but wrote no completion record"
@@ -88,10 +104,12 @@ def run_elsewhere(spec: dict[str, Any], command: list[str], work_dir: Path) -> d
 
 
 def run_step(spec: dict[str, Any], python: str | None, work_dir: Path,
-             launch: list[str] | None = None) -> tuple[dict[str, Any], bool]:
+             launch: list[str] | None = None, echo: bool = True,
+             on_progress: progress.Listener | None = None) -> tuple[dict[str, Any], bool]:
     """(record, ran): in this process when `python` is None and there is no `launch` command,
     in `python` as a subprocess, or under `launch` (an `accelerate launch` argv with `{spec}`):
-    then every rank writes into one work dir made here, which rank 0 commits."""
+    then every rank writes into one work dir made here, which rank 0 commits. A subprocess's output
+    goes to `<work_dir>/<step>.log`, also to stderr with `echo`; its progress to `on_progress`."""
     store = Store(spec["store"])
     existing = store.record(spec["name"], spec["key"])
     if existing is not None:
@@ -99,10 +117,10 @@ def run_step(spec: dict[str, Any], python: str | None, work_dir: Path,
     if launch is None:
         if python is None:
             return execute(spec)
-        return run_elsewhere(spec, [python, "-m", "hala_exp.step"], work_dir), True
+        return run_elsewhere(spec, [python, "-m", "hala_exp.step"], work_dir, echo, on_progress), True
     work = store.begin(spec["name"], spec["key"])
     try:
-        return run_elsewhere({**spec, "work_dir": str(work)}, launch, work_dir), True
+        return run_elsewhere({**spec, "work_dir": str(work)}, launch, work_dir, echo, on_progress), True
     finally:
         store.abort(work)  # gone already when committed (renamed into place)
 

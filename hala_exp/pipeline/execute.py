@@ -7,6 +7,7 @@ or inside a Slurm job, and always commits through the store the same way.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import logging
@@ -19,6 +20,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
+from hala_exp import progress
 from hala_exp.pipeline.graph import Ref, Step
 from hala_exp.pipeline.provenance import package_versions
 from hala_exp.pipeline.store import Store
@@ -110,6 +112,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s][%(name)s][%(levelname)s] - %(message)s")
     spec = json.loads(Path(args[0]).read_text(encoding="utf-8"))
-    _, ran = execute(spec)
+    # Run by the pipeline: progress goes back as marker lines in this output, which it reads.
+    reporting = os.environ.get(progress.ENV) == "1"
+    with progress.listening(progress.line_writer(sys.stdout)) if reporting else contextlib.nullcontext():
+        _, ran = execute(spec)
     log.info("%s %s %s", "ran" if ran else "reused", spec["name"], spec["key"])
     return 0

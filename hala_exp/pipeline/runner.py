@@ -9,16 +9,24 @@ from __future__ import annotations
 
 import logging
 import time
+import traceback
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig
 
+from hala_exp import progress
+from hala_exp.console.capture import can_capture, redirect_output
+from hala_exp.console.failure import StepFailure, error_text
+from hala_exp.console.headline import headline
+from hala_exp.console.live import Console, open_console
 from hala_exp.io import write_json
 from hala_exp.pipeline.dispatch import interpreter_for, run_step, training_launch
 from hala_exp.pipeline.execute import make_spec
-from hala_exp.pipeline.graph import build_graph, step_keys
+from hala_exp.pipeline.graph import Step, build_graph, step_keys
 from hala_exp.pipeline.results import add_result
+from hala_exp.pipeline.steps_file import StepsFile
 from hala_exp.pipeline.store import Store
 from hala_exp.tracking.context import tracking_context
 
@@ -36,18 +44,97 @@ def plan(cfg: DictConfig) -> list[dict[str, Any]]:
 
 
 def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
+    """Run every step not in the store; results.json after each one. A failing step raises
+    StepFailure (its error, log and the steps that never ran) once its state is recorded.
+
+    Quiet (the default, `verbose=false`): the console gets one line per step and a live bar, and
+    everything else written while a step runs goes to `<run_dir>/steps/<step>.log` (between steps,
+    to `<run_dir>/pipeline.log`). `verbose=true`: all output on the console, as the libraries write it.
+    """
     steps = build_graph(cfg)
     keys = step_keys(steps)
     store = Store(cfg.store)
     store.sweep_stale()
     tracking = tracking_context(cfg)  # None with logger=none; W&B runs open only for executed steps
-    results: dict[str, Any] = {"stages": {}, "metrics": {}}
-    for step in steps:
-        spec = make_spec(step, keys, store, tracking)
-        log.info("step   %-28s %s", step.name, spec["key"])
+    quiet = not cfg.get("verbose", False) and can_capture()
+    run = _Run(cfg, run_dir, store, StepsFile(run_dir, steps, keys),
+               open_console(len(steps), max(len(s.name) for s in steps), verbose=not quiet), quiet)
+    between = run_dir / "pipeline.log"
+    try:
+        with redirect_output(between) if quiet else nullcontext():
+            for step in steps:
+                run.step(step, make_spec(step, keys, store, tracking))
+    finally:
+        run.console.close()
+        if between.is_file() and between.stat().st_size == 0:
+            between.unlink()  # nothing was written between steps
+    return run.results
+
+
+class _Run:
+    """The steps of one run so far: results.json, steps.json and the console, kept in step."""
+
+    def __init__(self, cfg: DictConfig, run_dir: Path, store: Store, board: StepsFile, console: Console,
+                 quiet: bool):
+        self.cfg, self.run_dir, self.store, self.board, self.console, self.quiet = (
+            cfg, run_dir, store, board, console, quiet)
+        self.results: dict[str, Any] = {"stages": {}, "metrics": {}}
+
+    def _log(self, step: Step) -> Path:
+        return self.run_dir / "steps" / f"{step.name}.log"
+
+    def _log_entry(self, step: Step) -> dict[str, str]:
+        """steps.json's `log` (relative to the run dir) when the step has one: quiet runs, subprocesses."""
+        f = self._log(step)
+        return {"log": str(f.relative_to(self.run_dir))} if f.is_file() else {}
+
+    def _done(self, step: Step, key: str, record: dict[str, Any], ran: bool, seconds: float,
+              shown_running: bool) -> None:
+        line = headline(step.stage, record.get("metrics", {}))
+        add_result(self.results, step.name, key, self.store, record, ran, seconds)
+        status = "ran" if ran else "reused"
+        self.board.update(step.name, status=status, seconds=round(seconds, 3) if ran else 0.0, headline=line,
+                          **self._log_entry(step))
+        if shown_running:
+            self.console.finished(step.name, status, seconds, line)
+        else:
+            self.console.reused(step.name, line)
+        write_json(self.run_dir / "results.json", self.results, atomic=True)  # survives a later failure
+
+    def step(self, step: Step, spec: dict[str, Any]) -> None:
+        """Reuse the step's output or run it (its output into its log when quiet)."""
+        existing = self.store.record(step.name, spec["key"])
+        if existing is not None:
+            self._done(step, spec["key"], existing, False, 0.0, shown_running=False)
+            return
+        log_file = self._log(step)
+        self.board.update(step.name, status="running")
+        self.console.started(step.name)
         started = time.time()
-        python = interpreter_for(cfg.runtime, step.stage)
-        record, did_run = run_step(spec, python, run_dir / "steps", training_launch(cfg, step.stage, python))
-        add_result(results, step.name, spec["key"], store, record, did_run, time.time() - started)
-        write_json(run_dir / "results.json", results, atomic=True)  # partial results survive a later failure
-    return results
+        python = interpreter_for(self.cfg.runtime, step.stage)
+        try:
+            with redirect_output(log_file) if self.quiet else nullcontext(), \
+                    progress.listening(self.console.progress):
+                log.info("step   %-28s %s", step.name, spec["key"])
+                try:
+                    record, ran = run_step(spec, python, self.run_dir / "steps",
+                                           training_launch(self.cfg, step.stage, python), echo=not self.quiet,
+                                           on_progress=self.console.progress)
+                except Exception:
+                    traceback.print_exc()  # the whole traceback into the step's log (verbose: the console)
+                    raise
+        except Exception as e:
+            seconds = time.time() - started
+            error = error_text(e)
+            self.console.finished(step.name, "failed", seconds, error.splitlines()[0][:120])
+            self.board.update(step.name, status="failed", seconds=round(seconds, 3), error=error,
+                              **self._log_entry(step))
+            raise StepFailure(step.name, error, log_file if log_file.is_file() else None, seconds,
+                              self.board.not_run()) from e
+        except BaseException:  # KeyboardInterrupt, SystemExit: stop as asked, and say where
+            self.console.finished(step.name, "interrupted", time.time() - started)
+            self.board.update(step.name, status="interrupted", **self._log_entry(step))
+            self.board.not_run()
+            raise
+        # not ran: another process committed the same key meanwhile
+        self._done(step, spec["key"], record, ran, time.time() - started, shown_running=True)

@@ -8,6 +8,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from hala_exp.grid import Grid, to_markdown
 from hala_exp.table.points import Point
 
 DIGITS = 2  # decimals shown in the tables
@@ -155,24 +156,27 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-def markdown(t: Table) -> str:
-    """Best value per column in bold; paper rows below ours, in italics; the last column traces each row."""
-    from hala_exp.markdown import table
-
+def grid(t: Table) -> Grid:
+    """Best value per column in bold; paper rows below ours, labels in italics; the last column
+    traces each row to its run directory and W&B runs."""
     best = t.best()
-    rows = []
+    g = Grid([*t.axes, *(c.name for c in t.columns), "run (W&B run ids)"])
     for r in t.rows:
-        cells = []
-        for c in t.columns:
-            v = r["cells"][c.name]
-            cells.append(f"**{_fmt(v)}**" if v is not None and round(v, DIGITS) == best.get(c.name) else _fmt(v))
         ids = ", ".join(f"{s}: {i}" for s, i in r["run_ids"].items() if i)
-        rows.append([*(axis_value(r["values"][a]) for a in t.axes), *cells,
+        row = g.add([*(axis_value(r["values"][a]) for a in t.axes), *(_fmt(r["cells"][c.name]) for c in t.columns),
                      f"{r['source']} ({ids})" if ids else r["source"]])
+        for cell, c in zip(row.cells[len(t.axes):], t.columns):
+            v = r["cells"][c.name]
+            cell.strong = v is not None and round(v, DIGITS) == best.get(c.name)
     for ref in t.references:
-        cells = [_fmt(ref.get(c.ref_key)) if c.ref_key else "" for c in t.columns]
-        rows.append([f"*{ref['label']}*", *([""] * (len(t.axes) - 1)), *cells, "paper"])
-    return table([*t.axes, *(c.name for c in t.columns), "run (W&B run ids)"], rows)
+        row = g.add([ref["label"], *([""] * (len(t.axes) - 1)),
+                     *(_fmt(ref.get(c.ref_key)) if c.ref_key else "" for c in t.columns), "paper"], paper=True)
+        row.cells[0].em = True
+    return g
+
+
+def markdown(t: Table) -> str:
+    return to_markdown(grid(t))
 
 
 def to_csv(t: Table) -> str:

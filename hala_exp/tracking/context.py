@@ -17,7 +17,7 @@ from hala_exp.tracking.secrets import scrub, scrub_text
 
 # Overrides that say where things go rather than what the experiment is: left out of run names and
 # never an axis of an ablation table.
-PLACEMENT_KEYS = ("+sweep", "sweep", "store", "logger.", "hydra.", "plan")
+PLACEMENT_KEYS = ("+sweep", "sweep", "store", "logger.", "hydra.", "plan", "verbose")
 
 
 def flatten(node: Any, prefix: str = "") -> dict[str, Any]:

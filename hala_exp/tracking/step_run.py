@@ -51,7 +51,7 @@ class StepRun:
         about = {"backend": ctx["backend"], "project": ctx["project"], "entity": ctx["entity"],
                  "group": ctx["group"], "job_type": spec["stage"]}
         run_id = claim_run_id(Path(spec["store"]), spec["name"], spec["key"], uuid.uuid4().hex[:12], about)
-        self.info = {**about, "run_id": run_id, "mode": ctx["mode"]}
+        self.info = {**about, "run_id": run_id, "mode": ctx["mode"], "dir": ctx["dir"]}  # dir: offline runs
         write_json(work / TRACKING_FILE, self.info)  # ends up in the committed stage directory
         label = f" [{ctx['label']}]" if ctx["label"] else ""
         config = {**ctx["config"], "step.name": spec["name"], "step.stage": spec["stage"],

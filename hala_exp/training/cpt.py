@@ -38,6 +38,7 @@ def train_cpt(model_path: str, texts: list[str], heldout: dict[str, list[str]], 
     from trl import SFTConfig, SFTTrainer
 
     from hala_exp.models.loading import load_tokenizer
+    from hala_exp.training.steps_progress import StepsProgress
 
     if not texts:
         raise ValueError("no pre-training text: the mixture is empty")
@@ -56,7 +57,8 @@ def train_cpt(model_path: str, texts: list[str], heldout: dict[str, list[str]], 
     )
     evals = {lang: Dataset.from_list([{"text": t} for t in ts]) for lang, ts in heldout.items() if ts}
     trainer = SFTTrainer(model=model_path, args=args, train_dataset=Dataset.from_list([{"text": t} for t in texts]),
-                         eval_dataset=evals or None, processing_class=tokenizer, callbacks=callbacks)
+                         eval_dataset=evals or None, processing_class=tokenizer,
+                         callbacks=[*callbacks, StepsProgress()])
     metrics: dict[str, float] = {}
     for lang in evals:
         metrics[f"heldout.{lang}.loss_before"] = float(trainer.evaluate(evals[lang], metric_key_prefix="e")["e_loss"])

@@ -62,6 +62,7 @@ def train_dpo(model_path: str, rows: list[dict], out: Path, h: DpoHyper) -> dict
     from trl import DPOConfig, DPOTrainer
 
     from hala_exp.models.loading import load_tokenizer
+    from hala_exp.training.steps_progress import StepsProgress
 
     if not rows:
         raise ValueError("no preference pairs: the preference source gave no rows")
@@ -79,7 +80,8 @@ def train_dpo(model_path: str, rows: list[dict], out: Path, h: DpoHyper) -> dict
         gradient_checkpointing=False, seed=h.seed, data_seed=h.seed, dataloader_num_workers=0,
         disable_tqdm=True,
     )
-    trainer = DPOTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer)
+    trainer = DPOTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
+                         callbacks=[StepsProgress()])
     with torch.enable_grad():  # lighteval switches grad off process-wide; a sweep may run it before this
         result = trainer.train()
     trainer.save_model(str(out))

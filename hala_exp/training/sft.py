@@ -55,6 +55,7 @@ def train_sft(model_path: str, rows: list[dict], out: Path, hyper: Hyper, train:
     from trl import SFTConfig, SFTTrainer
 
     from hala_exp.models.loading import load_tokenizer
+    from hala_exp.training.steps_progress import StepsProgress
 
     if not rows:
         raise ValueError("no training rows: the upstream stage produced an empty dataset")
@@ -92,7 +93,7 @@ def train_sft(model_path: str, rows: list[dict], out: Path, hyper: Hyper, train:
         disable_tqdm=True,
     )
     trainer = SFTTrainer(model=model_path, args=args, train_dataset=Dataset.from_list(rows),
-                         processing_class=tokenizer)
+                         processing_class=tokenizer, callbacks=[StepsProgress()])
     resume = last_checkpoint(checkpoints) if keep else None
     if resume:
         log.info("resuming from %s", resume)

@@ -1,0 +1,45 @@
+"""What a failed run prints: the step, its error, the end of its log, where the log is, what never ran."""
+
+from __future__ import annotations
+
+import traceback
+from pathlib import Path
+
+from hala_exp.io import tail_lines
+
+TAIL = 25  # log lines quoted
+
+
+class StepFailure(Exception):
+    """A step of the pipeline raised; carries what the console and the report show about it."""
+
+    def __init__(self, step: str, error: str, log: Path | None, seconds: float, not_run: list[str]):
+        super().__init__(step, error, log, seconds, not_run)  # args: so it pickles
+        self.step, self.error, self.log, self.seconds, self.not_run = step, error, log, seconds, not_run
+
+    def __str__(self) -> str:
+        return f"step {self.step} failed: {self.error}"
+
+
+def error_text(e: BaseException, max_lines: int = 12) -> str:
+    """`Type: message` of `e`, cut to its first lines (a subprocess failure quotes its log itself)."""
+    text = "".join(traceback.format_exception_only(type(e), e)).strip()
+    lines = text.splitlines()
+    if "--- last " in text:  # dispatch.StepFailed: the tail follows, from the log file
+        lines = lines[:next(i for i, line in enumerate(lines) if line.startswith("--- last "))]
+    return "\n".join(lines[:max_lines])
+
+
+def failure_report(f: StepFailure) -> str:
+    out = [f"hala-exp: step {f.step} failed after {f.seconds:.1f}s", f"  {f.error}".replace("\n", "\n  ")]
+    tail = tail_lines(f.log, TAIL)
+    if tail:
+        out.append(f"--- last {len(tail)} lines of {f.log} ---")
+        out.extend(tail)
+        out.append("---")
+    if f.log is not None:
+        out.append(f"Log: {f.log}")
+    if f.not_run:
+        out.append(f"Not run ({len(f.not_run)}): {', '.join(f.not_run)}")
+    out.append("Fix the cause and run the same command again: complete steps are reused.")
+    return "\n".join(out)

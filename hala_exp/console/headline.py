@@ -1,0 +1,50 @@
+"""The one number a step's console line (and the report's step table) shows: what a reader checks first."""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+
+# Per stage, metric names (shell patterns) in order of preference; the first one reported is shown.
+HEADLINES: dict[str, tuple[str, ...]] = {
+    "build_model": ("warmup.train_loss", "parameters"),
+    "convert_gguf": ("parameters",),
+    "quantize_teacher": ("logits.top1_agree",),
+    "validate_teacher": ("fp8.bleu",),
+    "translate_bootstrap": ("gates.passed",),
+    "judge": ("accept_rate",),
+    "train_translator": ("train_loss",),
+    "translate_corpus": ("gates.passed",),
+    "sft": ("train_loss",),
+    "sft_sources": ("train_loss",),
+    "dpo": ("margin_after", "train_loss"),
+    "merge": ("t",),
+    "evaluate_translation": ("translation.bleu",),
+    "evaluate_lighteval": ("*.average", "*.acc_norm", "*.acc"),
+    "evaluate_heldout": ("*.loss",),
+    "fertility": ("*.tokens_per_word",),
+    "expand_vocab": ("added_tokens",),
+    "cpt": ("train_loss",),
+}
+
+
+def number(v: float) -> str:
+    """Counts as integers (large ones as 1.2M), other values with four significant digits."""
+    if not math.isfinite(v):
+        return str(v)
+    if v == int(v):
+        n = abs(v)
+        for at, size, suffix in ((1e9, 1e9, "B"), (1e6, 1e6, "M"), (1e4, 1e3, "k")):
+            if n >= at:
+                return f"{v / size:.1f}{suffix}"
+        return str(int(v))
+    return f"{v:.4g}"
+
+
+def headline(stage: str, metrics: dict[str, float]) -> str:
+    """`name value` of the stage's headline metric, or "" when it reported none of them."""
+    for pattern in HEADLINES.get(stage, ()):
+        for name in sorted(metrics, key=lambda m: (m.count("."), m)):  # a roll-up before its parts
+            if fnmatch.fnmatchcase(name, pattern) and isinstance(metrics[name], (int, float)):
+                return f"{name} {number(float(metrics[name]))}"
+    return ""

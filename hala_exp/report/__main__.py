@@ -1,0 +1,5 @@
+import sys
+
+from hala_exp.report.cli import main
+
+sys.exit(main())
