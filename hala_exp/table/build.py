@@ -69,9 +69,10 @@ def _task_columns(points: list[Point], system: str) -> list[Column]:
 
 
 def _step_of(metric: str) -> str:
-    """The step a flat metric came from: `evaluate.<system>.*` and `build.<role>.*` name two parts."""
+    """The step a flat metric came from: `evaluate.<system>`, `heldout.<system>`, `build.<role>` and
+    `convert.<model>` steps have two-part names."""
     parts = metric.split(".")
-    return ".".join(parts[:2]) if parts[0] in ("evaluate", "build") else parts[0]
+    return ".".join(parts[:2]) if parts[0] in ("evaluate", "heldout", "build", "convert") else parts[0]
 
 
 def metric_columns(points: list[Point], specs: list[str]) -> list[Column]:
