@@ -19,12 +19,12 @@ ORDER = ("teacher", "teacher_fp8", "translator_base", "translator", "student_bas
          "student_merged")
 
 
-def system_rows(metrics: dict[str, float]) -> dict[str, dict[str, float]]:
-    """{system: {metric: value}} from flat `evaluate.<system>.<metric>` names."""
+def system_rows(metrics: dict[str, float], kind: str = "evaluate") -> dict[str, dict[str, float]]:
+    """{system: {metric: value}} from flat `<kind>.<system>.<metric>` names (evaluate, heldout)."""
     rows: dict[str, dict[str, float]] = {}
     for name, value in metrics.items():
-        if name.startswith("evaluate."):
-            system, metric = name.removeprefix("evaluate.").split(".", 1)
+        if name.startswith(kind + "."):
+            system, metric = name.removeprefix(kind + ".").split(".", 1)
             rows.setdefault(system, {})[metric] = value
     return rows
 
@@ -80,12 +80,8 @@ def suite_table(rows: dict[str, dict[str, float]], suite: str, model_id: str | N
 
 
 def heldout_rows(metrics: dict[str, float]) -> dict[str, dict[str, float]]:
-    """{system: {"<lang>.<metric>": value}} from flat `heldout.<system>.<lang>.<metric>` names."""
-    rows: dict[str, dict[str, float]] = {}
-    for name, value in metrics.items():
-        if name.startswith("heldout."):
-            system, metric = name.removeprefix("heldout.").split(".", 1)
-            rows.setdefault(system, {})[metric] = value
+    """{system: {"<lang>.<metric>": value}} from flat `heldout.<system>.<lang>.<metric>` names, in order."""
+    rows = system_rows(metrics, "heldout")
     return dict(sorted(rows.items(), key=lambda kv: _order(kv[0])))
 
 

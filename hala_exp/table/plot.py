@@ -37,11 +37,21 @@ def plot(t: Table, out: Path, title: str) -> Path:
                     ax.axhline(ref[c.ref_key], linestyle="--", linewidth=0.8, color="gray")
                     ax.annotate(ref["label"], (0, ref[c.ref_key]), xycoords=("axes fraction", "data"),
                                 fontsize=7, color="gray", va="bottom")
-        ax.set_xlabel(axis)
-        ax.set_ylabel(name)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        _finish_axes(ax, axis, name)
     fig.suptitle(title, fontsize=10)
+    return _save(fig, out)
+
+
+def _finish_axes(ax, xlabel: str, ylabel: str) -> None:
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+
+
+def _save(fig, out: Path) -> Path:
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)
@@ -76,13 +86,6 @@ def plot_curve(points: list[Point], name: str, out: Path, title: str) -> Path:
     if not drawn:
         plt.close(fig)
         raise ValueError(f"no run reports {name}_step<N> metrics to draw a curve of")
-    ax.set_xlabel("training step")
-    ax.set_ylabel(name)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    _finish_axes(ax, "training step", name)
     ax.set_title(title, fontsize=8)
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return _save(fig, out)
