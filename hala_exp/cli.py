@@ -85,10 +85,27 @@ def _plot_heldout(metrics: dict[str, float], run_dir: Path) -> None:
             print(f"Held-out plot: {png}")
 
 
+def _check_tasks_quietly(cfg: DictConfig) -> None:
+    """The task-name check imports lighteval (and so nltk and the hub client), which talk: their
+    output goes to `<run dir>/checks.log`, as a step's goes to its log, unless `verbose`."""
+    from contextlib import nullcontext
+
+    from hala_exp.console.capture import can_capture, redirect_output
+
+    log = Path(HydraConfig.get().runtime.output_dir) / "checks.log"
+    quiet = not cfg.get("verbose", False) and can_capture() and not cfg.plan
+    try:
+        with redirect_output(log) if quiet else nullcontext():
+            check_tasks(cfg)  # imports lighteval, and only when this run would evaluate
+    finally:
+        if log.is_file() and log.stat().st_size == 0:
+            log.unlink()
+
+
 def app(cfg: DictConfig) -> None:
     try:
         validate(cfg)
-        check_tasks(cfg)  # imports lighteval, and only when this run would evaluate
+        _check_tasks_quietly(cfg)
     except ConfigError as e:
         print(f"hala-exp: config error: {e}", file=sys.stderr)
         sys.exit(2)
