@@ -156,13 +156,13 @@ def test_dpo_moves_the_policy_towards_chosen(tiny_lfm2, tmp_path):
     from transformers import AutoModelForCausalLM
 
     from hala_exp.models.loading import load_tokenizer
-    from hala_exp.stages.dpo import load_pairs
-    from hala_exp.training.dpo import DpoHyper, preference_margin, train_dpo
+    from hala_exp.data.preferences import iter_pairs
+    from hala_exp.training.dpo import DpoHyper, conversational, preference_margin, train_dpo
 
     src = OmegaConf.create({"path": "samples:preference_pairs/sample.jsonl", "format": "jsonl", "subset": None,
                             "split": "train", "prompt_field": "prompt", "chosen_field": "chosen",
                             "rejected_field": "rejected", "rows": 16, "offset": 0})
-    rows = load_pairs(src)
+    rows = [conversational(r["prompt"], r["chosen"], r["rejected"]) for r in iter_pairs(src)]
     assert len(rows) == 16
     hyper = DpoHyper(beta=0.1, loss_type="sigmoid", learning_rate=1e-3, batch_size=4, grad_accum=1,
                      max_length=128, max_steps=8, use_cpu=True, bf16=False, seed=0)

@@ -136,7 +136,7 @@ def test_instruction_rows_for_translation_are_the_first_exchange():
 
 
 def test_rows_without_the_adapters_columns_fail_naming_source_adapter_and_column():
-    with pytest.raises(SchemaError, match=r"'src'.*adapter 'lamini' needs column 'instruction'.*chosen"):
+    with pytest.raises(SchemaError, match=r"'src'.*row 0 has no column 'instruction' \(read by adapter 'lamini'\).*chosen"):
         read(source("lamini", "gptj_pairwise.parquet"))
 
 

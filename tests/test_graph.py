@@ -32,7 +32,7 @@ def test_merge_t_reaches_merge_and_its_evaluation_only():
 
 def test_data_mix_reaches_translate_corpus_onwards():
     assert changed([], ["data.corpus.orca.rows=40"]) == {
-        "translate_corpus", "sft", "merge", "evaluate.student_sft", "evaluate.student_merged"}
+        "source.corpus.orca", "translate_corpus", "sft", "merge", "evaluate.student_sft", "evaluate.student_merged"}
 
 
 def test_teacher_prompt_reaches_the_teacher_side():
@@ -60,13 +60,13 @@ def test_plan_prints_without_importing_torch(tmp_path):
                           capture_output=True, text=True, check=True)
     lines = proc.stdout.strip().splitlines()
     assert json.loads(lines[-1]) == []
-    assert "19 to run, 0 reused" in proc.stdout
+    assert "24 to run, 0 reused" in proc.stdout
     assert any(line.split()[:2] == ["run", "merge"] for line in lines)
 
 
 def test_targets_keep_the_named_steps_and_what_they_need_only():
     names = [s.name for s in build_graph(compose(["targets=[validate_teacher,evaluate.translator]"]))]
-    assert names == ["build.teacher", "quantize_teacher", "validate_teacher", "translate_bootstrap", "build.judge",
+    assert names == ["source.translation", "source.bootstrap", "source.parallel", "build.teacher", "quantize_teacher", "validate_teacher", "translate_bootstrap", "build.judge",
                      "judge", "build.translator_base", "train_translator", "evaluate.translator"]
     full = step_keys(build_graph(compose()))
     some = step_keys(build_graph(compose(["targets=[evaluate.student_*]"])))
@@ -98,20 +98,21 @@ def test_heldout_texts_add_a_heldout_step_per_system_keyed_by_its_texts():
         "heldout.teacher", "heldout.teacher_fp8", "heldout.translator_base", "heldout.translator",
         "heldout.student_base", "heldout.student_sft", "heldout.student_merged"}
     assert {n for n in changed(base, [*base, "eval.heldout.texts.arabic.rows=10"])} == {
-        n for n in names if n.startswith("heldout.")}
+        n for n in names if n.startswith("heldout.")} | {"source.heldout.arabic"}
     assert not any(n.startswith("heldout.") for n in (s.name for s in build_graph(compose())))
 
 
 def test_the_gguf_model_converts_offline_and_uses_the_hub_id_online(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    offline = build_graph(compose(["experiment=smollm2_merge"]))
+    offline = [s for s in build_graph(compose(["experiment=smollm2_merge"])) if s.stage != "snapshot"]
     assert offline[0].name == "convert.smollm2_135m" and offline[0].stage == "convert_gguf"
     assert len(offline[0].config["gguf"]["xxh3_128"]) == 32
     monkeypatch.setenv("HF_HUB_OFFLINE", "0")
     online = build_graph(compose(["experiment=smollm2_merge"]))
     assert "convert.smollm2_135m" not in {s.name for s in online}
     assert {s.name: s for s in online}["sft"].inputs["model"] == "HuggingFaceTB/SmolLM2-135M-Instruct"
-    always = build_graph(compose(["experiment=smollm2_merge", "model.gguf.use=always"]))
+    always = [s for s in build_graph(compose(["experiment=smollm2_merge", "model.gguf.use=always"]))
+              if s.stage != "snapshot"]
     assert always[0].name == "convert.smollm2_135m"
 
 

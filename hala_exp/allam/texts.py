@@ -7,17 +7,19 @@ document; `fields` names the columns to take (list-valued columns such as answer
 from __future__ import annotations
 
 import glob
+from collections.abc import Iterator
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from hala_exp.data.adapters import Counts, SchemaError
 from hala_exp.data.paths import resolve_path
 from hala_exp.data.sources import get_field, iter_raw
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
 
-def _paths(src: DictConfig) -> list[str]:
+def matched_files(src: DictConfig) -> list[str]:
     """The files [offset, offset + rows) of the source's glob (checking a source reads none of them)."""
     pattern = src.path
     if pattern.startswith("package:"):
@@ -36,17 +38,38 @@ def _cell(value: object) -> str:
     return str(value)
 
 
+def iter_texts(src: DictConfig, counts: Counts | None = None) -> Iterator[str]:
+    """The source's documents [offset, offset + rows) as strings; empty ones dropped (and counted)."""
+    counts = counts if counts is not None else Counts()
+    if src.format == "files":
+        for p in matched_files(src):
+            counts.read += 1
+            text = Path(p).read_text(encoding="utf-8")
+            if text.strip():
+                counts.kept += 1
+                yield text
+            else:
+                counts.dropped["empty"] += 1
+        return
+    for i, row in enumerate(iter_raw(src)):
+        counts.read += 1
+        for f in src.fields:
+            try:
+                text = _cell(get_field(row, f)).strip()
+            except KeyError:
+                raise SchemaError(f"text source {src.path}: row {src.offset + i} has no column {f!r} (named in "
+                                  f"fields); its columns are {sorted(row)}. Fix: list existing columns in "
+                                  f"fields, or repair the row") from None
+            if text:
+                counts.kept += 1
+                yield text
+            else:
+                counts.dropped["empty"] += 1
+
+
 def load_texts(src: DictConfig) -> list[str]:
     """The source's documents [offset, offset + rows) as strings; empty ones dropped."""
-    if src.format == "files":
-        return [t for p in _paths(src) if (t := Path(p).read_text(encoding="utf-8")).strip()]
-    out = []
-    for row in iter_raw(src):
-        for f in src.fields:
-            text = _cell(get_field(row, f)).strip()
-            if text:
-                out.append(text)
-    return out
+    return list(iter_texts(src))
 
 
 def check_text_source(key: str, src: DictConfig) -> str | None:
@@ -55,7 +78,7 @@ def check_text_source(key: str, src: DictConfig) -> str | None:
         return None
     if src.format == "files":
         try:
-            _paths(src)
+            matched_files(src)
         except FileNotFoundError as e:
             return str(e)
         return None

@@ -8,6 +8,15 @@ from pathlib import Path
 from hala_exp.io import tail_lines
 
 TAIL = 25  # log lines quoted
+# Errors in what the user gave (a source, a config value): their message names the key, the value and
+# the fix, so the report quotes it alone; the traceback stays in the step's log.
+INPUT_ERRORS = ("SourceError", "SchemaError", "ConfigError")
+
+
+def input_error(error: str) -> str | None:
+    """The message of an input error (`module.SourceError: msg` -> `msg`), else None."""
+    head, sep, message = error.partition(": ")
+    return message if sep and head.rsplit(".", 1)[-1] in INPUT_ERRORS else None
 
 
 class StepFailure(Exception):
@@ -31,8 +40,9 @@ def error_text(e: BaseException, max_lines: int = 12) -> str:
 
 
 def failure_report(f: StepFailure) -> str:
-    out = [f"hala-exp: step {f.step} failed after {f.seconds:.1f}s", f"  {f.error}".replace("\n", "\n  ")]
-    tail = tail_lines(f.log, TAIL)
+    message = input_error(f.error)
+    out = [f"hala-exp: step {f.step} failed after {f.seconds:.1f}s", f"  {message or f.error}".replace("\n", "\n  ")]
+    tail = [] if message else tail_lines(f.log, TAIL)
     if tail:
         out.append(f"--- last {len(tail)} lines of {f.log} ---")
         out.extend(tail)

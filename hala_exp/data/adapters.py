@@ -153,13 +153,18 @@ class SchemaError(ValueError):
     """A row lacks a column its adapter reads: names the source, the adapter and the columns found."""
 
 
-def _convert(adapter: Adapter, raw: dict, src: DictConfig, name: str) -> list[Message] | str:
+def _missing(name: str, src: DictConfig, what: str, column: object, raw: dict, index: int) -> SchemaError:
+    return SchemaError(f"data source {name!r} ({src.path}): row {src.offset + index} has no column {column} "
+                       f"({what}); its columns are {sorted(raw)}. Fix: pick the adapter or *_field that "
+                       f"matches this dataset (hala_exp/data/adapters.py), point path at the right dataset, "
+                       f"or repair the row")
+
+
+def _convert(adapter: Adapter, raw: dict, src: DictConfig, name: str, index: int) -> list[Message] | str:
     try:
         return adapter.convert(raw, src)
     except KeyError as e:
-        raise SchemaError(f"data source {name!r} ({src.path}): adapter {src.adapter!r} needs column {e}, "
-                          f"but the rows have {sorted(raw)}. Fix: pick the adapter that matches this "
-                          f"dataset (hala_exp/data/adapters.py) or point path at the right dataset") from None
+        raise _missing(name, src, f"read by adapter {src.adapter!r}", e, raw, index) from None
 
 
 def iter_chat(src: DictConfig, name: str, counts: Counts | None = None) -> Iterator[dict[str, Any]]:
@@ -168,13 +173,17 @@ def iter_chat(src: DictConfig, name: str, counts: Counts | None = None) -> Itera
     adapter = ADAPTERS[src.adapter]
     for i, raw in enumerate(iter_raw(src)):
         counts.read += 1
-        result = _convert(adapter, raw, src, name)
+        result = _convert(adapter, raw, src, name, i)
         reason = result if isinstance(result, str) else problem(result)
         if reason:
             counts.dropped[reason] += 1
             continue
         counts.kept += 1
-        yield chat_row(_row_id(src, name, raw, i, adapter.id_column), name, result, src.lang)
+        try:
+            row_id = _row_id(src, name, raw, i, adapter.id_column)
+        except KeyError as e:
+            raise _missing(name, src, "its id column, id_field", e, raw, i) from None
+        yield chat_row(row_id, name, result, src.lang)
 
 
 def iter_parallel(src: DictConfig, name: str, counts: Counts | None = None) -> Iterator[dict[str, str]]:
@@ -183,12 +192,16 @@ def iter_parallel(src: DictConfig, name: str, counts: Counts | None = None) -> I
     ar_field, en_field = PARALLEL_ADAPTERS[src.adapter] or (src.ar_field, src.en_field)
     for i, raw in enumerate(iter_raw(src)):
         counts.read += 1
-        ar, en = _text(get_field(raw, ar_field)).strip(), _text(get_field(raw, en_field)).strip()
+        try:
+            ar, en = _text(get_field(raw, ar_field)).strip(), _text(get_field(raw, en_field)).strip()
+            row_id = _row_id(src, name, raw, i, None)
+        except KeyError as e:
+            raise _missing(name, src, "named by ar_field / en_field / id_field", e, raw, i) from None
         if not ar or not en:
             counts.dropped["empty"] += 1
             continue
         counts.kept += 1
-        yield {"id": _row_id(src, name, raw, i, None), "source": name, "ar": ar, "en": en}
+        yield {"id": row_id, "source": name, "ar": ar, "en": en}
 
 
 def needed_columns(src: DictConfig) -> list[tuple[str, str]]:

@@ -12,6 +12,7 @@ from omegaconf import DictConfig
 
 from hala_exp.data.adapters import Counts, iter_chat
 from hala_exp.data.mix import MixSource, build_mix, weighted_caps, write_counts
+from hala_exp.data.snapshot import iter_snapshot, snapshot_counts
 
 
 def source_caps(corpus: DictConfig, mix: DictConfig) -> dict[str, int | None]:
@@ -23,12 +24,21 @@ def source_caps(corpus: DictConfig, mix: DictConfig) -> dict[str, int | None]:
     return caps
 
 
-def build_corpus_mix(corpus: DictConfig, mix: DictConfig, seed: int, out_dir: Path) -> dict[str, float]:
-    """Write `out_dir/mix.parquet` and `out_dir/counts.json`; return the counts as flat metrics."""
+def build_corpus_mix(corpus: DictConfig, mix: DictConfig, seed: int, out_dir: Path,
+                     snapshots: dict[str, str] | None = None) -> dict[str, float]:
+    """Write `out_dir/mix.parquet` and `out_dir/counts.json`; return the counts as flat metrics.
+
+    `snapshots` (source name -> rows.parquet) gives each source's checked rows; without it the
+    sources are read through their adapters here.
+    """
     caps = source_caps(corpus, mix)
-    adapter_counts = {name: Counts() for name in corpus}
-    sources = [MixSource(name, iter_chat(src, name, adapter_counts[name]), caps[name])
-               for name, src in corpus.items()]
+    if snapshots is not None:
+        adapter_counts = {name: snapshot_counts(snapshots[name]) for name in corpus}
+        rows = {name: iter_snapshot(snapshots[name]) for name in corpus}
+    else:
+        adapter_counts = {name: Counts() for name in corpus}
+        rows = {name: iter_chat(src, name, adapter_counts[name]) for name, src in corpus.items()}
+    sources = [MixSource(name, rows[name], caps[name]) for name in corpus]
     expected = sum(min(src.rows, caps[n]) if caps[n] is not None else src.rows for n, src in corpus.items())
     counts = build_mix(sources, out_dir / "mix.parquet", seed=seed, dedup=mix.dedup,
                        shuffle=mix.shuffle, bucket_rows=mix.bucket_rows,

@@ -33,9 +33,14 @@ def iter_local(src: DictConfig) -> Iterator[dict[str, Any]]:
     path = resolve_path(src.path)
     if src.format == "jsonl":
         with open(path, encoding="utf-8") as f:
-            for line in f:
+            for n, line in enumerate(f, 1):
                 if line.strip():
-                    yield json.loads(line)
+                    try:
+                        yield json.loads(line)
+                    except json.JSONDecodeError as e:
+                        raise ValueError(f"{path}, line {n}: not a JSON object ({e.msg} at column {e.colno}). "
+                                         f"Fix: repair or remove that line (JSON Lines: one object per line)"
+                                         ) from None
     elif src.format == "json":  # one JSON array (e.g. GAIR/ReAlign-Alpaca's realign_alpaca.json)
         with open(path, encoding="utf-8") as f:
             yield from json.load(f)
@@ -60,7 +65,7 @@ def iter_raw(src: DictConfig) -> Iterator[dict[str, Any]]:
         from datasets import load_dataset
 
         split = f"{src.split}[{src.offset}:{src.offset + src.rows}]"
-        yield from load_dataset(src.path, src.subset, split=split)
+        yield from load_dataset(src.path, src.subset, split=split, revision=src.get("revision"))
     else:
         yield from islice(iter_local(src), src.offset, src.offset + src.rows)
 

@@ -19,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 VERSIONS = {"build_model": 1, "quantize_teacher": 2, "validate_teacher": 2, "translate_bootstrap": 3,
             "judge": 3, "train_translator": 2, "translate_corpus": 3, "sft": 1, "merge": 1,
             "evaluate_translation": 2, "evaluate_lighteval": 2, "dpo": 1, "fertility": 1, "expand_vocab": 1,
-            "cpt": 2, "sft_sources": 1, "convert_gguf": 1, "evaluate_heldout": 1}
+            "cpt": 2, "sft_sources": 1, "convert_gguf": 1, "evaluate_heldout": 1, "snapshot": 1}
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,30 @@ class _Builder:
         self.steps.append(Step(name, stage, fn, config, inputs or {}, partial, report or {}))
         return name
 
+    def source(self, name: str, key: str, kind: str, src: DictConfig, row_source: str = "") -> Ref:
+        """`source.<name>`: the snapshot of the source at config key `key`, keyed by its content.
+
+        `row_source` is what the rows' `source` column (and default ids) say; text and preference
+        rows carry none, so the same text under two keys is one step.
+        """
+        from pathlib import Path
+
+        from hala_exp.data.identity import content_identity
+
+        config = {"kind": kind, "name": row_source, "source": _plain(src),
+                  "content": content_identity(src, Path(self.cfg.store).expanduser() / ".registry" / "hashes")}
+        for s in self.steps:
+            if s.stage == "snapshot" and s.config == config:
+                return Ref(s.name, "rows.parquet")
+        self.add(f"source.{name}", "snapshot", "hala_exp.stages.snapshot:run", config, report={"key": key})
+        return Ref(f"source.{name}", "rows.parquet")
+
+    def texts(self, prefix: str, key: str, sources: DictConfig) -> dict[str, Ref]:
+        """Snapshot inputs `<prefix>.<label>` for a dict of text sources under config key `key`."""
+        short = key.removeprefix("allam.").removeprefix("eval.").replace(".texts", "")
+        return {f"{prefix}.{label}": self.source(f"{short}.{label}", f"{key}.{label}", "text", src)
+                for label, src in sources.items()}
+
     def model(self, group: str, role: str, prompts: list[str] = ()) -> Ref | str:
         """A hub id / path as is, a step that converts the model's GGUF file (hub offline), or a
         step that builds the tiny model."""
@@ -110,10 +134,13 @@ class _Builder:
     def sft_sources(self, sources: DictConfig, model: Ref | str) -> Ref:
         """The student's SFT on instruction sources read as they are (no translation chain)."""
         cfg = self.cfg
+        where, short = ("allam.sft.sources", "sft") if cfg.get("recipe") == "allam" else ("data.translated", "translated")
+        snaps = {f"source.{n}": self.source(f"{short}.{n}", f"{where}.{n}", "chat", src, n)
+                 for n, src in sources.items()}
         self.add("sft", "sft_sources", "hala_exp.stages.sft:run_sources",
                  {"model": _pick(cfg.model, "learning_rate", "batch_size", "grad_accum", "max_length"),
                   "train": _train_with(cfg.train, cfg.model.train), "sources": _plain(sources)},
-                 {"model": model})
+                 {"model": model, **snaps})
         return Ref("sft", "model")
 
     def heldout(self, systems: dict[str, Ref | str]) -> None:
@@ -121,9 +148,10 @@ class _Builder:
         h, engine = self.cfg.eval.heldout, self.cfg.engine
         if not h.texts:
             return
+        texts = self.texts("text", "eval.heldout.texts", h.texts)
         for system, model in systems.items():
             self.add(f"heldout.{system}", "evaluate_heldout", "hala_exp.stages.heldout:run",
-                     {"heldout": _plain(h), "engine": _pick(engine, "device", "dtype")}, {"model": model})
+                     {"heldout": _plain(h), "engine": _pick(engine, "device", "dtype")}, {"model": model, **texts})
 
 
 def _dpo(b: _Builder, tuned: Ref | str) -> Ref:
@@ -132,7 +160,7 @@ def _dpo(b: _Builder, tuned: Ref | str) -> Ref:
     b.add("dpo", "dpo", "hala_exp.stages.dpo:run",
           {"dpo": _pick(d, "preferences", "beta", "loss_type", "learning_rate", "batch_size", "grad_accum",
                         "max_length", "max_steps", "use_cpu", "bf16", "seed")},
-          {"model": tuned})
+          {"model": tuned, "preferences": b.source("preferences", "dpo.preferences", "preferences", d.preferences)})
     return Ref("dpo", "model")
 
 
@@ -153,15 +181,21 @@ def build_allam_graph(cfg: DictConfig) -> list[Step]:
     a = cfg.allam
     base = b.model("model", "student_base")
     tokenizers: dict[str, Ref | str] = {"base": base, **{f"tok.{k}": v for k, v in a.fertility.tokenizers.items()}}
+    texts = b.texts("text", "allam.fertility.texts", a.fertility.texts)
     b.add("fertility", "fertility", "hala_exp.stages.fertility:run",
-          {"texts": _plain(a.fertility.texts)}, tokenizers)
+          {"texts": _plain(a.fertility.texts)}, {**tokenizers, **texts})
     model: Ref | str = base
     if a.expand.enabled:
+        corpus = b.source("expand.corpus", "allam.expand.corpus", "text", a.expand.corpus)
         b.add("expand_vocab", "expand_vocab", "hala_exp.stages.expand_vocab:run",
               {"expand": _pick(a.expand, "corpus", "vocab_size", "init", "seed"),
-               "texts": _plain(a.fertility.texts)}, {"model": base})
+               "texts": _plain(a.fertility.texts)}, {"model": base, "corpus": corpus, **texts})
         model = Ref("expand_vocab", "model")
-    b.add("cpt", "cpt", "hala_exp.stages.cpt:run", {"cpt": _plain(a.cpt)}, {"model": model})
+    pools = {}
+    for pool in ("arabic", "english", "translated", "heldout"):
+        if pool != "translated" or a.cpt.use_translated:
+            pools.update(b.texts(pool, f"allam.cpt.{pool}", a.cpt[pool]))
+    b.add("cpt", "cpt", "hala_exp.stages.cpt:run", {"cpt": _plain(a.cpt)}, {"model": model, **pools})
     students: dict[str, Ref | str] = {"allam_base": base, "allam_cpt": Ref("cpt", "model")}
     if a.sft.enabled:
         students["allam_sft"] = b.sft_sources(a.sft.sources, Ref("cpt", "model"))
@@ -197,9 +231,13 @@ def select(steps: list[Step], patterns: list[str]) -> list[Step]:
 
 
 def build_graph(cfg: DictConfig) -> list[Step]:
-    """Steps in an order where every input comes before its consumer (only those `targets` need)."""
+    """Steps in an order where every input comes before its consumer (only those `targets` need).
+
+    Source snapshots come first: no model step starts until every source has been read and checked.
+    """
     recipe = build_allam_graph if cfg.get("recipe", "hala") == "allam" else build_hala_graph
-    return select(recipe(cfg), list(cfg.get("targets") or []))
+    steps = select(recipe(cfg), list(cfg.get("targets") or []))
+    return [s for s in steps if s.stage == "snapshot"] + [s for s in steps if s.stage != "snapshot"]
 
 
 def _translation_chain(b: _Builder) -> tuple[Ref, dict[str, tuple[Ref | str, str]]]:
@@ -220,23 +258,28 @@ def _translation_chain(b: _Builder) -> tuple[Ref, dict[str, tuple[Ref | str, str
                  "probe": tr_eval["source"]}
         # llm-compressor and vLLM live in different environments: compressing (with a logits check)
         # and translating the probe set through the engine are two steps.
+        probe_rows = b.source("translation", "eval.translation.source", "parallel", cfg.eval.translation.source,
+                              "translation")
         b.add("quantize_teacher", "quantize_teacher", "hala_exp.stages.quantize_teacher:run",
-              {**probe, "engine": {"device": engine["device"]}}, {"model": teacher})
+              {**probe, "engine": {"device": engine["device"]}}, {"model": teacher, "probe": probe_rows})
         teacher_used = Ref("quantize_teacher", "model")
         b.add("validate_teacher", "validate_teacher", "hala_exp.stages.quantize_teacher:run_validate",
-              {**probe, "engine": teacher_engine}, {"model": teacher, "fp8": teacher_used})
+              {**probe, "engine": teacher_engine}, {"model": teacher, "fp8": teacher_used, "probe": probe_rows})
         systems["teacher_fp8"] = (teacher_used, cfg.eval.translation.prompt)
 
     b.add("translate_bootstrap", "translate_bootstrap", "hala_exp.stages.translate_bootstrap:run",
           {"teacher": _pick(cfg.teacher, "prompt", "max_new_tokens", "dtype"),
            "source": _plain(cfg.data.bootstrap), "gates": _plain(cfg.data.gates), "engine": teacher_engine},
-          {"model": teacher_used}, partial="shards")
+          {"model": teacher_used,
+           "source": b.source("bootstrap", "data.bootstrap", "chat", cfg.data.bootstrap, "bootstrap")},
+          partial="shards")
 
     judge = b.model("judge", "judge", [cfg.judge.prompt])
     b.add("judge", "judge", "hala_exp.stages.judge:run",
           {"judge": _pick(cfg.judge, "prompt", "max_new_tokens", "dtype"),
            "source": _plain(cfg.data.parallel), "engine": engine},
-          {"model": judge}, partial="shards", report={"max_invalid_rate": cfg.judge.max_invalid_rate})
+          {"model": judge, "source": b.source("parallel", "data.parallel", "parallel", cfg.data.parallel, "parallel")},
+          partial="shards", report={"max_invalid_rate": cfg.judge.max_invalid_rate})
 
     translator_base = b.model("translator", "translator_base", [cfg.eval.translation.prompt, cfg.translator.prompt])
     systems["translator_base"] = (translator_base, cfg.eval.translation.prompt)
@@ -249,13 +292,15 @@ def _translation_chain(b: _Builder) -> tuple[Ref, dict[str, tuple[Ref | str, str
     translator = Ref("train_translator", "model")
     systems["translator"] = (translator, cfg.translator.prompt)
 
+    corpus_snaps = {f"corpus.{k}": b.source(f"corpus.{k}", f"data.corpus.{k}", "chat", v, k)
+                    for k, v in cfg.data.corpus.items() if k != cfg.data.leave_out}
     b.add("translate_corpus", "translate_corpus", "hala_exp.stages.translate_corpus:run",
           {"translator": _pick(cfg.translator, "prompt", "max_new_tokens", "dtype"),
            "corpus": {k: v for k, v in _plain(cfg.data.corpus).items() if k != cfg.data.leave_out},
            "mix": {k: v for k, v in _plain(cfg.data.mix).items() if k != "arabic_ratio"},  # SFT's, below
            "gates": _plain(cfg.data.gates),
            "seed": cfg.data.seed, "engine": engine},
-          {"model": translator}, partial="shards")
+          {"model": translator, **corpus_snaps}, partial="shards")
     return Ref("translate_corpus", "corpus.jsonl"), systems
 
 
@@ -288,14 +333,31 @@ def build_hala_graph(cfg: DictConfig) -> list[Step]:
 
     tr_eval = _plain(cfg.eval.translation)
     teacher_engine = _teacher_engine(cfg)
+    pairs: dict[str, Ref] = {}
+    if systems:
+        if cfg.eval.translation.get("mmlu"):
+            tr_eval["mmlu_content"] = _mmlu_identity(cfg)
+        else:
+            pairs["source"] = b.source("translation", "eval.translation.source", "parallel",
+                                       cfg.eval.translation.source, "translation")
     for system, (model, prompt) in systems.items():
         b.add(f"evaluate.{system}", "evaluate_translation", "hala_exp.stages.evaluate:run_translation",
               {"eval": {"translation": tr_eval}, "engine": teacher_engine if system.startswith("teacher") else engine,
                "system": {"name": system, "prompt": prompt}},
-              {"model": model})
+              {"model": model, **pairs})
     _lighteval(b, students)
     b.heldout({**{s: m for s, (m, _) in systems.items()}, **students})
     return b.steps
+
+
+def _mmlu_identity(cfg: DictConfig) -> dict[str, Any]:
+    """The aligned MMLU sides are read by the evaluation itself: their files' hashes join its key."""
+    from pathlib import Path
+
+    from hala_exp.data.identity import content_identity
+
+    cache = Path(cfg.store).expanduser() / ".registry" / "hashes"
+    return {side: content_identity(cfg.eval.translation.mmlu[side], cache) for side in ("en", "ar")}
 
 
 def _teacher_engine(cfg: DictConfig) -> dict[str, Any]:

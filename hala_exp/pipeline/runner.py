@@ -18,7 +18,7 @@ from omegaconf import DictConfig
 
 from hala_exp import progress
 from hala_exp.console.capture import can_capture, redirect_output
-from hala_exp.console.failure import StepFailure, error_text
+from hala_exp.console.failure import StepFailure, error_text, input_error
 from hala_exp.console.headline import headline
 from hala_exp.console.live import Console, open_console
 from hala_exp.io import write_json
@@ -126,7 +126,7 @@ class _Run:
         except Exception as e:
             seconds = time.time() - started
             error = error_text(e)
-            self.console.finished(step.name, "failed", seconds, error.splitlines()[0][:120])
+            self.console.finished(step.name, "failed", seconds, (input_error(error) or error).splitlines()[0][:120])
             self.board.update(step.name, status="failed", seconds=round(seconds, 3), error=error,
                               **self._log_entry(step))
             raise StepFailure(step.name, error, log_file if log_file.is_file() else None, seconds,

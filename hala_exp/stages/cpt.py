@@ -13,7 +13,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from hala_exp.allam.mixture import sample_mixture, shares
-from hala_exp.allam.texts import load_texts
+from hala_exp.data.snapshot import snapshot_texts
 from hala_exp.io import write_json, write_jsonl
 
 
@@ -28,8 +28,9 @@ def eval_curve(metrics: dict[str, float]) -> list[dict[str, float]]:
     return [rows[s] for s in sorted(rows)]
 
 
-def _pool(sources: DictConfig) -> list[str]:
-    return [t for src in sources.values() for t in load_texts(src)]
+def _pool(inputs: dict[str, str], pool: str, sources: DictConfig) -> list[str]:
+    """Every text of one pool's sources, from their snapshots (inputs `<pool>.<label>`)."""
+    return [t for label in sources for t in snapshot_texts(inputs[f"{pool}.{label}"])]
 
 
 def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
@@ -40,8 +41,8 @@ def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
 
     c = cfg.cpt
     targets = shares(c.ratio, c.use_translated, c.translated_fraction)
-    pools = {"arabic": _pool(c.arabic), "english": _pool(c.english),
-             "translated": _pool(c.translated) if c.use_translated else []}
+    pools = {"arabic": _pool(inputs, "arabic", c.arabic), "english": _pool(inputs, "english", c.english),
+             "translated": _pool(inputs, "translated", c.translated) if c.use_translated else []}
     tokenizer = load_tokenizer(inputs["model"])
 
     def length(text: str) -> int:  # the trainer appends one EOS to each document
@@ -49,7 +50,7 @@ def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
 
     docs, stats = sample_mixture(pools, targets, c.tokens, length, c.seed)
     write_jsonl(out / "mixture.jsonl", docs)
-    heldout = {lang: load_texts(src) for lang, src in c.heldout.items()}
+    heldout = {lang: snapshot_texts(inputs[f"heldout.{lang}"]) for lang in c.heldout}
     log = GradNormLog()
     hyper = from_config(CptHyper, c)
     metrics = train_cpt(inputs["model"], [d["text"] for d in docs], heldout, out / "model", hyper, [log])

@@ -6,23 +6,14 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from hala_exp.data.sources import get_field, iter_raw
+from hala_exp.data.snapshot import iter_snapshot
 from hala_exp.training import from_config
 from hala_exp.training.dpo import DpoHyper, conversational, train_dpo
 
 
-def load_pairs(src: DictConfig) -> list[dict]:
-    rows = []
-    for r in iter_raw(src):
-        prompt, chosen, rejected = (str(get_field(r, src[f])).strip()
-                                    for f in ("prompt_field", "chosen_field", "rejected_field"))
-        if prompt and chosen and rejected and chosen != rejected:
-            rows.append(conversational(prompt, chosen, rejected))
-    return rows
-
-
 def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
+    """DPO on the preference snapshot (`inputs["preferences"]`, rows checked and normalised)."""
     d = cfg.dpo
-    rows = load_pairs(d.preferences)
+    rows = [conversational(r["prompt"], r["chosen"], r["rejected"]) for r in iter_snapshot(inputs["preferences"])]
     hyper = from_config(DpoHyper, d)
     return train_dpo(inputs["model"], rows, out / "model", hyper)

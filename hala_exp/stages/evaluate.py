@@ -15,7 +15,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from hala_exp.data.paths import resolve_path
-from hala_exp.data.sources import load_parallel
+from hala_exp.data.snapshot import load_snapshot
 from hala_exp.engines.base import make_engine, sampling_from
 from hala_exp.evaluation.metrics import translation_scores
 from hala_exp.io import write_json, write_jsonl
@@ -46,7 +46,7 @@ def run_translation(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[
 
         rows = {r["id"]: r for r in load_aligned(tcfg.mmlu)}
     else:
-        rows = {r["id"]: r for r in load_parallel(tcfg.source, "translation")}
+        rows = {r["id"]: r for r in load_snapshot(inputs["source"])}  # eval.translation.source, checked
     ids = sample_ids(list(rows), tcfg.n, tcfg.seed)
     write_json(out / "sample_ids.json", ids)
     items = [rows[i] for i in ids]

@@ -9,18 +9,18 @@ from omegaconf import DictConfig
 
 from hala_exp.allam.expand import expand
 from hala_exp.allam.fertility import fertility_table, write_report
-from hala_exp.allam.texts import load_texts
+from hala_exp.data.snapshot import snapshot_texts
 
 
 def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
     from hala_exp.models.loading import load_tokenizer
 
     e = cfg.expand
-    corpus = load_texts(e.corpus)
+    corpus = snapshot_texts(inputs["corpus"])
     if not corpus:
         raise ValueError(f"allam.expand.corpus ({e.corpus.path}) gave no text to train the tokenizer on")
     metrics = expand(inputs["model"], corpus, out / "model", e.vocab_size, e.init, e.seed)
-    texts = {lang: load_texts(src) for lang, src in cfg.texts.items()}
+    texts = {lang: snapshot_texts(inputs[f"text.{lang}"]) for lang in cfg.texts}
     rows = fertility_table({"before": load_tokenizer(inputs["model"]),
                             "after": load_tokenizer(str(out / "model"))}, texts)
     write_report(rows, out)

@@ -11,14 +11,15 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from hala_exp.allam.fertility import fertility_table, write_report
-from hala_exp.allam.texts import load_texts
+from hala_exp.data.snapshot import snapshot_texts
 
 
 def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
     from hala_exp.models.loading import load_tokenizer
 
-    texts = {lang: load_texts(src) for lang, src in cfg.texts.items()}
-    tokenizers = {name.removeprefix("tok."): load_tokenizer(path) for name, path in inputs.items()}
+    texts = {lang: snapshot_texts(inputs[f"text.{lang}"]) for lang in cfg.texts}
+    tokenizers = {name.removeprefix("tok."): load_tokenizer(path) for name, path in inputs.items()
+                  if not name.startswith("text.")}
     rows = fertility_table(tokenizers, texts)
     write_report(rows, out)
     metrics: dict[str, float] = {}

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from hala_exp.allam.texts import load_texts
+from hala_exp.data.snapshot import snapshot_texts
 from hala_exp.io import write_json
 
 
@@ -15,7 +15,7 @@ def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
     from hala_exp.models.loading import load_causal_lm, load_tokenizer, pick_device
 
     h = cfg.heldout
-    texts = {lang: load_texts(src) for lang, src in h.texts.items()}
+    texts = {lang: snapshot_texts(inputs[f"text.{lang}"]) for lang in h.texts}
     tokenizer = load_tokenizer(inputs["model"])
     model = load_causal_lm(inputs["model"], pick_device(cfg.engine.device), cfg.engine.dtype)
     scores = {lang: heldout_loss(model, tokenizer, ts, h.batch_size, h.max_length) for lang, ts in texts.items()}

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from hala_exp.data.adapters import Counts, iter_parallel
+from hala_exp.data.snapshot import load_snapshot
 from hala_exp.engines.base import sampling_from
 from hala_exp.io import write_jsonl
 from hala_exp.shards import run_sharded
@@ -75,8 +75,7 @@ def _judge_shard(engine: LazyEngine, cfg: DictConfig, rows: list[dict]) -> tuple
 
 def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
     """Judge every candidate, in shards of `engine.shard_rows` committed to `inputs["shards"]`."""
-    counts = Counts()
-    rows = list(iter_parallel(cfg.source, "parallel", counts))
+    rows = load_snapshot(inputs["source"])  # the checked snapshot of data.parallel
     engine = LazyEngine(cfg.engine, inputs["model"], cfg.judge.dtype)
     try:
         judged, shards, ran = run_sharded(rows, cfg.engine.shard_rows, inputs["shards"],
@@ -96,6 +95,5 @@ def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
     return {"candidates": float(n), "accepted": float(len(buckets["accept"])),
             "rejected": float(len(buckets["reject"])), "invalid": float(len(buckets["invalid"])),
             "accept_rate": len(buckets["accept"]) / n if n else 0.0, "invalid_rate": invalid_rate,
-            **counts.as_metrics("source.parallel"),
             "tokens_per_s": tokens / seconds if seconds > 0 else 0.0,
             "shards": float(len(shards)), "shards_run": float(ran)}

@@ -18,7 +18,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from hala_exp.data.sources import load_parallel
+from hala_exp.data.snapshot import load_snapshot
 from hala_exp.engines.base import Generation, Message, SamplingParams, make_engine, sampling_from
 from hala_exp.evaluation.metrics import translation_scores
 from hala_exp.io import write_jsonl
@@ -59,8 +59,8 @@ def _translate(engine_cfg: DictConfig, model_path: str, conversations: list[list
     return gens, sum(g.new_tokens for g in gens) / max(seconds, 1e-9)
 
 
-def _probe(cfg: DictConfig) -> tuple[list[dict], list[list[Message]]]:
-    rows = load_parallel(cfg.probe, "probe")[: cfg.teacher.probe_rows]
+def _probe(cfg: DictConfig, inputs: dict[str, str]) -> tuple[list[dict], list[list[Message]]]:
+    rows = load_snapshot(inputs["probe"])[: cfg.teacher.probe_rows]
     if not rows:
         raise ValueError(f"the probe set ({cfg.probe.path}) has no rows: set probe.rows / teacher.probe_rows")
     return rows, [[{"role": "user", "content": cfg.teacher.prompt.format(text=r["en"])}] for r in rows]
@@ -77,7 +77,7 @@ def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
     from transformers import AutoTokenizer
 
     teacher, src, model_dir = cfg.teacher, inputs["model"], out / "model"
-    _, conversations = _probe(cfg)
+    _, conversations = _probe(cfg, inputs)
     device = pick_device(cfg.engine.device)
 
     # Quantize (in place, data-free for FP8_DYNAMIC); keep the unquantized prompt logits to compare.
@@ -112,7 +112,7 @@ def run_validate(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str
     With `engine=vllm` this is the paper's FP8-vs-BF16 throughput and quality check. Writes
     `out/probe.jsonl` (both translations per probe id).
     """
-    rows, conversations = _probe(cfg)
+    rows, conversations = _probe(cfg, inputs)
     teacher = cfg.teacher
     params = replace(sampling_from(cfg.engine, teacher.max_new_tokens), temperature=0.0)  # greedy
     ref_gens, ref_tps = _translate(cfg.engine, inputs["model"], conversations, params, teacher.dtype)

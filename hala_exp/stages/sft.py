@@ -39,10 +39,11 @@ def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
 
 def run_sources(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
     """SFT on instruction/response sources read directly (the ALLaM recipe has no translation chain)."""
-    from hala_exp.data.sources import load_instructions
+    from hala_exp.data.chat import to_instruction
+    from hala_exp.data.snapshot import iter_snapshot
 
     rows = [pair(r["instruction"], r["response"])
-            for name, src in cfg.sources.items() for r in load_instructions(src, name)
+            for name in cfg.sources for r in map(to_instruction, iter_snapshot(inputs[f"source.{name}"]))
             if r["instruction"].strip() and r["response"].strip()]
     m = cfg.model
     metrics = train_sft(inputs["model"], rows, out / "model",

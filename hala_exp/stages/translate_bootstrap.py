@@ -11,18 +11,17 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from hala_exp.data.adapters import Counts, iter_chat
 from hala_exp.data.chat import to_instruction
+from hala_exp.data.snapshot import iter_snapshot
 from hala_exp.io import write_jsonl
 from hala_exp.translate import translate_pass
 
 
 def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
-    counts = Counts()
-    rows = [to_instruction(r) for r in iter_chat(cfg.source, "bootstrap", counts)]  # before the model
+    rows = [to_instruction(r) for r in iter_snapshot(inputs["source"])]  # the checked snapshot of data.bootstrap
     t = cfg.teacher
     passed, rejected, metrics = translate_pass(cfg.engine, inputs["model"], t.dtype, t.prompt, t.max_new_tokens,
                                                rows, inputs["shards"], cfg.gates)
     write_jsonl(out / "tuples.jsonl", passed)
     write_jsonl(out / "rejected.jsonl", rejected)
-    return {**metrics, **counts.as_metrics("source.bootstrap")}
+    return metrics

@@ -22,7 +22,8 @@ from hala_exp.translate import translate_pass
 
 
 def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
-    mix_metrics = build_corpus_mix(cfg.corpus, cfg.mix, cfg.seed, out)  # before the model
+    snapshots = {name: inputs[f"corpus.{name}"] for name in cfg.corpus}  # each source checked, in its step
+    mix_metrics = build_corpus_mix(cfg.corpus, cfg.mix, cfg.seed, out, snapshots)  # before the model
     rows = [to_instruction(r) for r in iter_mix(out / "mix.parquet")]
     t = cfg.translator
     passed, rejected, metrics = translate_pass(cfg.engine, inputs["model"], t.dtype, t.prompt, t.max_new_tokens,

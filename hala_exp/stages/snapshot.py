@@ -1,0 +1,23 @@
+"""Stage 0: read one data source, check every row, and write its normalised snapshot (rows.parquet).
+
+Runs before every model step; see hala_exp/data/snapshot.py for the checks and hala_exp/data/identity.py
+for the key. `lineage.json` records what was read: the file and its hash, or the hub dataset and
+the commit it resolved to.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from hala_exp.data.snapshot import write_snapshot
+from hala_exp.io import write_json
+
+
+def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
+    key = cfg.report.key  # the config key, for messages only: the same source under two keys is one step
+    metrics = write_snapshot(cfg.kind, cfg.source, cfg.name, key, out)
+    write_json(out / "lineage.json", {"config_key": key, "source": OmegaConf.to_container(cfg.source),
+                                      "content": OmegaConf.to_container(cfg.content)})
+    return metrics
