@@ -106,6 +106,10 @@ def app(cfg: DictConfig) -> None:
     try:
         validate(cfg)
         _check_tasks_quietly(cfg)
+        if not cfg.plan:
+            from hala_exp.config.reach import check_reachable
+
+            check_reachable(cfg)  # every hub model and dataset, before the first step
     except ConfigError as e:
         print(f"hala-exp: config error: {e}", file=sys.stderr)
         sys.exit(2)

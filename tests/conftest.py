@@ -98,3 +98,4 @@ def second_env(tmp_path_factory) -> Path:
     lines = "".join(f"import site; site.addsitedir({p!r})\n" for p in site.getsitepackages())
     (Path(purelib) / "_hala_parent_env.pth").write_text(lines, encoding="utf-8")
     return python
+

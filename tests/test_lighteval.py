@@ -13,6 +13,7 @@ import pytest
 from omegaconf import DictConfig, OmegaConf
 
 from hala_exp.config import compose
+from snapshots import snapshot_of
 from hala_exp.data.paths import SAMPLES_DIR
 from hala_exp.io import read_jsonl
 
@@ -121,7 +122,8 @@ def test_translation_stage_writes_sampled_items_and_scores(tiny_lfm2: Path, tmp_
     cfg = _stage_cfg("eval.translation.n=6", "eval.translation.max_new_tokens=8")
     out = tmp_path / "out"
     out.mkdir()
-    scores = run_translation(cfg, {"model": str(tiny_lfm2)}, out)
+    pairs = snapshot_of(cfg.eval.translation.source, "parallel", "translation", tmp_path / "pairs")
+    scores = run_translation(cfg, {"model": str(tiny_lfm2), "source": pairs}, out)
     assert set(scores) == {"translation.bleu", "translation.chrf", "translation.rougeL", "translation.n"}
     assert scores["translation.n"] == 6
     assert all(0.0 <= v <= 100.0 for v in scores.values())

@@ -14,6 +14,7 @@ from safetensors import safe_open
 from hala_exp.config import compose
 from hala_exp.data.sources import load_parallel
 from hala_exp.stages import quantize_teacher
+from snapshots import snapshot_of
 
 PROBE_ROWS = 4
 
@@ -24,8 +25,10 @@ def quantized(tiny_llama, tmp_path_factory) -> tuple[Path, dict[str, float], obj
                     "engine.device=cpu", "engine.batch_size=4"])
     cfg = OmegaConf.create({"teacher": full.teacher, "engine": full.engine, "probe": full.eval.translation.source})
     out = tmp_path_factory.mktemp("quantize")
-    metrics = quantize_teacher.run(cfg, {"model": str(tiny_llama)}, out)
-    metrics.update(quantize_teacher.run_validate(cfg, {"model": str(tiny_llama), "fp8": str(out / "model")}, out))
+    probe = snapshot_of(cfg.probe, "parallel", "translation", out / "probe")
+    metrics = quantize_teacher.run(cfg, {"model": str(tiny_llama), "probe": probe}, out)
+    metrics.update(quantize_teacher.run_validate(cfg, {"model": str(tiny_llama), "fp8": str(out / "model"),
+                                                       "probe": probe}, out))
     return out, metrics, cfg
 
 
@@ -75,7 +78,7 @@ def test_reloads_and_generates(quantized):
 
 def test_probe_and_metrics(quantized):
     out, metrics, cfg = quantized
-    expected_ids = [r["id"] for r in load_parallel(cfg.probe, "probe")[:PROBE_ROWS]]
+    expected_ids = [r["id"] for r in load_parallel(cfg.probe, "translation")[:PROBE_ROWS]]
     lines = [json.loads(x) for x in (out / "probe.jsonl").read_text(encoding="utf-8").splitlines()]
     assert [x["id"] for x in lines] == expected_ids
     assert all(isinstance(x["ref"], str) and isinstance(x["fp8"], str) for x in lines)
