@@ -15,7 +15,6 @@ from omegaconf import OmegaConf
 
 from hala_exp.config import compose
 from hala_exp.config.schema import ParallelSourceConfig, PreferenceSourceConfig, SourceConfig, TextSourceConfig
-from hala_exp.data.adapters import SchemaError
 from hala_exp.data.paths import resolve_path
 from hala_exp.data.snapshot import SourceError, first_bad_utf8, load_snapshot, snapshot_texts, write_snapshot
 from hala_exp.pipeline.graph import Ref, build_graph, step_keys
@@ -88,7 +87,16 @@ def test_a_missing_column_in_a_later_row_names_the_row(tmp_path):
     del rows[6]["question"]
     f = tmp_path / "gap.jsonl"
     f.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    with pytest.raises(SchemaError, match=r"row 6 has no column 'question'"):
+    with pytest.raises(SourceError, match=r"^data\.bootstrap\.path = .*row 6 has no column 'question'"):
+        write_snapshot("chat", orca(f), "bootstrap", "data.bootstrap", tmp_path)
+
+
+def test_a_line_that_is_not_json_names_key_file_and_line(tmp_path):
+    lines = ORCA.read_text(encoding="utf-8").splitlines()[:8]
+    lines[5] = lines[5][:-3]
+    f = tmp_path / "cut.jsonl"
+    f.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(SourceError, match=r"^data\.bootstrap\.path = .*cut\.jsonl, line 6: not a JSON object"):
         write_snapshot("chat", orca(f), "bootstrap", "data.bootstrap", tmp_path)
 
 

@@ -111,6 +111,19 @@ def normalised_rows(kind: str, src: DictConfig, name: str, counts: Counts) -> It
         raise ValueError(f"snapshot kind {kind!r} is not one of {KINDS}")
 
 
+def _named(key: str, src: DictConfig, rows: Iterator) -> Iterator:
+    """The rows, with a reader's error (a missing column, a line that is not JSON, a file pyarrow
+    cannot read) re-raised as a SourceError that starts with the config key."""
+    import pyarrow.lib
+
+    try:
+        yield from rows
+    except SourceError:
+        raise
+    except (ValueError, KeyError, pyarrow.lib.ArrowException) as e:
+        raise SourceError(f"{key}.path = {src.path!r}: {e}") from e
+
+
 def _where(src: DictConfig) -> str:
     return f"rows [{src.offset}, {src.offset + src.rows})"
 
@@ -127,7 +140,7 @@ def write_snapshot(kind: str, src: DictConfig, name: str, key: str, out: Path,
     batch: list[dict[str, Any]] = []
     writer = pq.ParquetWriter(out / ROWS, SCHEMAS[kind])
     try:
-        for i, row in enumerate(normalised_rows(kind, src, name, counts)):
+        for i, row in _named(key, src, enumerate(normalised_rows(kind, src, name, counts))):
             if "id" in row:
                 first = seen.setdefault(row["id"], i)
                 if first != i:
