@@ -2,7 +2,7 @@
 uninterrupted run's weights *and* its whole-run metrics (train_loss, steps, logged losses), also in
 what it sends to W&B.
 
-Two interruptions: SIGKILL of `python -m hala_exp.step` (nothing of the process survives but its
+Two interruptions: SIGKILL of `python -m hala_exp.step`, twice (nothing of a process survives but its
 checkpoints), and USR2 to a submitit job running `StepJob`, which checkpoints and requeues it
 (what Slurm does on preemption or before the time limit; here submitit's local executor requeues).
 """
@@ -75,20 +75,23 @@ def _step(spec: Path, log: Path) -> subprocess.Popen:
                                 stderr=subprocess.STDOUT, env=_env(), start_new_session=True)
 
 
-def _until_checkpoint(store: Store, alive) -> None:
-    """Wait until the running step has written a complete checkpoint."""
+def _newest_step(store: Store) -> int:
+    newest = last_checkpoint(store.partial("sft", KEY))
+    return int(newest.rsplit("-", 1)[1]) if newest else 0
+
+
+def _until_checkpoint(store: Store, alive, after: int = 0) -> None:
+    """Wait until the running step has written a complete checkpoint past step `after`."""
     deadline = time.time() + 600
-    while last_checkpoint(store.partial("sft", KEY)) is None:
-        assert alive(), "the step ended before its first checkpoint"
+    while _newest_step(store) <= after:
+        assert alive(), f"the step ended before a checkpoint past step {after}"
         assert time.time() < deadline
         time.sleep(0.02)
 
 
-def _checkpoint_step(store: Store) -> int:
-    newest = last_checkpoint(store.partial("sft", KEY))
-    assert newest is not None
-    step = int(newest.rsplit("-", 1)[1])
-    assert 0 < step < MAX_STEPS, f"interrupted at step {step}: nothing left to resume"
+def _checkpoint_step(store: Store, after: int = 0) -> int:
+    step = _newest_step(store)
+    assert after < step < MAX_STEPS, f"interrupted at step {step}: nothing left to resume"
     return step
 
 
@@ -123,28 +126,30 @@ def straight(tiny_lfm2, tmp_path_factory) -> Store:
 
 def test_sigkill_after_a_checkpoint_resumes_to_the_same_weights_and_train_loss(straight, tiny_lfm2, tmp_path):
     spec, store = _spec(tmp_path, tiny_lfm2, tracked=True)
-    proc = _step(spec, tmp_path / "step.log")
-    _until_checkpoint(store, lambda: proc.poll() is None)
-    os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.wait() == -signal.SIGKILL
-    assert store.record("sft", KEY) is None
-    stopped_at = _checkpoint_step(store)
-
-    again = _step(spec, tmp_path / "step.log")  # what a rerun of the pipeline does
     log = tmp_path / "step.log"
+    stops = [0]
+    for _ in range(2):  # killed twice: the second attempt resumes, checkpoints, and is killed in turn
+        proc = _step(spec, log)
+        _until_checkpoint(store, lambda: proc.poll() is None, after=stops[-1])
+        os.killpg(proc.pid, signal.SIGKILL)
+        assert proc.wait() == -signal.SIGKILL
+        assert store.record("sft", KEY) is None
+        stops.append(_checkpoint_step(store, after=stops[-1]))
+
+    again = _step(spec, log)  # what a rerun of the pipeline does
     assert again.wait(timeout=900) == 0, log.read_text()[-3000:]
-    assert f"checkpoint-{stopped_at}" in log.read_text()
+    assert [int(s) for s in re.findall(r"resuming from \S*checkpoint-(\d+)", log.read_text())] == stops[1:]
     metrics = _assert_same_run(store, straight)
-    assert metrics["resumed_at_step"] == stopped_at
+    assert metrics["resumed_at_step"] == stops[-1]
 
     # W&B: the resumed attempt continues the killed one's run, and its summary is the whole run's
     runs = offline_runs(tmp_path / "wb")
-    assert len(runs) == 2 and len({r.name.rsplit("-", 1)[1] for r in runs}) == 1
+    assert len(runs) == 3 and len({r.name.rsplit("-", 1)[1] for r in runs}) == 1
     summary = read_run(runs[-1])["summary"]
     base = read_run(offline_runs(Path(straight.root).parent / "wb")[0])["summary"]
     assert summary["train_loss"] == pytest.approx(base["train_loss"], rel=1e-6)
     seconds = store.record("sft", KEY)["seconds"]  # this attempt's wall time: only its own steps count
-    assert summary["throughput/train_steps_per_s"] == pytest.approx((MAX_STEPS - stopped_at) / seconds)
+    assert summary["throughput/train_steps_per_s"] == pytest.approx((MAX_STEPS - stops[-1]) / seconds)
 
 
 def _children(pid: int) -> list[int]:
