@@ -1,9 +1,11 @@
-"""SFT resumed from its last checkpoint ends with the same weights as an uninterrupted run."""
+"""SFT resumed from its last checkpoint ends with the same weights and the same whole-run metrics
+as an uninterrupted run."""
 
 from __future__ import annotations
 
 import shutil
 
+import pytest
 import torch
 from omegaconf import OmegaConf
 from safetensors.torch import load_file
@@ -21,22 +23,29 @@ def _weights(model_dir):
     return load_file(str(model_dir / "model.safetensors"))
 
 
-def test_resume_from_last_checkpoint_matches_an_uninterrupted_run(tiny_lfm2, tmp_path):
+# (logging_steps, save_steps): aligned, and logging intervals that straddle the checkpoints
+@pytest.mark.parametrize(("logging_steps", "save_steps"), [(1, 2), (3, 2)])
+def test_resume_from_last_checkpoint_matches_an_uninterrupted_run(tiny_lfm2, tmp_path, logging_steps, save_steps):
+    train = OmegaConf.merge(TRAIN, {"logging_steps": logging_steps, "save_steps": save_steps})
     texts = sample_texts()[:40]
     rows = [pair(f"Translate: {a}", b) for a, b in zip(texts[::2], texts[1::2], strict=True)]
     hyper = Hyper(learning_rate=1e-3, batch_size=2, grad_accum=1, max_length=64)
 
-    straight = train_sft(str(tiny_lfm2), rows, tmp_path / "a" / "model", hyper, TRAIN,
+    straight = train_sft(str(tiny_lfm2), rows, tmp_path / "a" / "model", hyper, train,
                          checkpoints=tmp_path / "ckpt_a")
     assert last_checkpoint(tmp_path / "ckpt_a").endswith("checkpoint-6")
 
     # What a job killed after step 4 leaves behind: its checkpoints up to step 4 and nothing else.
     (tmp_path / "ckpt_b").mkdir()
     shutil.copytree(tmp_path / "ckpt_a" / "checkpoint-4", tmp_path / "ckpt_b" / "checkpoint-4")
-    resumed = train_sft(str(tiny_lfm2), rows, tmp_path / "b" / "model", hyper, TRAIN,
+    resumed = train_sft(str(tiny_lfm2), rows, tmp_path / "b" / "model", hyper, train,
                         checkpoints=tmp_path / "ckpt_b")
 
     assert resumed["steps"] == straight["steps"] == 6
+    assert (resumed["resumed_at_step"], straight["resumed_at_step"]) == (4, 0)
+    # Trainer's own training_loss of the resumed process sums steps 5-6 only, over all 6 steps
+    assert resumed["train_loss"] == pytest.approx(straight["train_loss"], rel=1e-6)
+    assert resumed["first_loss"] == straight["first_loss"]
     assert resumed["last_loss"] == straight["last_loss"]
     a, b = _weights(tmp_path / "a" / "model"), _weights(tmp_path / "b" / "model")
     assert a.keys() == b.keys()

@@ -155,6 +155,7 @@ def test_usr2_in_the_middle_of_sft_requeues_resumes_and_finishes(sweep):
     assert resumed and 0 < int(resumed.group(1)) < 12
     record = json.loads((Path(sft["dir"]) / "record.json").read_text())
     assert record["metrics"]["steps"] == 12
+    assert record["metrics"]["resumed_at_step"] == int(resumed.group(1))  # and train_loss is the whole run's
     assert not partial.exists()  # the checkpoints go once the output is committed
     attempts = sorted((run_dir / "wb" / "wandb").glob(f"offline-run-*-{record['tracking']['run_id']}"))
     assert len(attempts) == 2  # the requeued job continued the same W&B run

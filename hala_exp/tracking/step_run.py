@@ -21,6 +21,8 @@ from hala_exp.tracking.secrets import scrub, scrub_text
 TRACKING_FILE = "tracking.json"
 # Counts a stage reports, turned into per-second throughput over the stage's wall time.
 COUNTS = {"rows": "rows", "candidates": "candidates", "translation.n": "items", "steps": "train_steps"}
+# What of a count was done before this attempt (a resumed training run): not in its wall time.
+DONE_BEFORE = {"steps": "resumed_at_step"}
 
 
 def _artifact_name(name: str) -> str:
@@ -95,7 +97,8 @@ class StepRun:
         logged = {**metrics, "timing/seconds": seconds}
         for key, what in COUNTS.items():
             if key in metrics and seconds > 0:
-                logged[f"throughput/{what}_per_s"] = metrics[key] / seconds
+                done = metrics[key] - metrics.get(DONE_BEFORE.get(key, ""), 0.0)
+                logged[f"throughput/{what}_per_s"] = done / seconds
         self.run.log(logged)
         art = wandb.Artifact(_artifact_name(self.spec["name"]), type="step-output",
                              metadata={"key": self.spec["key"], "path": str(final)})

@@ -38,6 +38,7 @@ def train_cpt(model_path: str, texts: list[str], heldout: dict[str, list[str]], 
     from trl import SFTConfig, SFTTrainer
 
     from hala_exp.models.loading import load_tokenizer
+    from hala_exp.training.run_metrics import WholeRun, train_metrics
     from hala_exp.training.steps_progress import StepsProgress
 
     if not texts:
@@ -56,9 +57,10 @@ def train_cpt(model_path: str, texts: list[str], heldout: dict[str, list[str]], 
         eval_strategy="steps" if h.eval_steps > 0 and heldout else "no", eval_steps=h.eval_steps or None,
     )
     evals = {lang: Dataset.from_list([{"text": t} for t in ts]) for lang, ts in heldout.items() if ts}
+    whole = WholeRun()
     trainer = SFTTrainer(model=model_path, args=args, train_dataset=Dataset.from_list([{"text": t} for t in texts]),
                          eval_dataset=evals or None, processing_class=tokenizer,
-                         callbacks=[*callbacks, StepsProgress()])
+                         callbacks=[*callbacks, StepsProgress(), whole])
     metrics: dict[str, float] = {}
     for lang in evals:
         metrics[f"heldout.{lang}.loss_before"] = float(trainer.evaluate(evals[lang], metric_key_prefix="e")["e_loss"])
@@ -77,9 +79,6 @@ def train_cpt(model_path: str, texts: list[str], heldout: dict[str, list[str]], 
         for lang in evals:
             if f"eval_{lang}_loss" in row:
                 metrics[f"heldout.{lang}.loss_step{row['step']}"] = float(row[f"eval_{lang}_loss"])
-    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
-    metrics.update({"train_loss": float(result.training_loss), "steps": float(result.global_step),
-                    "first_loss": float(losses[0]) if losses else float("nan"),
-                    "last_loss": float(losses[-1]) if losses else float("nan")})
+    metrics.update(train_metrics(whole, result, trainer.state.log_history))
     return metrics
 

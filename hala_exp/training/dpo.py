@@ -62,6 +62,7 @@ def train_dpo(model_path: str, rows: list[dict], out: Path, h: DpoHyper) -> dict
     from trl import DPOConfig, DPOTrainer
 
     from hala_exp.models.loading import load_tokenizer
+    from hala_exp.training.run_metrics import WholeRun, train_metrics
     from hala_exp.training.steps_progress import StepsProgress
 
     if not rows:
@@ -80,8 +81,9 @@ def train_dpo(model_path: str, rows: list[dict], out: Path, h: DpoHyper) -> dict
         gradient_checkpointing=False, seed=h.seed, data_seed=h.seed, dataloader_num_workers=0,
         disable_tqdm=True,
     )
+    whole = WholeRun()
     trainer = DPOTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
-                         callbacks=[StepsProgress()])
+                         callbacks=[StepsProgress(), whole])
     with torch.enable_grad():  # lighteval switches grad off process-wide; a sweep may run it before this
         result = trainer.train()
     trainer.save_model(str(out))
@@ -90,8 +92,8 @@ def train_dpo(model_path: str, rows: list[dict], out: Path, h: DpoHyper) -> dict
     after = preference_margin(trainer.model, tokenizer, rows)
     logs = [x for x in trainer.state.log_history if "loss" in x]
     last = logs[-1] if logs else {}
-    return {"train_loss": float(result.training_loss), "steps": float(result.global_step),
-            "pairs": float(len(rows)), "margin_before": before, "margin_after": after,
+    return {**train_metrics(whole, result, trainer.state.log_history), "pairs": float(len(rows)),
+            "margin_before": before, "margin_after": after,
             "margin_gain": after - before,
             "rewards_accuracy": float(last.get("rewards/accuracies", float("nan"))),
             "rewards_margin": float(last.get("rewards/margins", float("nan")))}

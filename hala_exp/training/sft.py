@@ -55,6 +55,7 @@ def train_sft(model_path: str, rows: list[dict], out: Path, hyper: Hyper, train:
     from trl import SFTConfig, SFTTrainer
 
     from hala_exp.models.loading import load_tokenizer
+    from hala_exp.training.run_metrics import WholeRun, train_metrics
     from hala_exp.training.steps_progress import StepsProgress
 
     if not rows:
@@ -92,8 +93,9 @@ def train_sft(model_path: str, rows: list[dict], out: Path, hyper: Hyper, train:
         dataloader_num_workers=0,
         disable_tqdm=True,
     )
+    whole = WholeRun()
     trainer = SFTTrainer(model=model_path, args=args, train_dataset=Dataset.from_list(rows),
-                         processing_class=tokenizer, callbacks=[StepsProgress()])
+                         processing_class=tokenizer, callbacks=[StepsProgress(), whole])
     resume = last_checkpoint(checkpoints) if keep else None
     if resume:
         log.info("resuming from %s", resume)
@@ -104,7 +106,4 @@ def train_sft(model_path: str, rows: list[dict], out: Path, hyper: Hyper, train:
     tokenizer.save_pretrained(str(out))
     if not keep:
         shutil.rmtree(args.output_dir, ignore_errors=True)  # the store removes `checkpoints` on commit
-    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
-    return {"train_loss": float(result.training_loss), "steps": float(result.global_step),
-            "first_loss": float(losses[0]) if losses else float("nan"),
-            "last_loss": float(losses[-1]) if losses else float("nan"), "rows": float(len(rows))}
+    return {**train_metrics(whole, result, trainer.state.log_history), "rows": float(len(rows))}
