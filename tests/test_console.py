@@ -171,12 +171,12 @@ def test_a_failing_step_is_named_with_its_error_and_log_and_the_run_exits_nonzer
     assert "ValueError: no training rows" in err and "--- last " in err and f"Log: {log}" in err
     quoted = err.split(f"lines of {log} ---\n", 1)[1].split("\n---\n", 1)[0].splitlines()
     assert quoted and quoted == tail_lines(log, len(quoted))  # the end of the step's log, verbatim
-    assert "Not run (18): quantize_teacher, validate_teacher," in err
+    assert "Not run (18): quantize_teacher, validate_teacher," in err  # the 5 source snapshots ran first
     assert "Traceback" not in proc.stdout and "Traceback" in log.read_text()
-    assert proc.stdout.splitlines()[-1].startswith("[ 1/19] failed  build.teacher")
+    assert proc.stdout.splitlines()[-1].startswith("[ 6/24] failed  build.teacher")
     steps = json.loads((tmp_path / "run" / "steps.json").read_text())["steps"]
-    assert [s["status"] for s in steps] == ["failed"] + ["not run"] * 18
-    assert steps[0]["log"] == "steps/build.teacher.log" and "no training rows" in steps[0]["error"]
+    assert [s["status"] for s in steps] == ["ran"] * 5 + ["failed"] + ["not run"] * 18
+    assert steps[5]["log"] == "steps/build.teacher.log" and "no training rows" in steps[5]["error"]
 
 
 @pytest.mark.slow

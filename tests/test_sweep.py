@@ -65,7 +65,7 @@ def test_five_offline_wandb_runs_per_downstream_stage_and_one_upstream(sweep):
     by_step: dict[str, list[dict]] = {}
     for r in runs:
         by_step.setdefault(r["step"], []).append(r)
-    assert set(by_step) == set(points[0]["stages"])
+    assert set(by_step) == {n for n in points[0]["stages"] if not n.startswith("source.")}  # snapshots: no run
     for step, step_runs in by_step.items():
         assert len({r["id"] for r in step_runs}) == (5 if step in PER_POINT else 1), step
     assert {r["group"] for r in runs} == {"tiny-slerp_t"}

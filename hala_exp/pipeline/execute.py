@@ -27,6 +27,9 @@ from hala_exp.pipeline.store import Store
 from hala_exp.tracking.step_run import StepRun
 
 log = logging.getLogger("hala_exp")
+# Stages with no W&B run: a source snapshot's counts are in results.json; a run per source would
+# only crowd the project's runs table.
+UNTRACKED = ("snapshot",)
 
 
 def make_spec(step: Step, keys: dict[str, str], store: Store,
@@ -38,6 +41,8 @@ def make_spec(step: Step, keys: dict[str, str], store: Store,
     A step with resumable state gets `inputs[step.partial]` ("shards", "checkpoints"): a directory
     outside the work dir, kept across kills and requeues, deleted once the output is committed.
     """
+    if step.stage in UNTRACKED:
+        tracking = None
     inputs = {k: (str(store.path(v.step, keys[v.step]) / v.sub) if isinstance(v, Ref) else v)
               for k, v in step.inputs.items()}
     if step.partial:
