@@ -23,6 +23,7 @@ from omegaconf import DictConfig
 
 from hala_exp import progress
 from hala_exp.pipeline.execute import execute
+from hala_exp.pipeline.lease import describe, held
 from hala_exp.pipeline.store import Store
 from hala_exp.training.launch import SPEC
 
@@ -114,15 +115,32 @@ def run_step(spec: dict[str, Any], python: str | None, work_dir: Path,
     existing = store.record(spec["name"], spec["key"])
     if existing is not None:
         return existing, False
-    if launch is None:
-        if python is None:
-            return execute(spec)
-        return run_elsewhere(spec, [python, "-m", "hala_exp.step"], work_dir, echo, on_progress), True
-    work = store.begin(spec["name"], spec["key"])
-    try:
-        return run_elsewhere({**spec, "work_dir": str(work)}, launch, work_dir, echo, on_progress), True
-    finally:
-        store.abort(work)  # gone already when committed (renamed into place)
+
+    def waiting(holder: dict[str, Any]) -> None:
+        log.info("wait   %-28s running in %s: its output will be reused", spec["name"], describe(holder))
+
+    # One runner per key: another process on this key is waited for, then its output reused.
+    with held(store.root, spec["name"], spec["key"], lambda: store.record(spec["name"], spec["key"]) is not None,
+              waiting) as mine:
+        existing = store.record(spec["name"], spec["key"])
+        if not mine or existing is not None:
+            return existing or _record_after_wait(store, spec), False
+        if launch is None:
+            if python is None:
+                return execute(spec)
+            return run_elsewhere(spec, [python, "-m", "hala_exp.step"], work_dir, echo, on_progress), True
+        work = store.begin(spec["name"], spec["key"])
+        try:
+            return run_elsewhere({**spec, "work_dir": str(work)}, launch, work_dir, echo, on_progress), True
+        finally:
+            store.abort(work)  # gone already when committed (renamed into place)
+
+
+def _record_after_wait(store: Store, spec: dict[str, Any]) -> dict[str, Any]:
+    record = store.record(spec["name"], spec["key"])
+    if record is None:  # `done` said complete: a record cannot vanish unless the store is edited by hand
+        raise StepFailed(f"step {spec['name']}: the process it waited for committed it, but the output is gone")
+    return record
 
 
 def training_launch(cfg: DictConfig, stage: str, python: str | None, gpus_per_node: int | None = None,
