@@ -158,3 +158,33 @@ def test_a_bad_source_stops_the_run_before_any_model_step(tmp_path):
     assert status["source.bootstrap"] == "failed"
     assert status["build.teacher"] == "not run" and status["translate_bootstrap"] == "not run"
     assert not (store / "build.teacher").exists()
+
+
+def test_a_hub_source_is_keyed_by_the_commit_its_revision_resolves_to(tmp_path, monkeypatch):
+    from huggingface_hub import constants
+
+    from hala_exp.data.identity import hub_commit
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    refs = tmp_path / "datasets--someorg--pairs" / "refs"
+    refs.mkdir(parents=True)
+    overrides = ["data.parallel.path=someorg/pairs", "data.parallel.format=hub", f"store={tmp_path / 'store'}"]
+
+    def keys() -> dict[str, str]:
+        hub_commit.cache_clear()
+        return step_keys(build_graph(compose(overrides)))
+
+    unresolved = keys()
+    (refs / "main").write_text("a" * 40)
+    first = keys()
+    (refs / "main").write_text("b" * 40)  # the dataset moved on: a new commit on main
+    second = keys()
+    snap = {s.name: s for s in build_graph(compose(overrides))}["source.parallel"]
+    assert snap.config["content"] == {"hub_commit": "b" * 40, "revision": "main"}
+    assert unresolved["source.parallel"] != first["source.parallel"] != second["source.parallel"]
+    assert {n for n in first if first[n] != second[n]} == descendants(build_graph(compose(overrides)),
+                                                                      "source.parallel")
+    pinned = overrides + ["data.parallel.revision=" + "c" * 40]
+    hub_commit.cache_clear()
+    assert {s.name: s for s in build_graph(compose(pinned))}["source.parallel"].config["content"]["hub_commit"] == "c" * 40

@@ -119,6 +119,7 @@ class SourceConfig:
     format: str = "hub"  # hub | jsonl | json | tsv | parquet
     subset: Optional[str] = None
     split: str = "train"
+    revision: Optional[str] = None  # hub: branch, tag or commit; the snapshot is keyed by the commit
     id_field: Optional[str] = "id"  # null: ids are "<source>-<row index>"
     instruction_field: str = "question"
     response_field: str = "response"  # scp116k: which solution column is the reply
@@ -140,6 +141,7 @@ class ParallelSourceConfig:
     format: str = "hub"
     subset: Optional[str] = None
     split: str = "train"
+    revision: Optional[str] = None  # hub: branch, tag or commit; the snapshot is keyed by the commit
     id_field: Optional[str] = None
     ar_field: str = "ar"  # dotted names reach into nested columns: "translation.ar"
     en_field: str = "en"
@@ -420,6 +422,7 @@ class TextSourceConfig:
     format: str = "hub"  # hub | jsonl | tsv | parquet | files
     subset: str | None = None
     split: str = "train"
+    revision: Optional[str] = None  # hub: branch, tag or commit; the snapshot is keyed by the commit
     fields: list[str] = field(default_factory=lambda: ["text"])  # columns taken, each row gives one text per field
     rows: int = 1000
     offset: int = 0
@@ -500,6 +503,7 @@ class PreferenceSourceConfig:
     format: str = "hub"
     subset: str | None = None
     split: str = "train"
+    revision: Optional[str] = None  # hub: branch, tag or commit; the snapshot is keyed by the commit
     prompt_field: str = "prompt"
     chosen_field: str = "chosen"
     rejected_field: str = "rejected"

@@ -17,7 +17,10 @@ from hala_exp.io import write_json
 
 def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
     key = cfg.report.key  # the config key, for messages only: the same source under two keys is one step
-    metrics = write_snapshot(cfg.kind, cfg.source, cfg.name, key, out)
+    source = cfg.source
+    if cfg.content.get("hub_commit"):  # load the very commit the key was made from, not what main is now
+        source = OmegaConf.merge(source, {"revision": cfg.content.hub_commit})
+    metrics = write_snapshot(cfg.kind, source, cfg.name, key, out)
     write_json(out / "lineage.json", {"config_key": key, "source": OmegaConf.to_container(cfg.source),
                                       "content": OmegaConf.to_container(cfg.content)})
     return metrics
