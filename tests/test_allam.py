@@ -155,8 +155,8 @@ def test_dpo_moves_the_policy_towards_chosen(tiny_lfm2, tmp_path):
     from omegaconf import OmegaConf
     from transformers import AutoModelForCausalLM
 
-    from hala_exp.models.loading import load_tokenizer
     from hala_exp.data.preferences import iter_pairs
+    from hala_exp.models.loading import load_tokenizer
     from hala_exp.training.dpo import DpoHyper, conversational, preference_margin, train_dpo
 
     src = OmegaConf.create({"path": "samples:preference_pairs/sample.jsonl", "format": "jsonl", "subset": None,

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 from omegaconf import DictConfig, OmegaConf
+from snapshots import snapshot_of
 
 from hala_exp.config import compose
-from snapshots import snapshot_of
 from hala_exp.data.paths import SAMPLES_DIR
 from hala_exp.io import read_jsonl
 

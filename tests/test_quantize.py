@@ -10,11 +10,11 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 from safetensors import safe_open
+from snapshots import snapshot_of
 
 from hala_exp.config import compose
 from hala_exp.data.sources import load_parallel
 from hala_exp.stages import quantize_teacher
-from snapshots import snapshot_of
 
 PROBE_ROWS = 4
 

@@ -134,7 +134,8 @@ class _Builder:
     def sft_sources(self, sources: DictConfig, model: Ref | str) -> Ref:
         """The student's SFT on instruction sources read as they are (no translation chain)."""
         cfg = self.cfg
-        where, short = ("allam.sft.sources", "sft") if cfg.get("recipe") == "allam" else ("data.translated", "translated")
+        allam = cfg.get("recipe") == "allam"
+        where, short = ("allam.sft.sources", "sft") if allam else ("data.translated", "translated")
         snaps = {f"source.{n}": self.source(f"{short}.{n}", f"{where}.{n}", "chat", src, n)
                  for n, src in sources.items()}
         self.add("sft", "sft_sources", "hala_exp.stages.sft:run_sources",
