@@ -51,7 +51,9 @@ def _print_plan(cfg: DictConfig) -> None:
     width = max(len(r["name"]) for r in rows)
     for r in rows:
         print(f"{r['status']:>6}  {r['name']:<{width}}  {r['key']}")
-    n_run = sum(r["status"] == "run" for r in rows)
+        if "problem" in r:
+            print(f"        {r['problem']}")
+    n_run = sum(r["status"].startswith("run") for r in rows)
     print(f"{n_run} to run, {len(rows) - n_run} reused")
 
 
