@@ -49,8 +49,9 @@ def _print_plan(cfg: DictConfig) -> None:
 
     rows = plan(cfg)
     width = max(len(r["name"]) for r in rows)
+    status = max(len(r["status"]) for r in rows)
     for r in rows:
-        print(f"{r['status']:>6}  {r['name']:<{width}}  {r['key']}")
+        print(f"{r['status']:>{status}}  {r['name']:<{width}}  {r['key']}")
         if "problem" in r:
             print(f"        {r['problem']}")
     n_run = sum(r["status"].startswith("run") for r in rows)
