@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-CHUNK = 8 << 20  # bytes read at a time: memory stays flat whatever the file's size
+CHUNK = 1 << 20  # bytes read at a time into one buffer: memory stays flat whatever the file's size
 HASH = "xxh3_128"
 
 
@@ -21,9 +21,11 @@ def file_hash(path: Path) -> str:
     import xxhash
 
     h = xxhash.xxh3_128()
-    with open(path, "rb") as f:
-        while chunk := f.read(CHUNK):
-            h.update(chunk)
+    buf = bytearray(CHUNK)
+    view = memoryview(buf)
+    with open(path, "rb", buffering=0) as f:
+        while n := f.readinto(buf):
+            h.update(view[:n])
     return h.hexdigest()
 
 
