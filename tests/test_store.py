@@ -165,3 +165,31 @@ def test_verify_command_reports_broken_and_legacy_entries_and_can_set_them_aside
     assert proc.returncode == 1 and not bad.exists() and len(list((tmp_path / ".broken").iterdir())) == 1
     proc = subprocess.run(cmd, capture_output=True, text=True)
     assert proc.returncode == 0 and "2 entries, 1 ok, 0 broken, 1 legacy" in proc.stdout
+
+
+def test_store_verify_takes_size_or_hash_and_names_itself_otherwise():
+    import pytest
+
+    from hala_exp.config import ConfigError, compose, validate
+
+    assert compose([]).store_verify == "hash"
+    validate(compose(["store_verify=size"]), check_data=False)
+    with pytest.raises(ConfigError, match="store_verify.*size, hash"):
+        validate(compose(["store_verify=sha"]), check_data=False)
+
+
+def test_only_reused_outputs_that_a_running_step_reads_are_hashed(tmp_path):
+    from hala_exp.pipeline.graph import Ref, Step
+    from hala_exp.pipeline.reuse import to_hash
+
+    steps = [Step("build", "build_model", "m:f", {}), Step("sft", "sft", "m:f", {}, {"model": Ref("build", "model")}),
+             Step("merge", "merge", "m:f", {}, {"base": Ref("build", "model"), "tuned": Ref("sft", "model")}),
+             Step("other", "build_model", "m:f", {})]
+    keys = {s.name: s.name for s in steps}
+    store = Store(tmp_path)
+    for name in ("build", "sft", "other"):
+        _entry(store, name, name)
+    assert to_hash(steps, keys, store, "hash") == {"build", "sft"}  # read by merge, which must run
+    assert to_hash(steps, keys, store, "size") == set()
+    _entry(store, "merge", "merge")
+    assert to_hash(steps, keys, store, "hash") == set()  # nothing runs: nothing is read
