@@ -45,6 +45,7 @@ bench: setup
 	$(BIN)/python benchmarks/startup.py
 	$(BIN)/python benchmarks/cache.py
 	$(BIN)/python benchmarks/generation.py
+	$(BIN)/python benchmarks/verify.py
 
 # A real one-node Slurm cluster on this machine (root): try cluster configs, run the slurm tests.
 # `make test` starts it itself when a slurm test runs and none is up, and stops what it started.

@@ -1,5 +1,9 @@
 """Run the stage graph: reuse complete outputs, run the rest, write `results.json`.
 
+An output is reused when its record reads and every file it lists has its size; with
+`store_verify=hash` also its content when a step about to run reads it. A broken one is moved to
+`<store>/.broken/` (said on the console, in the log and in steps.json) and its step runs again.
+
 `results.json` (in the run directory) is a contract other tools read:
 {"stages": {NAME: {"status": "ran"|"reused", "key", "dir", "seconds"}}, "metrics": {FLAT_NAME: NUMBER}}
 with metrics named `<step>.<metric>`, e.g. `evaluate.student_merged.arabic_mmlu_sample.acc`.
