@@ -1,7 +1,8 @@
 """`hala-exp`: compose the experiment, validate it, then plan or run the pipeline.
 
 With no arguments the tiny preset runs end to end on CPU. `plan=true` prints which stages would
-run and which are reused without importing torch. With `cluster.submit=slurm` (e.g. `cluster=h100`)
+run, which are reused and which must be redone because their stored output is damaged (naming
+the file), without importing torch. With `cluster.submit=slurm` (e.g. `cluster=h100`)
 each step that must run becomes a Slurm job and the command returns once they are queued;
 `hala-exp-status RUN_DIR` follows them. A local run prints a line per step and the result tables;
 the libraries' output goes to the steps' logs unless `verbose=true` (`-v`).
