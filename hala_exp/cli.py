@@ -1,7 +1,8 @@
 """`hala-exp`: compose the experiment, validate it, then plan or run the pipeline.
 
 With no arguments the tiny preset runs end to end on CPU. `plan=true` prints which stages would
-run and which are reused without importing torch. With `cluster.submit=slurm` (e.g. `cluster=h100`)
+run, which are reused and which must be redone because their stored output is damaged (naming
+the file), without importing torch. With `cluster.submit=slurm` (e.g. `cluster=h100`)
 each step that must run becomes a Slurm job and the command returns once they are queued;
 `hala-exp-status RUN_DIR` follows them. A local run prints a line per step and the result tables;
 the libraries' output goes to the steps' logs unless `verbose=true` (`-v`).
@@ -49,9 +50,12 @@ def _print_plan(cfg: DictConfig) -> None:
 
     rows = plan(cfg)
     width = max(len(r["name"]) for r in rows)
+    status = max(len(r["status"]) for r in rows)
     for r in rows:
-        print(f"{r['status']:>6}  {r['name']:<{width}}  {r['key']}")
-    n_run = sum(r["status"] == "run" for r in rows)
+        print(f"{r['status']:>{status}}  {r['name']:<{width}}  {r['key']}")
+        if "problem" in r:
+            print(f"        {r['problem']}")
+    n_run = sum(r["status"].startswith("run") for r in rows)
     print(f"{n_run} to run, {len(rows) - n_run} reused")
 
 

@@ -146,6 +146,15 @@ def test_older_runs_and_slurm_runs_get_their_graph_from_records_or_jobs(tmp_path
     assert "status-submitted" in page
 
 
+def test_a_garbage_record_does_not_stop_the_page(tmp_path):
+    run_dir = fake_run(tmp_path)
+    results = json.loads((run_dir / "results.json").read_text())
+    (Path(results["stages"]["sft"]["dir"]) / RECORD).write_text("{\"metrics\": {", encoding="utf-8")
+    (run_dir / "steps.json").unlink()  # the graph from the records: sft's is unreadable
+    page = report(run_dir)
+    assert "sft" in node_names(page) and len(node_names(page)) == 6
+
+
 def make_sweep(root: Path) -> Path:
     sweep = root / "sweep"
     for i, t in enumerate((0.0, 0.5, 1.0)):

@@ -347,6 +347,7 @@ def _check_common(cfg: DictConfig) -> None:
 def validate(cfg: DictConfig, check_data: bool = True) -> None:
     """Raise ConfigError on the first value that cannot work."""
     _check_choice("recipe", cfg.recipe, ("hala", "allam"))
+    _check_choice("store_verify", cfg.store_verify, ("size", "hash"))
     _check_common(cfg)
     _check_heldout(cfg, check_data)
     if cfg.recipe == "allam":

@@ -549,6 +549,9 @@ class Config:
     allam: AllamConfig = MISSING
     recipe: str = "hala"  # hala (translate-and-tune) | allam (vocabulary expansion + continued pre-training)
     store: str = "outputs/cache"  # where stage outputs live, keyed by content
+    # size: reuse checks each stored file's size; hash: also the content of reused outputs that a step
+    # about to run reads (xxh3-128, disk speed); `hala-exp-verify` hashes a whole store
+    store_verify: str = "hash"
     plan: bool = False  # print what would run and what is reused, then stop
     # false: a line per step and a live bar, every library's output in <run dir>/steps/<step>.log;
     # true (or `hala-exp -v`): everything on the console as the libraries write it

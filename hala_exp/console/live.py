@@ -18,7 +18,7 @@ from typing import TextIO
 
 from hala_exp.progress import Snapshot
 
-COLORS = {"ran": "32", "reused": "36", "failed": "31", "interrupted": "31", "running": "33"}
+COLORS = {"ran": "32", "reused": "36", "failed": "31", "interrupted": "31", "running": "33", "broken": "31"}
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 BAR_WIDTH = 20
 REDRAW_S = 0.1  # at most this often on a terminal, however fast progress comes
@@ -115,6 +115,14 @@ class Console:
         with self._lock:
             self.index += 1
             self._write(self._line("reused", name, None, detail) + "\n")
+
+    def broken(self, name: str, detail: str) -> None:
+        """The next step's stored output is damaged (said before it runs again, under its number)."""
+        with self._lock:
+            self.index += 1
+            line = self._line("broken", name, None, detail)
+            self.index -= 1
+            self._write(line + "\n")
 
     def started(self, name: str) -> None:
         with self._lock:

@@ -57,6 +57,40 @@ def block_tiny_benchmarks_download() -> None:
         requests.get = real_get
 
 
+IFEVAL_UTILS = "lighteval.tasks.tasks.ifeval.instructions_utils"
+
+
+def block_nltk_download() -> None:
+    """Import lighteval's IFEval helpers without their NLTK download.
+
+    Loading the task registry imports every task file, and IFEval's helpers call `nltk.download`
+    for punkt and punkt_tab at import time when NLTK cannot find them: a request to GitHub on every
+    evaluation (offline it prints errors; behind a firewall that drops packets it waits for
+    timeouts). No task we run needs punkt (IFEval and IFBench do), and no package registry the
+    install uses ships NLTK's data, so the module is imported once with the download answering
+    "not installed"; the registry reuses it from `sys.modules`. An IFEval task run anyway fails at
+    its first use with NLTK's own LookupError, which says how to install punkt. Where punkt is
+    installed (NLTK_DATA, `<venv>/share/nltk_data`) the module finds it and nothing changes.
+    """
+    import sys
+
+    if IFEVAL_UTILS in sys.modules:
+        return
+    try:
+        if importlib.util.find_spec(IFEVAL_UTILS) is None:
+            return
+    except ModuleNotFoundError:  # an older lighteval without that task
+        return
+    import nltk
+
+    real_download = nltk.download
+    nltk.download = lambda *a, **k: False  # type: ignore[assignment]
+    try:
+        importlib.import_module(IFEVAL_UTILS)
+    finally:
+        nltk.download = real_download
+
+
 def custom_module(custom_tasks: str | None, data_dir: str | None) -> types.ModuleType | None:
     """The custom tasks as a module; `data_dir` rebuilds its tasks via its `build_tasks(data_dir)`."""
     if custom_tasks is None:
@@ -207,6 +241,7 @@ def run_lighteval(model_dir: str, tasks: list[str], out_dir: Path, custom_tasks:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     block_tiny_benchmarks_download()
+    block_nltk_download()
     custom = custom_tasks_module([(custom_tasks, data_dir), *(extra_custom_tasks or [])])
     expanded, configs, base = resolve(list(tasks), custom, exclude or ())
     module = task_module(expanded, configs, base, custom, data_dirs)

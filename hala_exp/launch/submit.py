@@ -26,6 +26,7 @@ from hala_exp.launch.resources import Request, check_request, stage_request
 from hala_exp.pipeline.dispatch import interpreter_for, training_launch
 from hala_exp.pipeline.execute import make_spec
 from hala_exp.pipeline.graph import Ref, build_graph, step_keys
+from hala_exp.pipeline.reuse import to_hash
 from hala_exp.pipeline.store import Store
 from hala_exp.tracking.context import tracking_context
 
@@ -69,7 +70,9 @@ def submit_run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     keys = step_keys(steps)
     store = Store(cfg.store)
     store.sweep_stale()
-    todo = [s for s in steps if store.record(s.name, keys[s.name]) is None]
+    hashed = to_hash(steps, keys, store, cfg.get("store_verify", "hash"))  # read by a job about to run
+    todo = [s for s in steps if store.record(s.name, keys[s.name]) is None
+            or (s.name in hashed and store.reuse(s.name, keys[s.name], hashes=True)[0] is None)]
     pending = {s.name for s in todo}
     requests = {s.name: stage_request(cfg.resources, s.stage) for s in todo}
     if todo:  # every request checked before anything is submitted: all or nothing

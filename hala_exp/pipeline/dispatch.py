@@ -112,7 +112,7 @@ def run_step(spec: dict[str, Any], python: str | None, work_dir: Path,
     then every rank writes into one work dir made here, which rank 0 commits. A subprocess's output
     goes to `<work_dir>/<step>.log`, also to stderr with `echo`; its progress to `on_progress`."""
     store = Store(spec["store"])
-    existing = store.record(spec["name"], spec["key"])
+    existing, _ = store.reuse(spec["name"], spec["key"])  # a broken entry is moved aside: run again
     if existing is not None:
         return existing, False
 

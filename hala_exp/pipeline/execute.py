@@ -75,7 +75,7 @@ def execute(spec: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     to the launcher. Other ranks return an empty record.
     """
     store = Store(spec["store"])
-    existing = store.record(spec["name"], spec["key"])
+    existing, _ = store.reuse(spec["name"], spec["key"])  # a broken entry is moved aside: run again
     if existing is not None:
         return existing, False
     shared = spec.get("work_dir")

@@ -1,5 +1,9 @@
 """Run the stage graph: reuse complete outputs, run the rest, write `results.json`.
 
+An output is reused when its record reads and every file it lists has its size; with
+`store_verify=hash` also its content when a step about to run reads it. A broken one is moved to
+`<store>/.broken/` (said on the console, in the log and in steps.json) and its step runs again.
+
 `results.json` (in the run directory) is a contract other tools read:
 {"stages": {NAME: {"status": "ran"|"reused", "key", "dir", "seconds"}}, "metrics": {FLAT_NAME: NUMBER}}
 with metrics named `<step>.<metric>`, e.g. `evaluate.student_merged.arabic_mmlu_sample.acc`.
@@ -26,6 +30,7 @@ from hala_exp.pipeline.dispatch import interpreter_for, run_step, training_launc
 from hala_exp.pipeline.execute import make_spec
 from hala_exp.pipeline.graph import Step, build_graph, step_keys
 from hala_exp.pipeline.results import add_result
+from hala_exp.pipeline.reuse import to_hash
 from hala_exp.pipeline.steps_file import StepsFile
 from hala_exp.pipeline.store import Store
 from hala_exp.tracking.context import tracking_context
@@ -38,9 +43,17 @@ def plan(cfg: DictConfig) -> list[dict[str, Any]]:
     steps = build_graph(cfg)
     keys = step_keys(steps)
     store = Store(cfg.store)
-    return [{"name": s.name, "key": keys[s.name],
-             "status": "reused" if store.record(s.name, keys[s.name]) else "run",
-             "dir": str(store.path(s.name, keys[s.name]))} for s in steps]
+    return [_plan_row(store, s.name, keys[s.name]) for s in steps]
+
+
+def _plan_row(store: Store, name: str, key: str) -> dict[str, Any]:
+    """A step's plan: "reused", "run", or "run (broken: FILE)" with the whole `problem` (sizes only:
+    plan reads no file's content and moves nothing)."""
+    row: dict[str, Any] = {"name": name, "key": key, "dir": str(store.path(name, key))}
+    problem = store.check(name, key)
+    if problem is not None:
+        return {**row, "status": f"run (broken: {problem.file})", "problem": str(problem)}
+    return {**row, "status": "reused" if store.record(name, key) else "run"}
 
 
 def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
@@ -58,7 +71,8 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     tracking = tracking_context(cfg)  # None with logger=none; W&B runs open only for executed steps
     quiet = not cfg.get("verbose", False) and can_capture()
     run = _Run(cfg, run_dir, store, StepsFile(run_dir, steps, keys),
-               open_console(len(steps), max(len(s.name) for s in steps), verbose=not quiet), quiet)
+               open_console(len(steps), max(len(s.name) for s in steps), verbose=not quiet), quiet,
+               to_hash(steps, keys, store, cfg.get("store_verify", "hash")))
     between = run_dir / "pipeline.log"
     try:
         with redirect_output(between) if quiet else nullcontext():
@@ -75,9 +89,10 @@ class _Run:
     """The steps of one run so far: results.json, steps.json and the console, kept in step."""
 
     def __init__(self, cfg: DictConfig, run_dir: Path, store: Store, board: StepsFile, console: Console,
-                 quiet: bool):
+                 quiet: bool, hash_first: set[str] = frozenset()):
         self.cfg, self.run_dir, self.store, self.board, self.console, self.quiet = (
             cfg, run_dir, store, board, console, quiet)
+        self.hash_first = hash_first  # reused outputs a running step reads: content checked too
         self.results: dict[str, Any] = {"stages": {}, "metrics": {}}
 
     def _log(self, step: Step) -> Path:
@@ -101,9 +116,25 @@ class _Run:
             self.console.reused(step.name, line)
         write_json(self.run_dir / "results.json", self.results, atomic=True)  # survives a later failure
 
+    def _reuse(self, step: Step, key: str) -> dict[str, Any] | None:
+        """The step's sound record, or None: then it runs (a broken entry moved aside and said so)."""
+        hashes = step.name in self.hash_first
+        started = time.time()
+        existing, aside = self.store.reuse(step.name, key, hashes=hashes)
+        if existing is not None and hashes:
+            files = existing.get("files", {})
+            log.info("verify %-28s %d files, %d bytes hashed in %.2f s", step.name, len(files),
+                     sum(f["size"] for f in files.values()), time.time() - started)
+        if aside is not None:
+            where = f"moved to {aside.moved_to}" if aside.moved_to else "moved aside by another process"
+            self.console.broken(step.name, f"{aside.problem.file}: {aside.problem.detail} ({where}); running it again")
+            self.board.update(step.name, broken=str(aside.problem),
+                              **({"moved_to": str(aside.moved_to)} if aside.moved_to else {}))
+        return existing
+
     def step(self, step: Step, spec: dict[str, Any]) -> None:
         """Reuse the step's output or run it (its output into its log when quiet)."""
-        existing = self.store.record(step.name, spec["key"])
+        existing = self._reuse(step, spec["key"])
         if existing is not None:
             self._done(step, spec["key"], existing, False, 0.0, shown_running=False)
             return

@@ -5,7 +5,8 @@ failed, why, and which never ran; `hala-exp-report` draws the step graph from it
 unchanged by it (it lists finished steps only, in its documented format).
 
 {"steps": [{"name", "stage", "key", "needs": [step, ...], "status": "pending" | "running" | "ran" |
- "reused" | "failed" | "not run", "seconds", "log": "steps/<name>.log", "error", "headline"}]}
+ "reused" | "failed" | "not run", "seconds", "log": "steps/<name>.log", "error", "headline",
+ "broken": "<file>: <what is wrong>", "moved_to": "<store>/.broken/..." (a damaged entry redone)}]}
 """
 
 from __future__ import annotations

@@ -62,6 +62,16 @@ def _json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
 
+def _record(out: Path) -> dict[str, Any] | None:
+    """A step's completion record; None when absent or not readable (a broken entry, which the next
+    run sets aside and `hala-exp-verify` describes)."""
+    try:
+        record = _json(out / RECORD)
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
 def is_run_dir(path: Path) -> bool:
     return any((path / f).is_file() for f in ("results.json", STEPS_FILE, JOBS_FILE))
 
@@ -81,7 +91,7 @@ def _rows(run_dir: Path, results: dict[str, Any]) -> list[dict[str, Any]]:
     by_key = {s["key"]: n for n, s in stages.items()}
     rows = []
     for n, s in stages.items():
-        record = _json(Path(s["dir"]) / RECORD) or {}
+        record = _record(Path(s["dir"])) or {}
         needs = sorted({by_key[i["key"]] for i in record.get("inputs", {}).values()
                         if isinstance(i, dict) and i.get("key") in by_key})
         rows.append({"name": n, "stage": record.get("stage", ""), "key": s["key"], "needs": needs, **s})
@@ -136,7 +146,7 @@ def load_run(run_dir: Path) -> RunView:
     for row in _rows(run_dir, results):
         entry = results.get("stages", {}).get(row["name"], {})
         out = _out_dir(entry.get("dir") or row.get("dir"), store, row["name"], row["key"])
-        record = _json(out / RECORD) if out else None
+        record = _record(out) if out else None
         metrics = (record or {}).get("metrics", {})
         stage = row.get("stage") or (record or {}).get("stage", "")
         steps.append(StepView(
