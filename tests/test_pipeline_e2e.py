@@ -181,7 +181,7 @@ def test_changing_merge_t_reruns_merge_and_its_evaluation_only(first):
 def test_changing_the_data_mix_reruns_from_translate_corpus(first):
     store, _, root = first
     again = run(store, root / "run4", "data.corpus.orca.rows=40")
-    assert ran(again) == {"translate_corpus", "sft", "merge", "evaluate.student_sft", "evaluate.student_merged"}
+    assert ran(again) == {"source.corpus.orca", "translate_corpus", "sft", "merge", "evaluate.student_sft", "evaluate.student_merged"}
 
 
 def test_an_arabic_share_of_the_sft_set_reruns_from_sft_on_english_originals(first):

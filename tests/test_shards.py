@@ -15,7 +15,7 @@ import pytest
 from hala_exp.config import compose
 from hala_exp.data.sources import load_instructions
 from hala_exp.io import read_jsonl
-from hala_exp.pipeline.execute import make_spec
+from hala_exp.pipeline.execute import execute, make_spec
 from hala_exp.pipeline.graph import build_graph, step_keys
 from hala_exp.pipeline.store import Store
 from hala_exp.shards import run_sharded
@@ -63,6 +63,7 @@ def test_translate_stage_killed_after_k_shards_resumes(tiny_llama, tmp_path):
     steps = build_graph(cfg)
     keys = step_keys(steps)
     store = Store(cfg.store)
+    execute(make_spec(next(s for s in steps if s.name == "source.bootstrap"), keys, store))  # its rows
     step = next(s for s in steps if s.name == "translate_bootstrap")
     spec = make_spec(step, keys, store)
     spec["inputs"]["model"] = str(tiny_llama)

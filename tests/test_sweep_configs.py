@@ -30,7 +30,8 @@ def test_leaving_a_source_out_changes_the_mix_and_what_follows_only():
     without = {s.name: s for s in build_graph(compose(["data.leave_out=orca"]))}
     assert set(without["translate_corpus"].config["corpus"]) == {"orca_tail"}
     k_full, k_without = step_keys(list(full.values())), step_keys(list(without.values()))
-    changed = {n for n in k_full if k_full[n] != k_without[n]}
+    assert set(k_full) - set(k_without) == {"source.corpus.orca"}  # a source left out is not even read
+    changed = {n for n in k_without if k_full[n] != k_without[n]}
     assert changed == {"translate_corpus", "sft", "merge", "evaluate.student_sft", "evaluate.student_merged"}
     assert step_keys(build_graph(compose(["data.leave_out=null"]))) == k_full
 
