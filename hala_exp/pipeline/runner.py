@@ -29,6 +29,7 @@ from hala_exp.io import write_json
 from hala_exp.pipeline.dispatch import interpreter_for, run_step, training_launch
 from hala_exp.pipeline.execute import make_spec
 from hala_exp.pipeline.graph import Step, build_graph, step_keys
+from hala_exp.pipeline.lease import describe, holder_of
 from hala_exp.pipeline.results import add_result
 from hala_exp.pipeline.reuse import to_hash
 from hala_exp.pipeline.steps_file import StepsFile
@@ -53,7 +54,12 @@ def _plan_row(store: Store, name: str, key: str) -> dict[str, Any]:
     problem = store.check(name, key)
     if problem is not None:
         return {**row, "status": f"run (broken: {problem.file})", "problem": str(problem)}
-    return {**row, "status": "reused" if store.record(name, key) else "run"}
+    if store.record(name, key):
+        return {**row, "status": "reused"}
+    holder = holder_of(store.root, name, key)
+    if holder is not None:  # another process holds its lease: this run would wait for it, then reuse
+        return {**row, "status": "run", "problem": f"running now ({describe(holder)}): will be waited for"}
+    return {**row, "status": "run"}
 
 
 def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
