@@ -10,7 +10,12 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from hala_exp.config.schema import register
+from hala_exp.data.dedup import DEDUP_MODES
 from hala_exp.data.paths import is_local_path, resolve_path
+from hala_exp.data.sources import FORMATS
+from hala_exp.engines.base import BACKENDS
+from hala_exp.models.tiny import ARCHS
+from hala_exp.training.launch import STRATEGIES
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 
@@ -43,7 +48,7 @@ def _check_model(key: str, m: DictConfig) -> None:
         if m.tiny is None:
             _fail(f"{key}.id", m.id, f"'tiny' needs {key}.tiny (the architecture to build)",
                   f"add {key}.tiny or point {key}.id at a hub id or local directory")
-        _check_choice(f"{key}.tiny.arch", m.tiny.arch, ("lfm2", "llama"))
+        _check_choice(f"{key}.tiny.arch", m.tiny.arch, ARCHS)
         _check_choice(f"{key}.tiny.warmup", m.tiny.warmup, ("none", "translate", "judge"))
         for f in ("hidden_size", "layers", "heads", "vocab_size"):
             if m.tiny[f] <= 0:
@@ -116,7 +121,7 @@ def _check_rows(key: str, src: DictConfig) -> None:
               f"set {key}.rows to at least 1 (or drop the source)")
     if src.offset < 0:
         _fail(f"{key}.offset", src.offset, "must be 0 or more", f"set {key}.offset=0")
-    _check_choice(f"{key}.format", src.format, ("hub", "jsonl", "json", "tsv", "parquet"))
+    _check_choice(f"{key}.format", src.format, FORMATS)
     from hala_exp.data.adapters import ADAPTERS, PARALLEL_ADAPTERS
 
     _check_choice(f"{key}.adapter", src.adapter, tuple(PARALLEL_ADAPTERS if "ar_field" in src else ADAPTERS))
@@ -133,7 +138,7 @@ def _check_rows(key: str, src: DictConfig) -> None:
 def _check_data(data: DictConfig) -> None:
     """Mix and gate settings: choices and ranges."""
     mix, g = data.mix, data.gates
-    _check_choice("data.mix.dedup", mix.dedup, ("normalized", "exact", "none"))
+    _check_choice("data.mix.dedup", mix.dedup, DEDUP_MODES[::-1])  # the default first, in the fix
     if mix.arabic_ratio is not None and not 0.0 <= mix.arabic_ratio <= 1.0:
         _fail("data.mix.arabic_ratio", mix.arabic_ratio, "is a share and must lie in [0, 1]",
               "set data.mix.arabic_ratio=0.5 (half the SFT rows in Arabic, half in English), or null for Arabic only")
@@ -161,7 +166,7 @@ def _check_eval(ev: DictConfig, check_data: bool) -> None:
     mmlu = ev.translation.get("mmlu")
     for side in ("en", "ar") if mmlu else ():
         key, src = f"eval.translation.mmlu.{side}", mmlu[side]
-        _check_choice(f"{key}.format", src.format, ("hub", "csv", "jsonl", "parquet"))
+        _check_choice(f"{key}.format", src.format, FORMATS)
         if check_data and src.format != "hub" and not resolve_path(src.path).is_file():
             _fail(f"{key}.path", src.path, "this local file does not exist",
                   f"point it at a copy of the dataset's {src.split} split, or set {key}.format=hub")
@@ -214,7 +219,7 @@ def _check_runtime(cfg: DictConfig) -> None:
     if rt.gpus_per_node <= 0 or rt.nodes <= 0:
         _fail("runtime.gpus_per_node", rt.gpus_per_node, "GPU and node counts must be positive",
               "set runtime.gpus_per_node=1 runtime.nodes=1")
-    _check_choice("train.distributed", cfg.train.distributed, ("auto", "ddp", "fsdp", "zero3"))
+    _check_choice("train.distributed", cfg.train.distributed, ("auto", *STRATEGIES))
 
 
 def _check_text_source(key: str, src: DictConfig, check_data: bool) -> None:
@@ -222,7 +227,7 @@ def _check_text_source(key: str, src: DictConfig, check_data: bool) -> None:
         _fail(f"{key}.rows", src.rows, "row counts must be positive", f"set {key}.rows to at least 1")
     if src.offset < 0:
         _fail(f"{key}.offset", src.offset, "must be 0 or more", f"set {key}.offset=0")
-    _check_choice(f"{key}.format", src.format, ("hub", "jsonl", "tsv", "parquet", "files"))
+    _check_choice(f"{key}.format", src.format, (*FORMATS, "files"))
     if src.format != "files" and not src.fields:
         _fail(f"{key}.fields", list(src.fields), "names no column to read text from", f"set {key}.fields=[text]")
     if check_data:
@@ -244,7 +249,7 @@ def _check_dpo(cfg: DictConfig, check_data: bool) -> None:
     if d.max_steps == 0:
         _fail("dpo.max_steps", d.max_steps, "training would do nothing", "set dpo.max_steps=-1 (one epoch) or more")
     src = d.preferences
-    _check_choice("dpo.preferences.format", src.format, ("hub", "jsonl", "tsv", "parquet"))
+    _check_choice("dpo.preferences.format", src.format, FORMATS)
     if src.rows <= 0:
         _fail("dpo.preferences.rows", src.rows, "must be positive", "set dpo.preferences.rows to at least 1")
     if check_data:
@@ -332,7 +337,7 @@ def _check_allam_sft(cfg: DictConfig, check_data: bool) -> None:
 
 def _check_common(cfg: DictConfig) -> None:
     """What every recipe uses: the engine, where stages run, the cluster, tracking, checkpoints."""
-    _check_choice("engine.backend", cfg.engine.backend, ("transformers", "vllm"))
+    _check_choice("engine.backend", cfg.engine.backend, BACKENDS)
     _check_engine(cfg.engine)
     _check_runtime(cfg)
     _check_choice("cluster.submit", cfg.cluster.submit, ("local", "slurm"))

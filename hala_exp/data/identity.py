@@ -20,6 +20,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from hala_exp.data.paths import resolve_path
 from hala_exp.models.gguf import file_hash, hub_offline
 
 COMMIT = re.compile(r"^[0-9a-f]{40}$")
@@ -46,6 +47,17 @@ def cached_file_hash(path: Path, cache_dir: Path | None) -> str:
         except OSError:
             pass  # a read-only store still works, hashing every time
     return digest
+
+
+def local_files(src: DictConfig) -> list[Path]:
+    """The files a local source reads (a glob's matches [offset, offset + rows) for format=files)."""
+    if src.format == "hub":
+        return []
+    if src.format == "files":
+        from hala_exp.allam.texts import matched_files
+
+        return [Path(p) for p in matched_files(src)]
+    return [resolve_path(src.path)]
 
 
 @functools.lru_cache(maxsize=256)
@@ -79,8 +91,6 @@ def content_identity(src: DictConfig, cache_dir: Path | None) -> dict[str, Any]:
     if src.format == "hub":
         revision = src.get("revision")
         return {"hub_commit": hub_commit(src.path, revision), "revision": revision or "main"}
-    from hala_exp.data.snapshot import local_files
-
     try:
         files = local_files(src)
     except FileNotFoundError:

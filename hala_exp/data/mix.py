@@ -11,13 +11,9 @@ rows in the same order.
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import json
 import math
 import shutil
-import sys
-import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -28,11 +24,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from hala_exp.data.dedup import DEDUP_MODES, content_hash, normalize  # noqa: F401 (normalize: re-exported)
+
 SCHEMA = pa.schema([
     ("id", pa.string()), ("source", pa.string()), ("lang", pa.string()),
     ("messages", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))),
 ])
-DEDUP_MODES = ("none", "exact", "normalized")
 
 
 @dataclass
@@ -53,37 +50,6 @@ class MixCounts:
     def as_dict(self) -> dict[str, Any]:
         return {"total": self.total, "languages": dict(self.languages),
                 "sources": {k: dict(v) for k, v in self.sources.items()}}
-
-
-# ASCII letters and digits kept (lower-cased), every other byte a space: the fast path for English.
-_ASCII = bytes((c | 32 if 65 <= c <= 90 else c) if chr(c).isalnum() and c < 128 else 32 for c in range(256))
-
-
-@functools.cache
-def _unicode_table() -> dict[int, str]:
-    """Punctuation, symbols, separators, controls and '_' -> space (built once, ~9K code points)."""
-    return {cp: " " for cp in range(sys.maxunicode + 1)
-            if unicodedata.category(chr(cp))[0] in "PSZ" or unicodedata.category(chr(cp)) in ("Cc", "Cf")
-            or cp == 0x5F}
-
-
-def normalize(text: str) -> str:
-    """Text as de-duplication compares it: NFKC, case-folded, punctuation and spacing collapsed."""
-    if text.isascii():
-        return b" ".join(text.encode().translate(_ASCII).split()).decode()
-    return " ".join(unicodedata.normalize("NFKC", text).casefold().translate(_unicode_table()).split())
-
-
-def content_hash(messages: list[dict[str, str]], mode: str) -> int:
-    """64-bit hash of a conversation's roles and text (stable across processes, unlike hash())."""
-    norm = normalize if mode == "normalized" else (lambda t: t)
-    h = hashlib.blake2b(digest_size=8)
-    for m in messages:
-        h.update(m["role"].encode())
-        h.update(b"\x00")
-        h.update(norm(m["content"]).encode())
-        h.update(b"\x01")
-    return int.from_bytes(h.digest(), "little")
 
 
 def weighted_caps(weights: dict[str, float], total: int) -> dict[str, int]:

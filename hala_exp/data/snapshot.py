@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 from omegaconf import DictConfig
 
 from hala_exp.data.adapters import Counts
-from hala_exp.data.paths import resolve_path
+from hala_exp.data.identity import local_files
 
 ROWS = "rows.parquet"
 COUNTS = "counts.json"
@@ -44,17 +44,6 @@ SCHEMAS = {
 
 class SourceError(ValueError):
     """A source that cannot be used as it is: names the config key, the file or dataset, and the fix."""
-
-
-def local_files(src: DictConfig) -> list[Path]:
-    """The files a local source reads (a glob's matches [offset, offset + rows) for format=files)."""
-    if src.format == "hub":
-        return []
-    if src.format == "files":
-        from hala_exp.allam.texts import matched_files
-
-        return [Path(p) for p in matched_files(src)]
-    return [resolve_path(src.path)]
 
 
 def first_bad_utf8(path: Path) -> tuple[int, int, bytes] | None:

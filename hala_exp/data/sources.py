@@ -17,6 +17,9 @@ from omegaconf import DictConfig
 
 from hala_exp.data.paths import resolve_path
 
+LOCAL_FORMATS = ("jsonl", "json", "tsv", "csv", "parquet")  # what `iter_local` reads
+FORMATS = ("hub", *LOCAL_FORMATS)
+
 
 def get_field(row: dict[str, Any], dotted: str) -> Any:
     """`row["a"]["b"]` for "a.b"; KeyError names the dotted column."""

@@ -46,6 +46,9 @@ def sampling_from(engine_cfg: DictConfig, max_new_tokens: int) -> SamplingParams
                           top_p=engine_cfg.top_p, seed=engine_cfg.seed)
 
 
+BACKENDS = ("transformers", "vllm")  # what `make_engine` opens
+
+
 def make_engine(engine_cfg: DictConfig, model_path: str, model_dtype: str = "auto") -> Engine:
     """Open the configured back-end on a model (a local directory or a hub id)."""
     if engine_cfg.backend == "transformers":

@@ -51,6 +51,9 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int):
     return fast
 
 
+ARCHS = ("lfm2", "llama")  # what `build_model` builds
+
+
 def build_model(arch: str, vocab_size: int, hidden_size: int, layers: int, heads: int,
                 intermediate_size: int, max_position: int, seed: int, tokenizer):
     """A randomly initialised causal LM of the given real architecture."""
