@@ -167,3 +167,34 @@ def test_the_steps_config_slice_without_empty_maps_still_merges(tmp_path, tiny_l
     merge.run(OmegaConf.create(step.config), {"base": str(tiny_lfm2), "tuned": str(tiny_lfm2_other)}, out)
     merged, base = _weights(out / "model"), _weights(tiny_lfm2)
     assert all(torch.equal(merged[n], base[n]) for n in base)
+
+
+def test_merge_options_reach_mergekit_and_leave_the_key_alone(tiny_lfm2, tiny_lfm2_other, tmp_path):
+    from omegaconf import OmegaConf
+
+    from hala_exp.config import ConfigError, validate
+    from hala_exp.pipeline.execute import make_spec
+    from hala_exp.pipeline.graph import build_graph, step_keys
+    from hala_exp.pipeline.store import Store
+
+    plain = {s.name: s for s in build_graph(compose([f"store={tmp_path}"]))}
+    sharded = {s.name: s for s in build_graph(compose([f"store={tmp_path}", "+merge.options.out_shard_size=20000"]))}
+    assert step_keys(list(plain.values())) == step_keys(list(sharded.values()))  # same weights, same key
+    spec = make_spec(sharded["merge"], step_keys(list(sharded.values())), Store(tmp_path))
+    assert spec["config"]["options"] == {"mergekit": {"out_shard_size": 20000}}
+    out = tmp_path / "out"
+    out.mkdir()
+    merge.run(OmegaConf.create(spec["config"]), {"base": str(tiny_lfm2), "tuned": str(tiny_lfm2_other)}, out)
+    shards = sorted((out / "model").glob("*.safetensors"))
+    assert len(shards) > 1  # mergekit split the 76 KB output as told: the option reached it
+    tensors = {k: v for f in shards for k, v in load_file(f).items()}
+    whole = tmp_path / "whole"
+    whole.mkdir()
+    merge.run(OmegaConf.create(make_spec(plain["merge"], step_keys(list(plain.values())), Store(tmp_path))["config"]),
+              {"base": str(tiny_lfm2), "tuned": str(tiny_lfm2_other)}, whole)
+    one = load_file(whole / "model" / "model.safetensors")
+    assert one.keys() == tensors.keys() and all(torch.equal(one[k], tensors[k]) for k in one)  # same weights
+    with pytest.raises(ConfigError, match=r"merge\.options\.out_shard_sizes = 1: .*no such field.*out_shard_size"):
+        validate(compose([f"store={tmp_path}", "+merge.options.out_shard_sizes=1"]), check_data=False)
+    with pytest.raises(ConfigError, match=r"merge\.options\.device = 'cpu': the merge stage sets it itself"):
+        validate(compose([f"store={tmp_path}", "+merge.options.device=cpu"]), check_data=False)

@@ -84,16 +84,17 @@ def _check_merge(cfg: DictConfig) -> None:
     """`merge.method` and its parameters against mergekit's registry (cached per mergekit version)."""
     if cfg.merge.method == "none":
         return
-    from hala_exp.merging.methods import method_specs, problems
+    from hala_exp.merging.methods import method_specs, option_fields, option_problems, problems
     from hala_exp.pipeline.dispatch import interpreter_for
 
     python = interpreter_for(cfg.runtime, "merge")
     try:
         specs = method_specs(cfg.store, python)
+        fields = option_fields(cfg.store, python)
     except RuntimeError as e:
         raise ConfigError(f"merge.method = {cfg.merge.method!r}: cannot be checked, {e}. Fix: install mergekit "
                           f"where the merge runs ({python or 'this environment'}), or set merge=none") from e
-    found = problems(cfg.merge, specs)
+    found = problems(cfg.merge, specs) + option_problems(dict(cfg.merge.get("options") or {}), fields)
     if found:
         raise ConfigError("\n".join(found))
 

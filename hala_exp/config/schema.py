@@ -241,6 +241,9 @@ class MergeConfig:
     base: dict[str, Any] = field(default_factory=dict)  # per-model parameters of the base model
     tuned: dict[str, Any] = field(default_factory=dict)  # per-model parameters of the fine-tune (density, weight)
     dtype: str = "bfloat16"
+    # mergekit's MergeOptions (out_shard_size, lazy_unpickle, low_cpu_memory, async_write, ...): how the
+    # merge runs and how much memory it takes, never which weights it writes, so not in the step's key.
+    options: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

@@ -37,15 +37,37 @@ def read_registry() -> Specs:
     return out
 
 
+# Options the merge stage sets itself: what it needs to write a model the pipeline can read.
+STAGE_OPTIONS = ("device", "cuda", "copy_tokenizer", "write_model_card", "quiet", "verbosity")
+
+
+def read_options() -> dict[str, Any]:
+    """mergekit's MergeOptions fields and their defaults (imports mergekit)."""
+    from mergekit.merge import MergeOptions
+
+    return {name: f.default if isinstance(f.default, (bool, int, float, str, type(None))) else None
+            for name, f in MergeOptions.model_fields.items()}
+
+
 def method_specs(store: str | Path, python: str | None = None) -> Specs:
-    """The registry of the merge stage's interpreter (`python`, None: this one).
+    """The registry of the merge stage's interpreter (`python`, None: this one)."""
+    return _mergekit(store, python)["methods"]
+
+
+def option_fields(store: str | Path, python: str | None = None) -> dict[str, Any]:
+    """MergeOptions' fields (name: default) in the merge stage's interpreter."""
+    return _mergekit(store, python)["options"]
+
+
+def _mergekit(store: str | Path, python: str | None) -> dict[str, Any]:
+    """{"methods": registry, "options": MergeOptions fields} of the merge stage's interpreter.
 
     Read in a child process, so validation and `plan=true` never import torch here; this
-    interpreter's registry is then cached in the store per mergekit version.
+    interpreter's answer is then cached in the store per mergekit version.
     """
     cache = None
     if python is None:
-        cache = Path(store) / ".registry" / f"mergekit-{metadata.version('mergekit')}.json"
+        cache = Path(store) / ".registry" / f"mergekit-{metadata.version('mergekit')}-v2.json"
         if cache.is_file():
             return json.loads(cache.read_text(encoding="utf-8"))
     proc = subprocess.run([python or sys.executable, "-m", "hala_exp.merging.methods"], capture_output=True,
@@ -83,6 +105,22 @@ def model_parameters(merge: Any, spec: dict[str, Any]) -> tuple[dict[str, Any], 
     return shared, base, tuned
 
 
+def option_problems(options: dict[str, Any], fields: dict[str, Any]) -> list[str]:
+    """Sentences naming each `merge.options` key mergekit's MergeOptions would not take."""
+    out = []
+    for name, value in options.items():
+        if name in STAGE_OPTIONS:
+            out.append(f"merge.options.{name} = {value!r}: the merge stage sets it itself. Fix: remove it")
+        elif name not in fields:
+            import difflib
+
+            close = difflib.get_close_matches(name, list(fields), n=3)
+            allowed = ", ".join(sorted(set(fields) - set(STAGE_OPTIONS)))
+            out.append(f"merge.options.{name} = {value!r}: mergekit's MergeOptions has no such field. Fix: use "
+                       f"{' or '.join(close) if close else 'one of ' + allowed}")
+    return out
+
+
 def problems(merge: Any, specs: Specs) -> list[str]:
     """Sentences naming each key of `merge` that mergekit's method would refuse, with the fix."""
     method = merge.method
@@ -115,5 +153,5 @@ def problems(merge: Any, specs: Specs) -> list[str]:
 
 
 if __name__ == "__main__":  # the registry of this interpreter's mergekit, for a stage in another environment
-    print(json.dumps(read_registry(), sort_keys=True))
+    print(json.dumps({"methods": read_registry(), "options": read_options()}, sort_keys=True))
     sys.exit(0)

@@ -48,7 +48,8 @@ def make_spec(step: Step, keys: dict[str, str], store: Store,
     if step.partial:
         inputs[step.partial] = str(store.partial(step.name, keys[step.name]))
     return {"name": step.name, "stage": step.stage, "fn": step.fn, "version": step.version,
-            "key": keys[step.name], "store": str(store.root), "config": {**step.config, "report": step.report},
+            "key": keys[step.name], "store": str(store.root),
+            "config": {**step.config, "report": step.report, "options": step.options},
             "inputs": inputs,
             "input_keys": {k: keys[v.step] for k, v in step.inputs.items() if isinstance(v, Ref)},
             "input_steps": {k: v.step for k, v in step.inputs.items() if isinstance(v, Ref)},

@@ -43,6 +43,9 @@ class Step:
     # Settings that change only what the step reports (warnings), never what it writes: handed to the
     # stage under `report` in its config, kept out of its key so changing them re-runs nothing.
     report: dict[str, Any] = field(default_factory=dict)
+    # Settings that change how the step runs (memory, threads, shard size on disk), never the values
+    # it writes: handed to the stage under `options`, kept out of its key.
+    options: dict[str, Any] = field(default_factory=dict)
 
     @property
     def version(self) -> int:
@@ -74,8 +77,8 @@ class _Builder:
 
     def add(self, name: str, stage: str, fn: str, config: dict[str, Any],
             inputs: dict[str, Ref | str] | None = None, partial: str | None = None,
-            report: dict[str, Any] | None = None) -> str:
-        self.steps.append(Step(name, stage, fn, config, inputs or {}, partial, report or {}))
+            report: dict[str, Any] | None = None, options: dict[str, Any] | None = None) -> str:
+        self.steps.append(Step(name, stage, fn, config, inputs or {}, partial, report or {}, options or {}))
         return name
 
     def source(self, name: str, key: str, kind: str, src: DictConfig, row_source: str = "") -> Ref:
@@ -328,8 +331,9 @@ def build_hala_graph(cfg: DictConfig) -> list[Step]:
         tuned = students["student_dpo"] = _dpo(b, tuned)
     if cfg.merge.method != "none":
         # Empty parameter maps stay out of the key: a plain slerp keeps the key it always had.
-        merge = {k: v for k, v in _plain(cfg.merge).items() if v != {}}
-        b.add("merge", "merge", "hala_exp.stages.merge:run", {"merge": merge}, {"base": student, "tuned": tuned})
+        merge = {k: v for k, v in _plain(cfg.merge).items() if v != {} and k != "options"}
+        b.add("merge", "merge", "hala_exp.stages.merge:run", {"merge": merge}, {"base": student, "tuned": tuned},
+              options={"mergekit": _plain(cfg.merge.options)})
         students["student_merged"] = Ref("merge", "model")
 
     tr_eval = _plain(cfg.eval.translation)

@@ -82,6 +82,14 @@ def _count_tensors(model_dir: Path) -> tuple[int, int]:
     return tensors, params
 
 
+def _options(cfg: DictConfig) -> dict[str, Any]:
+    """merge.options for mergekit's MergeOptions (out of the key: they change memory and time only)."""
+    from omegaconf import OmegaConf
+
+    given = (cfg.get("options") or {}).get("mergekit")
+    return dict(OmegaConf.to_container(given, resolve=True)) if given else {}
+
+
 def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
     """Merge `inputs["tuned"]` with `inputs["base"]` by `merge.method`; writes `out/model`."""
     import yaml
@@ -106,7 +114,8 @@ def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
         device = "cuda" if torch.cuda.is_available() else "cpu"
         # The model card asks the hub about each model path (a crash offline); mergekit.yaml carries
         # the same information.
-        options = MergeOptions(device=device, copy_tokenizer=True, write_model_card=False, quiet=True)
+        options = MergeOptions(**_options(cfg), device=device, copy_tokenizer=True, write_model_card=False,
+                               quiet=True)
         model_dir = out / "model"
         run_merge(MergeConfiguration.model_validate(config), out_path=str(model_dir), options=options)
     (model_dir / "mergekit_config.yml").write_text(spec, encoding="utf-8")  # provenance, as mergekit does
