@@ -144,8 +144,9 @@ def app(cfg: DictConfig) -> None:
     _plot_heldout(results["metrics"], run_dir)
     print(f"Report: hala-exp-report {run_dir}")
     tracking = tracking_context(cfg)
-    if tracking and tracking["mode"] == "offline" and ran:
-        print(f"W&B: {len(ran)} offline runs in {tracking['dir']}/wandb (group {tracking['group']}); "
+    tracked = [n for n in ran if results["stages"][n].get("wandb_run_id")]  # snapshots open none
+    if tracking and tracking["mode"] == "offline" and tracked:
+        print(f"W&B: {len(tracked)} offline runs in {tracking['dir']}/wandb (group {tracking['group']}); "
               f"upload with: wandb sync {tracking['dir']}/wandb/offline-run-*")
 
 
