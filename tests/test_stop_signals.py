@@ -25,10 +25,8 @@ from test_train_resume_processes import KEY, MAX_STEPS, _env, _spec, _weights
 
 from hala_exp import progress
 from hala_exp.pipeline.store import Store
-from hala_exp.training.sft import last_checkpoint
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[1]
 NO_PERIODIC = 1000  # save_steps past the end: the only checkpoint is the one the signal asks for
 # The tiny recipe up to the translator's SFT, its warm-ups cut short; 8 micro-batches a step keep the
 # SFT slow enough (~1 s a step) for a signal to land mid-run.
