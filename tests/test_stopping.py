@@ -113,3 +113,27 @@ def test_the_resume_command_is_the_runs_own_command_line(tmp_path, monkeypatch):
     (run / "run.json").unlink()
     (run / ".hydra" / "overrides.yaml").write_text("- merge.t=0.5\n")
     assert resume_command(run) == "hala-exp merge.t=0.5"
+
+
+RANK = """import json, sys, torch.distributed as dist
+from hala_exp.training.stop_signal import any_rank
+rank = int(sys.argv[1])
+dist.init_process_group("gloo", init_method="tcp://127.0.0.1:" + sys.argv[2], rank=rank, world_size=2)
+print(json.dumps([any_rank(rank == 1), any_rank(False)]))
+dist.destroy_process_group()
+"""
+
+
+@pytest.mark.slow
+def test_every_rank_stops_at_the_same_step_when_one_got_the_signal():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = str(s.getsockname()[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "OMP_NUM_THREADS": "1"}
+    ranks = [subprocess.Popen([sys.executable, "-c", RANK, str(r), port], stdout=subprocess.PIPE, text=True, env=env)
+             for r in (0, 1)]
+    outs = [p.communicate(timeout=120)[0] for p in ranks]
+    assert [p.returncode for p in ranks] == [0, 0]
+    assert [json.loads(o.strip().splitlines()[-1]) for o in outs] == [[True, False], [True, False]]

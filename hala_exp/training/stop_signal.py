@@ -18,6 +18,20 @@ from hala_exp import stopping
 log = logging.getLogger("hala_exp")
 
 
+def any_rank(flag: bool, device: Any = None) -> bool:
+    """True when `flag` is up on any rank of a distributed run (else just `flag`). The ranks get the
+    signal at different steps; saving is collective under FSDP / ZeRO-3, so they must all stop at the
+    same step or the first to stop waits forever for the others. One scalar all-reduce per step."""
+    import torch
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return flag
+    up = torch.tensor([1.0 if flag else 0.0], device=device if dist.get_backend() == "nccl" else "cpu")
+    dist.all_reduce(up, op=dist.ReduceOp.MAX)
+    return bool(up.item())
+
+
 class SaveAndStop(TrainerCallback):
     """Save a checkpoint and stop once a stop signal has come. Put it before `WholeRun`, which then
     also logs at that step, so the checkpoint's log covers every step up to it."""
@@ -26,7 +40,7 @@ class SaveAndStop(TrainerCallback):
         self.stopping_at: int | None = None
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        if stopping.requested() is not None and self.stopping_at is None:
+        if self.stopping_at is None and any_rank(stopping.requested() is not None, args.device):
             self.stopping_at = int(state.global_step)
             control.should_save = True
             control.should_log = True
