@@ -100,3 +100,31 @@ def test_status_prints_the_command_that_resumes_and_it_resubmits_what_stopped(ca
         assert {n for n, e in jobs.items() if e["state"] == "complete"} == set(jobs) - {CANCELLED, *DEPENDENTS}
     finally:
         subprocess.run(["scancel", *[e["job_id"] for e in jobs.values() if e.get("job_id")]], check=False)
+
+
+def test_a_step_committed_elsewhere_whose_job_was_cancelled_is_named_for_its_cancelled_dependents(cancelled):
+    """Slurm's `afterok` follows the job, not the store: the dependents of a job cancelled while another
+    process committed its step are cancelled all the same, and status must say why."""
+    root, store = cancelled["root"], cancelled["store"]
+    run_dir = root / "elsewhere"
+    blocker = subprocess.run(["sbatch", "--parsable", "-c", "2", "--wrap", "sleep 300"], capture_output=True,
+                             text=True, check=True).stdout.strip().split(";")[0]  # every CPU: the jobs below wait
+    try:
+        proc = hala("cluster=local_slurm", "targets=[quantize_teacher]", "teacher.tiny.warmup_steps=20",
+                    "logger=none", f"store={store}", f"hydra.run.dir={run_dir}")
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        jobs = json.loads((run_dir / "jobs.json").read_text())["steps"]
+        assert {n for n, e in jobs.items() if e["state"] == "submitted"} == {CANCELLED, "quantize_teacher"}
+        local = hala("cluster=local", "targets=[build.teacher]", "teacher.tiny.warmup_steps=20", "logger=none",
+                     f"store={store}", f"hydra.run.dir={root / 'local'}")
+        assert local.returncode == 0, local.stderr[-3000:]  # the same key, committed outside Slurm
+        subprocess.run(["scancel", jobs[CANCELLED]["job_id"]], check=True)
+        report = wait(run_dir, WAIT_S, poll_s=2)
+    finally:
+        subprocess.run(["scancel", blocker], check=False)
+    steps = report["steps"]
+    assert steps[CANCELLED]["state"] == "complete" and steps["quantize_teacher"]["state"] == "cancelled"
+    assert report["stopped"] == [CANCELLED] and report["affected"][CANCELLED] == ["quantize_teacher"]
+    text = format_report(report)
+    assert f"because {CANCELLED}'s job ended CANCELLED" in text
+    assert "its output is in the store, but its job ended CANCELLED by" in text

@@ -32,18 +32,31 @@ def _tail(path: str | None, lines: int) -> str:
 STOPPED = ("failed", "cancelled")
 
 
+def _stopped(row: dict[str, Any]) -> bool:
+    """Failed or cancelled, or complete although its job did not end well: its dependents were
+    cancelled all the same (`afterok` follows the job, not the store)."""
+    return row["state"] in STOPPED or "job_ended" in row
+
+
 def _causes(steps: dict[str, dict[str, Any]]) -> None:
     """Set `because` on each step that stopped or can never run because a step upstream stopped:
-    the root of the chain (a step that failed or was cancelled on its own). `steps` is in graph
-    order, so every step's inputs come before it."""
+    the root of the chain (a step that stopped on its own). `steps` is in graph order, so every
+    step's inputs come before it."""
     for row in steps.values():
         if row["state"] not in (*STOPPED, "pending"):
             continue
         for dep in row["depends_on"]:
             up = steps.get(dep)
-            if up and up["state"] in STOPPED:
+            if up and _stopped(up):
                 row["because"] = up.get("because", dep)
                 break
+
+
+def _because(steps: dict[str, dict[str, Any]], root: str) -> str:
+    """`because sft cancelled`, or for a complete step whose job ended badly `because sft's job ended CANCELLED`."""
+    r = steps[root]
+    return f"because {root}'s job ended {r['job_ended'].split()[0]}" if r["state"] == "complete" else \
+        f"because {root} {r['state']}"
 
 
 def run_status(run_dir: Path, log_lines: int = 30) -> dict[str, Any]:
@@ -58,11 +71,13 @@ def run_status(run_dir: Path, log_lines: int = 30) -> dict[str, Any]:
     for name, e in jobs["steps"].items():
         row = {"key": e["key"], "job_id": e.get("job_id"), "depends_on": e.get("depends_on", [])}
         record = store.record(name, e["key"])
+        js = states.get(e.get("job_id") or "")
         if record is not None:
             records[name] = record
             row["state"] = "complete"
+            if js and js.state not in LIVE and js.state != "COMPLETED":  # its job ended badly all the same
+                row["job_ended"] = cause_and_fix(js, e.get("stage", name))[0]
         else:
-            js = states.get(e.get("job_id") or "")
             slurm = js.state if js else "UNKNOWN"
             row["slurm_state"] = slurm
             row["reason"] = js.reason if js else "not known to squeue or sacct"
@@ -81,19 +96,24 @@ def run_status(run_dir: Path, log_lines: int = 30) -> dict[str, Any]:
     cancel([steps[n]["job_id"] for n in never])  # in case the site ignores kill-on-invalid-dep
     for n in never:
         steps[n]["state"] = "cancelled"
-    for name, row in steps.items():
-        if row["state"] in STOPPED and "because" not in row:
-            e = jobs["steps"][name]
-            row["log"] = e.get("stderr")
-            row["log_tail"] = _tail(e.get("stderr"), log_lines) or _tail(e.get("stdout"), log_lines)
-            row["step_log"] = str(run_dir / "steps" / f"{name}.log")  # a step run in its own interpreter
-    roots = [n for n, r in steps.items() if r["state"] in STOPPED and "because" not in r]
+    roots = [n for n, r in steps.items() if _stopped(r) and "because" not in r]
+    affected = {n: [m for m, r in steps.items() if r.get("because") == n] for n in roots}
+    roots = [n for n in roots if steps[n]["state"] in STOPPED or affected[n]]  # complete, harmless: left out
+    for name in roots:
+        row, e = steps[name], jobs["steps"][name]
+        if row["state"] == "complete":
+            row["cause"] = (f"its output is in the store, but its job ended {row['job_ended']}, so Slurm "
+                            "cancelled the jobs that depend on it")
+            row["fix"] = "nothing to change: run the same command again; it is reused, its dependents submitted"
+        row["log"] = e.get("stderr")
+        row["log_tail"] = _tail(e.get("stderr"), log_lines) or _tail(e.get("stdout"), log_lines)
+        row["step_log"] = str(run_dir / "steps" / f"{name}.log")  # a step run in its own interpreter
     report = {"run_dir": str(run_dir), "steps": steps,
               "done": all(r["state"] in ("complete", *STOPPED) for r in steps.values()),
               "complete": all(r["state"] == "complete" for r in steps.values()),
               "failed": [n for n, r in steps.items() if r["state"] == "failed"],
               "stopped": roots,  # failed or cancelled on their own; the rest stopped because of them
-              "affected": {n: [m for m, r in steps.items() if r.get("because") == n] for n in roots},
+              "affected": {n: affected[n] for n in roots},
               "resume": resume_command(run_dir)}
     if report["complete"]:
         write_results(run_dir, jobs, store, records)
@@ -130,7 +150,7 @@ def format_report(report: dict[str, Any]) -> str:
     lines = []
     for name, r in steps.items():
         if "because" in r:
-            extra = f"because {r['because']} {steps[r['because']]['state']}"
+            extra = _because(steps, r["because"])
         elif r["state"] in STOPPED:
             extra = r.get("cause", "")
         else:
@@ -141,7 +161,8 @@ def format_report(report: dict[str, Any]) -> str:
         lines.append(f"{r['state']:>11}  {name:<{width}}  {job:>8}  {extra or ''}".rstrip())
     for name in report["stopped"]:
         r = steps[name]
-        lines.append(f"\n{name} {r['state']}: job {r['job_id']}, {r.get('cause', r.get('reason', ''))}.")
+        head = f"{name} {r['state']}" if r["state"] != "complete" else name
+        lines.append(f"\n{head}: job {r['job_id']}, {r.get('cause', r.get('reason', ''))}.")
         affected = report["affected"][name]
         if affected:
             lines.append(f"Because of it, cancelled or never run ({len(affected)}): {', '.join(affected)}")
