@@ -107,8 +107,9 @@ def test_a_step_committed_elsewhere_whose_job_was_cancelled_is_named_for_its_can
     process committed its step are cancelled all the same, and status must say why."""
     root, store = cancelled["root"], cancelled["store"]
     run_dir = root / "elsewhere"
-    blocker = subprocess.run(["sbatch", "--parsable", "-c", "2", "--wrap", "sleep 300"], capture_output=True,
-                             text=True, check=True).stdout.strip().split(";")[0]  # every CPU: the jobs below wait
+    # every CPU taken: the jobs below wait
+    blocker = subprocess.run(["sbatch", "--parsable", "-c", "2", "-o", str(root / "blocker.out"), "--wrap", "sleep 300"],
+                             capture_output=True, text=True, check=True).stdout.strip().split(";")[0]
     try:
         proc = hala("cluster=local_slurm", "targets=[quantize_teacher]", "teacher.tiny.warmup_steps=20",
                     "logger=none", f"store={store}", f"hydra.run.dir={run_dir}")
