@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from hala_exp.launch.queue import partition_limits
 from hala_exp.launch.status import format_report, run_status, wait
 from hala_exp.pipeline.store import Store
 
@@ -108,7 +109,8 @@ def test_a_step_committed_elsewhere_whose_job_was_cancelled_is_named_for_its_can
     root, store = cancelled["root"], cancelled["store"]
     run_dir = root / "elsewhere"
     # every CPU taken: the jobs below wait
-    blocker = subprocess.run(["sbatch", "--parsable", "-c", "2", "-o", str(root / "blocker.out"), "--wrap", "sleep 300"],
+    cpus = str(partition_limits("debug").cpus_per_node)
+    blocker = subprocess.run(["sbatch", "--parsable", "-c", cpus, "-o", str(root / "blocker.out"), "--wrap", "sleep 300"],
                              capture_output=True, text=True, check=True).stdout.strip().split(";")[0]
     try:
         proc = hala("cluster=local_slurm", "targets=[quantize_teacher]", "teacher.tiny.warmup_steps=20",
