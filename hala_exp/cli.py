@@ -125,8 +125,9 @@ def app(cfg: DictConfig) -> None:
     if cfg.cluster.submit == "slurm" and not _in_submitit_job():
         _submit(cfg, run_dir)
         return
-    from hala_exp.console.failure import StepFailure, failure_report
+    from hala_exp.console.failure import StepFailure, failure_report, stopped_report
     from hala_exp.pipeline.runner import run_pipeline
+    from hala_exp.stopping import Stopped
     from hala_exp.summary import summary
 
     try:
@@ -135,6 +136,9 @@ def app(cfg: DictConfig) -> None:
         print(failure_report(e), file=sys.stderr)
         print(f"Report: hala-exp-report {run_dir}", file=sys.stderr)
         sys.exit(1)
+    except Stopped as e:
+        print(stopped_report(e, run_dir), file=sys.stderr)
+        sys.exit(e.exit_code)
     ran = [n for n, s in results["stages"].items() if s["status"] == "ran"]
     tables = summary(results["metrics"], model_id=cfg.model.id)
     if tables:

@@ -190,13 +190,14 @@ def test_a_failing_stage_cancels_its_dependents_and_is_reported_with_its_log(swe
     report = wait(run_dir, WAIT_S)
     steps = report["steps"]
     assert report["failed"] == ["sft"] and steps["sft"]["state"] == "failed"
-    assert steps["merge"]["state"] == "cancelled" and steps["merge"]["cause"] == "sft failed"
+    assert steps["merge"]["state"] == "cancelled" and steps["merge"]["because"] == "sft"
+    assert steps["sft"]["cause"].startswith("FAILED with exit 1")
     assert "load_tokenizer" in steps["sft"]["log_tail"] and "OSError" in steps["sft"]["log_tail"]
     text = format_report(report)
-    assert "Failed: sft" in text and "sft failed" in text
+    assert "Stopped: sft" in text and "because sft failed" in text and "Because of it, cancelled or never run (1): merge" in text
     status = subprocess.run([sys.executable, "-m", "hala_exp.launch.status", str(run_dir)],
                             capture_output=True, text=True, check=False)
-    assert status.returncode == 1 and "Failed: sft" in status.stdout
+    assert status.returncode == 1 and "Stopped: sft" in status.stdout
 
 
 def test_a_job_refused_mid_submission_cancels_the_jobs_already_queued(tmp_path, monkeypatch):

@@ -6,6 +6,7 @@ import traceback
 from pathlib import Path
 
 from hala_exp.io import tail_lines
+from hala_exp.stopping import Stopped
 
 TAIL = 25  # log lines quoted
 # Errors in what the user gave (a source, a config value): their message names the key, the value and
@@ -53,3 +54,12 @@ def failure_report(f: StepFailure) -> str:
         out.append(f"Not run ({len(f.not_run)}): {', '.join(f.not_run)}")
     out.append("Fix the cause and run the same command again: complete steps are reused.")
     return "\n".join(out)
+
+
+def stopped_report(e: Stopped, run_dir: Path) -> str:
+    """What a run stopped by a signal prints: which step, which signal, where its log is, how to resume."""
+    log = run_dir / "steps" / f"{e.step}.log"
+    head = (f"hala-exp: {e}: not committed, its work directory removed" + (f"; log {log}" if log.is_file() else "")
+            if e.step else f"hala-exp: {e}")
+    return (f"{head}.\nRun the same command again to resume: complete steps are reused, and a step that "
+            "saved a checkpoint continues from it.")

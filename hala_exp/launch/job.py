@@ -1,13 +1,24 @@
-"""The callable each Slurm job runs: one step from its spec, requeued on USR2 a bounded number of times."""
+"""The callable each Slurm job runs: one step from its spec, requeued on USR2 a bounded number of times.
+
+submitit installs its own handlers before it calls the job: USR2 checkpoints and requeues, and
+SIGTERM is only logged ("Bypassing signal SIGTERM") and otherwise ignored. Slurm sends SIGTERM on
+`scancel` and gives the job KillWait seconds before SIGKILL, so a step that finished within them
+committed its output although its job was cancelled (and its dependents with it). While the step
+runs, SIGTERM and SIGINT are ours (`hala_exp.stopping`): the step stops cleanly, is never
+committed, and the job exits with 128 + the signal. USR2 stays submitit's.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
 import submitit
+
+from hala_exp import stopping
 
 log = logging.getLogger("hala_exp")
 
@@ -41,7 +52,13 @@ class StepJob(submitit.helpers.Checkpointable):
                             format="[%(asctime)s][%(name)s][%(levelname)s] - %(message)s", force=True)
         log.info("step %s key %s (start %d of at most %d)", self.spec["name"], self.spec["key"],
                  restarts() + 1, self.max_requeues + 1)
-        record, ran = run_step(self.spec, self.python, Path(self.work_dir or "."), self.launch)
+        try:
+            with stopping.handling(self.spec["name"]):  # replaces submitit's SIGTERM bypass meanwhile
+                record, ran = run_step(self.spec, self.python, Path(self.work_dir or "."), self.launch)
+        except stopping.Stopped as e:
+            log.error("%s: not committed; the job exits with status %d. Run the same hala-exp command "
+                      "again to resubmit it", e, e.exit_code)
+            sys.exit(e.exit_code)
         log.info("%s %s %s", "ran" if ran else "reused", self.spec["name"], self.spec["key"])
         return {"ran": ran, "metrics": record["metrics"]}
 
@@ -54,4 +71,5 @@ class StepJob(submitit.helpers.Checkpointable):
             return None
         log.warning("step %s: interrupted; requeuing (%d of %d), resuming from its last saved state",
                     self.spec["name"], done + 1, self.max_requeues)
+        stopping.requeuing()  # the SIGTERM that comes with the requeue is not a cancellation
         return submitit.helpers.DelayedSubmission(self, *args, **kwargs)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from hala_exp.launch import LaunchError
 
@@ -36,6 +36,9 @@ class JobState:
     state: str  # PENDING, RUNNING, COMPLETED, FAILED, CANCELLED, ...
     reason: str = ""  # squeue's reason (e.g. DependencyNeverSatisfied) or sacct's exit code
     restarts: int = 0
+    detail: str = ""  # sacct's whole state, e.g. "CANCELLED by 0"
+    exit_code: str = ""  # sacct's "code:signal", e.g. "0:15"
+    elapsed: str = ""  # sacct's run time of the last run, e.g. "00:00:03"
 
 
 def _run(cmd: list[str]) -> str:
@@ -87,7 +90,9 @@ def partition_limits(partition: str | None) -> PartitionLimits:
 
 
 def job_states(job_ids: list[str]) -> dict[str, JobState]:
-    """State of each job: squeue first (the controller, current), sacct for jobs it no longer lists."""
+    """State of each job: squeue for live jobs (the controller, current), sacct for ended ones (squeue
+    lists them for a few minutes, but without who cancelled them or their exit code) and for jobs
+    squeue no longer lists."""
     ids = [str(j) for j in job_ids if j]
     if not ids:
         return {}
@@ -102,18 +107,20 @@ def job_states(job_ids: list[str]) -> dict[str, JobState]:
     if shutil.which("sacct"):
         # -D lists every run of a requeued job: count them; the last line is the current state.
         out = subprocess.run(["sacct", "-n", "-P", "-X", "-D", "-j", ",".join(ids), "-o",
-                              "JobID,JobName,State,ExitCode"], capture_output=True, text=True, timeout=60,
-                             check=False).stdout
+                              "JobID,JobName,State,ExitCode,Elapsed"], capture_output=True, text=True,
+                             timeout=60, check=False).stdout
         for line in out.splitlines():
             parts = line.split("|")
-            if len(parts) != 4 or parts[0] not in wanted:
+            if len(parts) != 5 or parts[0] not in wanted:
                 continue
             state = parts[2].split()[0]  # "CANCELLED by 0" -> CANCELLED
             if state == "REQUEUED":
                 restarts[parts[0]] = restarts.get(parts[0], 0) + 1
-            if parts[0] in rest:
-                states[parts[0]] = JobState(parts[0], parts[1], state, f"exit {parts[3]}")
-    return {j: JobState(s.job_id, s.name, s.state, s.reason, restarts.get(j, 0)) for j, s in states.items()}
+            ended = parts[0] not in rest and states[parts[0]].state not in LIVE and state not in LIVE
+            if parts[0] in rest or ended:  # sacct also says by whom and how it ended
+                states[parts[0]] = JobState(parts[0], parts[1], state, f"exit {parts[3]}", detail=parts[2],
+                                            exit_code=parts[3], elapsed=parts[4])
+    return {j: replace(s, restarts=restarts.get(j, 0)) for j, s in states.items()}
 
 
 def cancel(job_ids: list[str]) -> None:

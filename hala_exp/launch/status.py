@@ -1,8 +1,10 @@
-"""`hala-exp-status RUN_DIR`: where each step of a Slurm run stands, and why a failed one failed.
+"""`hala-exp-status RUN_DIR`: where each step of a Slurm run stands, and why a stopped one stopped.
 
-Reads `jobs.json`, asks squeue / sacct, names the failed step with the tail of its log, reports the
-steps cancelled because of it (and cancels any still pending on it), and once every step is
-complete writes the run's `results.json` from the store's records.
+Reads `jobs.json`, asks squeue / sacct, names each step that failed or was cancelled with its cause
+(how its job ended: cancelled by whom, time limit, memory, node failure, exit code), the tail of its
+log without progress bars, and what to change; reports the steps cancelled or never run because of
+it (and cancels any still pending on it); prints the command that resumes the run; and once every
+step is complete writes the run's `results.json` from the store's records.
 """
 
 from __future__ import annotations
@@ -16,32 +18,51 @@ from typing import Any
 
 from hala_exp.io import tail_lines, write_json
 from hala_exp.launch import JOBS_FILE
+from hala_exp.launch.causes import cause_and_fix
 from hala_exp.launch.queue import LIVE, cancel, job_states
+from hala_exp.launch.resume import resume_command
 from hala_exp.pipeline.results import add_result
 from hala_exp.pipeline.store import Store
 
 
 def _tail(path: str | None, lines: int) -> str:
-    return "\n".join(tail_lines(path, lines))
+    return "\n".join(tail_lines(path, lines))  # progress bars left out: they would fill it
 
 
-def _culprit(name: str, steps: dict[str, dict[str, Any]]) -> str | None:
-    """The failed step upstream of `name` (through depends_on), if any."""
-    todo = list(steps[name].get("depends_on", []))
-    seen: set[str] = set()
-    while todo:
-        dep = todo.pop(0)
-        if dep in seen:
+STOPPED = ("failed", "cancelled")
+
+
+def _stopped(row: dict[str, Any]) -> bool:
+    """Failed or cancelled, or complete although its job did not end well: its dependents were
+    cancelled all the same (`afterok` follows the job, not the store)."""
+    return row["state"] in STOPPED or "job_ended" in row
+
+
+def _causes(steps: dict[str, dict[str, Any]]) -> None:
+    """Set `because` on each step that stopped or can never run because a step upstream stopped:
+    the root of the chain (a step that stopped on its own). `steps` is in graph order, so every
+    step's inputs come before it."""
+    for row in steps.values():
+        if row["state"] not in (*STOPPED, "pending"):
             continue
-        seen.add(dep)
-        if steps[dep]["state"] == "failed":
-            return dep
-        todo.extend(steps[dep].get("depends_on", []))
-    return None
+        for dep in row["depends_on"]:
+            up = steps.get(dep)
+            if up and _stopped(up):
+                row["because"] = up.get("because", dep)
+                break
+
+
+def _because(steps: dict[str, dict[str, Any]], root: str) -> str:
+    """`because sft cancelled`, or for a complete step whose job ended badly `because sft's job ended CANCELLED`."""
+    r = steps[root]
+    return f"because {root}'s job ended {r['job_ended'].split()[0]}" if r["state"] == "complete" else \
+        f"because {root} {r['state']}"
 
 
 def run_status(run_dir: Path, log_lines: int = 30) -> dict[str, Any]:
-    """Per step: state (complete | pending | running | failed | cancelled | ...), job id, reason."""
+    """Per step: state (complete | pending | running | failed | cancelled | ...), job id, reason;
+    for a step that stopped on its own, its `cause`, `fix` and log tail; for one that stopped or
+    never ran because of another, `because` (that step)."""
     jobs = json.loads((run_dir / JOBS_FILE).read_text(encoding="utf-8"))
     store = Store(jobs["store"])
     steps: dict[str, dict[str, Any]] = {}
@@ -50,11 +71,13 @@ def run_status(run_dir: Path, log_lines: int = 30) -> dict[str, Any]:
     for name, e in jobs["steps"].items():
         row = {"key": e["key"], "job_id": e.get("job_id"), "depends_on": e.get("depends_on", [])}
         record = store.record(name, e["key"])
+        js = states.get(e.get("job_id") or "")
         if record is not None:
             records[name] = record
             row["state"] = "complete"
+            if js and js.state not in LIVE and js.state != "COMPLETED":  # its job ended badly all the same
+                row["job_ended"] = cause_and_fix(js, e.get("stage", name))[0]
         else:
-            js = states.get(e.get("job_id") or "")
             slurm = js.state if js else "UNKNOWN"
             row["slurm_state"] = slurm
             row["reason"] = js.reason if js else "not known to squeue or sacct"
@@ -65,26 +88,33 @@ def run_status(run_dir: Path, log_lines: int = 30) -> dict[str, Any]:
                 row["state"] = "cancelled"
             else:  # FAILED, TIMEOUT, OUT_OF_MEMORY, ..., or COMPLETED without an output
                 row["state"] = "failed"
+            if row["state"] in STOPPED:
+                row["cause"], row["fix"] = cause_and_fix(js, e.get("stage", name))
         steps[name] = row
-    never = []
-    for name, row in steps.items():
-        if row["state"] in ("cancelled", "pending") or row.get("reason") == "DependencyNeverSatisfied":
-            culprit = _culprit(name, steps)
-            if culprit:
-                row["cause"] = f"{culprit} failed"
-                if row["state"] == "pending":
-                    never.append(name)
-        if row["state"] == "failed" or (row["state"] == "cancelled" and "cause" not in row):
-            e = jobs["steps"][name]
-            row["log"] = e.get("stderr")
-            row["log_tail"] = _tail(e.get("stderr"), log_lines) or _tail(e.get("stdout"), log_lines)
+    _causes(steps)
+    never = [n for n, r in steps.items() if r["state"] == "pending" and "because" in r]
     cancel([steps[n]["job_id"] for n in never])  # in case the site ignores kill-on-invalid-dep
     for n in never:
         steps[n]["state"] = "cancelled"
+    roots = [n for n, r in steps.items() if _stopped(r) and "because" not in r]
+    affected = {n: [m for m, r in steps.items() if r.get("because") == n] for n in roots}
+    roots = [n for n in roots if steps[n]["state"] in STOPPED or affected[n]]  # complete, harmless: left out
+    for name in roots:
+        row, e = steps[name], jobs["steps"][name]
+        if row["state"] == "complete":
+            row["cause"] = (f"its output is in the store, but its job ended {row['job_ended']}, so Slurm "
+                            "cancelled the jobs that depend on it")
+            row["fix"] = "nothing to change: run the same command again; it is reused, its dependents submitted"
+        row["log"] = e.get("stderr")
+        row["log_tail"] = _tail(e.get("stderr"), log_lines) or _tail(e.get("stdout"), log_lines)
+        row["step_log"] = str(run_dir / "steps" / f"{name}.log")  # a step run in its own interpreter
     report = {"run_dir": str(run_dir), "steps": steps,
-              "done": all(r["state"] in ("complete", "failed", "cancelled") for r in steps.values()),
+              "done": all(r["state"] in ("complete", *STOPPED) for r in steps.values()),
               "complete": all(r["state"] == "complete" for r in steps.values()),
-              "failed": [n for n, r in steps.items() if r["state"] == "failed"]}
+              "failed": [n for n, r in steps.items() if r["state"] == "failed"],
+              "stopped": roots,  # failed or cancelled on their own; the rest stopped because of them
+              "affected": {n: affected[n] for n in roots},
+              "resume": resume_command(run_dir)}
     if report["complete"]:
         write_results(run_dir, jobs, store, records)
     return report
@@ -113,25 +143,40 @@ def wait(run_dir: Path, timeout_s: float, poll_s: float = 5.0) -> dict[str, Any]
 
 
 def format_report(report: dict[str, Any]) -> str:
+    """A line per step, then for each step that stopped on its own: its cause, the steps that stopped
+    or never ran because of it, the end of its log, what to change; last, the command that resumes."""
     steps = report["steps"]
     width = max(len(n) for n in steps)
     lines = []
     for name, r in steps.items():
-        extra = r.get("cause") or (r.get("reason") if r["state"] != "complete" else "")
+        if "because" in r:
+            extra = _because(steps, r["because"])
+        elif r["state"] in STOPPED:
+            extra = r.get("cause", "")
+        else:
+            extra = r.get("reason", "") if r["state"] != "complete" else ""
         if r.get("restarts"):
             extra = f"{extra} requeued {r['restarts']}x".strip()
         job = r.get("job_id") or "-"
         lines.append(f"{r['state']:>11}  {name:<{width}}  {job:>8}  {extra or ''}".rstrip())
-    unexplained = [n for n, r in steps.items() if r["state"] == "cancelled" and "cause" not in r]
-    for name in report["failed"] + unexplained:
+    for name in report["stopped"]:
         r = steps[name]
-        lines.append(f"\n{name} {r['state']} (job {r['job_id']}, {r.get('reason', '')}); log {r.get('log')}:")
+        head = f"{name} {r['state']}" if r["state"] != "complete" else name
+        lines.append(f"\n{head}: job {r['job_id']}, {r.get('cause', r.get('reason', ''))}.")
+        affected = report["affected"][name]
+        if affected:
+            lines.append(f"Because of it, cancelled or never run ({len(affected)}): {', '.join(affected)}")
+        lines.append(f"Last lines of {r.get('log')}:")
         lines.append(r.get("log_tail") or "(no log)")
+        if Path(r.get("step_log") or "").is_file():
+            lines.append(f"Its step's own log: {r['step_log']}")
+        lines.append(f"Fix: {r.get('fix', 'see its log')}.")
     if report["complete"]:
         lines.append(f"\nAll steps complete. Results: {Path(report['run_dir']) / 'results.json'}")
-    elif report["failed"]:
-        lines.append(f"\nFailed: {', '.join(report['failed'])}. Fix the cause and run the same command "
-                     "again: complete steps are reused, the failed ones and their dependents resubmitted.")
+    elif report["stopped"]:
+        lines.append(f"\nStopped: {', '.join(report['stopped'])}. Resume (complete steps are reused, the "
+                     "stopped ones and their dependents submitted again):")
+        lines.append(f"  {report['resume'] or 'the same hala-exp command line as before'}")
     return "\n".join(lines)
 
 

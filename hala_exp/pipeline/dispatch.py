@@ -5,7 +5,8 @@ live in an environment of its own (`runtime.stages`). Such a step runs as
 `<python> -m hala_exp.step SPEC.json` (or under `accelerate launch` for multi-GPU training); its
 output goes to a log file (and the console too with `echo`), its progress lines to the caller's
 console, and the step only counts as done when the process exited 0 *and* its completion record is
-in the store.
+in the store. SIGTERM or SIGINT to this process is passed on to the child, which stops cleanly;
+this one waits for it, then stops too (`hala_exp.stopping`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from hala_exp import progress
+from hala_exp import progress, stopping
 from hala_exp.pipeline.execute import execute
 from hala_exp.pipeline.lease import describe, held
 from hala_exp.pipeline.store import Store
@@ -61,7 +62,7 @@ def _stream(cmd: list[str], log_file: Path, env: dict[str, str], echo: bool = Tr
     # append: the caller may have started this step's log, and a requeued job keeps the earlier attempt's
     with open(log_file, "a", encoding="utf-8") as f, subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, bufsize=1,
-            errors="replace") as proc:
+            errors="replace") as proc, stopping.forwarding(proc):  # a stop signal goes on to it
         assert proc.stdout is not None
         for line in proc.stdout:
             text, snap = progress.parse_line(line)
@@ -96,6 +97,9 @@ def run_elsewhere(spec: dict[str, Any], command: list[str], work_dir: Path, echo
         cmd = [*command, str(spec_file)]
     log.info("run    %-28s in %s (log: %s)", spec["name"], command[0], log_file)
     code, tail = _stream(cmd, log_file, dict(os.environ), echo, on_progress)
+    if stopping.requested() is not None:
+        log.warning("step %s: its process stopped with status %d", spec["name"], code)
+        stopping.check()  # raises Stopped: the child was signalled and has ended
     record = Store(spec["store"]).record(spec["name"], spec["key"])
     if code != 0 or record is None:
         problem = f"exited with status {code}" if code != 0 else "exited 0 but wrote no completion record"

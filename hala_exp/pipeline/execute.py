@@ -20,7 +20,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from hala_exp import progress
+from hala_exp import progress, stopping
 from hala_exp.pipeline.graph import Ref, Step
 from hala_exp.pipeline.provenance import package_versions
 from hala_exp.pipeline.store import Store
@@ -75,34 +75,46 @@ def execute(spec: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     the launching process owns that folder: only rank 0 commits, and a failure leaves the clean-up
     to the launcher. Other ranks return an empty record.
     """
+    with stopping.handling(spec["name"]):
+        return _execute(spec)
+
+
+def _execute(spec: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     store = Store(spec["store"])
     existing, _ = store.reuse(spec["name"], spec["key"])  # a broken entry is moved aside: run again
     if existing is not None:
         return existing, False
     shared = spec.get("work_dir")
-    work = Path(shared) if shared else store.begin(spec["name"], spec["key"])
     # One W&B run per executed step, opened by rank 0 only; reused steps returned above.
     tracker = StepRun(spec if _rank() == 0 else {**spec, "tracking": None})
+    work: Path | None = Path(shared) if shared else None
+    final: Path | None = None
     try:
+        if work is None:
+            with stopping.deferred():  # made and known here together, so a signal never leaves it behind
+                work = store.begin(spec["name"], spec["key"])
         tracker.start(work)
         started = time.time()
         metrics = _call(spec, work)
+        if shared and _rank() != 0:
+            return {}, True
+        record = {"stage": spec["stage"], "name": spec["name"], "key": spec["key"], "version": spec["version"],
+                  "fn": spec["fn"], "config": spec["config"],
+                  "inputs": {k: {"path": p, "key": spec["input_keys"].get(k)} for k, p in spec["inputs"].items()},
+                  "metrics": metrics, "seconds": time.time() - started,
+                  "started": datetime.fromtimestamp(started, timezone.utc).isoformat(),
+                  "versions": package_versions(), "python": sys.executable}
+        if tracker.info:
+            record["tracking"] = tracker.info
+        stopping.check()  # a signal that came as the stage returned: a stopped step is never committed
+        with stopping.deferred("committing its output first"):  # the rename is whole or not at all
+            final = store.commit(work, spec["name"], spec["key"], record)
     except BaseException:
-        tracker.fail()
-        if not shared:
-            store.abort(work)
+        if final is None:
+            tracker.fail()
+            if not shared and work is not None:
+                store.abort(work)
         raise
-    if shared and _rank() != 0:
-        return {}, True
-    record = {"stage": spec["stage"], "name": spec["name"], "key": spec["key"], "version": spec["version"],
-              "fn": spec["fn"], "config": spec["config"],
-              "inputs": {k: {"path": p, "key": spec["input_keys"].get(k)} for k, p in spec["inputs"].items()},
-              "metrics": metrics, "seconds": time.time() - started,
-              "started": datetime.fromtimestamp(started, timezone.utc).isoformat(),
-              "versions": package_versions(), "python": sys.executable}
-    if tracker.info:
-        record["tracking"] = tracker.info
-    final = store.commit(work, spec["name"], spec["key"], record)
     try:
         tracker.finish(record, final)
     except Exception as e:  # noqa: BLE001 (output complete and kept; only its W&B run is left unfinished)
@@ -120,7 +132,11 @@ def main(argv: list[str] | None = None) -> int:
     spec = json.loads(Path(args[0]).read_text(encoding="utf-8"))
     # Run by the pipeline: progress goes back as marker lines in this output, which it reads.
     reporting = os.environ.get(progress.ENV) == "1"
-    with progress.listening(progress.line_writer(sys.stdout)) if reporting else contextlib.nullcontext():
-        _, ran = execute(spec)
+    try:
+        with progress.listening(progress.line_writer(sys.stdout)) if reporting else contextlib.nullcontext():
+            _, ran = execute(spec)
+    except stopping.Stopped as e:
+        log.error("%s: not committed; exiting with status %d", e, e.exit_code)
+        return e.exit_code
     log.info("%s %s %s", "ran" if ran else "reused", spec["name"], spec["key"])
     return 0

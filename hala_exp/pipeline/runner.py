@@ -20,7 +20,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from hala_exp import progress
+from hala_exp import progress, stopping
 from hala_exp.console.capture import can_capture, redirect_output
 from hala_exp.console.failure import StepFailure, error_text, input_error
 from hala_exp.console.headline import headline
@@ -69,6 +69,7 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     Quiet (the default, `verbose=false`): the console gets one line per step and a live bar, and
     everything else written while a step runs goes to `<run_dir>/steps/<step>.log` (between steps,
     to `<run_dir>/pipeline.log`). `verbose=true`: all output on the console, as the libraries write it.
+    SIGTERM and SIGINT stop the running step cleanly and raise `stopping.Stopped`.
     """
     steps = build_graph(cfg)
     keys = step_keys(steps)
@@ -81,7 +82,7 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
                to_hash(steps, keys, store, cfg.get("store_verify", "hash")))
     between = run_dir / "pipeline.log"
     try:
-        with redirect_output(between) if quiet else nullcontext():
+        with redirect_output(between) if quiet else nullcontext(), stopping.handling(""):
             for step in steps:
                 run.step(step, make_spec(step, keys, store, tracking))
     finally:
@@ -151,7 +152,7 @@ class _Run:
         python = interpreter_for(self.cfg.runtime, step.stage)
         try:
             with redirect_output(log_file) if self.quiet else nullcontext(), \
-                    progress.listening(self.console.progress):
+                    progress.listening(self.console.progress), stopping.handling(step.name):
                 log.info("step   %-28s %s", step.name, spec["key"])
                 try:
                     record, ran = run_step(spec, python, self.run_dir / "steps",
@@ -168,9 +169,10 @@ class _Run:
                               **self._log_entry(step))
             raise StepFailure(step.name, error, log_file if log_file.is_file() else None, seconds,
                               self.board.not_run()) from e
-        except BaseException:  # KeyboardInterrupt, SystemExit: stop as asked, and say where
-            self.console.finished(step.name, "interrupted", time.time() - started)
-            self.board.update(step.name, status="interrupted", **self._log_entry(step))
+        except BaseException as e:  # a stop signal, KeyboardInterrupt, SystemExit: stop as asked, and say where
+            how = e.signal_name if isinstance(e, stopping.Stopped) else type(e).__name__
+            self.console.finished(step.name, "interrupted", time.time() - started, f"stopped by {how}")
+            self.board.update(step.name, status="interrupted", error=f"stopped by {how}", **self._log_entry(step))
             self.board.not_run()
             raise
         # not ran: another process committed the same key meanwhile

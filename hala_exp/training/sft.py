@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,15 +49,17 @@ def train_sft(model_path: str, rows: list[dict], out: Path, hyper: Hyper, train:
 
     With `checkpoints` (a directory that outlives this process) and `train.save_steps > 0`, the
     trainer checkpoints there every `save_steps` steps and a later call resumes from the newest one,
-    so a preempted or requeued job continues where it stopped.
+    so a preempted or requeued job continues where it stopped; SIGTERM / SIGINT save one and stop.
     """
     import torch
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
+    from hala_exp import stopping
     from hala_exp.models.loading import load_tokenizer
     from hala_exp.training.run_metrics import WholeRun, train_metrics
     from hala_exp.training.steps_progress import StepsProgress
+    from hala_exp.training.stop_signal import SaveAndStop
 
     if not rows:
         raise ValueError("no training rows: the upstream stage produced an empty dataset")
@@ -95,11 +98,14 @@ def train_sft(model_path: str, rows: list[dict], out: Path, hyper: Hyper, train:
     )
     whole = WholeRun()
     trainer = SFTTrainer(model=model_path, args=args, train_dataset=Dataset.from_list(rows),
-                         processing_class=tokenizer, callbacks=[StepsProgress(), whole])
+                         processing_class=tokenizer,
+                         callbacks=[StepsProgress(), *([SaveAndStop()] if keep else []), whole])
     resume = last_checkpoint(checkpoints) if keep else None
     if resume:
         log.info("resuming from %s", resume)
-    with torch.enable_grad():  # lighteval switches grad off process-wide; a sweep may run it before this
+    # lighteval switches grad off process-wide; a sweep may run it before this. With checkpoints, a
+    # stop signal ends training at the next step with one (SaveAndStop), then raises Stopped.
+    with torch.enable_grad(), stopping.deferred("saving a checkpoint first") if keep else nullcontext():
         result = trainer.train(resume_from_checkpoint=resume)
     trainer.save_model(str(out))
     tokenizer.padding_side = "left"
