@@ -182,8 +182,11 @@ def test_a_stage_configured_for_another_environment_runs_there_inside_its_job(sw
 
 def test_a_failing_stage_cancels_its_dependents_and_is_reported_with_its_log(sweep):
     run_dir = sweep["root"] / "failing"
-    # A hub model on an offline node: the SFT job fails when it loads it; merge depends on SFT.
-    proc = hala("model=lfm2_350m", "eval.lighteval.tasks=[]", f"store={sweep['store']}",
+    # A local model directory that holds no model: it passes the start-up checks (it exists), and the
+    # SFT job fails when it loads it; merge depends on SFT.
+    empty = sweep["root"] / "not-a-model"
+    empty.mkdir(exist_ok=True)
+    proc = hala(f"model.id={empty}", "eval.lighteval.tasks=[]", f"store={sweep['store']}",
                 f"hydra.run.dir={run_dir}")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert {n for n, e in jobs_of(run_dir).items() if e["state"] == "submitted"} == {"sft", "merge"}
