@@ -33,7 +33,7 @@ def test_allam_tiny_runs_every_stage_then_reuses_them(tmp_path):
     assert {n for n in stages if n.startswith("source.")} == {  # every text source read once
         "source.fertility.arabic", "source.fertility.english", "source.fertility.code", "source.expand.corpus",
         "source.cpt.english.tatoeba_en", "source.cpt.heldout.arabic", "source.cpt.heldout.english",
-        "source.sft.orca", "source.sft.tatoeba_en_ar"}
+        "source.sft.orca", "source.sft.tatoeba_en_ar", "source.preferences"}
     assert all(s["status"] == "ran" for s in stages.values())
     m = results["metrics"]
     assert m["fertility.base.arabic.tokens_per_word"] > 1.0
