@@ -47,6 +47,23 @@ def require_weights(folder: Path) -> None:
                            "a sharded strategy must gather its parameters on save")
 
 
+_CPU_INDEXED = False
+
+
+def accept_indexed_cpu_locations() -> None:
+    """Let `torch.load` map storages to `cpu:N`. Trainer resumes a run of several processes with
+    `map_location=args.device`, which on CPU ranks is `cpu:0`, a location torch's loader rejects
+    ("don't know how to restore data location"): a multi-process CPU run could never resume."""
+    global _CPU_INDEXED
+    if _CPU_INDEXED:
+        return
+    import torch
+
+    torch.serialization.register_package(
+        11, lambda obj: None, lambda obj, location: obj if location.startswith("cpu:") else None)
+    _CPU_INDEXED = True
+
+
 def save_trained(trainer: Any, out: Path, tokenizer: Any | None = None) -> None:
     """Full weights (and the tokenizer) of `trainer`'s model into `out`, written by rank 0 only.
 
