@@ -1,8 +1,9 @@
-"""A multi-node training job's launch plan, run by Slurm: one launcher per node, world size from the job.
+"""Multi-node training jobs run by Slurm: one launcher per node, world size from the job.
 
-This cluster has a single node, so the job asks for two tasks on it, each standing in for a node
+This cluster has a single node, so each job asks for two tasks on it, each standing in for a node
 (`hala_exp.launch.nodes` tells them apart by SLURM_PROCID when they share a node; across nodes by
-SLURM_NODEID). Task 0 runs the SFT step and announces its launcher; task 1 joins with machine rank 1.
+SLURM_NODEID). A per-stage job (StepJob): task 0 runs the SFT step and announces its launcher, task 1
+joins with machine rank 1. A job of Hydra's submitit launcher: the same, inside a whole pipeline.
 """
 
 from __future__ import annotations
@@ -60,3 +61,34 @@ def test_two_node_plan_starts_one_launcher_per_node(tiny_lfm2, tmp_path, monkeyp
         torch.testing.assert_close(tensor, final[name], rtol=0, atol=0, msg=name)
     assert store.record("sft", KEY)["metrics"]["steps"] > 0
     assert Path(job.paths.stdout).exists()
+
+
+def test_hydra_submitit_job_on_two_nodes_joins_training_from_node_1(tmp_path):
+    """A whole pipeline as one job of Hydra's submitit launcher, `runtime.nodes=2`: task 0 runs the
+    pipeline up to the translator's training, task 1 only joins that training with its own launcher."""
+    import subprocess
+
+    record = tmp_path / "record"
+    record.mkdir()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(RECORDER), str(ROOT)]), "HALA_RECORD_DIR": str(record),
+           "OMP_NUM_THREADS": "1"}
+    sweep = tmp_path / "sweep"
+    proc = subprocess.run(
+        [sys.executable, "-m", "hala_exp.cli", "-m", "hydra/launcher=slurm_h100", "cluster=local_slurm",
+         f"store={tmp_path / 'store'}", f"hydra.sweep.dir={sweep}", f"logger.dir={tmp_path / 'wb'}",
+         "targets=[train_translator]", "runtime.gpus_per_node=1", "runtime.nodes=2",
+         f"runtime.main_process_port={_free_port()}",
+         # one node here: two tasks on it stand in for the two nodes; no GPUs on this cluster
+         "hydra.launcher.nodes=1", "hydra.launcher.tasks_per_node=2", "hydra.launcher.gpus_per_node=0",
+         "hydra.launcher.cpus_per_task=1", "hydra.launcher.mem_gb=12", "hydra.launcher.timeout_min=30"],
+        env=env, capture_output=True, text=True, timeout=1500, check=False, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = json.loads((sweep / "0" / "results.json").read_text())
+    assert results["stages"]["train_translator"]["status"] == "ran"
+    logs = {p.name: p.read_text() for p in (sweep / ".submitit").glob("*/*_log.out")}
+    follower = next(text for name, text in logs.items() if name.endswith("_1_log.out"))
+    assert "node 1 of 2: 1 training launches joined" in follower
+    ranks = [json.loads((record / f"launcher-rank{r}.json").read_text()) for r in range(2)]
+    assert {r["world_size"] for r in ranks} == {2} and [r["group_rank"] for r in ranks] == [0, 1]
+    assert ranks[0]["launcher_pid"] != ranks[1]["launcher_pid"]
+    assert len(list((sweep / "0" / "steps" / ".launchers").glob("*/*.json"))) == 1
