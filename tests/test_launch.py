@@ -83,6 +83,9 @@ def test_a_job_runs_its_stage_in_its_environment_and_trains_on_what_it_was_given
     too_many = stage_request(compose(["experiment=hala_9b", "resources.stages.sft.tasks_per_node=8"]).resources, "sft")
     with pytest.raises(LaunchError, match="tasks_per_node = 8.*one launcher task per node"):
         _job(cfg, "sft", {"name": "sft"}, too_many, tmp_path)
+    one_node = compose(["experiment=hala_1.2b", "resources.stages.sft.tasks_per_node=8"])
+    with pytest.raises(LaunchError, match="tasks_per_node = 8.*one launcher task per node"):
+        _job(one_node, "sft", {"name": "sft"}, stage_request(one_node.resources, "sft"), tmp_path)
     small = compose(["experiment=hala_1.2b", "resources.stages.sft.gpus_per_node=1"])
     one_gpu = _job(small, "sft", {"name": "sft"}, stage_request(small.resources, "sft"), tmp_path)
     assert one_gpu.python is None and one_gpu.launch is None  # in the job's own process, as before

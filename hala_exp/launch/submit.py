@@ -61,9 +61,10 @@ def _job(cfg: DictConfig, stage: str, spec: dict[str, Any], req: Request, run_di
     one allocated GPU, the `accelerate launch` command for what the job was given."""
     python = interpreter_for(cfg.runtime, stage)
     launch = training_launch(cfg, stage, python, req.gpus_per_node, req.nodes)
-    if req.nodes > 1 and launch is not None and req.tasks_per_node != 1:
+    if launch is not None and req.tasks_per_node != 1:  # each task would start a launcher of its own
         raise LaunchError(f"resources.stages.{stage}.tasks_per_node = {req.tasks_per_node}: training on "
-                          f"{req.nodes} nodes runs one launcher task per node. Fix: set it to 1")
+                          f"{req.nodes} x {req.gpus_per_node} GPUs runs one launcher task per node, which "
+                          "starts a process per GPU. Fix: set it to 1")
     return StepJob(spec, cfg.cluster.max_requeues, python, launch, str(run_dir / "steps"))
 
 
