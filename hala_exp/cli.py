@@ -64,6 +64,15 @@ def _in_submitit_job() -> bool:
     return "submitit" in str(HydraConfig.get().launcher.get("_target_", ""))
 
 
+def _nodes_of_job(cfg: DictConfig):
+    """This task's place in a multi-node job of Hydra's submitit launcher (`runtime.nodes` > 1), else None."""
+    if cfg.runtime.nodes <= 1 or not _in_submitit_job():
+        return None
+    from hala_exp.launch.nodes import allocation
+
+    return allocation()
+
+
 def _submit(cfg: DictConfig, run_dir: Path) -> None:
     from hala_exp.launch import LaunchError
     from hala_exp.launch.submit import print_jobs, submit_run
@@ -121,17 +130,25 @@ def app(cfg: DictConfig) -> None:
         _print_plan(cfg)
         return
     run_dir = Path(HydraConfig.get().runtime.output_dir)
+    alloc = _nodes_of_job(cfg)
+    if alloc is not None and alloc.node_rank > 0:  # node 0 runs the pipeline; this node joins its training
+        from hala_exp.launch.nodes import follow
+
+        print(f"node {alloc.node_rank} of {alloc.nodes}: {follow(alloc, run_dir / 'steps')} training launches joined")
+        return
     _write_run_record(cfg, run_dir)
     if cfg.cluster.submit == "slurm" and not _in_submitit_job():
         _submit(cfg, run_dir)
         return
     from hala_exp.console.failure import StepFailure, failure_report, stopped_report
+    from hala_exp.launch.nodes import leading
     from hala_exp.pipeline.runner import run_pipeline
     from hala_exp.stopping import Stopped
     from hala_exp.summary import summary
 
     try:
-        results = run_pipeline(cfg, run_dir)
+        with leading(run_dir / "steps", alloc):
+            results = run_pipeline(cfg, run_dir)
     except StepFailure as e:
         print(failure_report(e), file=sys.stderr)
         print(f"Report: hala-exp-report {run_dir}", file=sys.stderr)

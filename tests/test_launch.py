@@ -75,10 +75,17 @@ def test_a_job_runs_its_stage_in_its_environment_and_trains_on_what_it_was_given
     assert judge.work_dir == str(tmp_path / "steps")
     sft_req = stage_request(cfg.resources, "sft")  # 9B: two nodes of 8 GPUs
     sft = _job(cfg, "sft", {"name": "sft"}, sft_req, tmp_path)
-    assert sft.python == "/envs/core/bin/python" and sft.launch[0] == "srun"
-    script = sft.launch[-1]
-    assert f"--num_processes {8 * sft_req.nodes}" in script and "fsdp.yaml" in script
-    assert "/envs/core/bin/python -m accelerate.commands.launch" in script
+    assert sft.python == "/envs/core/bin/python" and sft.launch[:3] == ["/envs/core/bin/python", "-m",
+                                                                          "accelerate.commands.launch"]
+    assert sft.launch[sft.launch.index("--num_processes") + 1] == str(8 * sft_req.nodes)
+    assert sft.launch[sft.launch.index("--num_machines") + 1] == str(sft_req.nodes)
+    assert any(a.endswith("fsdp.yaml") for a in sft.launch)
+    too_many = stage_request(compose(["experiment=hala_9b", "resources.stages.sft.tasks_per_node=8"]).resources, "sft")
+    with pytest.raises(LaunchError, match="tasks_per_node = 8.*one launcher task per node"):
+        _job(cfg, "sft", {"name": "sft"}, too_many, tmp_path)
+    one_node = compose(["experiment=hala_1.2b", "resources.stages.sft.tasks_per_node=8"])
+    with pytest.raises(LaunchError, match="tasks_per_node = 8.*one launcher task per node"):
+        _job(one_node, "sft", {"name": "sft"}, stage_request(one_node.resources, "sft"), tmp_path)
     small = compose(["experiment=hala_1.2b", "resources.stages.sft.gpus_per_node=1"])
     one_gpu = _job(small, "sft", {"name": "sft"}, stage_request(small.resources, "sft"), tmp_path)
     assert one_gpu.python is None and one_gpu.launch is None  # in the job's own process, as before

@@ -19,6 +19,7 @@ from typing import Any
 import submitit
 
 from hala_exp import stopping
+from hala_exp.launch import nodes
 
 log = logging.getLogger("hala_exp")
 
@@ -39,7 +40,7 @@ class StepJob(submitit.helpers.Checkpointable):
         self.spec = spec
         self.max_requeues = max_requeues
         self.python = python  # the stage's own environment (runtime.stages), None: the job's
-        self.launch = launch  # `accelerate launch` (under srun across nodes) for multi-GPU training
+        self.launch = launch  # `accelerate launch` for multi-GPU training: one per node (launch/nodes.py)
         self.work_dir = work_dir  # spec file and log of a step run in another process
 
     def __call__(self) -> dict[str, Any]:
@@ -52,9 +53,16 @@ class StepJob(submitit.helpers.Checkpointable):
                             format="[%(asctime)s][%(name)s][%(levelname)s] - %(message)s", force=True)
         log.info("step %s key %s (start %d of at most %d)", self.spec["name"], self.spec["key"],
                  restarts() + 1, self.max_requeues + 1)
+        work_dir, launch = Path(self.work_dir or "."), self.launch
+        alloc = nodes.plan(launch)
+        if alloc is not None and alloc.node_rank > 0:  # one launcher per node: node 0 leads, this one follows
+            return {"ran": False, "node": alloc.node_rank, "launched": nodes.follow(alloc, work_dir)}
+        if alloc is not None:
+            launch = nodes.leader_command(launch, alloc, work_dir, self.spec["name"], self.python or sys.executable)
         try:
-            with stopping.handling(self.spec["name"]):  # replaces submitit's SIGTERM bypass meanwhile
-                record, ran = run_step(self.spec, self.python, Path(self.work_dir or "."), self.launch)
+            # stopping replaces submitit's SIGTERM bypass meanwhile; leading tells followers when it ends
+            with stopping.handling(self.spec["name"]), nodes.leading(work_dir, alloc):
+                record, ran = run_step(self.spec, self.python, work_dir, launch)
         except stopping.Stopped as e:
             log.error("%s: not committed; the job exits with status %d. Run the same hala-exp command "
                       "again to resubmit it", e, e.exit_code)

@@ -49,7 +49,8 @@ def _executor(cfg: DictConfig, folder: Path, name: str, req: Request,
         time=req.timeout_min, nodes=req.nodes, ntasks_per_node=req.tasks_per_node,
         cpus_per_task=req.cpus_per_task, gpus_per_node=req.gpus_per_node or None,
         mem=f"{int(req.mem_gb * 1024)}MB", signal_delay_s=c.signal_delay_s, setup=setup,
-        srun_args=["--open-mode=append", *c.srun_args],
+        # across nodes: a node whose launcher dies takes the others down instead of leaving them waiting
+        srun_args=["--open-mode=append", *(["--kill-on-bad-exit=1"] if req.nodes > 1 else []), *c.srun_args],
         dependency=("afterok:" + ":".join(deps)) if deps else None,
         additional_parameters=extra)
     return ex
@@ -60,6 +61,10 @@ def _job(cfg: DictConfig, stage: str, spec: dict[str, Any], req: Request, run_di
     one allocated GPU, the `accelerate launch` command for what the job was given."""
     python = interpreter_for(cfg.runtime, stage)
     launch = training_launch(cfg, stage, python, req.gpus_per_node, req.nodes)
+    if launch is not None and req.tasks_per_node != 1:  # each task would start a launcher of its own
+        raise LaunchError(f"resources.stages.{stage}.tasks_per_node = {req.tasks_per_node}: training on "
+                          f"{req.nodes} x {req.gpus_per_node} GPUs runs one launcher task per node, which "
+                          "starts a process per GPU. Fix: set it to 1")
     return StepJob(spec, cfg.cluster.max_requeues, python, launch, str(run_dir / "steps"))
 
 

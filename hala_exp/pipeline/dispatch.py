@@ -30,7 +30,11 @@ from hala_exp.training.launch import SPEC
 
 log = logging.getLogger("hala_exp")
 TAIL_LINES = 40
-TRAINING = {"train_translator": "translator", "sft": "model"}  # stage -> config group of the model trained
+# Training stages: stage -> (config group of the model trained, the config key of its bf16 switch).
+# Each runs under `accelerate launch` when given more than one GPU (or node).
+TRAINING = {"train_translator": ("translator", "train.bf16"), "sft": ("model", "train.bf16"),
+            "sft_sources": ("model", "train.bf16"), "cpt": ("model", "allam.cpt.bf16"),
+            "dpo": ("model", "dpo.bf16")}
 
 
 class StepFailed(RuntimeError):
@@ -151,8 +155,11 @@ def training_launch(cfg: DictConfig, stage: str, python: str | None, gpus_per_no
                     nodes: int | None = None) -> list[str] | None:
     """The `accelerate launch` argv for a training stage on more than one GPU, else None.
 
-    GPUs and nodes are `runtime.*` locally; a Slurm job passes what it was allocated.
+    GPUs and nodes are `runtime.*` locally; a Slurm job passes what it was allocated. Across nodes
+    the argv is one node's launcher, completed on each node (`hala_exp.launch.nodes`).
     """
+    from omegaconf import OmegaConf
+
     from hala_exp.training.launch import accelerate_command, choose_strategy
 
     rt = cfg.runtime
@@ -160,7 +167,8 @@ def training_launch(cfg: DictConfig, stage: str, python: str | None, gpus_per_no
     nodes = rt.nodes if nodes is None else nodes
     if stage not in TRAINING or gpus * nodes <= 1:
         return None
-    model = cfg[TRAINING[stage]]
+    group, bf16 = TRAINING[stage]
+    model = cfg[group]
     strategy = choose_strategy(cfg.train.distributed, model.params_b, cfg.train.ddp_max_params_b)
     return accelerate_command(python or sys.executable, strategy, gpus, nodes,
-                              rt.main_process_port, "bf16" if cfg.train.bf16 else "no")
+                              rt.main_process_port, "bf16" if OmegaConf.select(cfg, bf16) else "no")

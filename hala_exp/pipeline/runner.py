@@ -12,6 +12,7 @@ with metrics named `<step>.<metric>`, e.g. `evaluate.student_merged.arabic_mmlu_
 from __future__ import annotations
 
 import logging
+import sys
 import time
 import traceback
 from contextlib import nullcontext
@@ -139,6 +140,17 @@ class _Run:
                               **({"moved_to": str(aside.moved_to)} if aside.moved_to else {}))
         return existing
 
+    def _launch(self, step: Step, python: str | None) -> list[str] | None:
+        """The step's multi-GPU launcher; across nodes (a job of Hydra's submitit launcher) node 0's,
+        which the other nodes join (`hala_exp.launch.nodes`)."""
+        from hala_exp.launch import nodes
+
+        launch = training_launch(self.cfg, step.stage, python)
+        alloc = nodes.plan(launch)
+        if alloc is None:
+            return launch
+        return nodes.leader_command(launch, alloc, self.run_dir / "steps", step.name, python or sys.executable)
+
     def step(self, step: Step, spec: dict[str, Any]) -> None:
         """Reuse the step's output or run it (its output into its log when quiet)."""
         existing = self._reuse(step, spec["key"])
@@ -155,9 +167,8 @@ class _Run:
                     progress.listening(self.console.progress), stopping.handling(step.name):
                 log.info("step   %-28s %s", step.name, spec["key"])
                 try:
-                    record, ran = run_step(spec, python, self.run_dir / "steps",
-                                           training_launch(self.cfg, step.stage, python), echo=not self.quiet,
-                                           on_progress=self.console.progress)
+                    record, ran = run_step(spec, python, self.run_dir / "steps", self._launch(step, python),
+                                           echo=not self.quiet, on_progress=self.console.progress)
                 except Exception:
                     traceback.print_exc()  # the whole traceback into the step's log (verbose: the console)
                     raise

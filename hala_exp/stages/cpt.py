@@ -38,6 +38,7 @@ def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
     from hala_exp.models.loading import load_tokenizer
     from hala_exp.training import from_config
     from hala_exp.training.cpt import CptHyper, train_cpt
+    from hala_exp.training.distributed import is_main
 
     c = cfg.cpt
     targets = shares(c.ratio, c.use_translated, c.translated_fraction)
@@ -49,7 +50,8 @@ def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
         return len(tokenizer(text, add_special_tokens=False)["input_ids"]) + 1
 
     docs, stats = sample_mixture(pools, targets, c.tokens, length, c.seed)
-    write_jsonl(out / "mixture.jsonl", docs)
+    if is_main():  # every rank samples the same mixture; one writes it into the shared folder
+        write_jsonl(out / "mixture.jsonl", docs)
     heldout = {lang: snapshot_texts(inputs[f"heldout.{lang}"]) for lang in c.heldout}
     log = GradNormLog()
     hyper = from_config(CptHyper, c)
@@ -58,9 +60,10 @@ def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
     spikes = count_spikes(norms, c.spike_threshold, c.spike_window)
     for i, r in enumerate(log.rows):
         r["spike"] = i in spikes
-    write_jsonl(out / "curve.jsonl", log.rows)
-    write_jsonl(out / "eval_curve.jsonl", eval_curve(metrics))
-    write_json(out / "mixture_stats.json", stats)
+    if is_main():
+        write_jsonl(out / "curve.jsonl", log.rows)
+        write_jsonl(out / "eval_curve.jsonl", eval_curve(metrics))
+        write_json(out / "mixture_stats.json", stats)
     metrics.update({f"mixture.{k}": v for k, v in stats.items()})
     metrics.update({"grad_spikes": float(len(spikes)),
                     "grad_norm_median": statistics.median(norms) if norms else float("nan"),

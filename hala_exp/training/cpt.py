@@ -38,6 +38,7 @@ def train_cpt(model_path: str, texts: list[str], heldout: dict[str, list[str]], 
     from trl import SFTConfig, SFTTrainer
 
     from hala_exp.models.loading import load_tokenizer
+    from hala_exp.training.distributed import is_main, save_trained
     from hala_exp.training.run_metrics import WholeRun, train_metrics
     from hala_exp.training.steps_progress import StepsProgress
 
@@ -71,10 +72,10 @@ def train_cpt(model_path: str, texts: list[str], heldout: dict[str, list[str]], 
         loss = float(trainer.evaluate(evals[lang], metric_key_prefix="e")["e_loss"])
         metrics[f"heldout.{lang}.loss"] = loss
         metrics[f"heldout.{lang}.ppl"] = math.exp(min(loss, 50.0))
-    trainer.save_model(str(out))
     tokenizer.padding_side = "left"
-    tokenizer.save_pretrained(str(out))
-    shutil.rmtree(args.output_dir, ignore_errors=True)
+    save_trained(trainer, out, tokenizer)
+    if is_main():
+        shutil.rmtree(args.output_dir, ignore_errors=True)
     for row in trainer.state.log_history:  # the periodic held-out losses (eval_strategy=steps)
         for lang in evals:
             if f"eval_{lang}_loss" in row:

@@ -7,6 +7,7 @@ policy is measured on the training pairs before and after, so a run shows which 
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +63,7 @@ def train_dpo(model_path: str, rows: list[dict], out: Path, h: DpoHyper) -> dict
     from trl import DPOConfig, DPOTrainer
 
     from hala_exp.models.loading import load_tokenizer
+    from hala_exp.training.distributed import is_main, save_trained
     from hala_exp.training.run_metrics import WholeRun, train_metrics
     from hala_exp.training.steps_progress import StepsProgress
 
@@ -70,7 +72,8 @@ def train_dpo(model_path: str, rows: list[dict], out: Path, h: DpoHyper) -> dict
     tokenizer = load_tokenizer(model_path)
     model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
     if torch.cuda.is_available() and not h.use_cpu:
-        model.to("cuda")  # where the trainer will put it: the margin before is not computed on the CPU
+        # where the trainer will put it (this rank's GPU): the margin before is not computed on the CPU
+        model.to(torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0"))))
     before = preference_margin(model, tokenizer, rows)
     args = DPOConfig(
         output_dir=str(out.parent / (out.name + ".trainer")), beta=h.beta, loss_type=[h.loss_type],
@@ -86,10 +89,10 @@ def train_dpo(model_path: str, rows: list[dict], out: Path, h: DpoHyper) -> dict
                          callbacks=[StepsProgress(), whole])
     with torch.enable_grad():  # lighteval switches grad off process-wide; a sweep may run it before this
         result = trainer.train()
-    trainer.save_model(str(out))
-    tokenizer.save_pretrained(str(out))
-    shutil.rmtree(args.output_dir, ignore_errors=True)
-    after = preference_margin(trainer.model, tokenizer, rows)
+    save_trained(trainer, out, tokenizer)
+    if is_main():
+        shutil.rmtree(args.output_dir, ignore_errors=True)
+    after = preference_margin(trainer.model, tokenizer, rows)  # every rank: a sharded forward is collective
     logs = [x for x in trainer.state.log_history if "loss" in x]
     last = logs[-1] if logs else {}
     return {**train_metrics(whole, result, trainer.state.log_history), "pairs": float(len(rows)),

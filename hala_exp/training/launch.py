@@ -3,17 +3,19 @@
 DDP keeps a full replica per GPU, which fits up to ~1.2B parameters with AdamW in bf16 on 80 GB;
 a 9B model needs its parameters, gradients and optimizer state sharded (FSDP or DeepSpeed ZeRO-3).
 The configs are accelerate's own YAML files in `hala_exp/training/accelerate/`; the command runs
-`python -m hala_exp.step SPEC.json` on every rank (`hala_exp.pipeline.execute`: rank 0 commits).
+`python -m hala_exp.step SPEC.json` on every rank (`hala_exp.pipeline.execute`: rank 0 commits), and
+every rank saves through `hala_exp.training.distributed` (full weights, gathered, written by rank 0).
 """
 
 from __future__ import annotations
 
-import shlex
 from pathlib import Path
 
 ACCELERATE_DIR = Path(__file__).resolve().parent / "accelerate"
 STRATEGIES = ("ddp", "fsdp", "zero3")
 SPEC = "{spec}"  # replaced by the spec file's path
+MACHINE_RANK = "{machine_rank}"  # replaced on each node by its rank in the job
+MAIN_HOST = "{main_host}"  # replaced by the job's first host
 
 
 def choose_strategy(distributed: str, params_b: float | None, ddp_max_params_b: float) -> str:
@@ -33,11 +35,11 @@ def config_file(strategy: str) -> Path:
 
 def accelerate_command(python: str, strategy: str, gpus_per_node: int, nodes: int = 1,
                        port: int = 29500, mixed_precision: str = "bf16") -> list[str]:
-    """The argv that runs one step on `gpus_per_node` x `nodes` GPUs; its last element is SPEC.
+    """The argv of one node's launcher for `gpus_per_node` x `nodes` processes; its last element is SPEC.
 
-    One node: `python -m accelerate.commands.launch --config_file ... -m hala_exp.step SPEC`.
-    Several nodes (inside a Slurm allocation): `srun` starts one launcher per node, each with its
-    node's rank and the first node as rendezvous host.
+    One node: complete. Several nodes: every node runs this same launcher once, with MACHINE_RANK and
+    MAIN_HOST filled in from the Slurm allocation (`hala_exp.launch.nodes`); static rendezvous puts
+    global rank 0 on machine 0, the node that commits the step.
     """
     launch = [python, "-m", "accelerate.commands.launch", "--config_file", str(config_file(strategy)),
               "--num_processes", str(gpus_per_node * nodes), "--num_machines", str(nodes),
@@ -45,9 +47,5 @@ def accelerate_command(python: str, strategy: str, gpus_per_node: int, nodes: in
     step = ["-m", "hala_exp.step", SPEC]
     if nodes == 1:
         return [*launch, "--machine_rank", "0", *step]
-    multi = [*launch, "--machine_rank", "$SLURM_NODEID", "--main_process_ip", "$HALA_MAIN_HOST",
-             "--main_process_port", str(port), "--rdzv_backend", "c10d", *step]
-    script = ('export HALA_MAIN_HOST="$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)"; exec '
-              + " ".join(a if a.startswith("$") else shlex.quote(a) for a in multi))
-    return ["srun", "--nodes", str(nodes), "--ntasks-per-node", "1", "--kill-on-bad-exit=1",
-            "bash", "-c", script]
+    return [*launch, "--machine_rank", MACHINE_RANK, "--main_process_ip", MAIN_HOST,
+            "--main_process_port", str(port), "--rdzv_backend", "static", "--same_network", *step]

@@ -57,6 +57,7 @@ def train_sft(model_path: str, rows: list[dict], out: Path, hyper: Hyper, train:
 
     from hala_exp import stopping
     from hala_exp.models.loading import load_tokenizer
+    from hala_exp.training.distributed import accept_indexed_cpu_locations, is_main, save_trained
     from hala_exp.training.run_metrics import WholeRun, train_metrics
     from hala_exp.training.steps_progress import StepsProgress
     from hala_exp.training.stop_signal import SaveAndStop
@@ -103,13 +104,14 @@ def train_sft(model_path: str, rows: list[dict], out: Path, hyper: Hyper, train:
     resume = last_checkpoint(checkpoints) if keep else None
     if resume:
         log.info("resuming from %s", resume)
+        if train.use_cpu:
+            accept_indexed_cpu_locations()
     # lighteval switches grad off process-wide; a sweep may run it before this. With checkpoints, a
     # stop signal ends training at the next step with one (SaveAndStop), then raises Stopped.
     with torch.enable_grad(), stopping.deferred("saving a checkpoint first") if keep else nullcontext():
         result = trainer.train(resume_from_checkpoint=resume)
-    trainer.save_model(str(out))
     tokenizer.padding_side = "left"
-    tokenizer.save_pretrained(str(out))
-    if not keep:
+    save_trained(trainer, out, tokenizer)
+    if not keep and is_main():
         shutil.rmtree(args.output_dir, ignore_errors=True)  # the store removes `checkpoints` on commit
     return {**train_metrics(whole, result, trainer.state.log_history), "rows": float(len(rows))}
