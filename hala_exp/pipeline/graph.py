@@ -144,7 +144,7 @@ class _Builder:
         self.add("sft", "sft_sources", "hala_exp.stages.sft:run_sources",
                  {"model": _pick(cfg.model, "learning_rate", "batch_size", "grad_accum", "max_length"),
                   "train": _train_with(cfg.train, cfg.model.train), "sources": _plain(sources)},
-                 {"model": model, **snaps})
+                 {"model": model, **snaps}, partial="checkpoints")
         return Ref("sft", "model")
 
     def heldout(self, systems: dict[str, Ref | str]) -> None:

@@ -47,6 +47,7 @@ def run_sources(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str,
             if r["instruction"].strip() and r["response"].strip()]
     m = cfg.model
     metrics = train_sft(inputs["model"], rows, out / "model",
-                        Hyper(m.learning_rate, m.batch_size, m.grad_accum, m.max_length), cfg.train)
+                        Hyper(m.learning_rate, m.batch_size, m.grad_accum, m.max_length), cfg.train,
+                        checkpoints=Path(inputs["checkpoints"]) if inputs.get("checkpoints") else None)
     metrics["rows_with_arabic"] = float(sum(has_arabic(r["completion"][0]["content"]) for r in rows))
     return metrics
