@@ -248,6 +248,27 @@ def test_translation_evaluation_logs_scored_sample_rows(snapshots, tiny_llama):
     assert "translation.bleu" in read_run(run_dir)["summary"]
 
 
+@pytest.mark.slow
+def test_benchmark_evaluation_logs_a_score_per_task_and_subset(snapshots, tiny_lfm2):
+    p, ctx = snapshots
+    spec = p.spec("evaluate.student_sft", ctx)
+    spec["inputs"]["model"] = str(tiny_lfm2)
+    record, _ = execute(spec)
+    (run_dir,) = offline_runs(Path(ctx["dir"]))
+    t = table(run_dir, "eval/scores")
+    assert t["columns"] == ["task", "subset", "metric", "value"]
+    logged = {(task, subset, metric): v for task, subset, metric, v in t["data"]}
+    subsets = [k for k in logged if k[1]]
+    assert subsets and len(logged) == len(t["data"]) == len(record["metrics"])
+    for (task, subset, metric), v in logged.items():
+        key = ".".join(x for x in (task, subset, metric) if x) if metric != "suite" else None
+        assert key is None or record["metrics"][key] == pytest.approx(v)
+    suite = p.cfg.eval.lighteval.suite
+    assert logged[("average", "", "suite")] == pytest.approx(record["metrics"][f"{suite}.average"])
+    summary = read_run(run_dir)["summary"]  # the roll-ups, and every other score, as summary
+    assert all(summary[k] == pytest.approx(v) for k, v in record["metrics"].items())
+
+
 def test_score_rows_split_tasks_subsets_and_suite_rollups():
     from hala_exp.stages.evaluate import score_rows
 
