@@ -276,3 +276,49 @@ def test_score_rows_split_tasks_subsets_and_suite_rollups():
                        "oall.arabic_mmlu": 40.0, "oall.average": 40.0}, "oall")
     assert rows == [["arabic_mmlu", "Driving Test", "acc_norm", 0.4], ["arabic_mmlu", "", "acc_norm", 0.4],
                     ["arabic_mmlu", "", "suite", 40.0], ["average", "", "suite", 40.0]]
+
+
+def _points(tmp_path: Path, values: list[dict]) -> list:
+    from hala_exp.table.points import Point
+
+    config = {"logger.backend": "wandb", "logger.mode": "offline", "logger.dir": str(tmp_path / "wb"),
+              "logger.project": "dash", "logger.group": "dash-sweep", "name": "tiny"}
+    return [Point(f"sweep/{i}", v, {"evaluate.student_merged.task.acc_norm": 0.2 + 0.1 * i,
+                                    "evaluate.translator.translation.bleu": 3.0 + i},
+                  {**config, **v}, {"evaluate.student_merged": f"e{i}"}) for i, v in enumerate(values)]
+
+
+@pytest.mark.parametrize(("values", "x", "chart"), [
+    ([{"merge.t": t} for t in (0.0, 0.5, 1.0)], "merge.t", "line"),
+    pytest.param([{"data.leave_out": d, "data.mix.arabic_ratio": r} for d in ("orca", "tulu") for r in (0.5, 1.0)],
+                 "data.mix.arabic_ratio", "line", marks=pytest.mark.slow),  # one line per left-out source
+    pytest.param([{"data.leave_out": d} for d in (None, "orca", "tulu")], "point", "bar", marks=pytest.mark.slow),
+])
+def test_the_sweep_table_run_logs_the_table_and_a_chart_per_metric(tmp_path, values, x, chart):
+    from hala_exp.table import log_wandb
+    from hala_exp.table.build import build_table
+    from hala_exp.table.plot import plot
+
+    points = _points(tmp_path, values)
+    t = build_table(points, "student_merged", "translator")
+    png = plot(t, tmp_path / "ablation.png", "dash")
+    log_wandb(t, png, points[0], [p.source for p in points])
+    (run_dir,) = offline_runs(tmp_path / "wb")
+    run = read_run(run_dir)
+    assert run["job_type"] == "table" and run["group"] == "dash-sweep"
+    assert len(table(run_dir, "ablation")["data"]) == len(values)
+    pts = table(run_dir, "ablation_points")
+    names = [c.name for c in t.columns]
+    assert pts["columns"] == [x, "series", *names] and len(pts["data"]) == len(values)
+    assert [row[names.index("average (%)") + 2] for row in pts["data"]] == \
+        [r["cells"]["average (%)"] for r in t.rows]
+    panels = {k.removeprefix("_wandb.visualize."): v["panel_config"] for k, v in config(run_dir).items()
+              if k.startswith("_wandb.visualize.")}
+    assert sorted(panels) == sorted(f"plot/{n}" for n in names)  # one chart per column
+    for name in names:
+        assert panels[f"plot/{name}"]["panelDefId"] == f"wandb/{chart}/v0"
+        fields = panels[f"plot/{name}"]["fieldSettings"]
+        assert (fields.get("x") or fields.get("label"), fields.get("y") or fields.get("value")) == (x, name)
+        if chart == "line":
+            assert fields["stroke"] == ("series" if len(values[0]) > 1 else None)
+        assert len(table(run_dir, f"plot/{name}_table")["data"]) == len(values)
