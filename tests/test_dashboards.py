@@ -59,6 +59,47 @@ def sft_stage(cfg, inputs, out):
     return train_sft(inputs["model"], _rows(), out / "model", Hyper(**cfg.hyper), OmegaConf.create(cfg.train))
 
 
+class Preempt:
+    """A sink whose trainer callback stops training with an error after step `at` (once, by marker)."""
+
+    def __init__(self, at: int, marker: Path):
+        self.at, self.marker = at, marker
+
+    def log(self, metrics, step, axis):
+        pass
+
+    def table(self, name, columns, rows):
+        pass
+
+    def trainer_callbacks(self):
+        from transformers import TrainerCallback
+
+        at, marker = self.at, self.marker
+
+        class Stop(TrainerCallback):
+            def on_step_end(self, args, state, control, **kwargs):
+                if state.global_step == at and not marker.exists():
+                    marker.write_text("preempted")
+                    raise RuntimeError("preempted")
+
+        return [Stop()]
+
+
+def resumable_sft_stage(cfg, inputs, out):
+    """SFT with checkpoints that is preempted once, after step `cfg.stop_at`."""
+    from omegaconf import OmegaConf
+
+    from hala_exp.training.sft import Hyper, train_sft
+
+    sink = Preempt(cfg.stop_at, Path(cfg.marker))
+    reporting.attach(sink)
+    try:
+        return train_sft(inputs["model"], _rows(), out / "model", Hyper(**cfg.hyper), OmegaConf.create(cfg.train),
+                         checkpoints=Path(inputs["checkpoints"]))
+    finally:
+        reporting.detach(sink)
+
+
 def cpt_stage(cfg, inputs, out):
     from hala_exp.training.cpt import CptHyper, train_cpt
 
@@ -119,6 +160,20 @@ def test_sft_logs_a_curve_per_logging_step_into_the_steps_run(tiny_lfm2, tmp_pat
     assert cfg["trainer.max_steps"] == TRAIN["max_steps"] and "trainer.hub_token" not in cfg
     assert read_run(run_dir)["summary"]["train_loss"] == pytest.approx(record["metrics"]["train_loss"])
     assert not [p for p in run_dir.rglob("*") if p.is_file() and SECRET.encode() in p.read_bytes()]
+
+
+def test_a_resumed_training_continues_the_curve_its_failed_attempt_logged(tiny_lfm2, tmp_path):
+    train = {**TRAIN, "save_steps": 4}
+    spec = _spec(tmp_path, "test_dashboards:resumable_sft_stage",
+                 {"hyper": HYPER, "train": train, "stop_at": 6, "marker": str(tmp_path / "marker")},
+                 {"model": str(tiny_lfm2), "checkpoints": str(tmp_path / "store" / ".partial" / "ckpt")})
+    with pytest.raises(RuntimeError, match="preempted"):
+        execute(spec)  # logged steps 1-5, checkpointed at 4, stopped in step 6
+    record, _ = execute(spec)  # resumes at step 4: steps 5 and 6 run again, only 6 is new to the run
+    assert record["metrics"]["resumed_at_step"] == 4
+    first, second = (_train_rows(r) for r in offline_runs(tmp_path / "wb"))
+    assert [r["_step"] for r in first] == [1, 2, 3, 4, 5] and [r["_step"] for r in second] == [6]
+    assert second[0]["train/loss"] == pytest.approx(record["metrics"]["last_loss"])
 
 
 def test_cpt_logs_train_and_heldout_eval_curves(tiny_lfm2, tmp_path):

@@ -1,54 +1,43 @@
 """A running stage's reports (`hala_exp.reporting`) recorded into its step's W&B run.
 
 Curves are logged at an explicit step (the trainer's global step, the rows done), and each step at
-most once across the attempts of one step key: the last step logged is kept in the store beside
-the run id, so an attempt that resumes (a requeued job, a rerun after a kill) drops the steps an
-earlier attempt already logged and continues the curve where it ended, offline as well as online.
+most once across the attempts of one step key: an attempt that resumes (a requeued job, a rerun
+after a kill) drops the steps earlier attempts' history already holds (`resumed.history_end`) and
+continues the curve where it ends, offline as well as online.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-from hala_exp.io import replace_text
+from hala_exp.tracking.resumed import history_end
 
 log = logging.getLogger("hala_exp")
 
 
 class Curve:
-    """The last explicit step this run logged, over all attempts (`path` outlives each of them)."""
+    """Which explicit steps this attempt may log: past where earlier attempts' history ends, and never
+    below a step it logged itself (the same step again merges into that step's row)."""
 
-    def __init__(self, path: Path):
-        self.path = Path(path)
-        self.before = self._read()  # logged by earlier attempts: never again
-        self.last = -1  # logged by this attempt: the same step again merges into its row
-
-    def _read(self) -> int:
-        try:
-            return int(json.loads(self.path.read_text(encoding="utf-8"))["last_step"])
-        except (OSError, ValueError, KeyError):
-            return -1
+    def __init__(self, before: int):
+        self.before = before
+        self.last = -1
 
     def admit(self, step: int) -> bool:
         return step > self.before and step >= self.last
 
     def logged(self, step: int) -> None:
-        if step > self.last:
-            self.last = step
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            replace_text(self.path, json.dumps({"last_step": step}))
+        self.last = max(self.last, step)
 
 
 class RunSink:
     """`hala_exp.reporting.Sink` for one W&B run, attached while its step's stage runs."""
 
-    def __init__(self, run: Any, curve_file: Path):
+    def __init__(self, run: Any):
         self.run = run
-        self.curve = Curve(curve_file)
+        self.curve = Curve(history_end(run))
         self._axes: set[str] = set()
 
     def log(self, metrics: dict[str, float], step: int | None = None, axis: str | None = None) -> None:

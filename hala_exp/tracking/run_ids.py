@@ -16,11 +16,6 @@ def id_file(store_root: Path, step: str, key: str) -> Path:
     return Path(store_root) / ".tracking" / step / f"{key}.json"
 
 
-def curve_file(store_root: Path, step: str, key: str) -> Path:
-    """The last step the run logged (`hala_exp.tracking.dashboard.Curve`), beside its id."""
-    return id_file(store_root, step, key).with_suffix(".curve.json")
-
-
 def claim_run_id(store_root: Path, step: str, key: str, new_id: str, about: dict[str, Any]) -> str:
     """The id already kept for this step key, else `new_id`, written once (O_EXCL: first writer wins)."""
     f = id_file(store_root, step, key)

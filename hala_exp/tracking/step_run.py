@@ -17,7 +17,7 @@ from hala_exp import reporting
 from hala_exp.io import write_json
 from hala_exp.pipeline.store import Store
 from hala_exp.tracking.dashboard import RunSink
-from hala_exp.tracking.run_ids import claim_run_id, curve_file
+from hala_exp.tracking.run_ids import claim_run_id
 from hala_exp.tracking.secrets import scrub, scrub_text
 
 TRACKING_FILE = "tracking.json"
@@ -76,7 +76,7 @@ class StepRun:
         global _attached
         if _attached is not None:
             reporting.detach(_attached)
-        self.sink = _attached = RunSink(self.run, curve_file(Path(spec["store"]), spec["name"], spec["key"]))
+        self.sink = _attached = RunSink(self.run)
         reporting.attach(self.sink)
         if ctx["mode"] == "online":  # declaring inputs needs the server; offline runs keep them in config
             for k, ref in spec["inputs"].items():

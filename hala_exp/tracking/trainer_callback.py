@@ -5,16 +5,25 @@ callback gets a stand-in for the `wandb` module bound to the step's run: its `lo
 step's sink (at the trainer's `train/global_step`, each step once across attempts) and its config
 updates (TrainingArguments, the model config) land under `trainer.*`, flattened, secrets dropped.
 Everything else (`rewrite_logs`, `train/global_step` as the x axis, summaries) is the library's.
+
+A run resumed from a checkpoint first replays the checkpoint's own log (`log_history`, which holds
+every logging step up to it) for the steps the run's history lacks: an attempt killed before its
+W&B service wrote them loses no part of the curve.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from transformers.integrations import WandbCallback
+from transformers.integrations.integration_utils import rewrite_logs
+
 from hala_exp.tracking.context import flatten
 from hala_exp.tracking.secrets import scrub
 
 PREFIX = "trainer"
+# What WandbCallback puts in the summary instead of the history (train_runtime: the session's).
+SUMMARY_ONLY = ("train_runtime", "train_samples_per_second", "train_steps_per_second", "train_loss", "total_flos")
 
 
 class TrainerConfig:
@@ -52,10 +61,22 @@ class BoundWandb:
         return getattr(self.run, name) if hasattr(self.run, name) else getattr(self._module, name)
 
 
-def run_callback(sink: Any) -> Any:
-    """A WandbCallback whose every call reaches `sink.run`."""
-    from transformers.integrations import WandbCallback
+class RunCallback(WandbCallback):
+    """WandbCallback, plus the replay of a resumed run's checkpointed log."""
 
-    callback = WandbCallback()
+    def on_train_begin(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> None:
+        super().on_train_begin(args, state, control, model=model, **kwargs)
+        if not state.is_world_process_zero or state.global_step == 0:
+            return
+        for row in state.log_history:  # in step order; the sink drops the steps the run already has
+            step = row.get("step")
+            if step is not None and step <= state.global_step:
+                logs = {k: v for k, v in row.items() if k != "step" and k not in SUMMARY_ONLY}
+                self._wandb.log({**rewrite_logs(logs), "train/global_step": step})
+
+
+def run_callback(sink: Any) -> RunCallback:
+    """A WandbCallback whose every call reaches `sink.run`."""
+    callback = RunCallback()
     callback._wandb = BoundWandb(sink)
     return callback
