@@ -177,9 +177,14 @@ def test_a_resumed_training_continues_the_curve_its_failed_attempt_logged(tiny_l
 
 
 def test_cpt_logs_train_and_heldout_eval_curves(tiny_lfm2, tmp_path):
-    execute(_spec(tmp_path, "test_dashboards:cpt_stage", {}, {"model": str(tiny_lfm2)}))
+    record, _ = execute(_spec(tmp_path, "test_dashboards:cpt_stage", {}, {"model": str(tiny_lfm2)}))
     (run_dir,) = offline_runs(tmp_path / "wb")
     rows = history(run_dir)
+    m = record["metrics"]
+    assert sorted(k for k in m if "loss_step" in k) == [f"heldout.arabic.loss_step{s}" for s in (0, 2, 4)]
+    for s in (0, 2):  # the stage's curve and the dashboard's are the same numbers
+        assert next(r["eval/arabic_loss"] for r in rows if r.get("train/global_step") == s and
+                    "eval/arabic_loss" in r) == pytest.approx(m[f"heldout.arabic.loss_step{s}"])
     assert [r["train/global_step"] for r in rows if "train/loss" in r] == [1, 2, 3, 4]
     evals = [r["train/global_step"] for r in rows if "eval/arabic_loss" in r]
     assert evals[0] == 0 and {2, 4} <= set(evals)  # before training, then every eval_steps

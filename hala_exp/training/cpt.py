@@ -76,6 +76,7 @@ def train_cpt(model_path: str, texts: list[str], heldout: dict[str, list[str]], 
         metrics[f"heldout.{lang}.loss_step0"] = metrics[f"heldout.{lang}.loss_before"]  # the curve's start
     with torch.enable_grad():  # lighteval switches grad off process-wide; a sweep may run it before this
         result = trainer.train()
+    periodic = list(trainer.state.log_history)  # before the final evaluation adds its own row
     for lang in evals:
         loss = _heldout_loss(trainer, evals, lang)
         metrics[f"heldout.{lang}.loss"] = loss
@@ -84,10 +85,10 @@ def train_cpt(model_path: str, texts: list[str], heldout: dict[str, list[str]], 
     save_trained(trainer, out, tokenizer)
     if is_main():
         shutil.rmtree(args.output_dir, ignore_errors=True)
-    for row in trainer.state.log_history:  # the periodic held-out losses (eval_strategy=steps)
+    for row in periodic:  # the periodic held-out losses (eval_strategy=steps)
         for lang in evals:
             if f"eval_{lang}_loss" in row:
                 metrics[f"heldout.{lang}.loss_step{row['step']}"] = float(row[f"eval_{lang}_loss"])
-    metrics.update(train_metrics(whole, result, trainer.state.log_history))
+    metrics.update(train_metrics(whole, result, periodic))
     return metrics
 
