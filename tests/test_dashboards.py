@@ -199,6 +199,7 @@ def test_dpo_logs_its_curve(tiny_lfm2, tmp_path):
     assert all("train/rewards/margins" in r and "train/grad_norm" in r for r in rows)
 
 
+@pytest.mark.slow
 def test_with_logger_none_training_opens_no_run_and_loads_no_tracking(tiny_lfm2, tmp_path):
     """TRL itself imports the wandb module when it is installed; nothing of ours loads, no run starts."""
     spec = _spec(tmp_path, "test_dashboards:sft_stage", {"hyper": HYPER, "train": {**TRAIN, "max_steps": 2}},
