@@ -4,6 +4,9 @@ Shard i holds rows [i*size, (i+1)*size) of the input order. It is written next t
 and renamed into place (`shard-00000.jsonl`), with its metrics alongside, so a shard file that
 exists is complete. A restart skips every shard already there (after checking it holds exactly the
 ids it should) and the concatenation keeps the input order: every id once, none lost.
+
+After each shard the pass's running totals go to `hala_exp.reporting` (at the rows done, which
+continue across a restart), so a long pass is a live curve wherever the step is recorded.
 """
 
 from __future__ import annotations
@@ -14,11 +17,37 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from hala_exp import progress
+from hala_exp import progress, reporting
 from hala_exp.io import read_jsonl, replace_text
 
 Rows = list[dict[str, Any]]
 ShardFn = Callable[[Rows], tuple[Rows, dict[str, float]]]
+Totals = Callable[[list[dict[str, float]]], dict[str, float]]
+
+
+def summed(shards: list[dict[str, float]]) -> dict[str, float]:
+    """Every count of the shards summed (rates left out), plus tokens per second of generation."""
+    out: dict[str, float] = {}
+    for m in shards:
+        for k, v in m.items():
+            if not k.endswith("_per_s"):
+                out[k] = out.get(k, 0.0) + float(v)
+    if out.get("tokens") and out.get("seconds"):
+        out["tokens_per_s"] = out["tokens"] / out["seconds"]
+    return out
+
+
+def report_shard(desc: str, shards: list[dict[str, float]], shard_rows: int, rows_done: int, rows_total: int,
+                 totals: Totals) -> None:
+    """The pass so far (`totals` over the shards done) and the last shard's own rates, at step `rows_done`."""
+    last = shards[-1]
+    metrics = {**totals(shards), "rows_done": float(rows_done), "rows_total": float(rows_total),
+               "shards_done": float(len(shards))}
+    if last.get("seconds"):
+        metrics["shard_rows_per_s"] = shard_rows / last["seconds"]
+        if "tokens" in last:
+            metrics["shard_tokens_per_s"] = last["tokens"] / last["seconds"]
+    reporting.log({f"{desc}/{k}": v for k, v in metrics.items()}, step=rows_done, axis=f"{desc}/rows_done")
 
 
 def _done(path: Path, ids: list[Any], id_of: Callable[[dict], Any]) -> Rows | None:
@@ -30,13 +59,14 @@ def _done(path: Path, ids: list[Any], id_of: Callable[[dict], Any]) -> Rows | No
 
 
 def run_sharded(rows: Rows, size: int, shards_dir: str | Path, fn: ShardFn, *,
-                id_of: Callable[[dict], Any] = lambda r: r["id"], desc: str = "rows"
+                id_of: Callable[[dict], Any] = lambda r: r["id"], desc: str = "rows", totals: Totals = summed
                 ) -> tuple[Rows, list[dict[str, float]], int]:
     """Apply `fn` to each missing shard of `rows`; return (all output rows, per-shard metrics, shards run).
 
     `fn` maps a shard's rows to (output rows with the same ids in the same order, metrics); its
     metrics get `seconds` added. `fn` is only called for shards that are not done yet, so a caller
-    can open its model lazily on the first call.
+    can open its model lazily on the first call. `totals` turns the metrics of the shards done so
+    far into the pass's running numbers, reported after every shard as `<desc>/<name>`.
     """
     from tqdm.auto import tqdm
 
@@ -81,4 +111,6 @@ def run_sharded(rows: Rows, size: int, shards_dir: str | Path, fn: ShardFn, *,
             metrics.append(shard_metrics)
             bar.update(len(chunk))
             task.advance(len(chunk))
+            if reporting.active():  # a shard done by an earlier attempt too: its step is dropped if logged
+                report_shard(desc, metrics, len(chunk), start + len(chunk), len(rows), totals)
     return out, metrics, ran

@@ -59,6 +59,16 @@ def combine_metrics(shards: list[dict[str, float]]) -> dict[str, float]:
             "tokens_per_s": tokens / seconds if seconds > 0 else 0.0}
 
 
+def running_totals(shards: list[dict[str, float]]) -> dict[str, float]:
+    """A pass's numbers so far: `combine_metrics`, and the gates' counts of the shards that have them."""
+    gates: dict[str, float] = {}
+    for m in shards:
+        for k, v in m.items():
+            if k.startswith("gates."):
+                gates[k] = gates.get(k, 0.0) + v
+    return {**combine_metrics(shards), **gates}
+
+
 class LazyEngine:
     """Opens the engine on first use: a resumed pass whose shards are all done loads no model."""
 
@@ -102,14 +112,22 @@ def translate_pass(engine_cfg: DictConfig, model_path: str, model_dtype: str, pr
 
     engine = LazyEngine(engine_cfg, model_path, model_dtype)
     params = sampling_from(engine_cfg, max_new_tokens)
+
+    def gated() -> DictConfig:
+        if gates.enabled and gates.reject_special_tokens:
+            return with_special_tokens(gates, engine.special_tokens())
+        return gates
+
+    def shard(chunk: list[dict]) -> tuple[list[dict], dict[str, float]]:
+        """Translated rows, with the gates' counts on them (the live rejections by reason)."""
+        out, metrics = translate_rows(engine.get(), chunk, prompt, params)
+        return out, {**metrics, **apply_gates(out, prompt, gated())[2]}
+
     try:
-        translated, shards, ran = run_sharded(
-            rows, engine_cfg.shard_rows, shards_dir,
-            lambda chunk: translate_rows(engine.get(), chunk, prompt, params), id_of=id_of, desc="translate")
+        translated, shards, ran = run_sharded(rows, engine_cfg.shard_rows, shards_dir, shard, id_of=id_of,
+                                              desc="translate", totals=running_totals)
     finally:
         engine.close()
-    if gates.enabled and gates.reject_special_tokens:
-        gates = with_special_tokens(gates, engine.special_tokens())
-    passed, rejected, gate_metrics = apply_gates(translated, prompt, gates)
+    passed, rejected, gate_metrics = apply_gates(translated, prompt, gated())
     return passed, rejected, {**combine_metrics(shards), "shards": float(len(shards)), "shards_run": float(ran),
                               **gate_metrics}

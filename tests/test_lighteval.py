@@ -130,7 +130,8 @@ def test_translation_stage_writes_sampled_items_and_scores(tiny_lfm2: Path, tmp_
     ids = json.loads((out / "sample_ids.json").read_text())
     items = read_jsonl(out / "translations.jsonl")
     assert [r["id"] for r in items] == ids and len(set(ids)) == 6
-    assert all(set(r) == {"id", "en", "reference", "hypothesis", "finished"} for r in items)
+    assert all(set(r) == {"id", "en", "reference", "hypothesis", "finished", "bleu", "chrf"} for r in items)
+    assert all(0.0 <= r["bleu"] <= 100.0 and 0.0 <= r["chrf"] <= 100.0 for r in items)  # per item
     src = cfg.eval.translation.source
     assert all(src.offset <= int(i.rsplit("-", 1)[1]) < src.offset + src.rows for i in ids)
 

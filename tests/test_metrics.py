@@ -107,3 +107,12 @@ def test_rouge_l_on_vocalised_arabic_counts_whole_words():
     assert translation_scores(["ذَهَبَ الوَلَـــدُ"], ["ذَهَبَ الوَلَدُ"])["rougeL"] == pytest.approx(100.0)
     # one of two vocalised words differs: P = R = 1/2 (a mark-splitting tokenizer counts fragments)
     assert translation_scores(["ذَهَبَ البِنْتُ"], ["ذَهَبَ الوَلَدُ"])["rougeL"] == pytest.approx(50.0)
+
+
+def test_sentence_scores_rate_each_item():
+    from hala_exp.evaluation.metrics import sentence_scores
+
+    same, off, empty = sentence_scores(["القط على الحصيرة", "القط نائم", ""], ["القط على الحصيرة"] * 3)
+    assert same == {"bleu": pytest.approx(100.0), "chrf": pytest.approx(100.0)}
+    assert 0.0 < off["chrf"] < 100.0 and off["bleu"] < 100.0
+    assert empty == {"bleu": 0.0, "chrf": 0.0}

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
-from wandb_files import offline_runs, read_run
+from wandb_files import history, offline_runs, read_run
 
 from hala_exp.data.samples_text import sample_texts
 from hala_exp.io import write_jsonl
@@ -150,6 +150,23 @@ def test_sigkill_after_a_checkpoint_resumes_to_the_same_weights_and_train_loss(s
     assert summary["train_loss"] == pytest.approx(base["train_loss"], rel=1e-6)
     seconds = store.record("sft", KEY)["seconds"]  # this attempt's wall time: only its own steps count
     assert summary["throughput/train_steps_per_s"] == pytest.approx((MAX_STEPS - stops[-1]) / seconds)
+
+    # ... and its curve: the attempts' logged steps follow each other, none twice, none reset to 0
+    # (what a killed attempt's W&B service never wrote, the next one replays from its checkpoint),
+    # and together they are the uninterrupted run's curve
+    attempts = [_curve(r) for r in runs]
+    steps = [s for a in attempts for s, _ in a]
+    assert steps == sorted(set(steps)) and steps[-1] == MAX_STEPS
+    assert all(a[0][0] > b[-1][0] for b, a in zip(attempts, attempts[1:]) if a and b)
+    whole = dict(_curve(offline_runs(Path(straight.root).parent / "wb")[0]))
+    assert dict(s for a in attempts for s in a) == pytest.approx(whole)
+
+
+def _curve(run_dir: Path) -> list[tuple[int, float]]:
+    """(W&B step, train/loss) of each training log of one attempt; the W&B step is the trainer's."""
+    rows = [h for h in history(run_dir) if "train/loss" in h]
+    assert all(h["_step"] == h["train/global_step"] for h in rows)
+    return [(h["_step"], h["train/loss"]) for h in rows]
 
 
 def _children(pid: int) -> list[int]:

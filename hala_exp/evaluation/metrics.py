@@ -41,3 +41,13 @@ def translation_scores(hypotheses: list[str], references: list[str]) -> dict[str
         "chrf": float(CHRF(word_order=2).corpus_score(hypotheses, refs).score),
         "rougeL": rouge_l(hypotheses, references),
     }
+
+
+def sentence_scores(hypotheses: list[str], references: list[str]) -> list[dict[str, float]]:
+    """Each item's BLEU (13a, with sacrebleu's smoothing for single sentences) and chrF++, 0-100: for
+    reading item by item which translations pull the corpus score down."""
+    from sacrebleu.metrics import BLEU, CHRF
+
+    bleu, chrf = BLEU(tokenize="13a", effective_order=True), CHRF(word_order=2)
+    return [{"bleu": float(bleu.sentence_score(h, [r]).score), "chrf": float(chrf.sentence_score(h, [r]).score)}
+            for h, r in zip(hypotheses, references, strict=True)]

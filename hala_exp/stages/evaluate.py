@@ -14,12 +14,15 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from hala_exp import reporting
 from hala_exp.data.paths import resolve_path
 from hala_exp.data.snapshot import load_snapshot
 from hala_exp.engines.base import make_engine, sampling_from
-from hala_exp.evaluation.metrics import translation_scores
+from hala_exp.evaluation.metrics import sentence_scores, translation_scores
 from hala_exp.io import write_json, write_jsonl
 from hala_exp.translate import translate_texts
+
+SAMPLE_ROWS = 40  # translated items shown as a table beside the scores
 
 
 def sample_ids(ids: list[str], n: int, seed: int) -> list[str]:
@@ -56,11 +59,28 @@ def run_translation(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[
                                sampling_from(cfg.engine, tcfg.max_new_tokens))
     finally:
         engine.close()
-    write_jsonl(out / "translations.jsonl",
-                ({"id": r["id"], "en": r["en"], "reference": r["ar"], "hypothesis": g.text, "finished": g.finished}
-                 for r, g in zip(items, gens)))
+    per_item = sentence_scores([g.text for g in gens], [r["ar"] for r in items])
+    scored = [{"id": r["id"], "en": r["en"], "reference": r["ar"], "hypothesis": g.text, "finished": g.finished, **s}
+              for r, g, s in zip(items, gens, per_item)]
+    write_jsonl(out / "translations.jsonl", scored)
+    reporting.table("translation/samples", ["id", "source", "reference", "output", "bleu", "chrf"],
+                    [[r["id"], r["en"], r["reference"], r["hypothesis"], r["bleu"], r["chrf"]]
+                     for r in scored[:SAMPLE_ROWS]])
     scores = translation_scores([g.text for g in gens], [r["ar"] for r in items])
     return {**{f"translation.{k}": v for k, v in scores.items()}, "translation.n": float(len(items))}
+
+
+def score_rows(scores: dict[str, float], suite: str | None) -> list[list]:
+    """[task, subset, metric, value] per flat lighteval score (subset "" for a task's own or mean
+    score; a suite's roll-ups `<suite>.<task>` as metric "suite")."""
+    rows = []
+    for key, value in sorted(scores.items()):
+        parts = key.split(".")
+        if suite and parts[0] == suite and len(parts) == 2:
+            rows.append([parts[1], "", "suite", value])
+        elif len(parts) >= 2:
+            rows.append([parts[0], ".".join(parts[1:-1]), parts[-1], value])
+    return rows
 
 
 def run_lighteval(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
@@ -79,4 +99,5 @@ def run_lighteval(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[st
                  engine=OmegaConf.to_container(cfg.engine, resolve=True), extra_custom_tasks=extra)
     if lcfg.get("suite"):
         scores.update(suite_scores(scores, list(lcfg.tasks), lcfg.suite, lcfg.metric))
+    reporting.table("eval/scores", ["task", "subset", "metric", "value"], score_rows(scores, lcfg.get("suite")))
     return scores

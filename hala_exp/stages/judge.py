@@ -17,11 +17,12 @@ from omegaconf import DictConfig
 from hala_exp.data.snapshot import load_snapshot
 from hala_exp.engines.base import sampling_from
 from hala_exp.io import write_jsonl
-from hala_exp.shards import run_sharded
+from hala_exp.shards import run_sharded, summed
 from hala_exp.translate import LazyEngine
 
 log = logging.getLogger("hala_exp")
 VERDICTS = ("accept", "reject")
+COUNTED = {"accept": "accepted", "reject": "rejected", "invalid": "invalid"}  # verdict -> its count's name
 # A label the judge may put before its verdict: "Output: accept", "Final answer - reject".
 _PREAMBLE = re.compile(r"^(?:final\s+)?(?:output|verdict|answer|decision|judg(?:e)?ment|label|result)\s*[:=-]\s*")
 _MARKUP = re.compile(r"[*_`#\"“”]")
@@ -70,7 +71,17 @@ def _judge_shard(engine: LazyEngine, cfg: DictConfig, rows: list[dict]) -> tuple
                for r in rows]
     gens = engine.get().chat(prompts, sampling_from(cfg.engine, cfg.judge.max_new_tokens))
     judged = [{**row, "verdict": parse_verdict(gen.text), "verdict_raw": gen.text} for row, gen in zip(rows, gens)]
-    return judged, {"tokens": float(sum(g.new_tokens for g in gens))}
+    counts = {name: float(sum(r["verdict"] == verdict for r in judged)) for verdict, name in COUNTED.items()}
+    return judged, {"tokens": float(sum(g.new_tokens for g in gens)), **counts}
+
+
+def running_totals(shards: list[dict[str, float]]) -> dict[str, float]:
+    """The verdicts so far, and the accept / invalid rates over them."""
+    out = summed(shards)
+    n = sum(out.get(name, 0.0) for name in COUNTED.values())
+    if n:
+        out.update(accept_rate=out.get("accepted", 0.0) / n, invalid_rate=out.get("invalid", 0.0) / n)
+    return out
 
 
 def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
@@ -79,7 +90,8 @@ def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
     engine = LazyEngine(cfg.engine, inputs["model"], cfg.judge.dtype)
     try:
         judged, shards, ran = run_sharded(rows, cfg.engine.shard_rows, inputs["shards"],
-                                          lambda chunk: _judge_shard(engine, cfg, chunk), desc="judge")
+                                          lambda chunk: _judge_shard(engine, cfg, chunk), desc="judge",
+                                          totals=running_totals)
     finally:
         engine.close()
     buckets: dict[str, list[dict]] = {"accept": [], "reject": [], "invalid": []}

@@ -76,9 +76,32 @@ def log_wandb(t: Table, png: Path, point: Point, sources: list[str]) -> str:
     for ref in t.references:
         data.append([ref["label"], *([None] * (len(t.axes) - 1)),
                      *(ref.get(col.ref_key) if col.ref_key else None for col in t.columns), "paper", ""])
-    run.log({"ablation": wandb.Table(columns=columns, data=data), "ablation_plot": wandb.Image(str(png))})
+    run.log({"ablation": wandb.Table(columns=columns, data=data), "ablation_plot": wandb.Image(str(png)),
+             **metric_plots(t)})
     run.finish()
     return run_id
+
+
+def metric_plots(t: Table) -> dict[str, Any]:
+    """One W&B chart per column against the swept value: a line over a numeric axis (one line per
+    value of the other axes), bars when no axis is numeric. Our rows only, no paper rows."""
+    import wandb
+
+    numeric = [a for a in t.axes if all(isinstance(r["values"][a], (int, float)) for r in t.rows)]
+    x = numeric[0] if numeric else "point"
+    others = [a for a in t.axes if a != x]
+    columns = [x, "series", *(c.name for c in t.columns)]
+    data = [[r["values"][x] if numeric else " / ".join(axis_value(r["values"][a]) for a in t.axes),
+             " / ".join(f"{a}={axis_value(r['values'][a])}" for a in others) or "ours",
+             *(r["cells"][c.name] for c in t.columns)] for r in t.rows]
+    points = wandb.Table(columns=columns, data=data)
+    plots: dict[str, Any] = {"ablation_points": points}
+    for c in t.columns:
+        title = f"{c.name} vs {x}"
+        plots[f"plot/{c.name}"] = (wandb.plot.line(points, x, c.name, stroke="series" if others else None,
+                                                   title=title) if numeric else
+                                   wandb.plot.bar(points, x, c.name, title=title))
+    return plots
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -46,10 +46,32 @@ def _hydra() -> tuple[list[str], str | None]:
     return list(hc.overrides.task), sweep
 
 
+def _defining(overrides: list[str]) -> list[str]:
+    return [o for o in overrides if not o.lstrip("+~").startswith(PLACEMENT_KEYS)]
+
+
 def run_label(overrides: list[str]) -> str:
     """The overrides that define this point, e.g. "merge.t=0.25"."""
-    keep = [o for o in overrides if not o.lstrip("+~").startswith(PLACEMENT_KEYS)]
-    return " ".join(keep)
+    return " ".join(_defining(overrides))
+
+
+def point_values(overrides: list[str]) -> dict[str, Any]:
+    """The point's own values as W&B config (`point.merge.t: 0.25`, `point.axes: ["merge.t"]`), typed as
+    the command line wrote them, so the runs table groups and filters a sweep by exactly its axes."""
+    import yaml
+
+    out: dict[str, Any] = {}
+    for item in _defining(overrides):
+        key, sep, text = item.lstrip("+~").partition("=")
+        if not sep:
+            continue
+        try:
+            out[f"point.{key}"] = yaml.safe_load(text)
+        except yaml.YAMLError:
+            out[f"point.{key}"] = text
+    if out:
+        out["point.axes"] = [k.removeprefix("point.") for k in out]
+    return out
 
 
 def tracking_context(cfg: DictConfig, overrides: list[str] | None = None,
@@ -72,4 +94,5 @@ def tracking_context(cfg: DictConfig, overrides: list[str] | None = None,
     return {"backend": lg.backend, "project": lg.project, "entity": lg.entity, "mode": lg.mode,
             "dir": str(Path(wandb_dir).expanduser().resolve()), "group": scrub_text(group),
             "experiment": cfg.name, "label": scrub_text(run_label(overrides)),
-            "upload_artifacts": bool(lg.upload_artifacts), "config": scrub(flatten(container))}
+            "upload_artifacts": bool(lg.upload_artifacts),
+            "config": scrub({**flatten(container), **point_values(overrides)})}

@@ -13,8 +13,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from hala_exp import reporting
 from hala_exp.io import write_json
 from hala_exp.pipeline.store import Store
+from hala_exp.tracking.dashboard import RunSink
 from hala_exp.tracking.run_ids import claim_run_id
 from hala_exp.tracking.secrets import scrub, scrub_text
 
@@ -23,6 +25,7 @@ TRACKING_FILE = "tracking.json"
 COUNTS = {"rows": "rows", "candidates": "candidates", "translation.n": "items", "steps": "train_steps"}
 # What of a count was done before this attempt (a resumed training run): not in its wall time.
 DONE_BEFORE = {"steps": "resumed_at_step"}
+_attached: RunSink | None = None  # the sink of the step running in this process
 
 
 def _artifact_name(name: str) -> str:
@@ -42,6 +45,7 @@ class StepRun:
         self.spec = spec
         self.ctx: dict[str, Any] | None = spec.get("tracking")
         self.run: Any = None
+        self.sink: RunSink | None = None
         self.info: dict[str, Any] | None = None
 
     def start(self, work: Path) -> None:
@@ -67,6 +71,13 @@ class StepRun:
             mode=ctx["mode"], dir=ctx["dir"], config=scrub(config), reinit="create_new",
             settings=wandb.Settings(console="off", disable_git=True, save_code=False, silent=True,
                                     x_disable_stats=True))
+        # what the stage reports while it runs (curves, progress, tables) goes into this run; a sink
+        # an earlier step left attached (its commit raised before `finish`) stops receiving
+        global _attached
+        if _attached is not None:
+            reporting.detach(_attached)
+        self.sink = _attached = RunSink(self.run)
+        reporting.attach(self.sink)
         if ctx["mode"] == "online":  # declaring inputs needs the server; offline runs keep them in config
             for k, ref in spec["inputs"].items():
                 self.run.use_artifact(self._input_artifact(k, ref))
@@ -88,6 +99,7 @@ class StepRun:
 
     def finish(self, record: dict[str, Any], final: Path) -> None:
         """Log metrics, timing, throughput and the output artifact; close the run."""
+        self._detach()
         if self.run is None:
             return
         import wandb
@@ -110,7 +122,13 @@ class StepRun:
         self.run.finish()
         self.run = None
 
+    def _detach(self) -> None:
+        if self.sink is not None:
+            reporting.detach(self.sink)
+            self.sink = None
+
     def fail(self) -> None:
+        self._detach()
         if self.run is not None:
             self.run.finish(exit_code=1)
             self.run = None

@@ -30,6 +30,12 @@ class CptHyper:
     eval_steps: int = 0  # > 0: held-out loss every N steps as well
 
 
+def _heldout_loss(trainer, evals: dict, lang: str) -> float:
+    """One language's held-out loss, logged under the same name as the periodic evaluation's
+    (`eval_<lang>_loss`), so before, during and after training are one curve."""
+    return float(trainer.evaluate(evals[lang], metric_key_prefix=f"eval_{lang}")[f"eval_{lang}_loss"])
+
+
 def train_cpt(model_path: str, texts: list[str], heldout: dict[str, list[str]], out: Path, h: CptHyper,
               callbacks: list) -> dict[str, float]:
     """Train on `texts`; save model + tokenizer to `out`; eval loss per held-out language before/after."""
@@ -37,6 +43,7 @@ def train_cpt(model_path: str, texts: list[str], heldout: dict[str, list[str]], 
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
+    from hala_exp import reporting
     from hala_exp.models.loading import load_tokenizer
     from hala_exp.training.distributed import is_main, save_trained
     from hala_exp.training.run_metrics import WholeRun, train_metrics
@@ -55,31 +62,33 @@ def train_cpt(model_path: str, texts: list[str], heldout: dict[str, list[str]], 
         save_strategy="no", report_to=[], bf16=h.bf16, use_cpu=h.use_cpu, max_length=h.max_length,
         packing=h.packing, eval_packing=h.packing, dataset_text_field="text", completion_only_loss=False,
         seed=h.seed, data_seed=h.seed, dataloader_num_workers=0, disable_tqdm=True,
+        include_num_input_tokens_seen="non_padding",  # tokens/s in every training log
         eval_strategy="steps" if h.eval_steps > 0 and heldout else "no", eval_steps=h.eval_steps or None,
     )
     evals = {lang: Dataset.from_list([{"text": t} for t in ts]) for lang, ts in heldout.items() if ts}
     whole = WholeRun()
     trainer = SFTTrainer(model=model_path, args=args, train_dataset=Dataset.from_list([{"text": t} for t in texts]),
                          eval_dataset=evals or None, processing_class=tokenizer,
-                         callbacks=[*callbacks, StepsProgress(), whole])
+                         callbacks=[*callbacks, StepsProgress(), whole, *reporting.trainer_callbacks()])
     metrics: dict[str, float] = {}
     for lang in evals:
-        metrics[f"heldout.{lang}.loss_before"] = float(trainer.evaluate(evals[lang], metric_key_prefix="e")["e_loss"])
+        metrics[f"heldout.{lang}.loss_before"] = _heldout_loss(trainer, evals, lang)
         metrics[f"heldout.{lang}.loss_step0"] = metrics[f"heldout.{lang}.loss_before"]  # the curve's start
     with torch.enable_grad():  # lighteval switches grad off process-wide; a sweep may run it before this
         result = trainer.train()
+    periodic = list(trainer.state.log_history)  # before the final evaluation adds its own row
     for lang in evals:
-        loss = float(trainer.evaluate(evals[lang], metric_key_prefix="e")["e_loss"])
+        loss = _heldout_loss(trainer, evals, lang)
         metrics[f"heldout.{lang}.loss"] = loss
         metrics[f"heldout.{lang}.ppl"] = math.exp(min(loss, 50.0))
     tokenizer.padding_side = "left"
     save_trained(trainer, out, tokenizer)
     if is_main():
         shutil.rmtree(args.output_dir, ignore_errors=True)
-    for row in trainer.state.log_history:  # the periodic held-out losses (eval_strategy=steps)
+    for row in periodic:  # the periodic held-out losses (eval_strategy=steps)
         for lang in evals:
             if f"eval_{lang}_loss" in row:
                 metrics[f"heldout.{lang}.loss_step{row['step']}"] = float(row[f"eval_{lang}_loss"])
-    metrics.update(train_metrics(whole, result, trainer.state.log_history))
+    metrics.update(train_metrics(whole, result, periodic))
     return metrics
 

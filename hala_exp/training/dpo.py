@@ -62,6 +62,7 @@ def train_dpo(model_path: str, rows: list[dict], out: Path, h: DpoHyper) -> dict
     from transformers import AutoModelForCausalLM
     from trl import DPOConfig, DPOTrainer
 
+    from hala_exp import reporting
     from hala_exp.models.loading import load_tokenizer
     from hala_exp.training.distributed import is_main, save_trained
     from hala_exp.training.run_metrics import WholeRun, train_metrics
@@ -83,10 +84,11 @@ def train_dpo(model_path: str, rows: list[dict], out: Path, h: DpoHyper) -> dict
         logging_steps=1, save_strategy="no", report_to=[], bf16=h.bf16, use_cpu=h.use_cpu,
         gradient_checkpointing=False, seed=h.seed, data_seed=h.seed, dataloader_num_workers=0,
         disable_tqdm=True,
+        include_num_input_tokens_seen="non_padding",  # tokens/s in every training log
     )
     whole = WholeRun()
     trainer = DPOTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
-                         callbacks=[StepsProgress(), whole])
+                         callbacks=[StepsProgress(), whole, *reporting.trainer_callbacks()])
     with torch.enable_grad():  # lighteval switches grad off process-wide; a sweep may run it before this
         result = trainer.train()
     save_trained(trainer, out, tokenizer)

@@ -55,7 +55,7 @@ def train_sft(model_path: str, rows: list[dict], out: Path, hyper: Hyper, train:
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
-    from hala_exp import stopping
+    from hala_exp import reporting, stopping
     from hala_exp.models.loading import load_tokenizer
     from hala_exp.training.distributed import accept_indexed_cpu_locations, is_main, save_trained
     from hala_exp.training.run_metrics import WholeRun, train_metrics
@@ -96,11 +96,13 @@ def train_sft(model_path: str, rows: list[dict], out: Path, hyper: Hyper, train:
         data_seed=train.seed,
         dataloader_num_workers=0,
         disable_tqdm=True,
+        include_num_input_tokens_seen="non_padding",  # tokens/s in every training log
     )
     whole = WholeRun()
     trainer = SFTTrainer(model=model_path, args=args, train_dataset=Dataset.from_list(rows),
                          processing_class=tokenizer,
-                         callbacks=[StepsProgress(), *([SaveAndStop()] if keep else []), whole])
+                         callbacks=[StepsProgress(), *([SaveAndStop()] if keep else []), whole,
+                                    *reporting.trainer_callbacks()])
     resume = last_checkpoint(checkpoints) if keep else None
     if resume:
         log.info("resuming from %s", resume)
