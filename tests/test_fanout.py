@@ -66,7 +66,7 @@ def test_workers_setting_and_gpu_groups():
     cfg = compose(["resources.stages.judge.workers=3"])
     assert workers_for(cfg.resources, "judge") == 3
     assert workers_for(cfg.resources, "translate_corpus") == 1 and workers_for(cfg.resources, "sft") == 1
-    assert gpu_groups(8, 2) == ["0,1,2,3", "4,5,6,7"] and gpu_groups(0, 2) == [None, None]
+    assert gpu_groups(8, 2) == ["0,1,2,3", "4,5,6,7"] and gpu_groups(1, 2) == [None, None]
     with pytest.raises(ValueError, match="divisor"):
         gpu_groups(3, 2)
 

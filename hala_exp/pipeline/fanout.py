@@ -130,8 +130,9 @@ def worker_process(spec: dict[str, Any], python: str | None, work_dir: Path,
 
 
 def gpu_groups(gpus: int, workers: int) -> list[str | None]:
-    """CUDA_VISIBLE_DEVICES of each worker: the node's GPUs split into `workers` equal groups."""
-    if gpus <= 0:
+    """CUDA_VISIBLE_DEVICES of each worker: the node's GPUs split into `workers` equal groups
+    (None: left as it is, with one GPU or none, which the workers then share)."""
+    if gpus <= 1:
         return [None] * workers
     if gpus % workers:
         raise ValueError(f"{gpus} GPUs cannot be split into {workers} equal worker groups: "
