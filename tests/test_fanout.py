@@ -114,3 +114,14 @@ def execute_worker(spec: dict) -> bool:
     from hala_exp.pipeline.fanout import work
 
     return work(spec)
+
+
+def test_status_counts_a_running_passs_shards(tmp_path):
+    from hala_exp.launch.status import shard_progress
+
+    assert shard_progress(tmp_path) == {}  # not sized yet
+    rows = [{"id": i, "text": str(i)} for i in range(5)]
+    with assigned(Role(worker=0, workers=2)), pytest.raises(WorkerDone):
+        run_sharded(rows, 2, tmp_path, _upper)
+    got = shard_progress(tmp_path)
+    assert got["shards"] == "2/3"  # shards 0 and 2 of 3
