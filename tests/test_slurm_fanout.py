@@ -135,7 +135,7 @@ def test_a_killed_task_is_resubmitted_alone_and_nothing_is_lost_or_doubled(base)
     report = wait(run_dir / "again", 900)
     assert report["complete"], format_report(report)
     logs = [p.read_text() for p in (run_dir / "again" / "slurm").glob("*/*_log.err")]
-    ran = [line for text in logs for line in text.splitlines() if "worker 1 of 2 of" in line and "ran" in line]
+    ran = [line for text in logs for line in text.splitlines() if "worker 1 of 2 of" in line and "worker finished" in line]
     assert len(ran) == 1 and f"ran {4 - len(odd_done)} of its shards" in ran[0], ran  # finished ones kept
     assert outputs(store) == base["expected"]["slow"]
     check_ids(store, 48)
