@@ -45,6 +45,9 @@ def test_workers_split_shards_by_index_and_the_gather_needs_them_all(tmp_path):
     assert ran == 0 and len(seen) == 4 and sorted(sum(seen, [])) == sorted(r["id"] for r in rows)
     plain, _, _ = run_sharded(rows, 3, tmp_path / "one", _upper)
     assert out == plain and len(metrics) == 4
+    (tmp_path / "shard-00002.jsonl").write_text('{"id": "r0", "text": "X"}\n')  # other ids: not r6..r8
+    with assigned(Role(gather=True, workers=2)), pytest.raises(ShardsMissing, match=r"\[2\]"):
+        run_sharded(rows, 3, tmp_path, record)
 
 
 def test_a_rerun_worker_skips_its_finished_shards(tmp_path):
@@ -96,6 +99,10 @@ def test_two_local_workers_write_what_one_worker_writes(tiny_llama, tmp_path):
     # worker 1 has already done its part (as after a kill of the others): only worker 0 runs again
     shards = Path(two["inputs"]["shards"])
     assert execute_worker(worker_spec(two, 1, 2)) and done_shards(shards) == [1, 3]
+    assert unfinished(two, 2) == [0]
+    (shards / "shard-00003.jsonl").rename(shards / "kept")  # a shard of a worker marked done goes missing
+    assert unfinished(two, 2) == [0, 1]
+    (shards / "kept").rename(shards / "shard-00003.jsonl")
     assert unfinished(two, 2) == [0]
     record, ran = run_step(two, None, tmp_path / "steps2", workers=2)
     assert ran and record["metrics"]["shards"] == ROWS // SHARD

@@ -30,7 +30,7 @@ from hala_exp import stopping
 from hala_exp.io import replace_text, tail_lines
 from hala_exp.pipeline.lease import held
 from hala_exp.pipeline.store import Store
-from hala_exp.shards import Role, WorkerDone, assigned
+from hala_exp.shards import Role, WorkerDone, assigned, done_shards, read_plan
 
 log = logging.getLogger("hala_exp")
 GENERATION = ("translate_bootstrap", "judge", "translate_corpus")  # stages whose rows go through run_sharded
@@ -78,9 +78,20 @@ def marker(spec: dict[str, Any], index: int, count: int) -> Path:
     return shards_dir(spec) / f"worker-{index:04d}-of-{count:04d}.done"
 
 
+def worker_done(spec: dict[str, Any], index: int, count: int) -> bool:
+    """Marked done, and none of its shards gone since (once the pass is sized, the shards decide)."""
+    if not marker(spec, index, count).is_file():
+        return False
+    plan = read_plan(shards_dir(spec))
+    if plan is None:
+        return True
+    have = set(done_shards(shards_dir(spec)))
+    return all(i in have for i in range(index, plan["shards"], count))
+
+
 def unfinished(spec: dict[str, Any], count: int) -> list[int]:
-    """Workers of `count` that have not marked themselves done: the ones a rerun must start again."""
-    return [i for i in range(count) if not marker(spec, i, count).is_file()]
+    """Workers of `count` not done: the ones a rerun must start again."""
+    return [i for i in range(count) if not worker_done(spec, i, count)]
 
 
 def work(spec: dict[str, Any]) -> bool:
@@ -90,13 +101,13 @@ def work(spec: dict[str, Any]) -> bool:
     store = Store(spec["store"])
     name, key = spec["name"], spec["key"]
     done = marker(spec, role.worker, role.workers)
-    if store.record(name, key) is not None or done.is_file():
+    if store.record(name, key) is not None or worker_done(spec, role.worker, role.workers):
         return False
     from hala_exp.pipeline.execute import call_stage
 
     # Two copies of one worker (a requeue racing its predecessor) never write the same shard at once.
     with held(store.root, f"{name}.worker{role.worker}of{role.workers}", key,
-              lambda: done.is_file() or store.record(name, key) is not None) as mine:
+              lambda: worker_done(spec, role.worker, role.workers) or store.record(name, key) is not None) as mine:
         if not mine:
             return False
         scratch = store.begin(name, key)  # the stage may write beside its shards (the corpus mix): thrown away
