@@ -121,6 +121,9 @@ def test_a_killed_task_is_resubmitted_alone_and_nothing_is_lost_or_doubled(base)
         time.sleep(1)  # the gather can never run now: Slurm cancels it
     report = run_status(run_dir)
     assert report["steps"][STEP]["state"] == "cancelled", format_report(report)
+    stopped = report["steps"][STEP]["workers_stopped"]
+    assert list(stopped) == ["1"] and stopped["1"].startswith("CANCELLED"), stopped  # the task, not the gather
+    assert "Worker 1: CANCELLED" in format_report(report)
     odd_done = sorted(int(p.name[6:11]) for p in shards.glob("shard-*.jsonl") if int(p.name[6:11]) % 2)
     assert 1 <= len(odd_done) < 4, odd_done  # killed mid-way
 

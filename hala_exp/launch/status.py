@@ -44,6 +44,14 @@ def shard_progress(partial: Path) -> dict[str, Any]:
     return out
 
 
+def _stopped_workers(entry: dict[str, Any], stage: str) -> dict[str, str]:
+    """{worker index: how its array task ended} for each task of a fanned-out step that did not complete."""
+    tasks = {str(i): t for i, t in entry["tasks"].items()}
+    states = job_states(list(tasks.values()))
+    return {i: cause_and_fix(states.get(t), stage)[0] + f" (job {t})" for i, t in tasks.items()
+            if states.get(t) is None or states[t].state not in (*LIVE, "COMPLETED")}
+
+
 def _tail(path: str | None, lines: int) -> str:
     return "\n".join(tail_lines(path, lines))  # progress bars left out: they would fill it
 
@@ -111,6 +119,8 @@ def run_status(run_dir: Path, log_lines: int = 30) -> dict[str, Any]:
                 row["state"] = "failed"
             if row["state"] in STOPPED:
                 row["cause"], row["fix"] = cause_and_fix(js, e.get("stage", name))
+                if e.get("tasks"):  # the gather stopped: say which workers did, and how
+                    row["workers_stopped"] = _stopped_workers(e, e.get("stage", name))
         steps[name] = row
     _causes(steps)
     never = [n for n, r in steps.items() if r["state"] == "pending" and "because" in r]
@@ -194,6 +204,8 @@ def format_report(report: dict[str, Any]) -> str:
         lines.append(r.get("log_tail") or "(no log)")
         if Path(r.get("step_log") or "").is_file():
             lines.append(f"Its step's own log: {r['step_log']}")
+        for i, how in (r.get("workers_stopped") or {}).items():
+            lines.append(f"Worker {i}: {how}; its finished shards are kept, a rerun submits it alone.")
         lines.append(f"Fix: {r.get('fix', 'see its log')}.")
     if report["complete"]:
         lines.append(f"\nAll steps complete. Results: {Path(report['run_dir']) / 'results.json'}")
