@@ -11,9 +11,12 @@ continue across a restart), so a long pass is a live curve wherever the step is 
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +53,67 @@ def report_shard(desc: str, shards: list[dict[str, float]], shard_rows: int, row
     reporting.log({f"{desc}/{k}": v for k, v in metrics.items()}, step=rows_done, axis=f"{desc}/rows_done")
 
 
+PLAN = "plan.json"  # in the shards folder: {"shards", "rows", "shard_rows"}, for status and resubmission
+
+
+@dataclass(frozen=True)
+class Role:
+    """Which part of a sharded pass this process does: all of it (default), worker `worker` of
+    `workers`, or the gather (every shard must be there already)."""
+
+    worker: int | None = None
+    workers: int = 1
+    gather: bool = False
+
+    def mine(self, index: int) -> bool:
+        return self.worker is None or index % self.workers == self.worker
+
+
+class WorkerDone(Exception):
+    """A worker has committed all of its shards; the stage stops there (the gather writes the output)."""
+
+    def __init__(self, ran: int, shards: int):
+        super().__init__(f"worker finished: ran {ran} of its shards ({shards} in the pass)")
+        self.ran, self.shards = ran, shards
+
+
+class ShardsMissing(RuntimeError):
+    """The gather found shards that no worker has committed (or that hold other ids)."""
+
+
+_ROLE: contextvars.ContextVar[Role] = contextvars.ContextVar("hala_shard_role", default=Role())
+
+
+@contextlib.contextmanager
+def assigned(role: Role) -> Iterator[None]:
+    """Run the sharded passes inside as `role`."""
+    token = _ROLE.set(role)
+    try:
+        yield
+    finally:
+        _ROLE.reset(token)
+
+
+def write_plan(shards_dir: Path, shards: int, rows: int, size: int) -> None:
+    """Record the pass's size once (first writer wins; every worker computes the same numbers)."""
+    path = shards_dir / PLAN
+    if not path.is_file():
+        replace_text(path, json.dumps({"shards": shards, "rows": rows, "shard_rows": size}))
+
+
+def read_plan(shards_dir: str | Path) -> dict[str, int] | None:
+    try:
+        return json.loads((Path(shards_dir) / PLAN).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def done_shards(shards_dir: str | Path) -> list[int]:
+    """Indices of the shards whose rows file is in place (complete by construction)."""
+    d = Path(shards_dir)
+    return sorted(int(p.name[6:11]) for p in d.glob("shard-[0-9][0-9][0-9][0-9][0-9].jsonl")) if d.is_dir() else []
+
+
 def _done(path: Path, ids: list[Any], id_of: Callable[[dict], Any]) -> Rows | None:
     """The shard's rows when it is there and holds exactly `ids` in order, else None (redo it)."""
     if not path.is_file():
@@ -78,6 +142,10 @@ def run_sharded(rows: Rows, size: int, shards_dir: str | Path, fn: ShardFn, *,
         raise ValueError(f"row ids must be unique to shard and resume; {dup!r} appears more than once")
     shards_dir = Path(shards_dir)
     shards_dir.mkdir(parents=True, exist_ok=True)
+    role = _ROLE.get()
+    total = -(-len(rows) // size)
+    write_plan(shards_dir, total, len(rows), size)
+    missing: list[int] = []
     out: Rows = []
     metrics: list[dict[str, float]] = []
     ran = 0
@@ -86,12 +154,19 @@ def run_sharded(rows: Rows, size: int, shards_dir: str | Path, fn: ShardFn, *,
             progress.track(len(rows), "rows", desc) as task:
         for index, start in enumerate(range(0, len(rows), size)):
             chunk = rows[start:start + size]
+            if not role.mine(index):  # another worker's
+                bar.update(len(chunk))
+                task.advance(len(chunk))
+                continue
             task.working_on(len(chunk))
             path = shards_dir / f"shard-{index:05d}.jsonl"
             meta = shards_dir / f"shard-{index:05d}.json"
             done = _done(path, ids[start:start + size], id_of)
             if done is not None and meta.is_file():
                 shard_rows, shard_metrics = done, json.loads(meta.read_text(encoding="utf-8"))
+            elif role.gather:
+                missing.append(index)
+                continue
             else:
                 began = time.perf_counter()
                 shard_rows, shard_metrics = fn(chunk)
@@ -113,4 +188,9 @@ def run_sharded(rows: Rows, size: int, shards_dir: str | Path, fn: ShardFn, *,
             task.advance(len(chunk))
             if reporting.active():  # a shard done by an earlier attempt too: its step is dropped if logged
                 report_shard(desc, metrics, len(chunk), start + len(chunk), len(rows), totals)
+    if missing:
+        raise ShardsMissing(f"{len(missing)} of {total} shards missing or holding other ids in {shards_dir}: "
+                            f"{missing[:20]}. Fix: run the step again; only the workers of those shards run")
+    if role.worker is not None:
+        raise WorkerDone(ran, total)
     return out, metrics, ran

@@ -21,8 +21,35 @@ from hala_exp.launch import JOBS_FILE
 from hala_exp.launch.causes import cause_and_fix
 from hala_exp.launch.queue import LIVE, cancel, job_states
 from hala_exp.launch.resume import resume_command
+from hala_exp.pipeline.fanout import GENERATION
 from hala_exp.pipeline.results import add_result
 from hala_exp.pipeline.store import Store
+from hala_exp.shards import PLAN, done_shards, read_plan
+
+
+def shard_progress(partial: Path) -> dict[str, Any]:
+    """`shards` "done/total" of a generation step's pass (and `rows_per_s` since its first shard
+    began, from file times: cheap), or nothing before its first worker has sized the pass."""
+    plan = read_plan(partial)
+    if not plan:
+        return {}
+    done = done_shards(partial)
+    out: dict[str, Any] = {"shards": f"{len(done)}/{plan['shards']}"}
+    if done:
+        rows = sum(min(plan["shard_rows"], plan["rows"] - i * plan["shard_rows"]) for i in done)
+        span = max((partial / f"shard-{i:05d}.jsonl").stat().st_mtime for i in done) - \
+            (partial / PLAN).stat().st_mtime
+        if span > 0:
+            out["rows_per_s"] = round(rows / span, 2)
+    return out
+
+
+def _stopped_workers(entry: dict[str, Any], stage: str) -> dict[str, str]:
+    """{worker index: how its array task ended} for each task of a fanned-out step that did not complete."""
+    tasks = {str(i): t for i, t in entry["tasks"].items()}
+    states = job_states(list(tasks.values()))
+    return {i: cause_and_fix(states.get(t), stage)[0] + f" (job {t})" for i, t in tasks.items()
+            if states.get(t) is None or states[t].state not in (*LIVE, "COMPLETED")}
 
 
 def _tail(path: str | None, lines: int) -> str:
@@ -78,6 +105,8 @@ def run_status(run_dir: Path, log_lines: int = 30) -> dict[str, Any]:
             if js and js.state not in LIVE and js.state != "COMPLETED":  # its job ended badly all the same
                 row["job_ended"] = cause_and_fix(js, e.get("stage", name))[0]
         else:
+            if e.get("stage") in GENERATION:
+                row.update(shard_progress(store.partial(name, e["key"])))
             slurm = js.state if js else "UNKNOWN"
             row["slurm_state"] = slurm
             row["reason"] = js.reason if js else "not known to squeue or sacct"
@@ -90,6 +119,8 @@ def run_status(run_dir: Path, log_lines: int = 30) -> dict[str, Any]:
                 row["state"] = "failed"
             if row["state"] in STOPPED:
                 row["cause"], row["fix"] = cause_and_fix(js, e.get("stage", name))
+                if e.get("tasks"):  # the gather stopped: say which workers did, and how
+                    row["workers_stopped"] = _stopped_workers(e, e.get("stage", name))
         steps[name] = row
     _causes(steps)
     never = [n for n, r in steps.items() if r["state"] == "pending" and "because" in r]
@@ -157,6 +188,9 @@ def format_report(report: dict[str, Any]) -> str:
             extra = r.get("reason", "") if r["state"] != "complete" else ""
         if r.get("restarts"):
             extra = f"{extra} requeued {r['restarts']}x".strip()
+        if r.get("shards") and r["state"] != "complete":
+            rate = f", {r['rows_per_s']} rows/s" if r.get("rows_per_s") else ""
+            extra = f"{extra} shards {r['shards']}{rate}".strip()
         job = r.get("job_id") or "-"
         lines.append(f"{r['state']:>11}  {name:<{width}}  {job:>8}  {extra or ''}".rstrip())
     for name in report["stopped"]:
@@ -170,6 +204,8 @@ def format_report(report: dict[str, Any]) -> str:
         lines.append(r.get("log_tail") or "(no log)")
         if Path(r.get("step_log") or "").is_file():
             lines.append(f"Its step's own log: {r['step_log']}")
+        for i, how in (r.get("workers_stopped") or {}).items():
+            lines.append(f"Worker {i}: {how}; its finished shards are kept, a rerun submits it alone.")
         lines.append(f"Fix: {r.get('fix', 'see its log')}.")
     if report["complete"]:
         lines.append(f"\nAll steps complete. Results: {Path(report['run_dir']) / 'results.json'}")

@@ -19,12 +19,14 @@ import submitit
 from omegaconf import DictConfig
 
 from hala_exp.launch import JOBS_FILE, LaunchError
+from hala_exp.launch.array import submit_fanned
 from hala_exp.launch.job import StepJob
 from hala_exp.launch.queue import LIVE, cancel, job_states, partition_limits
 from hala_exp.launch.registry import JobRegistry
 from hala_exp.launch.resources import Request, check_request, stage_request
 from hala_exp.pipeline.dispatch import interpreter_for, training_launch
 from hala_exp.pipeline.execute import make_spec
+from hala_exp.pipeline.fanout import parallelism_for, workers_for
 from hala_exp.pipeline.graph import Ref, build_graph, step_keys
 from hala_exp.pipeline.reuse import to_hash
 from hala_exp.pipeline.store import Store
@@ -108,9 +110,17 @@ def submit_run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
                 continue
             dep_ids = [entries[d]["job_id"] for d in deps]
             name = job_name(s.name, key)
+            fanned: dict[str, Any] = {}
             try:
-                job = _executor(cfg, folder, name, requests[s.name], dep_ids).submit(
-                    _job(cfg, s.stage, make_spec(s, keys, store, tracking), requests[s.name], run_dir))
+                step_job = _job(cfg, s.stage, make_spec(s, keys, store, tracking), requests[s.name], run_dir)
+                workers = workers_for(cfg.resources, s.stage)
+                if workers > 1:  # a job array of workers, then the gather: the step's job
+                    fanned = submit_fanned(lambda n, r, d: _executor(cfg, folder, n, r, d), name, step_job.spec,
+                                           requests[s.name], dep_ids, workers,
+                                           parallelism_for(cfg.resources, s.stage), step_job, prior)
+                    job = fanned.pop("gather")
+                else:
+                    job = _executor(cfg, folder, name, requests[s.name], dep_ids).submit(step_job)
             except submitit.core.utils.FailedJobError as e:
                 # all or nothing: no orphans waiting on a pipeline that is not there
                 cancel([entries[n]["job_id"] for n in submitted])
@@ -122,7 +132,7 @@ def submit_run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
             record = {"job_id": str(job.job_id), "job_name": name, "stdout": str(job.paths.stdout),
                       "stderr": str(job.paths.stderr), "run_dir": str(run_dir),
                       "submitted": datetime.now(timezone.utc).isoformat(),
-                      "resources": requests[s.name].as_dict()}
+                      "resources": requests[s.name].as_dict(), **fanned}
             registry.put(s.name, key, record)
             submitted.append(s.name)
             entries[s.name] = {**entry, **_public(record), "state": "submitted", "depends_on": deps}
@@ -133,7 +143,8 @@ def submit_run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
 
 
 def _public(record: dict[str, Any]) -> dict[str, Any]:
-    return {k: record[k] for k in ("job_id", "job_name", "stdout", "stderr", "resources") if k in record}
+    return {k: record[k] for k in ("job_id", "job_name", "stdout", "stderr", "resources", "workers", "tasks",
+                                   "array_parallelism") if k in record}
 
 
 def print_jobs(jobs: dict[str, Any], run_dir: Path) -> None:

@@ -114,11 +114,14 @@ def run_elsewhere(spec: dict[str, Any], command: list[str], work_dir: Path, echo
 
 def run_step(spec: dict[str, Any], python: str | None, work_dir: Path,
              launch: list[str] | None = None, echo: bool = True,
-             on_progress: progress.Listener | None = None) -> tuple[dict[str, Any], bool]:
+             on_progress: progress.Listener | None = None, workers: int = 1,
+             gpus: int = 0) -> tuple[dict[str, Any], bool]:
     """(record, ran): in this process when `python` is None and there is no `launch` command,
     in `python` as a subprocess, or under `launch` (an `accelerate launch` argv with `{spec}`):
     then every rank writes into one work dir made here, which rank 0 commits. A subprocess's output
-    goes to `<work_dir>/<step>.log`, also to stderr with `echo`; its progress to `on_progress`."""
+    goes to `<work_dir>/<step>.log`, also to stderr with `echo`; its progress to `on_progress`.
+    With `workers` > 1 (a generation step) that many worker processes compute its shards first,
+    over `gpus` GPUs split between them, and the step then gathers them (`fanout`)."""
     store = Store(spec["store"])
     existing, _ = store.reuse(spec["name"], spec["key"])  # a broken entry is moved aside: run again
     if existing is not None:
@@ -133,6 +136,11 @@ def run_step(spec: dict[str, Any], python: str | None, work_dir: Path,
         existing = store.record(spec["name"], spec["key"])
         if not mine or existing is not None:
             return existing or _record_after_wait(store, spec), False
+        if workers > 1:
+            from hala_exp.pipeline.fanout import gather_spec, run_local
+
+            run_local(spec, python, work_dir, workers, gpus)
+            spec = gather_spec(spec, workers)
         if launch is None:
             if python is None:
                 return execute(spec)

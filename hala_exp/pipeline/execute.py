@@ -56,10 +56,15 @@ def make_spec(step: Step, keys: dict[str, str], store: Store,
             "tracking": tracking}
 
 
-def _call(spec: dict[str, Any], out: Path) -> dict[str, float]:
+def call_stage(spec: dict[str, Any], out: Path) -> dict[str, float]:
+    """The stage function on the spec, as the spec's worker or gather when it has a shard role."""
+    from hala_exp.pipeline.fanout import role_of
+    from hala_exp.shards import assigned
+
     module, func = spec["fn"].split(":")
     fn = getattr(importlib.import_module(module), func)
-    metrics = fn(OmegaConf.create(spec["config"]), dict(spec["inputs"]), out)
+    with assigned(role_of(spec)):
+        metrics = fn(OmegaConf.create(spec["config"]), dict(spec["inputs"]), out)
     return {k: float(v) for k, v in (metrics or {}).items()}
 
 
@@ -95,7 +100,7 @@ def _execute(spec: dict[str, Any]) -> tuple[dict[str, Any], bool]:
                 work = store.begin(spec["name"], spec["key"])
         tracker.start(work)
         started = time.time()
-        metrics = _call(spec, work)
+        metrics = call_stage(spec, work)
         if shared and _rank() != 0:
             return {}, True
         record = {"stage": spec["stage"], "name": spec["name"], "key": spec["key"], "version": spec["version"],
@@ -132,8 +137,15 @@ def main(argv: list[str] | None = None) -> int:
     spec = json.loads(Path(args[0]).read_text(encoding="utf-8"))
     # Run by the pipeline: progress goes back as marker lines in this output, which it reads.
     reporting = os.environ.get(progress.ENV) == "1"
+    from hala_exp.pipeline.fanout import role_of, work
+
     try:
         with progress.listening(progress.line_writer(sys.stdout)) if reporting else contextlib.nullcontext():
+            if role_of(spec).worker is not None:  # one worker of a fanned-out step: its shards only
+                with stopping.handling(spec["name"]):
+                    ran = work(spec)
+                log.info("%s worker of %s %s", "ran" if ran else "nothing left for", spec["name"], spec["key"])
+                return 0
             _, ran = execute(spec)
     except stopping.Stopped as e:
         log.error("%s: not committed; exiting with status %d", e, e.exit_code)

@@ -29,6 +29,7 @@ from hala_exp.console.live import Console, open_console
 from hala_exp.io import write_json
 from hala_exp.pipeline.dispatch import interpreter_for, run_step, training_launch
 from hala_exp.pipeline.execute import make_spec
+from hala_exp.pipeline.fanout import workers_for
 from hala_exp.pipeline.graph import Step, build_graph, step_keys
 from hala_exp.pipeline.lease import describe, holder_of
 from hala_exp.pipeline.results import add_result
@@ -168,7 +169,9 @@ class _Run:
                 log.info("step   %-28s %s", step.name, spec["key"])
                 try:
                     record, ran = run_step(spec, python, self.run_dir / "steps", self._launch(step, python),
-                                           echo=not self.quiet, on_progress=self.console.progress)
+                                           echo=not self.quiet, on_progress=self.console.progress,
+                                           workers=workers_for(self.cfg.get("resources"), step.stage),
+                                           gpus=int(self.cfg.runtime.get("gpus_per_node") or 0))
                 except Exception:
                     traceback.print_exc()  # the whole traceback into the step's log (verbose: the console)
                     raise
