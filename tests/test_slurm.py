@@ -195,7 +195,8 @@ def test_a_failing_stage_cancels_its_dependents_and_is_reported_with_its_log(swe
     assert report["failed"] == ["sft"] and steps["sft"]["state"] == "failed"
     assert steps["merge"]["state"] == "cancelled" and steps["merge"]["because"] == "sft"
     assert steps["sft"]["cause"].startswith("FAILED with exit 1")
-    assert "load_tokenizer" in steps["sft"]["log_tail"] and "OSError" in steps["sft"]["log_tail"]
+    # transformers finds no tokenizer files in the directory
+    assert "load_tokenizer" in steps["sft"]["log_tail"] and "ValueError" in steps["sft"]["log_tail"]
     text = format_report(report)
     assert "Stopped: sft" in text and "because sft failed" in text and "Because of it, cancelled or never run (1): merge" in text
     status = subprocess.run([sys.executable, "-m", "hala_exp.launch.status", str(run_dir)],
