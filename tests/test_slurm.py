@@ -72,7 +72,10 @@ def test_sweep_runs_the_pipeline_end_to_end_through_slurm(sweep):
     merged = []
     for point in sweep["points"]:
         results = json.loads((point / "results.json").read_text())
-        assert len(results["stages"]) == 24 and {s["status"] for s in results["stages"].values()} == {"ran"}
+        stages = results["stages"]
+        assert len(stages) == 24 and {s["status"] for n, s in stages.items() if not n.startswith("source.")} == {"ran"}
+        # a source snapshot takes a second: a later point can find it done by an earlier one's job
+        assert {s["status"] for n, s in stages.items() if n.startswith("source.")} <= {"ran", "reused"}
         assert results["metrics"]["judge.accept_rate"] >= 0
         assert "evaluate.translator.translation.bleu" in results["metrics"]
         merged.append(results["stages"]["merge"]["key"])
