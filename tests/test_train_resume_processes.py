@@ -130,7 +130,10 @@ def test_sigkill_after_a_checkpoint_resumes_to_the_same_weights_and_train_loss(s
     stops = [0]
     for _ in range(2):  # killed twice: the second attempt resumes, checkpoints, and is killed in turn
         proc = _step(spec, log)
-        _until_checkpoint(store, lambda: proc.poll() is None, after=stops[-1])
+        try:
+            _until_checkpoint(store, lambda: proc.poll() is None, after=stops[-1])
+        except AssertionError as e:  # say how the attempt ended: its exit status and the end of its log
+            raise AssertionError(f"{e}; exit {proc.returncode}:\n{log.read_text()[-3000:]}") from None
         os.killpg(proc.pid, signal.SIGKILL)
         assert proc.wait() == -signal.SIGKILL
         assert store.record("sft", KEY) is None
