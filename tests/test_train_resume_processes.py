@@ -124,7 +124,18 @@ def straight(tiny_lfm2, tmp_path_factory) -> Store:
     return store
 
 
-def test_sigkill_after_a_checkpoint_resumes_to_the_same_weights_and_train_loss(straight, tiny_lfm2, tmp_path):
+@pytest.fixture
+def parent_service() -> None:
+    """A W&B service running in this process, as in a driver that ran a tracked step in-process: wandb
+    exports its token (WANDB_SERVICE), so every step process started from here inherits it."""
+    import wandb
+
+    wandb.setup()
+    assert os.environ.get("WANDB_SERVICE")
+
+
+def test_sigkill_after_a_checkpoint_resumes_to_the_same_weights_and_train_loss(straight, tiny_lfm2, tmp_path,
+                                                                              parent_service):
     spec, store = _spec(tmp_path, tiny_lfm2, tracked=True)
     log = tmp_path / "step.log"
     stops = [0]

@@ -8,6 +8,7 @@ directory as `tracking.json`, so a requeued execution continues the same run.
 
 from __future__ import annotations
 
+import os
 import re
 import uuid
 from pathlib import Path
@@ -38,6 +39,19 @@ def _uri(path_or_id: str) -> str:
     return p.resolve().as_uri() if p.exists() else f"https://huggingface.co/{path_or_id}"
 
 
+def own_service() -> None:
+    """Forget a W&B service token inherited from a parent process (wandb exports it as WANDB_SERVICE).
+
+    Sharing the parent's service ties this step's run to it: a step killed with SIGKILL leaves its run
+    open there, so its resumed attempt is refused ("run ID ... is in use"), and on another Slurm node
+    the token names a socket that is not there. A step starts its own service, which ends with it.
+    """
+    token = os.environ.get("WANDB_SERVICE", "")
+    match = re.match(r"[^-]+-(\d+)-", token)
+    if token and (match is None or int(match.group(1)) != os.getpid()):
+        del os.environ["WANDB_SERVICE"]
+
+
 class StepRun:
     """A no-op without a tracking context in the spec; otherwise start / finish / fail one W&B run."""
 
@@ -65,6 +79,7 @@ class StepRun:
         config.update({f"step.inputs.{k}": v for k, v in spec["inputs"].items()})
         config.update({f"step.input_keys.{k}": v for k, v in spec["input_keys"].items()})
         Path(ctx["dir"]).mkdir(parents=True, exist_ok=True)
+        own_service()
         self.run = wandb.init(
             project=ctx["project"], entity=ctx["entity"], group=ctx["group"], job_type=spec["stage"],
             name=scrub_text(f"{ctx['experiment']} {spec['name']}{label}"), id=run_id, resume="allow",
