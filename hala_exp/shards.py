@@ -84,6 +84,11 @@ class ShardsMissing(RuntimeError):
 _ROLE: contextvars.ContextVar[Role] = contextvars.ContextVar("hala_shard_role", default=Role())
 
 
+def current_role() -> Role:
+    """The role the sharded passes of this context run as (all of the pass, by default)."""
+    return _ROLE.get()
+
+
 @contextlib.contextmanager
 def assigned(role: Role) -> Iterator[None]:
     """Run the sharded passes inside as `role`."""

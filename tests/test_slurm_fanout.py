@@ -27,10 +27,14 @@ SLOW = ["data.bootstrap.rows=48", "engine.shard_rows=6", "teacher.max_new_tokens
 COMMON = [f"targets=[{STEP}]", "teacher.fp8=false"]
 
 
-def hala(cluster: str, run_dir: Path, store: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "hala_exp.cli", f"cluster={cluster}", *COMMON, *args,
+def cli(cluster: str, run_dir: Path, store: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "hala_exp.cli", f"cluster={cluster}", *args,
                            f"store={store}", f"hydra.run.dir={run_dir}", f"logger.dir={run_dir / 'wb'}"],
                           capture_output=True, text=True, timeout=900, check=False)
+
+
+def hala(cluster: str, run_dir: Path, store: Path, *args: str) -> subprocess.CompletedProcess:
+    return cli(cluster, run_dir, store, *COMMON, *args)
 
 
 def outputs(store: Path) -> dict[str, bytes]:
@@ -142,3 +146,27 @@ def test_a_killed_task_is_resubmitted_alone_and_nothing_is_lost_or_doubled(base)
     assert len(ran) == 1 and f"ran {4 - len(odd_done)} of its shards" in ran[0], ran  # finished ones kept
     assert outputs(store) == base["expected"]["slow"]
     check_ids(store, 48)
+
+
+def test_a_lighteval_suite_over_a_two_task_array_gives_the_single_job_scores(tmp_path):
+    """The smoke suite's six subsets as two groups, one per array task, gathered by the step's job."""
+    step = "evaluate.student_base"
+    args = ["eval=smoke", "eval.lighteval.max_samples=4", f"targets=[{step}]"]
+    local = cli("local", tmp_path / "local", tmp_path / "store-local", *args)
+    assert local.returncode == 0, local.stderr[-3000:]
+    single = json.loads((tmp_path / "local" / "results.json").read_text())["stages"][step]
+
+    run_dir = tmp_path / "array"
+    proc = cli("local_slurm", run_dir, tmp_path / "store-array", *args,
+               "resources.stages.evaluate_lighteval.workers=2")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    e = json.loads((run_dir / "jobs.json").read_text())["steps"][step]
+    assert e["workers"] == 2 and sorted(e["tasks"]) == ["0", "1"]
+    report = wait(run_dir, 900)
+    assert report["complete"], format_report(report)
+    (out,) = (tmp_path / "store-array" / step).iterdir()
+    assert out.name == single["key"]  # the workers are not part of the key
+    record = json.loads((out / "record.json").read_text())
+    expected = json.loads((Path(single["dir"]) / "record.json").read_text())
+    assert record["metrics"] == expected["metrics"] and record["metrics"]["smoke.average"] >= 0
+    assert json.loads((out / "metrics.json").read_text())["groups"] == 2

@@ -172,6 +172,9 @@ def _check_eval(ev: DictConfig, check_data: bool) -> None:
             _fail(f"{key}.path", src.path, "this local file does not exist",
                   f"point it at a copy of the dataset's {src.split} split, or set {key}.format=hub")
     lcfg = ev.lighteval
+    if lcfg.tasks_per_shard is not None and lcfg.tasks_per_shard < 1:
+        _fail("eval.lighteval.tasks_per_shard", lcfg.tasks_per_shard, "a group holds at least one task",
+              "set a positive count, or null to split the tasks evenly over the step's workers")
     for task, path in (lcfg.data_dirs or {}).items() if check_data else ():
         if not resolve_path(path).is_dir():
             _fail(f"eval.lighteval.data_dirs.{task}", path, "this local dataset directory does not exist",

@@ -306,6 +306,9 @@ class LightevalConfig:
     metric: str = "acc"
     max_samples: Optional[int] = None
     batch_size: int = 8  # questions per forward batch
+    # Tasks (subsets) one lighteval run evaluates, each group committed on its own so a kill loses one
+    # group; null: the tasks split evenly over the step's workers (one group when it has one worker).
+    tasks_per_shard: Optional[int] = None
 
 
 @dataclass

@@ -217,34 +217,35 @@ def model_config(backend: str, model_name: str, batch_size: int, device: str, ca
     return cfg, ParallelismManager.ACCELERATE
 
 
-def run_lighteval(model_dir: str, tasks: list[str], out_dir: Path, custom_tasks: str | None = None,
-                  data_dir: str | None = None, max_samples: int | None = None, batch_size: int = 8,
-                  device: str = "cpu", exclude: list[str] | None = None,
-                  data_dirs: dict[str, str] | None = None,
-                  engine: dict[str, Any] | None = None,
-                  extra_custom_tasks: list[tuple[str, str | None]] | None = None) -> dict[str, float]:
-    """Evaluate `model_dir` on lighteval `tasks` ("name|fewshot"); details and results go to `out_dir`.
+def prepare(tasks: list[str], custom_tasks: str | None = None, data_dir: str | None = None,
+            exclude: list[str] | None = None, data_dirs: dict[str, str] | None = None,
+            extra_custom_tasks: list[tuple[str, str | None]] | None = None
+            ) -> tuple[list[tuple[str, int]], types.ModuleType]:
+    """(the tasks expanded to registered (name, fewshot) pairs, the custom-tasks module lighteval gets).
 
-    A name without `:` runs all its subsets but those in `exclude`; `data_dirs` maps task names to
-    local dataset directories (see `suites`). The custom tasks are those of `custom_tasks` (on
-    `data_dir`) and of each (module, data_dir) pair of `extra_custom_tasks`. `batch_size` is
-    questions per forward batch (see CHOICES_PER_QUESTION); `device` may be "auto". Task names are
-    checked before the model loads. `engine` (the engine config) with backend vllm runs lighteval's
-    vLLM model instead.
+    Names are checked here, before any model loads.
     """
-    from lighteval.logging.evaluation_tracker import EvaluationTracker
-    from lighteval.pipeline import Pipeline, PipelineParameters
-
     from hala_exp.evaluation.suites import resolve, task_module
-    from hala_exp.models.loading import pick_device
 
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     block_tiny_benchmarks_download()
     block_nltk_download()
     custom = custom_tasks_module([(custom_tasks, data_dir), *(extra_custom_tasks or [])])
     expanded, configs, base = resolve(list(tasks), custom, exclude or ())
-    module = task_module(expanded, configs, base, custom, data_dirs)
+    return expanded, task_module(expanded, configs, base, custom, data_dirs)
+
+
+def evaluate(model_dir: str, expanded: list[tuple[str, int]], module: types.ModuleType, out_dir: Path,
+             max_samples: int | None = None, batch_size: int = 8, device: str = "cpu",
+             engine: dict[str, Any] | None = None) -> dict[str, dict[str, float]]:
+    """lighteval's raw results (`{"task:subset|k": {metric: value}}`) for `expanded` on `model_dir`;
+    its details and results files go to `out_dir`."""
+    from lighteval.logging.evaluation_tracker import EvaluationTracker
+    from lighteval.pipeline import Pipeline, PipelineParameters
+
+    from hala_exp.models.loading import pick_device
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
     device = pick_device(device)
     model_name = _model_view(model_dir, out_dir)
     try:
@@ -261,10 +262,35 @@ def run_lighteval(model_dir: str, tasks: list[str], out_dir: Path, custom_tasks:
         pipeline.evaluate()
         pipeline.save_and_push_results()
         _unnest_details(out_dir, model_name)
-        flat = flatten_results(pipeline.get_results()["results"])
+        return pipeline.get_results()["results"]
     finally:
         shutil.rmtree(out_dir / VIEW, ignore_errors=True)
-    write_json(out_dir / "metrics.json", {"model": str(model_dir), "tasks": list(tasks),
-                                          "expanded": [f"{n}|{k}" for n, k in expanded],
-                                          "data_dirs": dict(data_dirs or {}), "metrics": flat})
+
+
+def write_metrics(out_dir: Path, model_dir: str, tasks: list[str], expanded: list[tuple[str, int]],
+                  data_dirs: dict[str, str] | None, flat: dict[str, float], **extra: Any) -> None:
+    write_json(Path(out_dir) / "metrics.json", {"model": str(model_dir), "tasks": list(tasks),
+                                                "expanded": [f"{n}|{k}" for n, k in expanded],
+                                                "data_dirs": dict(data_dirs or {}), "metrics": flat, **extra})
+
+
+def run_lighteval(model_dir: str, tasks: list[str], out_dir: Path, custom_tasks: str | None = None,
+                  data_dir: str | None = None, max_samples: int | None = None, batch_size: int = 8,
+                  device: str = "cpu", exclude: list[str] | None = None,
+                  data_dirs: dict[str, str] | None = None,
+                  engine: dict[str, Any] | None = None,
+                  extra_custom_tasks: list[tuple[str, str | None]] | None = None) -> dict[str, float]:
+    """Evaluate `model_dir` on lighteval `tasks` ("name|fewshot"); details and results go to `out_dir`.
+
+    A name without `:` runs all its subsets but those in `exclude`; `data_dirs` maps task names to
+    local dataset directories (see `suites`). The custom tasks are those of `custom_tasks` (on
+    `data_dir`) and of each (module, data_dir) pair of `extra_custom_tasks`. `batch_size` is
+    questions per forward batch (see CHOICES_PER_QUESTION); `device` may be "auto". Task names are
+    checked before the model loads. `engine` (the engine config) with backend vllm runs lighteval's
+    vLLM model instead.
+    """
+    expanded, module = prepare(tasks, custom_tasks, data_dir, exclude, data_dirs, extra_custom_tasks)
+    results = evaluate(model_dir, expanded, module, Path(out_dir), max_samples, batch_size, device, engine)
+    flat = flatten_results(results)
+    write_metrics(Path(out_dir), model_dir, tasks, expanded, data_dirs, flat)
     return flat

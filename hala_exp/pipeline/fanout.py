@@ -33,7 +33,8 @@ from hala_exp.pipeline.store import Store
 from hala_exp.shards import Role, WorkerDone, assigned, done_shards, read_plan
 
 log = logging.getLogger("hala_exp")
-GENERATION = ("translate_bootstrap", "judge", "translate_corpus")  # stages whose rows go through run_sharded
+# Stages whose work goes through run_sharded (rows, or lighteval task groups): they can fan out.
+GENERATION = ("translate_bootstrap", "judge", "translate_corpus", "evaluate_lighteval")
 ROLE = "shards_role"  # spec field: {"worker": i, "workers": W} or {"gather": true, "workers": W}
 
 

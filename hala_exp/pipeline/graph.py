@@ -171,12 +171,15 @@ def _dpo(b: _Builder, tuned: Ref | str) -> Ref:
 def _lighteval(b: _Builder, students: dict[str, Ref | str]) -> None:
     engine = _plain(b.cfg.engine)
     # `extra_custom_tasks` came later: left out while empty, so suites without it keep their keys
-    lighteval = {k: v for k, v in _plain(b.cfg.eval.lighteval).items() if k != "extra_custom_tasks" or v}
+    # How the tasks are grouped changes only how the work is split, never a score: not in the key.
+    lighteval = {k: v for k, v in _plain(b.cfg.eval.lighteval).items()
+                 if (k != "extra_custom_tasks" or v) and k != "tasks_per_shard"}
     if b.cfg.eval.lighteval.tasks:
         for system, model in students.items():
             b.add(f"evaluate.{system}", "evaluate_lighteval", "hala_exp.stages.evaluate:run_lighteval",
                   {"eval": {"lighteval": lighteval}, "engine": engine},
-                  {"model": model})
+                  {"model": model}, partial="shards",
+                  options={"tasks_per_shard": b.cfg.eval.lighteval.tasks_per_shard})
 
 
 def build_allam_graph(cfg: DictConfig) -> list[Step]:

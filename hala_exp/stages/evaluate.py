@@ -84,7 +84,11 @@ def score_rows(scores: dict[str, float], suite: str | None) -> list[list]:
 
 
 def run_lighteval(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
-    """lighteval's tasks (`eval.lighteval`) on `inputs["model"]`; flat `task[.subset].metric` scores."""
+    """lighteval's tasks (`eval.lighteval`) on `inputs["model"]`; flat `task[.subset].metric` scores.
+
+    With `inputs["shards"]` (the step's resumable folder) the tasks run in groups of
+    `options.tasks_per_shard` (see `evaluation.lighteval_groups`), which the step's workers share.
+    """
     from hala_exp.evaluation.lighteval_run import run_lighteval as run
     from hala_exp.evaluation.suites import custom_sources, suite_scores
 
@@ -93,10 +97,17 @@ def run_lighteval(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[st
         return {}
     (custom, data_dir), *extra = custom_sources(lcfg)
     data_dirs = {task: str(resolve_path(d)) for task, d in (lcfg.get("data_dirs") or {}).items()}
-    scores = run(inputs["model"], list(lcfg.tasks), out, custom_tasks=custom, data_dir=data_dir,
-                 max_samples=lcfg.max_samples, batch_size=lcfg.batch_size, device=cfg.engine.device,
-                 exclude=list(lcfg.get("exclude") or []), data_dirs=data_dirs,
-                 engine=OmegaConf.to_container(cfg.engine, resolve=True), extra_custom_tasks=extra)
+    kwargs = {"custom_tasks": custom, "data_dir": data_dir, "max_samples": lcfg.max_samples,
+              "batch_size": lcfg.batch_size, "device": cfg.engine.device, "exclude": list(lcfg.get("exclude") or []),
+              "data_dirs": data_dirs, "engine": OmegaConf.to_container(cfg.engine, resolve=True),
+              "extra_custom_tasks": extra}
+    if "shards" in inputs:  # as a step: task groups committed one by one, maybe over several workers
+        from hala_exp.evaluation.lighteval_groups import run_grouped
+
+        per_shard = (cfg.get("options") or {}).get("tasks_per_shard")
+        scores = run_grouped(inputs["model"], list(lcfg.tasks), out, Path(inputs["shards"]), per_shard, **kwargs)
+    else:
+        scores = run(inputs["model"], list(lcfg.tasks), out, **kwargs)
     if lcfg.get("suite"):
         scores.update(suite_scores(scores, list(lcfg.tasks), lcfg.suite, lcfg.metric))
     reporting.table("eval/scores", ["task", "subset", "metric", "value"], score_rows(scores, lcfg.get("suite")))
