@@ -132,3 +132,16 @@ def test_status_counts_a_running_passs_shards(tmp_path):
         run_sharded(rows, 2, tmp_path, _upper)
     got = shard_progress(tmp_path)
     assert got["shards"] == "2/3"  # shards 0 and 2 of 3
+
+
+def test_status_counts_each_workers_shards_and_rate(tmp_path):
+    from hala_exp.launch.status import worker_progress
+
+    rows = [{"id": i, "text": str(i)} for i in range(5)]
+    with assigned(Role(worker=0, workers=2)), pytest.raises(WorkerDone):
+        run_sharded(rows, 2, tmp_path, _upper)
+    for i, seconds in ((0, 0.5), (2, 0.5)):  # the compute time each shard recorded: 3 rows in 1 s
+        meta = tmp_path / f"shard-{i:05d}.json"
+        meta.write_text(json.dumps({**json.loads(meta.read_text()), "seconds": seconds}))
+    assert worker_progress(tmp_path, 2) == {"0": {"shards": "2/2", "rows_per_s": 3.0}, "1": {"shards": "0/1"}}
+    assert worker_progress(tmp_path, 1) == {}

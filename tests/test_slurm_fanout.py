@@ -137,8 +137,12 @@ def test_a_killed_task_is_resubmitted_alone_and_nothing_is_lost_or_doubled(base)
     assert second["state"] == "submitted" and second["tasks"]["1"] != first["tasks"]["1"]
     assert second["tasks"].get("0", first["tasks"]["0"]) == first["tasks"]["0"]  # worker 0 not submitted again
     # the status of a running fanned-out step counts its shards
-    live = run_status(run_dir / "again")["steps"][STEP]
+    now = run_status(run_dir / "again")
+    live = now["steps"][STEP]
     assert live["state"] == "complete" or live.get("shards", "").endswith("/8"), live
+    if live["state"] != "complete":  # and each worker's: worker 1 resumes with some of its 4 done
+        assert live["worker_shards"]["1"]["shards"].endswith("/4"), live
+        assert "worker 1: shards" in format_report(now), live
     report = wait(run_dir / "again", 900)
     assert report["complete"], format_report(report)
     logs = [p.read_text() for p in (run_dir / "again" / "slurm").glob("*/*_log.err")]

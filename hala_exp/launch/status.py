@@ -44,6 +44,31 @@ def shard_progress(partial: Path) -> dict[str, Any]:
     return out
 
 
+def worker_progress(partial: Path, workers: int) -> dict[str, dict[str, Any]]:
+    """Per worker of a fanned-out step: its `shards` "done/total" and, once it has committed one,
+    `rows_per_s` over the compute time its shards record (model loading and waits left out)."""
+    plan = read_plan(partial)
+    if not plan or workers < 2:
+        return {}
+    done = set(done_shards(partial))
+    out: dict[str, dict[str, Any]] = {}
+    for w in range(workers):
+        mine = range(w, plan["shards"], workers)
+        finished = [i for i in mine if i in done]
+        row: dict[str, Any] = {"shards": f"{len(finished)}/{len(mine)}"}
+        rows = seconds = 0.0
+        for i in finished:
+            try:
+                seconds += float(json.loads((partial / f"shard-{i:05d}.json").read_text())["seconds"])
+            except (OSError, ValueError, KeyError):
+                continue
+            rows += min(plan["shard_rows"], plan["rows"] - i * plan["shard_rows"])
+        if seconds > 0:
+            row["rows_per_s"] = round(rows / seconds, 2)
+        out[str(w)] = row
+    return out
+
+
 def _stopped_workers(entry: dict[str, Any], stage: str) -> dict[str, str]:
     """{worker index: how its array task ended} for each task of a fanned-out step that did not complete."""
     tasks = {str(i): t for i, t in entry["tasks"].items()}
@@ -107,6 +132,8 @@ def run_status(run_dir: Path, log_lines: int = 30) -> dict[str, Any]:
         else:
             if e.get("stage") in GENERATION:
                 row.update(shard_progress(store.partial(name, e["key"])))
+                if e.get("workers", 1) > 1:
+                    row["worker_shards"] = worker_progress(store.partial(name, e["key"]), e["workers"])
             slurm = js.state if js else "UNKNOWN"
             row["slurm_state"] = slurm
             row["reason"] = js.reason if js else "not known to squeue or sacct"
@@ -193,6 +220,10 @@ def format_report(report: dict[str, Any]) -> str:
             extra = f"{extra} shards {r['shards']}{rate}".strip()
         job = r.get("job_id") or "-"
         lines.append(f"{r['state']:>11}  {name:<{width}}  {job:>8}  {extra or ''}".rstrip())
+        if r["state"] != "complete":
+            for i, w in (r.get("worker_shards") or {}).items():
+                rate = f", {w['rows_per_s']} rows/s" if w.get("rows_per_s") else ""
+                lines.append(f"{'':>11}  {'':<{width}}  {'':>8}  worker {i}: shards {w['shards']}{rate}")
     for name in report["stopped"]:
         r = steps[name]
         head = f"{name} {r['state']}" if r["state"] != "complete" else name
