@@ -204,15 +204,15 @@ def _check_engine(e: DictConfig) -> None:
 
 
 def _check_runtime(cfg: DictConfig) -> None:
-    from hala_exp.pipeline.graph import VERSIONS
+    from hala_exp.stages import STAGES
 
     rt = cfg.runtime
     for stage, env in rt.stages.items():
         if env is None:
             continue
-        if stage not in VERSIONS:
+        if stage not in STAGES:
             _fail(f"runtime.stages.{stage}", env, "is not a stage",
-                  f"use one of {', '.join(sorted(VERSIONS))}")
+                  f"use one of {', '.join(sorted(STAGES))}")
         if env not in rt.envs and "/" not in env:
             _fail(f"runtime.stages.{stage}", env, "names no environment of runtime.envs and is not a path",
                   f"add runtime.envs.{env}=/path/to/python or give the interpreter's path")

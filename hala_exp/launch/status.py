@@ -21,10 +21,10 @@ from hala_exp.launch import JOBS_FILE
 from hala_exp.launch.causes import cause_and_fix
 from hala_exp.launch.queue import LIVE, cancel, job_states
 from hala_exp.launch.resume import resume_command
-from hala_exp.pipeline.fanout import GENERATION
 from hala_exp.pipeline.results import add_result
 from hala_exp.pipeline.store import Store
 from hala_exp.shards import PLAN, done_shards, read_plan
+from hala_exp.stages import STAGES
 
 
 def shard_progress(partial: Path) -> dict[str, Any]:
@@ -130,7 +130,7 @@ def run_status(run_dir: Path, log_lines: int = 30) -> dict[str, Any]:
             if js and js.state not in LIVE and js.state != "COMPLETED":  # its job ended badly all the same
                 row["job_ended"] = cause_and_fix(js, e.get("stage", name))[0]
         else:
-            if e.get("stage") in GENERATION:
+            if e.get("stage") in STAGES and STAGES[e["stage"]].sharded:
                 row.update(shard_progress(store.partial(name, e["key"])))
                 if e.get("workers", 1) > 1:
                     row["worker_shards"] = worker_progress(store.partial(name, e["key"]), e["workers"])

@@ -30,11 +30,6 @@ from hala_exp.training.launch import SPEC
 
 log = logging.getLogger("hala_exp")
 TAIL_LINES = 40
-# Training stages: stage -> (config group of the model trained, the config key of its bf16 switch).
-# Each runs under `accelerate launch` when given more than one GPU (or node).
-TRAINING = {"train_translator": ("translator", "train.bf16"), "sft": ("model", "train.bf16"),
-            "sft_sources": ("model", "train.bf16"), "cpt": ("model", "allam.cpt.bf16"),
-            "dpo": ("model", "dpo.bf16")}
 
 
 class StepFailed(RuntimeError):
@@ -161,22 +156,23 @@ def _record_after_wait(store: Store, spec: dict[str, Any]) -> dict[str, Any]:
 
 def training_launch(cfg: DictConfig, stage: str, python: str | None, gpus_per_node: int | None = None,
                     nodes: int | None = None) -> list[str] | None:
-    """The `accelerate launch` argv for a training stage on more than one GPU, else None.
+    """The `accelerate launch` argv for a training stage (its declaration's `trains`) on more than
+    one GPU, else None.
 
     GPUs and nodes are `runtime.*` locally; a Slurm job passes what it was allocated. Across nodes
     the argv is one node's launcher, completed on each node (`hala_exp.launch.nodes`).
     """
     from omegaconf import OmegaConf
 
+    from hala_exp.stages import STAGES
     from hala_exp.training.launch import accelerate_command, choose_strategy
 
     rt = cfg.runtime
     gpus = rt.gpus_per_node if gpus_per_node is None else gpus_per_node
     nodes = rt.nodes if nodes is None else nodes
-    if stage not in TRAINING or gpus * nodes <= 1:
+    trains = STAGES[stage].trains if stage in STAGES else None
+    if trains is None or gpus * nodes <= 1:
         return None
-    group, bf16 = TRAINING[stage]
-    model = cfg[group]
-    strategy = choose_strategy(cfg.train.distributed, model.params_b, cfg.train.ddp_max_params_b)
+    strategy = choose_strategy(cfg.train.distributed, cfg[trains.model].params_b, cfg.train.ddp_max_params_b)
     return accelerate_command(python or sys.executable, strategy, gpus, nodes,
-                              rt.main_process_port, "bf16" if OmegaConf.select(cfg, bf16) else "no")
+                              rt.main_process_port, "bf16" if OmegaConf.select(cfg, trains.bf16) else "no")

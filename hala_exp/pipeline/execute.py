@@ -24,12 +24,10 @@ from hala_exp import progress, stopping
 from hala_exp.pipeline.graph import Ref, Step
 from hala_exp.pipeline.provenance import package_versions
 from hala_exp.pipeline.store import Store
+from hala_exp.stages import STAGES
 from hala_exp.tracking.step_run import StepRun
 
 log = logging.getLogger("hala_exp")
-# Stages with no W&B run: a source snapshot's counts are in results.json; a run per source would
-# only crowd the project's runs table.
-UNTRACKED = ("snapshot",)
 
 
 def make_spec(step: Step, keys: dict[str, str], store: Store,
@@ -41,7 +39,7 @@ def make_spec(step: Step, keys: dict[str, str], store: Store,
     A step with resumable state gets `inputs[step.partial]` ("shards", "checkpoints"): a directory
     outside the work dir, kept across kills and requeues, deleted once the output is committed.
     """
-    if step.stage in UNTRACKED:
+    if not STAGES[step.stage].tracked:  # e.g. a source snapshot: its counts are in results.json
         tracking = None
     inputs = {k: (str(store.path(v.step, keys[v.step]) / v.sub) if isinstance(v, Ref) else v)
               for k, v in step.inputs.items()}

@@ -33,14 +33,15 @@ from hala_exp.pipeline.store import Store
 from hala_exp.shards import Role, WorkerDone, assigned, done_shards, read_plan
 
 log = logging.getLogger("hala_exp")
-# Stages whose work goes through run_sharded (rows, or lighteval task groups): they can fan out.
-GENERATION = ("translate_bootstrap", "judge", "translate_corpus", "evaluate_lighteval")
 ROLE = "shards_role"  # spec field: {"worker": i, "workers": W} or {"gather": true, "workers": W}
 
 
 def workers_for(resources: DictConfig | None, stage: str) -> int:
-    """`resources.stages.<stage>.workers` for a generation stage (1 when unset or another stage)."""
-    if stage not in GENERATION or resources is None:
+    """`resources.stages.<stage>.workers` for a sharded stage (1 when unset or another stage)."""
+    from hala_exp.stages import STAGES
+
+    info = STAGES.get(stage)
+    if info is None or not info.sharded or resources is None:
         return 1
     own = (resources.get("stages") or {}).get(stage) or {}
     n = own.get("workers") or (resources.get("default") or {}).get("workers") or 1

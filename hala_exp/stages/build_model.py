@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from hala_exp.data.paths import SAMPLES_DIR
 from hala_exp.data.samples_text import sample_texts
+from hala_exp.stages.info import StageInfo, pick
 from hala_exp.training.sft import Hyper, pair, train_sft
 
 WARMUP_TRAIN = {"name": "warmup", "epochs": 1.0, "max_steps": -1, "warmup_ratio": 0.0,
@@ -64,3 +65,15 @@ def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
         metrics.update({f"warmup.{k}": v for k, v in warm.items()})
         shutil.rmtree(init)
     return metrics
+
+
+def key_config(cfg: DictConfig, group: str, prompts: list[str]) -> dict:
+    """The tiny model's shape and the trainer settings its warm-up uses; the prompts only with warm-up."""
+    m = cfg[group]
+    config = {"model": pick(m, "name", "tiny", "learning_rate", "batch_size", "grad_accum", "max_length", "dtype")}
+    if m.tiny.warmup != "none":
+        config["prompts"] = list(prompts)
+    return config
+
+
+DECLARED = (StageInfo("build_model", 1, "hala_exp.stages.build_model:run", key_config),)

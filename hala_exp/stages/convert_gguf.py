@@ -12,6 +12,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from hala_exp.models.gguf import file_hash, gguf_path
+from hala_exp.stages.info import StageInfo
 
 
 def _align_special_tokens(tokenizer, config) -> None:
@@ -46,3 +47,13 @@ def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
     tokenizer.save_pretrained(target)
     return {"parameters": float(sum(p.numel() for p in model.parameters())),
             "vocab_size": float(len(tokenizer)), "gguf_mb": path.stat().st_size / 2**20}
+
+
+def key_config(cfg: DictConfig, group: str) -> dict:
+    """The GGUF file by its bytes: a re-released file under the same name converts again."""
+    g = cfg[group].gguf
+    return {"gguf": {"package": g.package, "file": g.file, "dtype": g.dtype,
+                     "xxh3_128": file_hash(gguf_path(g.package, g.file))}}
+
+
+DECLARED = (StageInfo("convert_gguf", 1, "hala_exp.stages.convert_gguf:run", key_config),)

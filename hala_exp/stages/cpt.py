@@ -15,6 +15,7 @@ from omegaconf import DictConfig
 from hala_exp.allam.mixture import sample_mixture, shares
 from hala_exp.data.snapshot import snapshot_texts
 from hala_exp.io import write_json, write_jsonl
+from hala_exp.stages.info import StageInfo, Trains, plain
 
 
 def eval_curve(metrics: dict[str, float]) -> list[dict[str, float]]:
@@ -69,3 +70,10 @@ def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
                     "grad_norm_median": statistics.median(norms) if norms else float("nan"),
                     "grad_norm_max": max(norms) if norms else float("nan")})
     return metrics
+
+
+def key_config(cfg: DictConfig) -> dict:
+    return {"cpt": plain(cfg.allam.cpt)}
+
+
+DECLARED = (StageInfo("cpt", 2, "hala_exp.stages.cpt:run", key_config, trains=Trains("model", "allam.cpt.bf16")),)

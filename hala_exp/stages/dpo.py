@@ -7,6 +7,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from hala_exp.data.snapshot import iter_snapshot
+from hala_exp.stages.info import StageInfo, Trains, pick
 from hala_exp.training import from_config
 from hala_exp.training.dpo import DpoHyper, conversational, train_dpo
 
@@ -17,3 +18,11 @@ def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
     rows = [conversational(r["prompt"], r["chosen"], r["rejected"]) for r in iter_snapshot(inputs["preferences"])]
     hyper = from_config(DpoHyper, d)
     return train_dpo(inputs["model"], rows, out / "model", hyper)
+
+
+def key_config(cfg: DictConfig) -> dict:
+    return {"dpo": pick(cfg.dpo, "preferences", "beta", "loss_type", "learning_rate", "batch_size", "grad_accum",
+                        "max_length", "max_steps", "use_cpu", "bf16", "seed")}
+
+
+DECLARED = (StageInfo("dpo", 1, "hala_exp.stages.dpo:run", key_config, trains=Trains("model", "dpo.bf16")),)

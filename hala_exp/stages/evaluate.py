@@ -20,6 +20,7 @@ from hala_exp.data.snapshot import load_snapshot
 from hala_exp.engines.base import make_engine, sampling_from
 from hala_exp.evaluation.metrics import sentence_scores, translation_scores
 from hala_exp.io import write_json, write_jsonl
+from hala_exp.stages.info import StageInfo, plain, teacher_engine
 from hala_exp.translate import translate_texts
 
 SAMPLE_ROWS = 40  # translated items shown as a table beside the scores
@@ -112,3 +113,34 @@ def run_lighteval(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[st
         scores.update(suite_scores(scores, list(lcfg.tasks), lcfg.suite, lcfg.metric))
     reporting.table("eval/scores", ["task", "subset", "metric", "value"], score_rows(scores, lcfg.get("suite")))
     return scores
+
+
+def translation_config(cfg: DictConfig, system: str, prompt: str) -> dict:
+    """The protocol, the system's name and prompt, and the engine it runs on (the teacher's own for
+    teachers). Aligned MMLU sides are read by the evaluation itself: their content joins the key."""
+    tr_eval = plain(cfg.eval.translation)
+    if cfg.eval.translation.get("mmlu"):
+        tr_eval["mmlu_content"] = _mmlu_identity(cfg)
+    engine = teacher_engine(cfg) if system.startswith("teacher") else plain(cfg.engine)
+    return {"eval": {"translation": tr_eval}, "engine": engine, "system": {"name": system, "prompt": prompt}}
+
+
+def _mmlu_identity(cfg: DictConfig) -> dict:
+    from hala_exp.data.identity import content_identity
+
+    cache = Path(cfg.store).expanduser() / ".registry" / "hashes"
+    return {side: content_identity(cfg.eval.translation.mmlu[side], cache) for side in ("en", "ar")}
+
+
+def lighteval_config(cfg: DictConfig) -> dict:
+    # `extra_custom_tasks` came later: left out while empty, so suites without it keep their keys.
+    # How the tasks are grouped changes only how the work is split, never a score: not in the key.
+    lighteval = {k: v for k, v in plain(cfg.eval.lighteval).items()
+                 if (k != "extra_custom_tasks" or v) and k != "tasks_per_shard"}
+    return {"eval": {"lighteval": lighteval}, "engine": plain(cfg.engine)}
+
+
+DECLARED = (StageInfo("evaluate_translation", 2, "hala_exp.stages.evaluate:run_translation", translation_config),
+            # task groups committed one by one into its shards folder, shared by the step's workers
+            StageInfo("evaluate_lighteval", 2, "hala_exp.stages.evaluate:run_lighteval", lighteval_config,
+                      partial="shards", options=lambda cfg: {"tasks_per_shard": cfg.eval.lighteval.tasks_per_shard}))

@@ -10,6 +10,7 @@ from omegaconf import DictConfig
 from hala_exp.allam.expand import expand
 from hala_exp.allam.fertility import fertility_table, write_report
 from hala_exp.data.snapshot import snapshot_texts
+from hala_exp.stages.info import StageInfo, pick, plain
 
 
 def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
@@ -27,3 +28,11 @@ def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
     for r in rows:
         metrics[f"fertility.{r['language']}.{r['tokenizer']}"] = r["tokens_per_word"]
     return metrics
+
+
+def key_config(cfg: DictConfig) -> dict:
+    a = cfg.allam
+    return {"expand": pick(a.expand, "corpus", "vocab_size", "init", "seed"), "texts": plain(a.fertility.texts)}
+
+
+DECLARED = (StageInfo("expand_vocab", 1, "hala_exp.stages.expand_vocab:run", key_config),)

@@ -12,6 +12,7 @@ from omegaconf import DictConfig
 
 from hala_exp.allam.fertility import fertility_table, write_report
 from hala_exp.data.snapshot import snapshot_texts
+from hala_exp.stages.info import StageInfo, plain
 
 
 def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
@@ -27,3 +28,10 @@ def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
         metrics[f"{r['tokenizer']}.{r['language']}.tokens_per_word"] = r["tokens_per_word"]
         metrics[f"{r['tokenizer']}.{r['language']}.tokens_per_char"] = r["tokens_per_char"]
     return metrics
+
+
+def key_config(cfg: DictConfig) -> dict:
+    return {"texts": plain(cfg.allam.fertility.texts)}
+
+
+DECLARED = (StageInfo("fertility", 1, "hala_exp.stages.fertility:run", key_config),)

@@ -8,6 +8,7 @@ from omegaconf import DictConfig
 
 from hala_exp.data.snapshot import snapshot_texts
 from hala_exp.io import write_json
+from hala_exp.stages.info import StageInfo, pick, plain
 
 
 def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
@@ -21,3 +22,10 @@ def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
     scores = {lang: heldout_loss(model, tokenizer, ts, h.batch_size, h.max_length) for lang, ts in texts.items()}
     write_json(out / "heldout.json", scores)
     return {f"{lang}.{k}": v for lang, s in scores.items() for k, v in s.items()}
+
+
+def key_config(cfg: DictConfig) -> dict:
+    return {"heldout": plain(cfg.eval.heldout), "engine": pick(cfg.engine, "device", "dtype")}
+
+
+DECLARED = (StageInfo("evaluate_heldout", 1, "hala_exp.stages.heldout:run", key_config),)

@@ -18,6 +18,7 @@ from hala_exp.data.snapshot import load_snapshot
 from hala_exp.engines.base import sampling_from
 from hala_exp.io import write_jsonl
 from hala_exp.shards import run_sharded, summed
+from hala_exp.stages.info import StageInfo, pick, plain
 from hala_exp.translate import LazyEngine
 
 log = logging.getLogger("hala_exp")
@@ -109,3 +110,12 @@ def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
             "accept_rate": len(buckets["accept"]) / n if n else 0.0, "invalid_rate": invalid_rate,
             "tokens_per_s": tokens / seconds if seconds > 0 else 0.0,
             "shards": float(len(shards)), "shards_run": float(ran)}
+
+
+def key_config(cfg: DictConfig) -> dict:
+    return {"judge": pick(cfg.judge, "prompt", "max_new_tokens", "dtype"), "source": plain(cfg.data.parallel),
+            "engine": plain(cfg.engine)}
+
+
+DECLARED = (StageInfo("judge", 3, "hala_exp.stages.judge:run", key_config, partial="shards",
+                      report=lambda cfg: {"max_invalid_rate": cfg.judge.max_invalid_rate}),)

@@ -17,6 +17,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from hala_exp.data.paths import is_local_path, resolve_path
+from hala_exp.stages.info import StageInfo, plain
 
 
 def _model_ref(path: str) -> str:
@@ -121,3 +122,12 @@ def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
     (model_dir / "mergekit_config.yml").write_text(spec, encoding="utf-8")  # provenance, as mergekit does
     tensors, params = _count_tensors(model_dir)
     return {"t": float(cfg.merge.t), "tensors": float(tensors), "parameters": float(params)}
+
+
+def key_config(cfg: DictConfig) -> dict:
+    """Empty parameter maps stay out of the key: a plain slerp keeps the key it always had."""
+    return {"merge": {k: v for k, v in plain(cfg.merge).items() if v != {} and k != "options"}}
+
+
+DECLARED = (StageInfo("merge", 1, "hala_exp.stages.merge:run", key_config,
+                      options=lambda cfg: {"mergekit": plain(cfg.merge.options)}),)

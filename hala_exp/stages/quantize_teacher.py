@@ -23,6 +23,7 @@ from hala_exp.engines.base import Generation, Message, SamplingParams, make_engi
 from hala_exp.evaluation.metrics import translation_scores
 from hala_exp.io import write_jsonl
 from hala_exp.models.loading import load_causal_lm, pick_device, split_revision
+from hala_exp.stages.info import StageInfo, pick, plain, teacher_engine
 
 # The unquantized model is called "ref": on CPU it runs in float32, so "bf16" would misname it.
 REF, FP8 = "ref", "fp8"
@@ -138,3 +139,23 @@ def run_validate(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str
     metrics["agree.prefix"] = sum(_prefix_share(a, b) for a, b in zip(ref_texts, fp8_texts)) / len(rows)
     metrics["agree.chrf"] = translation_scores(fp8_texts, ref_texts)["chrf"]  # FP8 against the unquantized
     return metrics
+
+
+def _probe_config(cfg: DictConfig) -> dict:
+    return {"teacher": pick(cfg.teacher, "quant_scheme", "quant_ignore", "prompt", "max_new_tokens", "probe_rows",
+                            "dtype"),
+            "probe": plain(cfg.eval.translation.source)}
+
+
+def quantize_config(cfg: DictConfig) -> dict:
+    return {**_probe_config(cfg), "engine": {"device": plain(cfg.engine.device)}}
+
+
+def validate_config(cfg: DictConfig) -> dict:
+    return {**_probe_config(cfg), "engine": teacher_engine(cfg)}
+
+
+# llm-compressor and vLLM live in different environments: compressing (with a logits check) and
+# translating the probe set through the engine are two stages.
+DECLARED = (StageInfo("quantize_teacher", 2, "hala_exp.stages.quantize_teacher:run", quantize_config),
+            StageInfo("validate_teacher", 2, "hala_exp.stages.quantize_teacher:run_validate", validate_config))

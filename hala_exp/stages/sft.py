@@ -13,6 +13,7 @@ from omegaconf import DictConfig
 
 from hala_exp.data.mix import arabic_rows
 from hala_exp.io import read_jsonl
+from hala_exp.stages.info import StageInfo, Trains, pick, plain, train_with
 from hala_exp.text import has_arabic
 from hala_exp.training.sft import Hyper, pair, train_sft
 
@@ -51,3 +52,27 @@ def run_sources(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str,
                         checkpoints=Path(inputs["checkpoints"]) if inputs.get("checkpoints") else None)
     metrics["rows_with_arabic"] = float(sum(has_arabic(r["completion"][0]["content"]) for r in rows))
     return metrics
+
+
+def _student(cfg: DictConfig) -> dict:
+    return {"model": pick(cfg.model, "learning_rate", "batch_size", "grad_accum", "max_length"),
+            "train": train_with(cfg.train, cfg.model.train)}
+
+
+def _arabic_ratio(ratio: float | None) -> float | None:
+    """null and 1.0 both mean an all-Arabic SFT set: one key, so the default run is reused."""
+    return None if ratio is None or ratio >= 1.0 else float(ratio)
+
+
+def key_config(cfg: DictConfig) -> dict:
+    return {**_student(cfg), "arabic_ratio": _arabic_ratio(cfg.data.mix.arabic_ratio), "seed": cfg.data.seed}
+
+
+def sources_config(cfg: DictConfig, sources: DictConfig) -> dict:
+    return {**_student(cfg), "sources": plain(sources)}
+
+
+DECLARED = (StageInfo("sft", 1, "hala_exp.stages.sft:run", key_config, partial="checkpoints",
+                      trains=Trains("model", "train.bf16")),
+            StageInfo("sft_sources", 1, "hala_exp.stages.sft:run_sources", sources_config, partial="checkpoints",
+                      trains=Trains("model", "train.bf16")))

@@ -12,6 +12,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from hala_exp.io import read_jsonl
+from hala_exp.stages.info import StageInfo, Trains, pick, train_with
 from hala_exp.text import has_arabic
 from hala_exp.training.sft import Hyper, pair, train_sft
 
@@ -43,3 +44,12 @@ def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
     metrics.update({"dropped_without_arabic": float(dropped), "pairs": float(len(rows)),
                     "pairs_from_tuples": float(2 * len(tuples)), "pairs_accepted": float(len(accepted))})
     return metrics
+
+
+def key_config(cfg: DictConfig) -> dict:
+    return {"translator": pick(cfg.translator, "prompt", "learning_rate", "batch_size", "grad_accum", "max_length"),
+            "train": train_with(cfg.train, cfg.translator.train), "seed": cfg.data.seed}
+
+
+DECLARED = (StageInfo("train_translator", 2, "hala_exp.stages.train_translator:run", key_config,
+                      partial="checkpoints", trains=Trains("translator", "train.bf16")),)

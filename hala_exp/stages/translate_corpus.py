@@ -18,6 +18,7 @@ from hala_exp.data.chat import to_instruction
 from hala_exp.data.corpus import build_corpus_mix
 from hala_exp.data.mix import iter_mix
 from hala_exp.io import write_jsonl
+from hala_exp.stages.info import StageInfo, pick, plain
 from hala_exp.translate import translate_pass
 
 
@@ -38,3 +39,15 @@ def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
     for name in cfg.corpus:
         metrics[f"rows.{name}"] = float(kept[name])
     return metrics
+
+
+def key_config(cfg: DictConfig) -> dict:
+    """The corpus less `data.leave_out`; the mix less `arabic_ratio`, which only SFT reads."""
+    d = cfg.data
+    return {"translator": pick(cfg.translator, "prompt", "max_new_tokens", "dtype"),
+            "corpus": {k: v for k, v in plain(d.corpus).items() if k != d.leave_out},
+            "mix": {k: v for k, v in plain(d.mix).items() if k != "arabic_ratio"},
+            "gates": plain(d.gates), "seed": d.seed, "engine": plain(cfg.engine)}
+
+
+DECLARED = (StageInfo("translate_corpus", 3, "hala_exp.stages.translate_corpus:run", key_config, partial="shards"),)

@@ -1,0 +1,22 @@
+"""Recipes: each turns the config into its stage graph, wiring which step's output feeds which.
+
+`recipe=hala` (translate-and-tune, the default) or `recipe=allam` (vocabulary expansion and
+continued pre-training). A recipe only wires steps; what each step reads of the config, and so
+its key, is its stage's declaration (`hala_exp.stages`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from omegaconf import DictConfig
+
+from hala_exp.pipeline.graph import Step
+from hala_exp.recipes import allam, hala
+
+RECIPES: dict[str, Callable[[DictConfig], list[Step]]] = {"hala": hala.build, "allam": allam.build}
+
+
+def recipe_for(cfg: DictConfig) -> Callable[[DictConfig], list[Step]]:
+    """The graph builder of `cfg.recipe` (validation refuses other names; unset means hala)."""
+    return RECIPES.get(cfg.get("recipe", "hala"), hala.build)

@@ -1,0 +1,76 @@
+"""Translate-and-tune (HALA): stages 1-5 (unless `data.translated` gives the Arabic data), then the
+student's SFT, the optional DPO, the merge with its base, and every evaluation."""
+
+from __future__ import annotations
+
+from omegaconf import DictConfig
+
+from hala_exp.pipeline.graph import Builder, Ref, Step
+from hala_exp.recipes.common import dpo, heldout, lighteval, sft_sources
+
+
+def translation_chain(b: Builder) -> tuple[Ref, dict[str, tuple[Ref | str, str]]]:
+    """Stages 1-5: the teacher (FP8), bootstrap translation, judge, translator and the corpus it
+    translates. Returns the corpus and the translation systems to evaluate (model, prompt)."""
+    cfg = b.cfg
+    eval_prompt = cfg.eval.translation.prompt
+    teacher = b.model("teacher", "teacher", [cfg.teacher.prompt, eval_prompt])
+    systems: dict[str, tuple[Ref | str, str]] = {"teacher": (teacher, eval_prompt)}
+    teacher_used = teacher
+    if cfg.teacher.fp8:
+        probe = b.source("translation", "eval.translation.source", "parallel", cfg.eval.translation.source,
+                         "translation")
+        b.add("quantize_teacher", "quantize_teacher", {"model": teacher, "probe": probe})
+        teacher_used = Ref("quantize_teacher", "model")
+        b.add("validate_teacher", "validate_teacher", {"model": teacher, "fp8": teacher_used, "probe": probe})
+        systems["teacher_fp8"] = (teacher_used, eval_prompt)
+
+    b.add("translate_bootstrap", "translate_bootstrap",
+          {"model": teacher_used,
+           "source": b.source("bootstrap", "data.bootstrap", "chat", cfg.data.bootstrap, "bootstrap")})
+
+    judge = b.model("judge", "judge", [cfg.judge.prompt])
+    b.add("judge", "judge",
+          {"model": judge, "source": b.source("parallel", "data.parallel", "parallel", cfg.data.parallel, "parallel")})
+
+    translator_base = b.model("translator", "translator_base", [eval_prompt, cfg.translator.prompt])
+    systems["translator_base"] = (translator_base, eval_prompt)
+    b.add("train_translator", "train_translator",
+          {"model": translator_base, "tuples": Ref("translate_bootstrap", "tuples.jsonl"),
+           "accepted": Ref("judge", "accepted.jsonl")})
+    translator = Ref("train_translator", "model")
+    systems["translator"] = (translator, cfg.translator.prompt)
+
+    corpus = {f"corpus.{k}": b.source(f"corpus.{k}", f"data.corpus.{k}", "chat", v, k)
+              for k, v in cfg.data.corpus.items() if k != cfg.data.leave_out}
+    b.add("translate_corpus", "translate_corpus", {"model": translator, **corpus})
+    return Ref("translate_corpus", "corpus.jsonl"), systems
+
+
+def build(cfg: DictConfig) -> list[Step]:
+    b = Builder(cfg)
+    systems: dict[str, tuple[Ref | str, str]] = {}
+    if cfg.data.translated:
+        student = b.model("model", "student_base")
+        sft_sources(b, cfg.data.translated, student, "data.translated", "translated")
+    else:
+        corpus, systems = translation_chain(b)
+        student = b.model("model", "student_base")
+        b.add("sft", "sft", {"model": student, "corpus": corpus})
+    students: dict[str, Ref | str] = {"student_base": student, "student_sft": Ref("sft", "model")}
+    tuned: Ref | str = Ref("sft", "model")
+    if cfg.dpo.enabled:
+        tuned = students["student_dpo"] = dpo(b, tuned)
+    if cfg.merge.method != "none":
+        b.add("merge", "merge", {"base": student, "tuned": tuned})
+        students["student_merged"] = Ref("merge", "model")
+
+    pairs: dict[str, Ref] = {}
+    if systems and not cfg.eval.translation.get("mmlu"):
+        pairs["source"] = b.source("translation", "eval.translation.source", "parallel", cfg.eval.translation.source,
+                                   "translation")
+    for system, (model, prompt) in systems.items():
+        b.add(f"evaluate.{system}", "evaluate_translation", {"model": model, **pairs}, system, prompt)
+    lighteval(b, students)
+    heldout(b, {**{s: m for s, (m, _) in systems.items()}, **students})
+    return b.steps

@@ -1,0 +1,68 @@
+"""What a stage declares about itself, read by the graph, the runner and the launchers.
+
+One `StageInfo` per stage, next to its function: its version, the slice of the resolved config
+its step's key hashes, what it resumes from, and whether it trains. Whatever needs one of these
+facts reads them here, so a new stage or setting touches its own module and config only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from omegaconf import DictConfig, OmegaConf
+
+Slice = Callable[..., dict[str, Any]]  # (resolved config, *what the graph passes) -> a JSON dict
+
+
+@dataclass(frozen=True)
+class Trains:
+    """A training stage: run under `accelerate launch` when given more than one GPU (or node)."""
+
+    model: str  # config group of the model it trains (its size picks DDP or FSDP)
+    bf16: str  # config key of its bf16 switch
+
+
+@dataclass(frozen=True)
+class StageInfo:
+    """One stage as the pipeline sees it; `fn` is `module:function`, imported only to run it."""
+
+    name: str
+    version: int  # bump when the code changes what the stage writes: old outputs stop being reused
+    fn: str  # hashed into the key: never rename without a version bump
+    config: Slice  # the key slice: exactly the settings that change what it writes
+    # The input under which it gets a directory that survives kills and requeues, or None.
+    partial: Literal["shards", "checkpoints"] | None = None
+    trains: Trains | None = None
+    tracked: bool = True  # False: no W&B run of its own (its counts are in results.json)
+    # Settings kept out of the key: what it only reports (warnings), how it runs (memory, threads).
+    report: Callable[[DictConfig], dict[str, Any]] | None = None
+    options: Callable[[DictConfig], dict[str, Any]] | None = None
+
+    @property
+    def sharded(self) -> bool:
+        """Its work (rows, or lighteval task groups) goes through `run_sharded`, so W workers may
+        compute its shards (`fanout`)."""
+        return self.partial == "shards"
+
+
+def plain(node: Any) -> Any:
+    """A config node as plain JSON-able Python (interpolations resolved); anything else as is."""
+    return OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
+
+
+def pick(node: DictConfig, *keys: str) -> dict[str, Any]:
+    return {k: plain(node[k]) for k in keys}
+
+
+def train_with(train: DictConfig, overrides: DictConfig) -> dict[str, Any]:
+    """The `train` group with one fine-tune's own settings (those not null) on top."""
+    return {**plain(train), **{k: v for k, v in plain(overrides).items() if v is not None}}
+
+
+def teacher_engine(cfg: DictConfig) -> dict[str, Any]:
+    """The engine with the teacher's own tensor-parallel size, when it sets one."""
+    engine = plain(cfg.engine)
+    tp = cfg.teacher.tensor_parallel_size
+    return engine if tp is None else {**engine, "tensor_parallel_size": tp}
