@@ -1,0 +1,190 @@
+"""Stage declarations: the one source of each stage's version, key slice, partial and training,
+and step keys that stay what they were (users' caches are keyed by them). No torch."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from hala_exp.config import compose
+from hala_exp.pipeline import graph
+from hala_exp.pipeline.dispatch import training_launch
+from hala_exp.pipeline.execute import make_spec
+from hala_exp.pipeline.fanout import workers_for
+from hala_exp.pipeline.graph import Ref, build_graph, step_keys
+from hala_exp.pipeline.store import Store
+from hala_exp.stages import STAGES
+
+# Graphs that between them hold every stage.
+POINTS = [[], ["dpo=tiny"], ["experiment=allam_tiny"], ["experiment=allam_tiny", "eval=heldout"],
+          ["experiment=smollm2_merge", "model.gguf.use=always"], ["eval=heldout", "merge=ties"]]
+
+
+def test_every_stage_a_graph_holds_is_declared_and_its_steps_follow_the_declaration():
+    seen = set()
+    for point in POINTS:
+        for s in build_graph(compose(point)):
+            info = STAGES[s.stage]
+            assert (s.fn, s.partial, s.version) == (info.fn, info.partial, info.version), s.name
+            seen.add(s.stage)
+    assert seen == set(STAGES)  # and no declaration is left over
+
+
+def test_training_fanout_and_tracking_come_from_the_declarations(tmp_path):
+    cfg = compose(["recipe=allam", "dpo=tiny", "runtime.gpus_per_node=2", "resources.default.workers=3"])
+    store = Store(tmp_path)
+    for name, info in STAGES.items():
+        assert (training_launch(cfg, name, None) is not None) == (info.trains is not None), name
+        assert workers_for(cfg.resources, name) == (3 if info.sharded else 1), name
+        step = graph.Step("x", name, info.fn, {})
+        assert (make_spec(step, {"x": "k"}, store, {"run": 1})["tracking"] is None) == (not info.tracked), name
+    assert {n for n, i in STAGES.items() if i.sharded} == {"translate_bootstrap", "judge", "translate_corpus"}
+    assert {n for n, i in STAGES.items() if i.trains} == {"train_translator", "sft", "sft_sources", "cpt", "dpo"}
+
+
+def descendants(steps: list[graph.Step], roots: set[str]) -> set[str]:
+    out, grew = set(roots), True
+    while grew:
+        grew = False
+        for s in steps:
+            if s.name not in out and any(isinstance(v, Ref) and v.step in out for v in s.inputs.values()):
+                out.add(s.name)
+                grew = True
+    return out
+
+
+def own_changes(base: list[str], override: str) -> set[str]:
+    """Steps whose own config slice changes when `override` is added; checks that no other key moves
+    except through an input."""
+    a, b = build_graph(compose(base)), build_graph(compose([*base, override]))
+    ca, cb = {s.name: s.config for s in a}, {s.name: s.config for s in b}
+    assert ca.keys() == cb.keys()
+    own = {n for n in ca if ca[n] != cb[n]}
+    ka, kb = step_keys(a), step_keys(b)
+    assert {n for n in ka if ka[n] != kb[n]} == descendants(b, own)
+    return own
+
+
+@pytest.mark.parametrize(("base", "override", "own"), [
+    ([], "judge.max_new_tokens=7", {"judge"}),
+    ([], "merge.t=0.3", {"merge"}),
+    (["dpo=tiny"], "dpo.beta=0.3", {"dpo"}),
+    (["experiment=allam_tiny"], "allam.cpt.ratio=0.3", {"cpt"}),
+    ([], "data.mix.arabic_ratio=0.5", {"sft"}),  # translate_corpus declares the mix less this ratio
+    ([], "judge.max_invalid_rate=0.9", set()),  # the judge only reports it
+    ([], "+merge.options.lazy_unpickle=true", set()),  # how mergekit runs, not what it writes
+    ([], "resources.default.workers=4", set()),  # no stage reads it
+])
+def test_a_setting_reaches_the_stages_that_declare_it_and_their_consumers_only(base, override, own):
+    assert own_changes(base, override) == own
+
+
+def test_what_a_stage_only_reports_or_runs_with_reaches_it_outside_its_key():
+    steps = {s.name: s for s in build_graph(compose(["judge.max_invalid_rate=0.9",
+                                                     "+merge.options.lazy_unpickle=true"]))}
+    assert steps["judge"].report == {"max_invalid_rate": 0.9}
+    assert steps["merge"].options == {"mergekit": {"lazy_unpickle": True}}
+    assert steps["source.parallel"].report == {"key": "data.parallel"}
+
+
+def test_a_declaration_alone_decides_its_steps_key(monkeypatch):
+    """A new stage setting is a change to its declaration, nothing else: the graph picks it up."""
+    before = step_keys(build_graph(compose()))
+    merge = STAGES["merge"]
+    wider = dataclasses.replace(merge, config=lambda cfg: {**merge.config(cfg), "new": 1})
+    monkeypatch.setitem(STAGES, "merge", wider)
+    steps = build_graph(compose())
+    after = step_keys(steps)
+    assert {n for n in before if before[n] != after[n]} == descendants(steps, {"merge"})
+    monkeypatch.setitem(STAGES, "merge", dataclasses.replace(merge, version=merge.version + 1))
+    bumped = step_keys(build_graph(compose()))
+    assert {n for n in before if before[n] != bumped[n]} == descendants(steps, {"merge"})
+
+
+# Keys of three graphs as computed before stages declared themselves. A change here re-runs every
+# cached step of every user: only a version bump or a change to what a stage writes may change one
+# (a bundled sample's bytes key its snapshot, so editing a sample changes keys too).
+KEYS = {
+    'hala_tiny': {
+        'source.translation': 'e9e25ae64b1bbe87',
+        'source.bootstrap': '13688ccd7022f239',
+        'source.parallel': '000a35f9656b0169',
+        'source.corpus.orca': 'e2889e0718d58e26',
+        'source.corpus.orca_tail': '0517ba795df0a6f0',
+        'build.teacher': 'b8f7e8e147e75a0b',
+        'quantize_teacher': 'a1380189aa50c5a9',
+        'validate_teacher': 'c1ca6c529c3f2e97',
+        'translate_bootstrap': 'd4738db74bdad151',
+        'build.judge': '5563a407bafc1d47',
+        'judge': 'cb62c63539107804',
+        'build.translator_base': 'da36201dbb4e1015',
+        'train_translator': '69567af99053bbb5',
+        'translate_corpus': '9e6e5b1fba7c5cf3',
+        'build.student_base': '5f5fdeb16401772b',
+        'sft': 'a9a4c5be89df3e4f',
+        'merge': 'ddc0d837a6ba3baf',
+        'evaluate.teacher': '11849ea07cd879fc',
+        'evaluate.teacher_fp8': 'e9550af0c7b0d2b5',
+        'evaluate.translator_base': '9e722a14d955723d',
+        'evaluate.translator': '51dd8b264f0f1268',
+        'evaluate.student_base': 'e53c0c3e39590449',
+        'evaluate.student_sft': '87a6dc042550f465',
+        'evaluate.student_merged': '4c33c2c39fb19e06',
+    },
+    'allam_tiny': {
+        'source.fertility.arabic': '09835585a070a23b',
+        'source.fertility.english': 'fa1f6d1a673caa64',
+        'source.fertility.code': '90602b325b6b656a',
+        'source.expand.corpus': '4372d69a88a2fc15',
+        'source.cpt.english.tatoeba_en': '8e0748437f4a76ee',
+        'source.cpt.heldout.arabic': '0505a9bd1e87f022',
+        'source.cpt.heldout.english': '12f399f9cfd10021',
+        'source.sft.orca': 'ae4d48aad11c759f',
+        'source.sft.tatoeba_en_ar': 'fab9a828ddb3761e',
+        'source.preferences': '1eae516a16f54fba',
+        'build.student_base': '5f5fdeb16401772b',
+        'fertility': '32f2a0b3acf5221b',
+        'expand_vocab': 'c242d5c071b32238',
+        'cpt': '962ab4e3df0d91fa',
+        'sft': '868ee5269adce141',
+        'dpo': '15f43b34f0b324d5',
+        'evaluate.allam_base': 'e53c0c3e39590449',
+        'evaluate.allam_cpt': '792a43fba884c2a8',
+        'evaluate.allam_sft': '9ef478cf1d5eab33',
+        'evaluate.allam_dpo': 'a51265f3743715b0',
+    },
+    'hala_tiny_dpo_ties': {
+        'source.bootstrap': '13688ccd7022f239',
+        'source.parallel': '000a35f9656b0169',
+        'source.corpus.orca': 'e2889e0718d58e26',
+        'source.corpus.orca_tail': '0517ba795df0a6f0',
+        'source.preferences': '1eae516a16f54fba',
+        'source.translation': 'e9e25ae64b1bbe87',
+        'build.teacher': 'b8f7e8e147e75a0b',
+        'translate_bootstrap': '2c5093d895e02f19',
+        'build.judge': '5563a407bafc1d47',
+        'judge': 'cb62c63539107804',
+        'build.translator_base': 'da36201dbb4e1015',
+        'train_translator': '4f08ca4e57f0285d',
+        'translate_corpus': '50fe14c0d7c7982e',
+        'build.student_base': '5f5fdeb16401772b',
+        'sft': '36fb2380548d360e',
+        'dpo': '62c05088285209c8',
+        'merge': '1a993c9082a4d5ee',
+        'evaluate.teacher': '11849ea07cd879fc',
+        'evaluate.translator_base': '9e722a14d955723d',
+        'evaluate.translator': '5f2f7b2849c030b2',
+        'evaluate.student_base': 'e53c0c3e39590449',
+        'evaluate.student_sft': '455b01854830622a',
+        'evaluate.student_dpo': '06a5d44bca9e28f8',
+        'evaluate.student_merged': '8a318c0cb4beb841',
+    },
+}
+OVERRIDES = {"hala_tiny": [], "allam_tiny": ["experiment=allam_tiny"],
+             "hala_tiny_dpo_ties": ["dpo=tiny", "merge=ties", "teacher.fp8=false"]}
+
+
+@pytest.mark.parametrize("point", sorted(KEYS))
+def test_step_keys_stay_what_they_were(point):
+    assert step_keys(build_graph(compose(OVERRIDES[point]))) == KEYS[point]
