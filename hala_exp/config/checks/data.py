@@ -1,0 +1,34 @@
+"""Checks of the HALA data group's mix and gates."""
+
+from __future__ import annotations
+
+from omegaconf import DictConfig
+
+from hala_exp.config.errors import check_choice, fail
+from hala_exp.data.dedup import DEDUP_MODES
+
+
+def check_mix(data: DictConfig) -> None:
+    """Mix and gate settings: choices and ranges."""
+    mix, g = data.mix, data.gates
+    check_choice("data.mix.dedup", mix.dedup, DEDUP_MODES[::-1])  # the default first, in the fix
+    if mix.arabic_ratio is not None and not 0.0 <= mix.arabic_ratio <= 1.0:
+        fail("data.mix.arabic_ratio", mix.arabic_ratio, "is a share and must lie in [0, 1]",
+             "set data.mix.arabic_ratio=0.5 (half the SFT rows in Arabic, half in English), or null for Arabic only")
+    if mix.bucket_rows <= 0:
+        fail("data.mix.bucket_rows", mix.bucket_rows, "must be positive", "set data.mix.bucket_rows=100000")
+    weighted = [k for k, s in data.corpus.items() if s.weight is not None]
+    if weighted and (mix.total_rows is None or mix.total_rows <= 0):
+        fail("data.mix.total_rows", mix.total_rows, f"sources {weighted} have weights, which share a total",
+             "set data.mix.total_rows to the mix's size, or drop the weights and cap sources by rows")
+    for f in ("min_arabic_ratio",):
+        if not 0.0 <= g[f] <= 1.0:
+            fail(f"data.gates.{f}", g[f], "is a share and must lie in [0, 1]", f"set data.gates.{f}=0.5")
+    for f, default in (("leak_min_words", 4), ("trailing_min_words", 3)):
+        if g[f] < 0:
+            fail(f"data.gates.{f}", g[f], "is a word count and must be 0 (off) or more",
+                 f"set data.gates.{f}={default}")
+    if not 0.0 <= g.min_length_ratio < g.max_length_ratio:
+        fail("data.gates.min_length_ratio", g.min_length_ratio,
+             f"must be at least 0 and below data.gates.max_length_ratio ({g.max_length_ratio})",
+             "set data.gates.min_length_ratio=0.3 and data.gates.max_length_ratio=3.0")

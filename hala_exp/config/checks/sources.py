@@ -1,0 +1,45 @@
+"""Checks of a source's rows and columns, whichever group reads it."""
+
+from __future__ import annotations
+
+from omegaconf import DictConfig
+
+from hala_exp.config.errors import check_choice, fail
+from hala_exp.data.sources import FORMATS
+
+
+def check_rows(key: str, src: DictConfig) -> None:
+    if src.rows <= 0:
+        fail(f"{key}.rows", src.rows, "row counts must be positive",
+             f"set {key}.rows to at least 1 (or drop the source)")
+    if src.offset < 0:
+        fail(f"{key}.offset", src.offset, "must be 0 or more", f"set {key}.offset=0")
+    check_choice(f"{key}.format", src.format, FORMATS)
+    from hala_exp.data.adapters import ADAPTERS, PARALLEL_ADAPTERS
+
+    check_choice(f"{key}.adapter", src.adapter, tuple(PARALLEL_ADAPTERS if "ar_field" in src else ADAPTERS))
+    if "lang" in src:
+        check_choice(f"{key}.lang", src.lang, ("en", "ar"))
+        if src.weight is not None and src.weight <= 0:
+            fail(f"{key}.weight", src.weight, "weights must be positive",
+                 f"set {key}.weight to a positive share, or null to keep every row")
+        if not 0.0 <= src.min_english_ratio <= 1.0:
+            fail(f"{key}.min_english_ratio", src.min_english_ratio, "must lie in [0, 1]",
+                 f"set {key}.min_english_ratio=0.9 (or 0 to keep every row)")
+
+
+def check_text_source(key: str, src: DictConfig, check_data: bool) -> None:
+    if src.rows <= 0:
+        fail(f"{key}.rows", src.rows, "row counts must be positive", f"set {key}.rows to at least 1")
+    if src.offset < 0:
+        fail(f"{key}.offset", src.offset, "must be 0 or more", f"set {key}.offset=0")
+    check_choice(f"{key}.format", src.format, (*FORMATS, "files"))
+    if src.format != "files" and not src.fields:
+        fail(f"{key}.fields", list(src.fields), "names no column to read text from", f"set {key}.fields=[text]")
+    if check_data:
+        from hala_exp.allam.texts import check_text_source
+
+        problem = check_text_source(key, src)
+        if problem:
+            fail(f"{key}.path", src.path, problem,
+                 f"point {key}.path at existing text and {key}.fields at its columns")

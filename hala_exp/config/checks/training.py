@@ -1,0 +1,43 @@
+"""Checks of fine-tuning (`train` and each model's own overrides) and of the merge."""
+
+from __future__ import annotations
+
+from omegaconf import DictConfig
+
+from hala_exp.config.errors import ConfigError, fail
+
+
+def check_train(cfg: DictConfig, groups: tuple[str, ...]) -> None:
+    """The `train` group, and each fine-tuned model's own overrides of it, must train at all."""
+    if cfg.train.max_steps == 0 or cfg.train.epochs <= 0:
+        fail("train.max_steps", cfg.train.max_steps, "training would do nothing",
+             "set train.max_steps=-1 (use epochs) or a positive number")
+    for group in groups:
+        own = cfg[group].train
+        if own.max_steps == 0 or (own.epochs is not None and own.epochs <= 0):
+            field_, value = ("max_steps", own.max_steps) if own.max_steps == 0 else ("epochs", own.epochs)
+            fail(f"{group}.train.{field_}", value, "that fine-tune would do nothing",
+                 f"set {group}.train.{field_}=null (use train.{field_}) or a positive number")
+
+
+def check_merge(cfg: DictConfig) -> None:
+    """`merge.t`, then `merge.method` and its parameters against mergekit's registry (cached per
+    mergekit version)."""
+    if not 0.0 <= cfg.merge.t <= 1.0:
+        fail("merge.t", cfg.merge.t, "the slerp factor must lie in [0, 1]",
+             "use merge.t=0.5 (0 keeps the base model, 1 the fine-tune)")
+    if cfg.merge.method == "none":
+        return
+    from hala_exp.merging.methods import method_specs, option_fields, option_problems, problems
+    from hala_exp.pipeline.dispatch import interpreter_for
+
+    python = interpreter_for(cfg.runtime, "merge")
+    try:
+        specs = method_specs(cfg.store, python)
+        fields = option_fields(cfg.store, python)
+    except RuntimeError as e:
+        raise ConfigError(f"merge.method = {cfg.merge.method!r}: cannot be checked, {e}. Fix: install mergekit "
+                          f"where the merge runs ({python or 'this environment'}), or set merge=none") from e
+    found = problems(cfg.merge, specs) + option_problems(dict(cfg.merge.get("options") or {}), fields)
+    if found:
+        raise ConfigError("\n".join(found))
