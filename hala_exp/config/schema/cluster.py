@@ -35,8 +35,9 @@ class StageResources:
     cpus_per_task: Optional[int] = None
     mem_gb: Optional[float] = None
     timeout_min: Optional[int] = None
-    # Generation stages only (translate_bootstrap, judge, translate_corpus): run the step as this many
-    # workers, each on its own shards (a Slurm job array, or local processes), then one gather.
+    # Sharded stages only (declared with partial="shards": translate_bootstrap, judge, translate_corpus):
+    # run the step as this many workers, each on its own shards (a Slurm job array, or local
+    # processes), then one gather.
     workers: Optional[int] = None
     array_parallelism: Optional[int] = None  # at most this many of the workers at once (Slurm); null: all
 
