@@ -39,7 +39,8 @@ def test_training_fanout_and_tracking_come_from_the_declarations(tmp_path):
         assert workers_for(cfg.resources, name) == (3 if info.sharded else 1), name
         step = graph.Step("x", name, info.fn, {})
         assert (make_spec(step, {"x": "k"}, store, {"run": 1})["tracking"] is None) == (not info.tracked), name
-    assert {n for n, i in STAGES.items() if i.sharded} == {"translate_bootstrap", "judge", "translate_corpus"}
+    assert {n for n, i in STAGES.items() if i.sharded} == {"translate_bootstrap", "judge", "translate_corpus",
+                                                           "evaluate_lighteval"}
     assert {n for n, i in STAGES.items() if i.trains} == {"train_translator", "sft", "sft_sources", "cpt", "dpo"}
 
 
@@ -74,6 +75,7 @@ def own_changes(base: list[str], override: str) -> set[str]:
     ([], "data.mix.arabic_ratio=0.5", {"sft"}),  # translate_corpus declares the mix less this ratio
     ([], "judge.max_invalid_rate=0.9", set()),  # the judge only reports it
     ([], "+merge.options.lazy_unpickle=true", set()),  # how mergekit runs, not what it writes
+    ([], "eval.lighteval.tasks_per_shard=2", set()),  # how the work is split, not a score
     ([], "resources.default.workers=4", set()),  # no stage reads it
 ])
 def test_a_setting_reaches_the_stages_that_declare_it_and_their_consumers_only(base, override, own):
