@@ -198,3 +198,29 @@ def test_merge_options_reach_mergekit_and_leave_the_key_alone(tiny_lfm2, tiny_lf
         validate(compose([f"store={tmp_path}", "+merge.options.out_shard_sizes=1"]), check_data=False)
     with pytest.raises(ConfigError, match=r"merge\.options\.device = 'cpu': the merge stage sets it itself"):
         validate(compose([f"store={tmp_path}", "+merge.options.device=cpu"]), check_data=False)
+
+
+def test_mergekits_registry_is_read_once_per_install_not_per_store(tmp_path, monkeypatch):
+    """Validation of a fresh store reads the cached registry instead of importing mergekit again."""
+    import subprocess
+
+    from hala_exp.merging import methods
+
+    monkeypatch.setenv("HALA_EXP_CACHE", str(tmp_path / "cache"))
+    methods._mergekit.cache_clear()
+    specs = methods.method_specs()
+    assert {"slerp", "linear", "ties"} <= set(specs)
+    (cached,) = (tmp_path / "cache").glob("mergekit-*-v2.json")
+    methods._mergekit.cache_clear()  # a new process: only the file is left
+
+    def no_child(*a, **k):
+        raise AssertionError("mergekit's registry was read again")
+
+    monkeypatch.setattr(subprocess, "run", no_child)
+    assert methods.method_specs() == specs and "out_shard_size" in methods.option_fields()
+    cached.write_text("{")  # cut short: read again rather than trusted
+    methods._mergekit.cache_clear()
+    with pytest.raises(AssertionError, match="read again"):
+        methods.method_specs()
+    monkeypatch.undo()
+    methods._mergekit.cache_clear()

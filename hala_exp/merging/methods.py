@@ -2,12 +2,16 @@
 
 `merge.method` is any method mergekit registers (slerp, linear, task_arithmetic, ties, dare_ties,
 della, ...). Its parameter specs (name, scope, required) come from `mergekit.merge_methods.registry`,
-so a new mergekit method needs no code here. Importing mergekit costs seconds, and validation runs
-at every start-up: the specs are read in a child process and cached per mergekit version under the store.
+so a new mergekit method needs no code here. Importing mergekit costs seconds (it imports torch), and
+validation runs at every start-up: the specs are read in a child process and cached per mergekit
+install in the user's cache (`$HALA_EXP_CACHE`, else `$XDG_CACHE_HOME/hala-exp`, else
+`~/.cache/hala-exp`), so a fresh store, a new sweep point or a Slurm job's start reads a file.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import os
 import subprocess
@@ -49,34 +53,55 @@ def read_options() -> dict[str, Any]:
             for name, f in MergeOptions.model_fields.items()}
 
 
-def method_specs(store: str | Path, python: str | None = None) -> Specs:
+def method_specs(python: str | None = None) -> Specs:
     """The registry of the merge stage's interpreter (`python`, None: this one)."""
-    return _mergekit(store, python)["methods"]
+    return _mergekit(python)["methods"]
 
 
-def option_fields(store: str | Path, python: str | None = None) -> dict[str, Any]:
+def option_fields(python: str | None = None) -> dict[str, Any]:
     """MergeOptions' fields (name: default) in the merge stage's interpreter."""
-    return _mergekit(store, python)["options"]
+    return _mergekit(python)["options"]
 
 
-def _mergekit(store: str | Path, python: str | None) -> dict[str, Any]:
+def cache_dir() -> Path:
+    """Where answers that depend only on installed packages are kept between runs and stores."""
+    if os.environ.get("HALA_EXP_CACHE"):
+        return Path(os.environ["HALA_EXP_CACHE"]).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hala-exp"
+
+
+def _cache_file() -> Path:
+    """This interpreter's mergekit install: its version and where it lives (two venvs, two files)."""
+    dist = metadata.distribution("mergekit")
+    where = hashlib.sha256(f"{sys.executable}|{dist.locate_file('')}".encode()).hexdigest()[:12]
+    return cache_dir() / f"mergekit-{dist.version}-{where}-v2.json"
+
+
+@functools.cache  # once per process and interpreter: validation asks for methods and options
+def _mergekit(python: str | None) -> dict[str, Any]:
     """{"methods": registry, "options": MergeOptions fields} of the merge stage's interpreter.
 
     Read in a child process, so validation and `plan=true` never import torch here; this
-    interpreter's answer is then cached in the store per mergekit version.
+    interpreter's answer is then cached (see the module's docstring). Another interpreter's is
+    read every time: its packages are not this one's to look up.
     """
     cache = None
     if python is None:
-        cache = Path(store) / ".registry" / f"mergekit-{metadata.version('mergekit')}-v2.json"
-        if cache.is_file():
+        cache = _cache_file()
+        try:
             return json.loads(cache.read_text(encoding="utf-8"))
+        except (OSError, ValueError):  # absent, or cut short by hand: read it again
+            pass
     proc = subprocess.run([python or sys.executable, "-m", "hala_exp.merging.methods"], capture_output=True,
                           text=True, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"reading mergekit's merge methods failed: {proc.stderr.strip()[-1000:]}")
     specs = json.loads(proc.stdout.strip().splitlines()[-1])
     if cache is not None:
-        cache.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+        except OSError:  # a read-only home: the answer is still right, only not kept
+            return specs
         tmp = cache.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps(specs, sort_keys=True), encoding="utf-8")
         os.replace(tmp, cache)

@@ -33,8 +33,8 @@ def check_merge(cfg: DictConfig) -> None:
 
     python = interpreter_for(cfg.runtime, "merge")
     try:
-        specs = method_specs(cfg.store, python)
-        fields = option_fields(cfg.store, python)
+        specs = method_specs(python)
+        fields = option_fields(python)
     except RuntimeError as e:
         raise ConfigError(f"merge.method = {cfg.merge.method!r}: cannot be checked, {e}. Fix: install mergekit "
                           f"where the merge runs ({python or 'this environment'}), or set merge=none") from e
