@@ -62,12 +62,9 @@ print(json.dumps({"load": loaded - began, "score": time.perf_counter() - loaded,
 '''
 
 
-def env() -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-            "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-
-
 def side(script: Path, *args: str) -> dict[str, float]:
+    from sft import env
+
     proc = subprocess.run([sys.executable, str(script), *args], check=True, capture_output=True, text=True, env=env())
     return json.loads(proc.stdout.strip().splitlines()[-1])
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from graph_walk import descendants
 from omegaconf import OmegaConf
 
 from hala_exp.config import compose
@@ -98,17 +99,6 @@ def test_a_line_that_is_not_json_names_key_file_and_line(tmp_path):
     f.write_text("\n".join(lines) + "\n", encoding="utf-8")
     with pytest.raises(SourceError, match=r"^data\.bootstrap\.path = .*cut\.jsonl, line 6: not a JSON object"):
         write_snapshot("chat", orca(f), "bootstrap", "data.bootstrap", tmp_path)
-
-
-def descendants(steps, root: str) -> set[str]:
-    out, grew = {root}, True
-    while grew:
-        grew = False
-        for s in steps:
-            if s.name not in out and any(isinstance(v, Ref) and v.step in out for v in s.inputs.values()):
-                out.add(s.name)
-                grew = True
-    return out
 
 
 def test_editing_a_local_file_in_place_reruns_exactly_what_reads_it(tmp_path):

@@ -6,13 +6,14 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from graph_walk import descendants
 
 from hala_exp.config import compose
 from hala_exp.pipeline import graph
 from hala_exp.pipeline.dispatch import training_launch
 from hala_exp.pipeline.execute import make_spec
 from hala_exp.pipeline.fanout import workers_for
-from hala_exp.pipeline.graph import Ref, build_graph, step_keys
+from hala_exp.pipeline.graph import build_graph, step_keys
 from hala_exp.pipeline.store import Store
 from hala_exp.stages import STAGES
 
@@ -42,17 +43,6 @@ def test_training_fanout_and_tracking_come_from_the_declarations(tmp_path):
     assert {n for n, i in STAGES.items() if i.sharded} == {"translate_bootstrap", "judge", "translate_corpus",
                                                            "evaluate_lighteval"}
     assert {n for n, i in STAGES.items() if i.trains} == {"train_translator", "sft", "sft_sources", "cpt", "dpo"}
-
-
-def descendants(steps: list[graph.Step], roots: set[str]) -> set[str]:
-    out, grew = set(roots), True
-    while grew:
-        grew = False
-        for s in steps:
-            if s.name not in out and any(isinstance(v, Ref) and v.step in out for v in s.inputs.values()):
-                out.add(s.name)
-                grew = True
-    return out
 
 
 def own_changes(base: list[str], override: str) -> set[str]:
