@@ -178,7 +178,7 @@ def test_merge_options_reach_mergekit_and_leave_the_key_alone(tiny_lfm2, tiny_lf
     from hala_exp.pipeline.store import Store
 
     plain = {s.name: s for s in build_graph(compose([f"store={tmp_path}"]))}
-    sharded = {s.name: s for s in build_graph(compose([f"store={tmp_path}", "+merge.options.out_shard_size=20000"]))}
+    sharded = {s.name: s for s in build_graph(compose([f"store={tmp_path}", "merge.options.out_shard_size=20000"]))}
     assert step_keys(list(plain.values())) == step_keys(list(sharded.values()))  # same weights, same key
     spec = make_spec(sharded["merge"], step_keys(list(sharded.values())), Store(tmp_path))
     assert spec["config"]["options"] == {"mergekit": {"out_shard_size": 20000}}

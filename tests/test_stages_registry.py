@@ -76,7 +76,7 @@ def test_what_a_stage_only_reports_or_runs_with_reaches_it_outside_its_key():
     steps = {s.name: s for s in build_graph(compose(["judge.max_invalid_rate=0.9",
                                                      "+merge.options.lazy_unpickle=true"]))}
     assert steps["judge"].report == {"max_invalid_rate": 0.9}
-    assert steps["merge"].options == {"mergekit": {"lazy_unpickle": True}}
+    assert steps["merge"].options == {"mergekit": {"out_shard_size": 200_000_000, "lazy_unpickle": True}}
     assert steps["source.parallel"].report == {"key": "data.parallel"}
 
 

@@ -50,4 +50,6 @@ class MergeConfig:
     dtype: str = "bfloat16"
     # mergekit's MergeOptions (out_shard_size, lazy_unpickle, low_cpu_memory, async_write, ...): how the
     # merge runs and how much memory it takes, never which weights it writes, so not in the step's key.
-    options: dict[str, Any] = field(default_factory=dict)
+    # 200M-byte output shards instead of mergekit's 5B: the output is written as it is computed, not
+    # held whole (peak -18% on the LFM2-350M shape, and no slower: benchmarks/RESULTS.md).
+    options: dict[str, Any] = field(default_factory=lambda: {"out_shard_size": 200_000_000})
