@@ -21,6 +21,7 @@ MARKER = "\x1ehala-progress "
 ENV = "HALA_PROGRESS_LINES"  # set for a child whose progress the parent reads back
 
 _tasks: list[Task] = []
+_base = 0  # index in _tasks of the first task the current listener sees
 _listener: Listener | None = None
 
 
@@ -74,7 +75,8 @@ def track(total: float, unit: str, desc: str = "") -> Iterator[Task]:
 
 
 def snapshot() -> Snapshot:
-    return [t.snapshot() for t in _tasks]
+    """The tasks open in the innermost `listening` block (all open tasks outside one)."""
+    return [t.snapshot() for t in _tasks[_base:]]
 
 
 def _emit() -> None:
@@ -86,12 +88,13 @@ def _emit() -> None:
 def listening(listener: Listener) -> Iterator[None]:
     """Send every change of the open tasks to `listener` while the block runs. Tasks the block left
     open (a loop that raised, a trainer that never reached on_train_end) are dropped at its end."""
-    global _listener
-    previous, _listener, opened = _listener, listener, len(_tasks)
+    global _listener, _base
+    previous, _listener, opened, outer = _listener, listener, len(_tasks), _base
+    _base = opened  # a task left open before the block (a call that raised without a listener) is not shown
     try:
         yield
     finally:
-        _listener = previous
+        _listener, _base = previous, outer
         del _tasks[opened:]
 
 
