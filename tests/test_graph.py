@@ -52,10 +52,12 @@ def test_no_fp8_and_no_merge_drop_their_steps():
 
 
 def test_plan_prints_without_importing_torch(tmp_path):
+    """Nor any other library a stage needs only to run: planning is start-up cost."""
     code = ("import sys; from hala_exp.cli import main\n"
             "try:\n    main()\nexcept SystemExit:\n    pass\n"
             "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
-            "('torch', 'transformers', 'trl', 'mergekit', 'lighteval', 'llmcompressor', 'vllm'))))")
+            "('torch', 'transformers', 'trl', 'mergekit', 'lighteval', 'llmcompressor', 'vllm', "
+            "'numpy', 'pyarrow', 'datasets', 'pandas'))))")
     proc = subprocess.run([sys.executable, "-c", "import json\n" + code, "plan=true", f"store={tmp_path}"],
                           capture_output=True, text=True, check=True)
     lines = proc.stdout.strip().splitlines()

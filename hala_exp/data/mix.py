@@ -11,6 +11,7 @@ rows in the same order.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import shutil
@@ -18,18 +19,27 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
+from typing import TYPE_CHECKING, Any
 
 from hala_exp.data.dedup import DEDUP_MODES, content_hash, normalize  # noqa: F401 (normalize: re-exported)
 
-SCHEMA = pa.schema([
-    ("id", pa.string()), ("source", pa.string()), ("lang", pa.string()),
-    ("messages", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))),
-])
+if TYPE_CHECKING:
+    import numpy as np
+    import pyarrow.parquet as pq
+
+# numpy and pyarrow are imported where rows are written or drawn: planning a run imports this
+# module (through the stages) and should not pay for them.
+
+
+@functools.cache
+def schema() -> Any:
+    """The mix's Arrow schema: chat rows."""
+    import pyarrow as pa
+
+    return pa.schema([
+        ("id", pa.string()), ("source", pa.string()), ("lang", pa.string()),
+        ("messages", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))),
+    ])
 
 
 @dataclass
@@ -69,6 +79,8 @@ def arabic_rows(n: int, arabic_ratio: float | None, seed: int) -> np.ndarray:
     once in one language, so the ratio points of an ablation share size and content and differ
     only in language. None means Arabic only (the HALA recipe).
     """
+    import numpy as np
+
     mask = np.ones(n, dtype=bool)
     if arabic_ratio is None or arabic_ratio >= 1.0:
         return mask
@@ -97,11 +109,14 @@ class _Buckets:
             self._flush(i)
 
     def _flush(self, i: int) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
         if not self.buffers[i]:
             return
         if self.writers[i] is None:
-            self.writers[i] = pq.ParquetWriter(self.paths[i], SCHEMA, compression="none")
-        self.writers[i].write_table(pa.Table.from_pylist(self.buffers[i], schema=SCHEMA))
+            self.writers[i] = pq.ParquetWriter(self.paths[i], schema(), compression="none")
+        self.writers[i].write_table(pa.Table.from_pylist(self.buffers[i], schema=schema()))
         self.buffers[i] = []
 
     def close(self) -> list[Path]:
@@ -119,11 +134,14 @@ def _bucket_draws(rng: np.random.Generator, n: int) -> Iterator[int]:
 
 def build_mix(sources: list[MixSource], out: Path, *, seed: int, dedup: str = "normalized",
               shuffle: bool = True, bucket_rows: int = 100_000, expected_rows: int | None = None) -> MixCounts:
-    """Write `out` (Parquet, SCHEMA) from the sources and return the counts; `out` appears only whole.
+    """Write `out` (Parquet, `schema()`) from the sources and return the counts; `out` appears only whole.
 
     `expected_rows`, an upper bound on the rows kept, sets the number of shuffle buckets (one per
     `bucket_rows`); it defaults to the sum of the caps. Too low a bound only makes buckets larger.
     """
+    import numpy as np
+    import pyarrow.parquet as pq
+
     if dedup not in DEDUP_MODES:
         raise ValueError(f"dedup = {dedup!r}: must be one of {', '.join(DEDUP_MODES)}")
     out = Path(out)
@@ -165,7 +183,7 @@ def build_mix(sources: list[MixSource], out: Path, *, seed: int, dedup: str = "n
     paths = buckets.close()
 
     part = out.with_name(out.name + ".partial")
-    with pq.ParquetWriter(part, SCHEMA) as writer:
+    with pq.ParquetWriter(part, schema()) as writer:
         for b, path in enumerate(paths):
             table = pq.read_table(path)
             if shuffle:
@@ -186,6 +204,8 @@ def build_mix(sources: list[MixSource], out: Path, *, seed: int, dedup: str = "n
 
 def iter_mix(path: Path, batch_rows: int = 2048) -> Iterator[dict[str, Any]]:
     """The mix's rows, streamed in order."""
+    import pyarrow.parquet as pq
+
     for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows):
         yield from batch.to_pylist()
 

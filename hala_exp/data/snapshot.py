@@ -16,13 +16,12 @@ Kinds, by the rows they normalise to:
 from __future__ import annotations
 
 import codecs
+import functools
 import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 from omegaconf import DictConfig
 
 from hala_exp.data.adapters import Counts
@@ -31,15 +30,22 @@ from hala_exp.data.identity import local_files
 ROWS = "rows.parquet"
 COUNTS = "counts.json"
 KINDS = ("chat", "parallel", "text", "preferences")
-_MESSAGES = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
-SCHEMAS = {
-    "chat": pa.schema([("id", pa.string()), ("source", pa.string()), ("lang", pa.string()),
-                       ("messages", _MESSAGES)]),
-    "parallel": pa.schema([("id", pa.string()), ("source", pa.string()), ("ar", pa.string()),
-                           ("en", pa.string())]),
-    "text": pa.schema([("text", pa.string())]),
-    "preferences": pa.schema([("prompt", pa.string()), ("chosen", pa.string()), ("rejected", pa.string())]),
-}
+
+
+@functools.cache
+def schema(kind: str) -> Any:
+    """The Arrow schema of a snapshot of `kind` (pyarrow is imported here, not when planning)."""
+    import pyarrow as pa
+
+    messages = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
+    return {
+        "chat": pa.schema([("id", pa.string()), ("source", pa.string()), ("lang", pa.string()),
+                           ("messages", messages)]),
+        "parallel": pa.schema([("id", pa.string()), ("source", pa.string()), ("ar", pa.string()),
+                               ("en", pa.string())]),
+        "text": pa.schema([("text", pa.string())]),
+        "preferences": pa.schema([("prompt", pa.string()), ("chosen", pa.string()), ("rejected", pa.string())]),
+    }[kind]
 
 
 class SourceError(ValueError):
@@ -123,11 +129,14 @@ def write_snapshot(kind: str, src: DictConfig, name: str, key: str, out: Path,
 
     `key` is the config key the source sits under (data.bootstrap, eval.heldout.texts.ar), for messages.
     """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     _check_encoding(key, src)
     counts = Counts()
     seen: dict[str, int] = {}
     batch: list[dict[str, Any]] = []
-    writer = pq.ParquetWriter(out / ROWS, SCHEMAS[kind])
+    writer = pq.ParquetWriter(out / ROWS, schema(kind))
     try:
         for i, row in _named(key, src, enumerate(normalised_rows(kind, src, name, counts))):
             if "id" in row:
@@ -140,10 +149,10 @@ def write_snapshot(kind: str, src: DictConfig, name: str, key: str, out: Path,
                         f"column, or set {key}.id_field=null (ids from row positions)")
             batch.append(row)
             if len(batch) >= batch_rows:
-                writer.write_table(pa.Table.from_pylist(batch, schema=SCHEMAS[kind]))
+                writer.write_table(pa.Table.from_pylist(batch, schema=schema(kind)))
                 batch = []
         if batch:
-            writer.write_table(pa.Table.from_pylist(batch, schema=SCHEMAS[kind]))
+            writer.write_table(pa.Table.from_pylist(batch, schema=schema(kind)))
     finally:
         writer.close()
     if counts.kept == 0:
@@ -160,6 +169,8 @@ def write_snapshot(kind: str, src: DictConfig, name: str, key: str, out: Path,
 
 def iter_snapshot(path: str | Path, batch_rows: int = 4096) -> Iterator[dict[str, Any]]:
     """The snapshot's rows in order, a batch at a time (memory flat in the source's size)."""
+    import pyarrow.parquet as pq
+
     for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows):
         yield from batch.to_pylist()
 
@@ -170,6 +181,8 @@ def load_snapshot(path: str | Path) -> list[dict[str, Any]]:
 
 def snapshot_texts(path: str | Path) -> list[str]:
     """A text snapshot's documents."""
+    import pyarrow.parquet as pq
+
     return pq.read_table(path, columns=["text"]).column("text").to_pylist()
 
 

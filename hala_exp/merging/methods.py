@@ -20,6 +20,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from hala_exp.cache_dir import cache_dir
+
 # scope of a parameter: "shared" (the method's `parameters`), "non_base" (each model but the base),
 # "input" (every model); base policy: "required", "optional" or "ignored" (no base_model).
 Specs = dict[str, dict[str, Any]]
@@ -61,13 +63,6 @@ def method_specs(python: str | None = None) -> Specs:
 def option_fields(python: str | None = None) -> dict[str, Any]:
     """MergeOptions' fields (name: default) in the merge stage's interpreter."""
     return _mergekit(python)["options"]
-
-
-def cache_dir() -> Path:
-    """Where answers that depend only on installed packages are kept between runs and stores."""
-    if os.environ.get("HALA_EXP_CACHE"):
-        return Path(os.environ["HALA_EXP_CACHE"]).expanduser()
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hala-exp"
 
 
 def _cache_file() -> Path:

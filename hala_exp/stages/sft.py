@@ -7,8 +7,8 @@ corpus rows in Arabic and the others in their English originals, for ALLaM-style
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
 from omegaconf import DictConfig
 
 from hala_exp.data.mix import arabic_rows
@@ -16,6 +16,9 @@ from hala_exp.io import read_jsonl
 from hala_exp.stages.info import StageInfo, Trains, pick, plain, train_with
 from hala_exp.text import has_arabic
 from hala_exp.training.sft import Hyper, pair, train_sft
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def training_rows(corpus: list[dict], arabic_ratio: float | None, seed: int) -> tuple[list[dict], np.ndarray]:
