@@ -89,3 +89,44 @@ def test_a_job_runs_its_stage_in_its_environment_and_trains_on_what_it_was_given
     small = compose(["experiment=hala_1.2b", "resources.stages.sft.gpus_per_node=1"])
     one_gpu = _job(small, "sft", {"name": "sft"}, stage_request(small.resources, "sft"), tmp_path)
     assert one_gpu.python is None and one_gpu.launch is None  # in the job's own process, as before
+
+
+def test_the_merge_job_asks_for_what_the_model_size_needs():
+    """0.5 GB + both bf16 inputs + one output shard, +20%: 9B with 200M and with 5 GB shards."""
+    from hala_exp.launch.resources import estimated_mem_gb
+    from hala_exp.merging.memory import merge_peak_gb
+
+    cfg = compose(["experiment=hala_9b"])
+    req = stage_request(cfg.resources, "merge", estimated_mem_gb(cfg, "merge"))
+    assert merge_peak_gb(8.7, "bfloat16", "bfloat16", 200_000_000) == pytest.approx(35.5)
+    assert req.mem_gb == 43.0 and "estimate" in req.origin["mem_gb"]
+    one_file = compose(["experiment=hala_9b", "merge.options.out_shard_size=5000000000"])
+    assert estimated_mem_gb(one_file, "merge") == 49.0  # 0.5 + 2 x 17.4 + one 5 GB shard = 40.3, +20%
+    small = compose(["experiment=hala_1.2b"])
+    assert stage_request(small.resources, "merge", estimated_mem_gb(small, "merge")).mem_gb == 7.0  # 5.5 + 20%
+    # the preset or the command line still decides when it says so
+    fixed = compose(["experiment=hala_9b", "resources.stages.merge.mem_gb=100"])
+    assert stage_request(fixed.resources, "merge", estimated_mem_gb(fixed, "merge")).mem_gb == 100
+    tiny = compose([])  # no params_b: the preset's default
+    assert estimated_mem_gb(tiny, "merge") is None
+    assert stage_request(tiny.resources, "merge", None).mem_gb == tiny.resources.default.mem_gb
+    assert estimated_mem_gb(cfg, "sft") is None  # only stages that declare an estimate have one
+
+
+def test_a_merge_too_big_for_the_partition_is_refused_before_submitting():
+    from hala_exp.launch.resources import estimated_mem_gb
+
+    cfg = compose(["experiment=hala_9b"])
+    small_node = PartitionLimits("cpu", nodes=4, cpus_per_node=64, mem_mb_per_node=32_000, gpus_per_node=0,
+                                 max_time_min=None)
+    with pytest.raises(LaunchError, match=r"resources.stages.merge.mem_gb \(unset: the merge stage's estimate\) = 43"):
+        check_request("merge", "merge", stage_request(cfg.resources, "merge", estimated_mem_gb(cfg, "merge")),
+                      small_node)
+
+
+def test_the_merge_memory_constant_is_mergekits_default_shard_size():
+    from mergekit.options import MergeOptions
+
+    from hala_exp.merging.memory import MERGEKIT_SHARD_BYTES
+
+    assert MergeOptions().out_shard_size == MERGEKIT_SHARD_BYTES

@@ -26,12 +26,17 @@ class Request:
         return {f: getattr(self, f) for f in FIELDS}
 
 
-def stage_request(resources: DictConfig, stage: str) -> Request:
-    """The stage's entry in `resources.stages`, its unset fields taken from `resources.default`."""
+def stage_request(resources: DictConfig, stage: str, estimated_mem_gb: float | None = None) -> Request:
+    """The stage's entry in `resources.stages`, its unset fields taken from `resources.default`;
+    an unset mem_gb is the stage's own estimate instead, when it has one (`StageInfo.memory_gb`)."""
     own = resources.stages.get(stage) or {}
     values, origin = {}, {}
     for f in FIELDS:
         v = own.get(f) if own else None
+        if f == "mem_gb" and v is None and estimated_mem_gb is not None:
+            values[f] = estimated_mem_gb
+            origin[f] = f"resources.stages.{stage}.{f} (unset: the {stage} stage's estimate)"
+            continue
         values[f] = resources.default[f] if v is None else v
         origin[f] = f"resources.default.{f}" if v is None else f"resources.stages.{stage}.{f}"
         if values[f] is None:
@@ -39,6 +44,14 @@ def stage_request(resources: DictConfig, stage: str) -> Request:
                               f"Fix: set resources.default.{f} in conf/resources/{resources.name}.yaml")
     return Request(int(values["nodes"]), int(values["gpus_per_node"]), int(values["tasks_per_node"]),
                    int(values["cpus_per_task"]), float(values["mem_gb"]), int(values["timeout_min"]), origin)
+
+
+def estimated_mem_gb(cfg: DictConfig, stage: str) -> float | None:
+    """What the stage says its job needs for this config, or None."""
+    from hala_exp.stages import STAGES
+
+    estimate = STAGES[stage].memory_gb
+    return estimate(cfg) if estimate is not None else None
 
 
 def check_request(step: str, stage: str, req: Request, part: PartitionLimits) -> None:

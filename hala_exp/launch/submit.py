@@ -23,7 +23,7 @@ from hala_exp.launch.array import submit_fanned
 from hala_exp.launch.job import StepJob
 from hala_exp.launch.queue import LIVE, cancel, job_states, partition_limits
 from hala_exp.launch.registry import JobRegistry
-from hala_exp.launch.resources import Request, check_request, stage_request
+from hala_exp.launch.resources import Request, check_request, estimated_mem_gb, stage_request
 from hala_exp.pipeline.dispatch import interpreter_for, training_launch
 from hala_exp.pipeline.execute import make_spec
 from hala_exp.pipeline.fanout import parallelism_for, workers_for
@@ -81,7 +81,7 @@ def submit_run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     todo = [s for s in steps if store.record(s.name, keys[s.name]) is None
             or (s.name in hashed and store.reuse(s.name, keys[s.name], hashes=True)[0] is None)]
     pending = {s.name for s in todo}
-    requests = {s.name: stage_request(cfg.resources, s.stage) for s in todo}
+    requests = {s.name: stage_request(cfg.resources, s.stage, estimated_mem_gb(cfg, s.stage)) for s in todo}
     if todo:  # every request checked before anything is submitted: all or nothing
         limits = partition_limits(cfg.cluster.partition)
         for s in todo:

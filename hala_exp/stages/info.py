@@ -39,6 +39,9 @@ class StageInfo:
     # Settings kept out of the key: what it only reports (warnings), how it runs (memory, threads).
     report: Callable[[DictConfig], dict[str, Any]] | None = None
     options: Callable[[DictConfig], dict[str, Any]] | None = None
+    # GB its job needs, estimated from the config (None: unknown); a Slurm job asks for it unless
+    # the resources preset sets the stage's mem_gb itself.
+    memory_gb: Callable[[DictConfig], float | None] | None = None
 
     @property
     def sharded(self) -> bool:

@@ -1,0 +1,46 @@
+"""What a merge job needs in memory, from the model's size, its dtypes and `merge.options`.
+
+Measured with `benchmarks/merge.py` (benchmarks/RESULTS.md): mergekit maps both input checkpoints
+(safetensors, read through the page cache) and keeps the merged tensors until the shard they belong
+to is written, so a merge's peak RSS is close to
+
+    0.5 GB + 2 x input checkpoint + min(output checkpoint, out_shard_size)
+
+on the LFM2-350M and LFM2-1.2B shapes. The merge job asks Slurm for that plus 20% (at least 1 GB), unless
+the resources preset sets `resources.stages.merge.mem_gb` itself.
+"""
+
+from __future__ import annotations
+
+import math
+
+from omegaconf import DictConfig
+
+BASE_GB = 0.5  # interpreter, torch, mergekit and the tokenizer, measured
+HEADROOM = 1.2  # and at least HEADROOM_MIN_GB more than the expected peak
+HEADROOM_MIN_GB = 1.0
+MERGEKIT_SHARD_BYTES = 5_000_000_000  # mergekit's own out_shard_size default (MergeOptions)
+BYTES = {"bfloat16": 2, "float16": 2, "float32": 4, "float64": 8, "int8": 1, "float8_e4m3fn": 1}
+
+
+def _bytes(dtype: str | None) -> int:
+    return BYTES.get(str(dtype).removeprefix("torch."), 4)  # unknown: as if float32, never too little
+
+
+def merge_peak_gb(params_b: float, in_dtype: str, out_dtype: str, out_shard_size: int | None) -> float:
+    """Expected peak RSS in GB of merging two checkpoints of `params_b` billion parameters."""
+    inputs = params_b * _bytes(in_dtype)
+    output = params_b * _bytes(out_dtype)
+    shard = (MERGEKIT_SHARD_BYTES if out_shard_size is None else int(out_shard_size)) / 1e9
+    return BASE_GB + 2 * inputs + min(output, shard)
+
+
+def merge_memory_gb(cfg: DictConfig) -> float | None:
+    """The merge job's request: the expected peak with headroom, whole GB; None if `model.params_b`
+    is unknown (the preset's default then applies)."""
+    params_b = cfg.model.get("params_b")
+    if params_b is None:
+        return None
+    options = cfg.merge.get("options") or {}
+    peak = merge_peak_gb(float(params_b), cfg.model.dtype, cfg.merge.dtype, options.get("out_shard_size"))
+    return float(math.ceil(max(peak * HEADROOM, peak + HEADROOM_MIN_GB)))
