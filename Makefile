@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
+# Test processes (pytest-xdist); the Slurm tests and each module's shared fixtures stay in one (tests/conftest.py).
+PYTEST_WORKERS ?= 2
 # Everything runs offline: tiny models are built in code and data is bundled.
 export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
@@ -31,7 +33,7 @@ demo: setup
 	$(BIN)/hala-exp
 
 test: setup browser
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --no-loadscope-reorder $(PYTEST_ARGS)
 
 # Headless Chromium for the report page's browser test: Debian's package when missing (root, apt);
 # elsewhere a note, and that test skips.

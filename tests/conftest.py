@@ -99,3 +99,29 @@ def second_env(tmp_path_factory) -> Path:
     (Path(purelib) / "_hala_parent_env.pth").write_text(lines, encoding="utf-8")
     return python
 
+
+
+# Under pytest-xdist (`make test` runs two workers): the tests of a module with a module- or
+# class-scoped fixture stay in one worker, so the fixture is built once; every Slurm test runs in
+# one worker, as they share the one cluster (and its CPUs) and its session fixture stops it; and
+# those groups are queued first, the Slurm one before all, so no long group starts last.
+SHARED_FIXTURE_MODULES = ("test_allam", "test_distributed_training", "test_pipeline_e2e", "test_quantize",
+                          "test_real_model", "test_stop_signals", "test_store_faults", "test_suites", "test_sweep",
+                          "test_train_resume_processes")
+
+
+def _group(item: pytest.Item) -> str | None:
+    if item.get_closest_marker("slurm"):
+        return "slurm"
+    module = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
+    return module if module in SHARED_FIXTURE_MODULES else None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    groups = {id(item): _group(item) for item in items}
+    for item in items:
+        if groups[id(item)]:
+            item.add_marker(pytest.mark.xdist_group(groups[id(item)]))
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # the same order in every worker, as xdist requires
+        items.sort(key=lambda item: 0 if groups[id(item)] == "slurm" else 1 if groups[id(item)] else 2)

@@ -152,3 +152,17 @@ def test_the_cli_prints_the_same_config_from_the_cache(tmp_path):
     bad = run("--cfg", "job", "train.max_steps=many")
     assert bad.returncode != 0 and "max_steps" in bad.stderr
     assert len(list((tmp_path / "cache" / "compose").glob("*.pkl"))) == 1
+
+
+def test_a_config_read_back_resolves_the_time_anew(cache):
+    """What resolvers cached while composing (Hydra resolves `${now:...}` then) is not kept: a run
+    started later gets its own time, not the time of the run that composed first."""
+    import time
+
+    override = "hydra.run.dir=out/${now:%H-%M-%S-%f}"
+    first = _compose(CONF_DIR, [override])
+    assert OmegaConf.get_cache(first)  # the composing process keeps what it resolved
+    time.sleep(0.01)
+    second = _compose(CONF_DIR, [override])
+    assert len(cache) == 1 and not OmegaConf.get_cache(second)
+    assert second.hydra.run.dir != first.hydra.run.dir

@@ -30,7 +30,7 @@ import xxhash
 
 from hala_exp.cache_dir import cache_dir
 
-FORMAT = "1"  # bump when what is stored changes shape
+FORMAT = "2"  # bump when what is stored changes shape
 KEEP = 256  # composed configs kept; the oldest go first
 ENV_SWITCH = "HALA_EXP_COMPOSE_CACHE"
 
@@ -141,11 +141,19 @@ def load(digest: str) -> Any | None:
 
 
 def save(digest: str, cfg: Any) -> None:
-    """Write atomically (a reader never sees half a file), owner-only, and keep the newest KEEP."""
+    """Write atomically (a reader never sees half a file), owner-only, and keep the newest KEEP.
+
+    Without the values resolvers cached while composing: `${now:...}` resolved then must be
+    resolved again by the run that reads this back, or every later run would get this run's time.
+    """
+    from omegaconf import OmegaConf
+
     where = folder()
+    resolved = OmegaConf.get_cache(cfg)
     try:
         where.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd, tmp = tempfile.mkstemp(dir=where, prefix=".tmp-", suffix=".pkl")
+        OmegaConf.clear_cache(cfg)
         with os.fdopen(fd, "wb") as f:
             pickle.dump(cfg, f, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, where / f"{digest}.pkl")
@@ -154,6 +162,8 @@ def save(digest: str, cfg: Any) -> None:
             old.unlink(missing_ok=True)
     except OSError:  # a read-only or full cache only costs the next run its composition
         pass
+    finally:
+        OmegaConf.set_cache(cfg, resolved)  # this process goes on with the values it resolved
 
 
 def _cached(compose: Callable[..., Any]) -> Callable[..., Any]:
