@@ -33,7 +33,7 @@ demo: setup
 	$(BIN)/hala-exp
 
 test: setup browser
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --no-loadscope-reorder $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder $(PYTEST_ARGS)
 
 # Headless Chromium for the report page's browser test: Debian's package when missing (root, apt);
 # elsewhere a note, and that test skips.

@@ -101,27 +101,41 @@ def second_env(tmp_path_factory) -> Path:
 
 
 
-# Under pytest-xdist (`make test` runs two workers): the tests of a module with a module- or
-# class-scoped fixture stay in one worker, so the fixture is built once; every Slurm test runs in
-# one worker, as they share the one cluster (and its CPUs) and its session fixture stops it; and
-# those groups are queued first, the Slurm one before all, so no long group starts last.
+# Under pytest-xdist (`make test` runs two workers, `--dist loadscope`), the scheduler below keeps
+# together what must not be split: every Slurm test in one worker, as they share the one cluster
+# (and its CPUs) and the session fixture that stops it; the tests of a module with a module- or
+# class-scoped fixture in one worker, so the fixture is built once. Every other test is scheduled
+# on its own. Each worker queues the Slurm tests first, then those modules, so no long group
+# starts last. (xdist's own `loadgroup` marks do not reach its scheduler under pytest 9.)
 SHARED_FIXTURE_MODULES = ("test_allam", "test_distributed_training", "test_pipeline_e2e", "test_quantize",
                           "test_real_model", "test_stop_signals", "test_store_faults", "test_suites", "test_sweep",
                           "test_train_resume_processes")
 
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # One OpenMP pool per worker: pools that together outnumber the cores spin against each other
+    # (a tiny pipeline run took 8x its CPU time that way). Each worker gets its share of the cores.
+    _workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // _workers)))
 
-def _group(item: pytest.Item) -> str | None:
-    if item.get_closest_marker("slurm"):
+
+def _group(nodeid: str) -> str | None:
+    module = nodeid.split("::", 1)[0].rsplit("/", 1)[-1].removesuffix(".py")
+    if module.startswith("test_slurm"):
         return "slurm"
-    module = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
     return module if module in SHARED_FIXTURE_MODULES else None
 
 
-@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config, log):
+    from xdist.scheduler import LoadScopeScheduling
+
+    class Groups(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _group(nodeid) or nodeid
+
+    return Groups(config, log)
+
+
 def pytest_collection_modifyitems(config, items):
-    groups = {id(item): _group(item) for item in items}
-    for item in items:
-        if groups[id(item)]:
-            item.add_marker(pytest.mark.xdist_group(groups[id(item)]))
     if os.environ.get("PYTEST_XDIST_WORKER"):  # the same order in every worker, as xdist requires
-        items.sort(key=lambda item: 0 if groups[id(item)] == "slurm" else 1 if groups[id(item)] else 2)
+        rank = {"slurm": 0}
+        items.sort(key=lambda item: rank.get(_group(item.nodeid), 1 if _group(item.nodeid) else 2))
