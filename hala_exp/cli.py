@@ -134,6 +134,7 @@ def app(cfg: DictConfig) -> None:
         sys.exit(2)
     if cfg.plan:
         _print_plan(cfg)
+        _collect_from_here()  # the next point of a sweep composes with collection on
         return
     _collect_from_here()
     run_dir = Path(HydraConfig.get().runtime.output_dir)

