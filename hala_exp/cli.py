@@ -116,11 +116,6 @@ def _check_tasks_quietly(cfg: DictConfig) -> None:
             log.unlink()
 
 
-def _collect_from_here() -> None:
-    """Garbage collection back on before the stages run (`main` turned it off for start-up)."""
-    gc.enable()
-
-
 def app(cfg: DictConfig) -> None:
     try:
         validate(cfg)
@@ -134,9 +129,9 @@ def app(cfg: DictConfig) -> None:
         sys.exit(2)
     if cfg.plan:
         _print_plan(cfg)
-        _collect_from_here()  # the next point of a sweep composes with collection on
+        gc.enable()  # `main` turned it off for start-up; the next point of a sweep composes with it on
         return
-    _collect_from_here()
+    gc.enable()  # on again before the stages run
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     alloc = _nodes_of_job(cfg)
     if alloc is not None and alloc.node_rank > 0:  # node 0 runs the pipeline; this node joins its training

@@ -11,7 +11,6 @@ rows in the same order.
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 import shutil
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hala_exp.data.dedup import DEDUP_MODES, content_hash, normalize  # noqa: F401 (normalize: re-exported)
+from hala_exp.data.snapshot import schema as snapshot_schema
 
 if TYPE_CHECKING:
     import numpy as np
@@ -31,15 +31,9 @@ if TYPE_CHECKING:
 # module (through the stages) and should not pay for them.
 
 
-@functools.cache
 def schema() -> Any:
-    """The mix's Arrow schema: chat rows."""
-    import pyarrow as pa
-
-    return pa.schema([
-        ("id", pa.string()), ("source", pa.string()), ("lang", pa.string()),
-        ("messages", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))),
-    ])
+    """The mix's Arrow schema: chat rows, as a chat snapshot holds them."""
+    return snapshot_schema("chat")
 
 
 @dataclass
