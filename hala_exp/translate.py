@@ -31,8 +31,11 @@ def translate_rows(engine: Engine, rows: list[dict], prompt: str, params: Sampli
     out = []
     for i, r in enumerate(rows):
         gi, gr = gens[i], gens[n + i]
-        out.append({"id": r["id"], "source": r["source"], "instr_en": r["instruction"], "instr_ar": gi.text,
-                    "resp_en": r["response"], "resp_ar": gr.text, "cut": (not gi.finished) or (not gr.finished)})
+        row = {"id": r["id"], "source": r["source"], "instr_en": r["instruction"], "instr_ar": gi.text,
+               "resp_en": r["response"], "resp_ar": gr.text, "cut": (not gi.finished) or (not gr.finished)}
+        if gi.too_long or gr.too_long:  # only then: rows that fit are written as before
+            row["too_long"] = True
+        out.append(row)
     seconds = time.perf_counter() - start
     tokens = sum(g.new_tokens for g in gens)
     outputs = [g.text for g in gens]
@@ -40,7 +43,8 @@ def translate_rows(engine: Engine, rows: list[dict], prompt: str, params: Sampli
         "rows": float(n),
         "outputs_with_arabic": float(sum(has_arabic(t) for t in outputs)),
         "mean_arabic_ratio": sum(arabic_ratio(t) for t in outputs) / max(len(outputs), 1),
-        "cut_at_limit": float(sum(not g.finished for g in gens)),
+        "cut_at_limit": float(sum(not g.finished and not g.too_long for g in gens)),
+        "too_long": float(sum(row.get("too_long", False) for row in out)),  # rows left untranslated
         "tokens": float(tokens),
         "tokens_per_s": tokens / seconds if seconds > 0 else 0.0,
     }
@@ -55,6 +59,7 @@ def combine_metrics(shards: list[dict[str, float]]) -> dict[str, float]:
             "outputs_with_arabic": sum(m["outputs_with_arabic"] for m in shards),
             "mean_arabic_ratio": sum(m["mean_arabic_ratio"] * m["rows"] for m in shards) / max(rows, 1),
             "cut_at_limit": sum(m["cut_at_limit"] for m in shards),
+            "too_long": sum(m.get("too_long", 0.0) for m in shards),
             "tokens": tokens, "generation_seconds": seconds,
             "tokens_per_s": tokens / seconds if seconds > 0 else 0.0}
 

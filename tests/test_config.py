@@ -17,7 +17,7 @@ GROUPS = sorted(d.name for d in CONF_DIR.iterdir() if d.is_dir() and d.name not 
 OPTIONS = [(g, p.stem) for g in GROUPS for p in sorted((CONF_DIR / g).glob("*.yaml"))]
 PRESETS = sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))
 # runtime=cluster names a site's interpreters: here they are all this one.
-NEEDS = {("runtime", "cluster"): [f"runtime.envs.{e}={sys.executable}" for e in ("core", "vllm", "eval")]}
+NEEDS = {("runtime", "cluster"): [f"runtime.envs.{e}={sys.executable}" for e in ("core", "vllm")]}
 
 
 def test_the_groups_are_the_schemas_groups():

@@ -96,7 +96,9 @@ def test_a_declaration_alone_decides_its_steps_key(monkeypatch):
 
 # Keys of three graphs as computed before stages declared themselves. A change here re-runs every
 # cached step of every user: only a version bump or a change to what a stage writes may change one
-# (a bundled sample's bytes key its snapshot, so editing a sample changes keys too).
+# (a bundled sample's bytes key its snapshot, so editing a sample changes keys too). The translation
+# evaluations (evaluate.teacher*, evaluate.translator*) moved once when the dtype their model runs in
+# joined the key: vLLM had run a fine-tune in the float32 it is saved in.
 KEYS = {
     'hala_tiny': {
         'source.translation': 'e9e25ae64b1bbe87',
@@ -116,10 +118,10 @@ KEYS = {
         'build.student_base': '5f5fdeb16401772b',
         'sft': 'a9a4c5be89df3e4f',
         'merge': 'ddc0d837a6ba3baf',
-        'evaluate.teacher': '11849ea07cd879fc',
-        'evaluate.teacher_fp8': 'e9550af0c7b0d2b5',
-        'evaluate.translator_base': '9e722a14d955723d',
-        'evaluate.translator': '51dd8b264f0f1268',
+        'evaluate.teacher': 'c3ce9ea7729424d8',
+        'evaluate.teacher_fp8': '3680fbadcdcf8efc',
+        'evaluate.translator_base': '3fa2c11a466df17c',
+        'evaluate.translator': 'b38ef737a10b61c1',
         'evaluate.student_base': 'e53c0c3e39590449',
         'evaluate.student_sft': '87a6dc042550f465',
         'evaluate.student_merged': '4c33c2c39fb19e06',
@@ -164,9 +166,9 @@ KEYS = {
         'sft': '36fb2380548d360e',
         'dpo': '62c05088285209c8',
         'merge': '1a993c9082a4d5ee',
-        'evaluate.teacher': '11849ea07cd879fc',
-        'evaluate.translator_base': '9e722a14d955723d',
-        'evaluate.translator': '5f2f7b2849c030b2',
+        'evaluate.teacher': 'c3ce9ea7729424d8',
+        'evaluate.translator_base': '3fa2c11a466df17c',
+        'evaluate.translator': '43e25eb9f66d532d',
         'evaluate.student_base': 'e53c0c3e39590449',
         'evaluate.student_sft': '455b01854830622a',
         'evaluate.student_dpo': '06a5d44bca9e28f8',

@@ -2,9 +2,11 @@
 
 A translated row fails when either of its outputs (instruction, response) trips a gate; it is then
 written aside with its reasons instead of into the training data, and every reason is counted in
-the stage's metrics. Gates, in the order they are checked (the first that trips is the reason):
-empty, cut (stopped at the token limit), special_token (a special token of the model's tokenizer in
-the text), prompt_leak (the prompt's fixed words or a chat marker), echo (the English came back),
+the stage's metrics. A row whose prompt did not fit the engine's context (`too_long`, see
+`engines.base.fits`) was never translated and is always rejected, gates on or off. Gates, in the
+order they are checked (the first that trips is the reason): empty, cut (stopped at the token
+limit), special_token (a special token of the model's tokenizer in the text), prompt_leak (the
+prompt's fixed words or a chat marker), echo (the English came back),
 trailing_script (Arabic followed by a note in another script), arabic_ratio (too few Arabic
 letters), length_ratio (much shorter or longer than the source).
 """
@@ -22,7 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 from hala_exp.data.mix import normalize
 from hala_exp.text import ARABIC, arabic_ratio, words
 
-GATES = ("empty", "cut", "special_token", "prompt_leak", "echo", "trailing_script", "arabic_ratio",
+GATES = ("too_long", "empty", "cut", "special_token", "prompt_leak", "echo", "trailing_script", "arabic_ratio",
          "length_ratio")
 # Left out before looking for a trailing note: Latin script that belongs in a translation.
 _NOT_PROSE = re.compile(r"```.*?(?:```|$)|`[^`\n]*`|\$[^$\n]+\$|https?://\S+|www\.\S+|\S+@\S+\.\w+", re.S)
@@ -128,7 +130,10 @@ def apply_gates(rows: list[dict[str, Any]], prompt: str, g: DictConfig
     passed, rejected, by_reason = [], [], Counter()
     for r in rows:
         reasons = []
-        if g.enabled and g.reject_cut and r.get("cut", False):
+        if r.get("too_long", False):
+            reasons.append("row:too_long")
+            by_reason["too_long"] += 1
+        elif g.enabled and g.reject_cut and r.get("cut", False):
             reasons.append("row:cut")
             by_reason["cut"] += 1
         elif g.enabled:

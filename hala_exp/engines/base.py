@@ -27,6 +27,21 @@ class Generation:
     text: str
     finished: bool  # False when generation stopped at max_new_tokens (output may be cut)
     new_tokens: int
+    # The prompt left no room to generate within the engine's context (`engine.max_model_len`):
+    # never sent to the model, so one over-long row cannot fail its whole batch.
+    too_long: bool = False
+
+
+TOO_LONG = Generation(text="", finished=False, new_tokens=0, too_long=True)
+
+
+def fits(prompt_tokens: int, max_model_len: int | None) -> bool:
+    """Whether a prompt leaves at least one token to generate within the context (None: no limit).
+
+    vLLM refuses a request whose prompt reaches `max_model_len`, and that error fails every request
+    of the call; such prompts are answered with `TOO_LONG` instead, by every back-end alike.
+    """
+    return max_model_len is None or prompt_tokens < max_model_len
 
 
 class Engine(Protocol):

@@ -8,7 +8,7 @@ from __future__ import annotations
 from omegaconf import DictConfig
 
 from hala_exp import progress
-from hala_exp.engines.base import Generation, Message, SamplingParams
+from hala_exp.engines.base import TOO_LONG, Generation, Message, SamplingParams, fits
 from hala_exp.models.loading import load_causal_lm, load_tokenizer, pick_device, special_token_strings
 
 
@@ -20,6 +20,7 @@ class TransformersEngine:
         self.tokenizer = load_tokenizer(model_path)
         self.model = load_causal_lm(model_path, self.device, dtype)
         self.batch_size = engine_cfg.batch_size
+        self.max_model_len = engine_cfg.get("max_model_len")  # as vLLM: prompts that fill it are not run
 
     def chat(self, conversations: list[list[Message]], params: SamplingParams) -> list[Generation]:
         prompts = [self.tokenizer.apply_chat_template(c, tokenize=False, add_generation_prompt=True)
@@ -27,8 +28,14 @@ class TransformersEngine:
         return self.generate(prompts, params)
 
     def generate(self, prompts: list[str], params: SamplingParams) -> list[Generation]:
-        order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
         results: list[Generation | None] = [None] * len(prompts)
+        runnable = range(len(prompts))
+        if self.max_model_len is not None:
+            lengths = [len(ids) for ids in self.tokenizer(prompts, add_special_tokens=False)["input_ids"]]
+            runnable = [i for i in runnable if fits(lengths[i], self.max_model_len)]
+            for i in set(range(len(prompts))) - set(runnable):
+                results[i] = TOO_LONG
+        order = sorted(runnable, key=lambda i: len(prompts[i]))
         eos = self.model.generation_config.eos_token_id
         eos_ids = set(eos if isinstance(eos, list) else [eos]) if eos is not None else set()
         with progress.track(len(prompts), "prompts", "generate") as task:

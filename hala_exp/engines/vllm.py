@@ -12,7 +12,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from hala_exp.engines.base import Generation, Message, SamplingParams
+from hala_exp.engines.base import TOO_LONG, Generation, Message, SamplingParams, fits
 from hala_exp.models.loading import special_token_strings, split_revision
 
 # Model types whose hybrid (conv + attention) cache vLLM cannot prefix-cache; lighteval turns it off too.
@@ -79,10 +79,17 @@ def to_generation(output: Any) -> Generation:
 
 
 class VLLMEngine:
+    """vLLM's offline `LLM`, fed token ids: prompts are rendered and measured here, so one that
+    does not fit the context is answered `TOO_LONG` instead of failing the whole call."""
+
     def __init__(self, model_path: str, engine_cfg: DictConfig, model_dtype: str = "auto"):
         from vllm import LLM
 
+        before = _child_pids()
         self.llm = LLM(**llm_kwargs(engine_cfg, model_path, model_dtype))
+        self.processes = _child_pids() - before  # the engine core and its workers
+        self.tokenizer = self.llm.get_tokenizer()
+        self.max_model_len = int(self.llm.llm_engine.model_config.max_model_len)
 
     def _params(self, params: SamplingParams):
         from vllm import SamplingParams as VSamplingParams
@@ -90,21 +97,35 @@ class VLLMEngine:
         return VSamplingParams(**sampling_kwargs(params))
 
     def chat(self, conversations: list[list[Message]], params: SamplingParams) -> list[Generation]:
-        outs = self.llm.chat(conversations, self._params(params), use_tqdm=False, add_generation_prompt=True)
-        return [to_generation(o.outputs[0]) for o in outs]
+        """One turn per conversation, rendered by the model's own chat template (as `LLM.chat` does)."""
+        return self._run([self.tokenizer.apply_chat_template(c, tokenize=True, add_generation_prompt=True,
+                                                             return_dict=False) for c in conversations], params)
 
     def generate(self, prompts: list[str], params: SamplingParams) -> list[Generation]:
-        outs = self.llm.generate(prompts, self._params(params), use_tqdm=False)
-        return [to_generation(o.outputs[0]) for o in outs]
+        return self._run([self.tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts], params)
+
+    def _run(self, token_ids: list[list[int]], params: SamplingParams) -> list[Generation]:
+        keep = [i for i, ids in enumerate(token_ids) if fits(len(ids), self.max_model_len)]
+        results: list[Generation] = [TOO_LONG] * len(token_ids)
+        if keep:
+            outs = self.llm.generate([{"prompt_token_ids": list(token_ids[i])} for i in keep], self._params(params),
+                                     use_tqdm=False)
+            for i, o in zip(keep, outs):
+                results[i] = to_generation(o.outputs[0])
+        return results
 
     def special_tokens(self) -> list[str]:
-        return special_token_strings(self.llm.get_tokenizer())
+        return special_token_strings(self.tokenizer)
 
     def close(self) -> None:
-        """Free the GPU for the next engine in this process (FP8 and BF16 in one validation step)."""
+        """Shut the engine down and wait for its processes to exit, so the next engine in this
+        process (BF16 then FP8 in one validation step) starts on freed memory."""
         import gc
 
         llm, self.llm = self.llm, None
+        if llm is None:
+            return
+        llm.llm_engine.engine_core.shutdown()
         del llm
         gc.collect()
         try:
@@ -120,3 +141,33 @@ class VLLMEngine:
                 torch.cuda.empty_cache()
         except ImportError:
             pass
+        left = _wait_gone(self.processes, timeout=60.0)
+        if left:
+            raise RuntimeError(f"vLLM engine processes {sorted(left)} still run after shutdown: their memory is "
+                               "not free for the next engine")
+
+
+def _child_pids() -> set[int]:
+    import psutil
+
+    return {p.pid for p in psutil.Process().children(recursive=True)}
+
+
+def _wait_gone(pids: set[int], timeout: float) -> set[int]:
+    """The pids still alive (not zombies) after up to `timeout` seconds."""
+    import time
+
+    import psutil
+
+    deadline = time.monotonic() + timeout
+    while True:
+        alive = set()
+        for pid in pids:
+            try:
+                if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                    alive.add(pid)
+            except psutil.NoSuchProcess:
+                pass
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.2)

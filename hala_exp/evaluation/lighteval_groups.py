@@ -62,7 +62,7 @@ def run_grouped(model_dir: str, tasks: list[str], out_dir: Path, shards_dir: Pat
                 tasks_per_shard: int | None = None, custom_tasks: str | None = None,
                 data_dir: str | None = None, max_samples: int | None = None, batch_size: int = 8,
                 device: str = "cpu", exclude: list[str] | None = None, data_dirs: dict[str, str] | None = None,
-                engine: dict[str, Any] | None = None,
+                dtype: str = "auto",
                 extra_custom_tasks: list[tuple[str, str | None]] | None = None) -> dict[str, float]:
     """`lighteval_run.run_lighteval`'s scores, computed group by group into `shards_dir` (see module)."""
     out_dir, shards_dir = Path(out_dir), Path(shards_dir)
@@ -74,7 +74,7 @@ def run_grouped(model_dir: str, tasks: list[str], out_dir: Path, shards_dir: Pat
         group = shards_dir / f"group-{specs.index(rows[0]['id']) // size:05d}"
         shutil.rmtree(group, ignore_errors=True)  # what a killed attempt left of this group
         results = evaluate(model_dir, [split_spec(r["id"]) for r in rows], module, group, max_samples,
-                           batch_size, device, engine)
+                           batch_size, device, dtype)
         return [{"id": r["id"], "scores": own_scores(results, r["id"])} for r in rows], {"tasks": float(len(rows))}
 
     rows, _, _ = run_sharded([{"id": s} for s in specs], size, shards_dir, one_group, desc="lighteval")

@@ -187,33 +187,20 @@ def flatten_results(results: dict[str, dict[str, float]]) -> dict[str, float]:
     return dict(sorted(flat.items()))
 
 
-def model_config(backend: str, model_name: str, batch_size: int, device: str, cache_dir: str,
-                 engine: dict[str, Any] | None = None) -> tuple[Any, Any]:
-    """(lighteval model config, launcher) for `engine.backend`: transformers or vLLM.
+def model_config(model_name: str, batch_size: int, device: str, cache_dir: str, dtype: str = "auto"
+                 ) -> tuple[Any, Any]:
+    """(lighteval model config, launcher): lighteval's transformers back-end, on any device.
 
-    The vLLM config takes the engine's tensor parallel size, memory fraction, context length,
-    quantization and prefix caching (off for LFM2) from the same mapping the vLLM engine uses.
+    `dtype` is the engine's (`engine.dtype`): auto runs float32 on CPU and bfloat16 (every preset's
+    model dtype) on GPUs, never the float32 a fine-tune is saved in. (Why not lighteval's vLLM
+    back-end: README, "Evaluation on GPUs".)
     """
-    from lighteval.pipeline import ParallelismManager
-
-    if backend == "vllm":
-        from lighteval.models.vllm.vllm_model import VLLMModelConfig
-        from omegaconf import OmegaConf
-
-        from hala_exp.engines.vllm import llm_kwargs
-
-        kw = llm_kwargs(OmegaConf.create(engine or {}), model_name, "bfloat16")
-        cfg = VLLMModelConfig(
-            model_name=model_name, dtype=kw["dtype"], tensor_parallel_size=kw["tensor_parallel_size"],
-            gpu_memory_utilization=kw["gpu_memory_utilization"], enable_prefix_caching=kw["enable_prefix_caching"],
-            max_model_length=kw.get("max_model_len"), quantization=kw.get("quantization"), seed=kw["seed"],
-            cache_dir=cache_dir)
-        return cfg, ParallelismManager.VLLM
     from lighteval.models.transformers.transformers_model import TransformersModelConfig
+    from lighteval.pipeline import ParallelismManager
 
     cfg = TransformersModelConfig(
         model_name=model_name, batch_size=batch_size * CHOICES_PER_QUESTION, device=device,
-        dtype="float32" if device == "cpu" else "auto", cache_dir=cache_dir)
+        dtype=dtype if dtype != "auto" else ("float32" if device == "cpu" else "bfloat16"), cache_dir=cache_dir)
     return cfg, ParallelismManager.ACCELERATE
 
 
@@ -236,7 +223,7 @@ def prepare(tasks: list[str], custom_tasks: str | None = None, data_dir: str | N
 
 def evaluate(model_dir: str, expanded: list[tuple[str, int]], module: types.ModuleType, out_dir: Path,
              max_samples: int | None = None, batch_size: int = 8, device: str = "cpu",
-             engine: dict[str, Any] | None = None) -> dict[str, dict[str, float]]:
+             dtype: str = "auto") -> dict[str, dict[str, float]]:
     """lighteval's raw results (`{"task:subset|k": {metric: value}}`) for `expanded` on `model_dir`;
     its details and results files go to `out_dir`."""
     from lighteval.logging.evaluation_tracker import EvaluationTracker
@@ -251,9 +238,7 @@ def evaluate(model_dir: str, expanded: list[tuple[str, int]], module: types.Modu
     try:
         tracker = EvaluationTracker(output_dir=str(out_dir), results_path_template="{output_dir}/results",
                                     save_details=True)
-        backend = (engine or {}).get("backend", "transformers")
-        model_cfg, launcher = model_config(backend, model_name, batch_size, device, str(out_dir / VIEW / "cache"),
-                                           engine)
+        model_cfg, launcher = model_config(model_name, batch_size, device, str(out_dir / VIEW / "cache"), dtype)
         params = PipelineParameters(
             launcher_type=launcher, custom_tasks_directory=module,  # type: ignore[arg-type]
             max_samples=max_samples, load_tasks_multilingual=False)
@@ -278,7 +263,7 @@ def run_lighteval(model_dir: str, tasks: list[str], out_dir: Path, custom_tasks:
                   data_dir: str | None = None, max_samples: int | None = None, batch_size: int = 8,
                   device: str = "cpu", exclude: list[str] | None = None,
                   data_dirs: dict[str, str] | None = None,
-                  engine: dict[str, Any] | None = None,
+                  dtype: str = "auto",
                   extra_custom_tasks: list[tuple[str, str | None]] | None = None) -> dict[str, float]:
     """Evaluate `model_dir` on lighteval `tasks` ("name|fewshot"); details and results go to `out_dir`.
 
@@ -286,11 +271,10 @@ def run_lighteval(model_dir: str, tasks: list[str], out_dir: Path, custom_tasks:
     local dataset directories (see `suites`). The custom tasks are those of `custom_tasks` (on
     `data_dir`) and of each (module, data_dir) pair of `extra_custom_tasks`. `batch_size` is
     questions per forward batch (see CHOICES_PER_QUESTION); `device` may be "auto". Task names are
-    checked before the model loads. `engine` (the engine config) with backend vllm runs lighteval's
-    vLLM model instead.
+    checked before the model loads. `dtype`: see `model_config`.
     """
     expanded, module = prepare(tasks, custom_tasks, data_dir, exclude, data_dirs, extra_custom_tasks)
-    results = evaluate(model_dir, expanded, module, Path(out_dir), max_samples, batch_size, device, engine)
+    results = evaluate(model_dir, expanded, module, Path(out_dir), max_samples, batch_size, device, dtype)
     flat = flatten_results(results)
     write_metrics(Path(out_dir), model_dir, tasks, expanded, data_dirs, flat)
     return flat

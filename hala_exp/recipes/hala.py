@@ -9,13 +9,14 @@ from hala_exp.pipeline.graph import Builder, Ref, Step
 from hala_exp.recipes.common import dpo, heldout, lighteval, sft_sources
 
 
-def translation_chain(b: Builder) -> tuple[Ref, dict[str, tuple[Ref | str, str]]]:
+def translation_chain(b: Builder) -> tuple[Ref, dict[str, tuple[Ref | str, str, str]]]:
     """Stages 1-5: the teacher (FP8), bootstrap translation, judge, translator and the corpus it
-    translates. Returns the corpus and the translation systems to evaluate (model, prompt)."""
+    translates. Returns the corpus and the translation systems to evaluate (model, prompt, the
+    dtype the model runs in)."""
     cfg = b.cfg
     eval_prompt = cfg.eval.translation.prompt
     teacher = b.model("teacher", "teacher", [cfg.teacher.prompt, eval_prompt])
-    systems: dict[str, tuple[Ref | str, str]] = {"teacher": (teacher, eval_prompt)}
+    systems: dict[str, tuple[Ref | str, str, str]] = {"teacher": (teacher, eval_prompt, cfg.teacher.dtype)}
     teacher_used = teacher
     if cfg.teacher.fp8:
         probe = b.source("translation", "eval.translation.source", "parallel", cfg.eval.translation.source,
@@ -23,7 +24,7 @@ def translation_chain(b: Builder) -> tuple[Ref, dict[str, tuple[Ref | str, str]]
         b.add("quantize_teacher", "quantize_teacher", {"model": teacher, "probe": probe})
         teacher_used = Ref("quantize_teacher", "model")
         b.add("validate_teacher", "validate_teacher", {"model": teacher, "fp8": teacher_used, "probe": probe})
-        systems["teacher_fp8"] = (teacher_used, eval_prompt)
+        systems["teacher_fp8"] = (teacher_used, eval_prompt, cfg.teacher.dtype)
 
     b.add("translate_bootstrap", "translate_bootstrap",
           {"model": teacher_used,
@@ -34,12 +35,12 @@ def translation_chain(b: Builder) -> tuple[Ref, dict[str, tuple[Ref | str, str]]
           {"model": judge, "source": b.source("parallel", "data.parallel", "parallel", cfg.data.parallel, "parallel")})
 
     translator_base = b.model("translator", "translator_base", [eval_prompt, cfg.translator.prompt])
-    systems["translator_base"] = (translator_base, eval_prompt)
+    systems["translator_base"] = (translator_base, eval_prompt, cfg.translator.dtype)
     b.add("train_translator", "train_translator",
           {"model": translator_base, "tuples": Ref("translate_bootstrap", "tuples.jsonl"),
            "accepted": Ref("judge", "accepted.jsonl")})
     translator = Ref("train_translator", "model")
-    systems["translator"] = (translator, cfg.translator.prompt)
+    systems["translator"] = (translator, cfg.translator.prompt, cfg.translator.dtype)  # TRL saves float32
 
     corpus = {f"corpus.{k}": b.source(f"corpus.{k}", f"data.corpus.{k}", "chat", v, k)
               for k, v in cfg.data.corpus.items() if k != cfg.data.leave_out}
@@ -49,7 +50,7 @@ def translation_chain(b: Builder) -> tuple[Ref, dict[str, tuple[Ref | str, str]]
 
 def build(cfg: DictConfig) -> list[Step]:
     b = Builder(cfg)
-    systems: dict[str, tuple[Ref | str, str]] = {}
+    systems: dict[str, tuple[Ref | str, str, str]] = {}
     if cfg.data.translated:
         student = b.model("model", "student_base")
         sft_sources(b, cfg.data.translated, student, "data.translated", "translated")
@@ -69,8 +70,8 @@ def build(cfg: DictConfig) -> list[Step]:
     if systems and not cfg.eval.translation.get("mmlu"):
         pairs["source"] = b.source("translation", "eval.translation.source", "parallel", cfg.eval.translation.source,
                                    "translation")
-    for system, (model, prompt) in systems.items():
-        b.add(f"evaluate.{system}", "evaluate_translation", {"model": model, **pairs}, system, prompt)
+    for system, (model, prompt, dtype) in systems.items():
+        b.add(f"evaluate.{system}", "evaluate_translation", {"model": model, **pairs}, system, prompt, dtype)
     lighteval(b, students)
-    heldout(b, {**{s: m for s, (m, _) in systems.items()}, **students})
+    heldout(b, {**{s: m for s, (m, _, _) in systems.items()}, **students})
     return b.steps

@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from hala_exp import reporting
 from hala_exp.data.paths import resolve_path
@@ -54,7 +54,8 @@ def run_translation(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[
     ids = sample_ids(list(rows), tcfg.n, tcfg.seed)
     write_json(out / "sample_ids.json", ids)
     items = [rows[i] for i in ids]
-    engine = make_engine(cfg.engine, inputs["model"])
+    dtype = cfg.system.get("dtype", "auto") if "system" in cfg else "auto"  # not a fine-tune's saved float32
+    engine = make_engine(cfg.engine, inputs["model"], dtype)
     try:
         gens = translate_texts(engine, [r["en"] for r in items], _prompt(cfg),
                                sampling_from(cfg.engine, tcfg.max_new_tokens))
@@ -68,7 +69,8 @@ def run_translation(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[
                     [[r["id"], r["en"], r["reference"], r["hypothesis"], r["bleu"], r["chrf"]]
                      for r in scored[:SAMPLE_ROWS]])
     scores = translation_scores([g.text for g in gens], [r["ar"] for r in items])
-    return {**{f"translation.{k}": v for k, v in scores.items()}, "translation.n": float(len(items))}
+    return {**{f"translation.{k}": v for k, v in scores.items()}, "translation.n": float(len(items)),
+            "translation.too_long": float(sum(g.too_long for g in gens))}  # scored as empty outputs
 
 
 def score_rows(scores: dict[str, float], suite: str | None) -> list[list]:
@@ -100,7 +102,7 @@ def run_lighteval(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[st
     data_dirs = {task: str(resolve_path(d)) for task, d in (lcfg.get("data_dirs") or {}).items()}
     kwargs = {"custom_tasks": custom, "data_dir": data_dir, "max_samples": lcfg.max_samples,
               "batch_size": lcfg.batch_size, "device": cfg.engine.device, "exclude": list(lcfg.get("exclude") or []),
-              "data_dirs": data_dirs, "engine": OmegaConf.to_container(cfg.engine, resolve=True),
+              "data_dirs": data_dirs, "dtype": cfg.engine.dtype,
               "extra_custom_tasks": extra}
     if "shards" in inputs:  # as a step: task groups committed one by one, maybe over several workers
         from hala_exp.evaluation.lighteval_groups import run_grouped
@@ -115,14 +117,16 @@ def run_lighteval(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[st
     return scores
 
 
-def translation_config(cfg: DictConfig, system: str, prompt: str) -> dict:
-    """The protocol, the system's name and prompt, and the engine it runs on (the teacher's own for
-    teachers). Aligned MMLU sides are read by the evaluation itself: their content joins the key."""
+def translation_config(cfg: DictConfig, system: str, prompt: str, dtype: str) -> dict:
+    """The protocol, the system's name, prompt and dtype (the model's configured one: a fine-tune is
+    saved in float32), and the engine it runs on (the teacher's own for teachers). Aligned MMLU
+    sides are read by the evaluation itself: their content joins the key."""
     tr_eval = plain(cfg.eval.translation)
     if cfg.eval.translation.get("mmlu"):
         tr_eval["mmlu_content"] = _mmlu_identity(cfg)
     engine = teacher_engine(cfg) if system.startswith("teacher") else plain(cfg.engine)
-    return {"eval": {"translation": tr_eval}, "engine": engine, "system": {"name": system, "prompt": prompt}}
+    return {"eval": {"translation": tr_eval}, "engine": engine,
+            "system": {"name": system, "prompt": prompt, "dtype": dtype}}
 
 
 def _mmlu_identity(cfg: DictConfig) -> dict:

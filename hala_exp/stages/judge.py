@@ -1,7 +1,9 @@
 """Stage 3: a strict bilingual judge keeps OPUS-style pairs it answers `accept` for.
 
 Every candidate lands in exactly one of accepted / rejected / invalid (see `parse_verdict`), so
-the counts always add up to the number of candidates. A high share of invalid verdicts means the
+the counts always add up to the number of candidates. A pair whose prompt does not fit the engine's
+context is never judged: it is invalid, marked `too_long`, counted in `too_long` and left out of
+the invalid rate. A high share of invalid verdicts means the
 judge is not following its prompt: it is the `invalid_rate` metric, and above
 `judge.max_invalid_rate` the stage logs a warning (Python `logging`, logger `hala_exp`).
 """
@@ -71,9 +73,11 @@ def _judge_shard(engine: LazyEngine, cfg: DictConfig, rows: list[dict]) -> tuple
     prompts = [[{"role": "user", "content": cfg.judge.prompt.format(ar_text=r["ar"], en_text=r["en"])}]
                for r in rows]
     gens = engine.get().chat(prompts, sampling_from(cfg.engine, cfg.judge.max_new_tokens))
-    judged = [{**row, "verdict": parse_verdict(gen.text), "verdict_raw": gen.text} for row, gen in zip(rows, gens)]
+    judged = [{**row, "verdict": parse_verdict(gen.text), "verdict_raw": gen.text, **({"too_long": True}
+               if gen.too_long else {})} for row, gen in zip(rows, gens)]
     counts = {name: float(sum(r["verdict"] == verdict for r in judged)) for verdict, name in COUNTED.items()}
-    return judged, {"tokens": float(sum(g.new_tokens for g in gens)), **counts}
+    return judged, {"tokens": float(sum(g.new_tokens for g in gens)), **counts,
+                    "too_long": float(sum(g.too_long for g in gens))}
 
 
 def running_totals(shards: list[dict[str, float]]) -> dict[str, float]:
@@ -103,10 +107,12 @@ def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
     write_jsonl(out / "rejected.jsonl", buckets["reject"])
     write_jsonl(out / "invalid.jsonl", buckets["invalid"])
     n = len(rows)
-    invalid_rate = warn_if_invalid(len(buckets["invalid"]), n, cfg.report.max_invalid_rate)
+    too_long = sum(r.get("too_long", False) for r in buckets["invalid"])  # never judged: not the judge's fault
+    invalid_rate = warn_if_invalid(len(buckets["invalid"]) - too_long, n - too_long, cfg.report.max_invalid_rate)
     tokens, seconds = sum(m["tokens"] for m in shards), sum(m["seconds"] for m in shards)
     return {"candidates": float(n), "accepted": float(len(buckets["accept"])),
             "rejected": float(len(buckets["reject"])), "invalid": float(len(buckets["invalid"])),
+            "too_long": float(too_long),
             "accept_rate": len(buckets["accept"]) / n if n else 0.0, "invalid_rate": invalid_rate,
             "tokens_per_s": tokens / seconds if seconds > 0 else 0.0,
             "shards": float(len(shards)), "shards_run": float(ran)}
