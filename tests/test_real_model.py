@@ -105,3 +105,17 @@ def test_mean_initialised_new_rows_start_with_a_lower_arabic_loss_than_random_on
     before, after = fertility["mean"]
     assert after < 0.7 * before  # measured 0.48x with 2,048 Arabic tokens
     assert losses["mean"] < losses["random"] - 0.5, losses
+
+
+def test_the_oall_task_path_runs_on_smollm2_in_the_core_environment(root, converted):
+    """lighteval's transformers back-end (the one evaluation runs on, GPUs included) on the real
+    model: ArabicMMLU's prompt function and acc_norm on the bundled sample, two questions a subject."""
+    results = run(root, "oall", "experiment=smollm2_merge", "eval=smoke", "eval.lighteval.max_samples=2",
+                  "targets=[evaluate.student_base]")
+    m = results["metrics"]
+    subjects = [k for k in m if k.startswith("evaluate.student_base.arabic_mmlu_sample.") and k.count(".") == 3]
+    assert len(subjects) >= 5, sorted(m)
+    assert all(0.0 <= m[k] <= 1.0 for k in subjects)
+    assert 0.0 <= m["evaluate.student_base.smoke.average"] <= 100.0
+    details = list(Path(results["stages"]["evaluate.student_base"]["dir"]).rglob("details*"))
+    assert details, "lighteval wrote no per-question details"

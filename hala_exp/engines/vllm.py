@@ -147,10 +147,21 @@ class VLLMEngine:
                                "not free for the next engine")
 
 
+# Helpers multiprocessing keeps for the life of this process: they hold no model memory.
+_HELPERS = ("multiprocessing.resource_tracker", "multiprocessing.forkserver")
+
+
 def _child_pids() -> set[int]:
     import psutil
 
-    return {p.pid for p in psutil.Process().children(recursive=True)}
+    pids = set()
+    for p in psutil.Process().children(recursive=True):
+        try:
+            if not any(h in part for part in p.cmdline() for h in _HELPERS):
+                pids.add(p.pid)
+        except psutil.NoSuchProcess:
+            pass
+    return pids
 
 
 def _wait_gone(pids: set[int], timeout: float) -> set[int]:

