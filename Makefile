@@ -59,10 +59,11 @@ browser:
 lint: setup
 	$(BIN)/ruff check hala_exp tests benchmarks
 
-bench: setup
+bench: setup vllm-env
 	$(BIN)/python benchmarks/startup.py
 	$(BIN)/python benchmarks/cache.py
 	$(BIN)/python benchmarks/generation.py
+	$(VLLM_VENV)/bin/python benchmarks/vllm_cpu.py
 	$(BIN)/python benchmarks/verify.py
 
 # A real one-node Slurm cluster on this machine (root): try cluster configs, run the slurm tests.

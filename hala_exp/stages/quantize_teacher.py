@@ -29,7 +29,7 @@ from hala_exp.stages.info import StageInfo, pick, plain, teacher_engine
 REF, FP8 = "ref", "fp8"
 
 
-def _prefix_share(a: str, b: str) -> float:
+def prefix_share(a: str, b: str) -> float:
     """Share of the longer greedy output that both outputs have in common before they first differ."""
     return len(os.path.commonprefix([a, b])) / max(len(a), len(b), 1)
 
@@ -136,7 +136,7 @@ def run_validate(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str
     if cfg.engine.backend == "vllm" or pick_device(cfg.engine.device) == "cuda":
         metrics["fp8.speedup"] = fp8_tps / ref_tps if ref_tps > 0 else math.nan
     metrics["agree.exact"] = sum(a == b for a, b in zip(ref_texts, fp8_texts)) / len(rows)
-    metrics["agree.prefix"] = sum(_prefix_share(a, b) for a, b in zip(ref_texts, fp8_texts)) / len(rows)
+    metrics["agree.prefix"] = sum(prefix_share(a, b) for a, b in zip(ref_texts, fp8_texts)) / len(rows)
     metrics["agree.chrf"] = translation_scores(fp8_texts, ref_texts)["chrf"]  # FP8 against the unquantized
     return metrics
 
