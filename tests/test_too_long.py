@@ -52,3 +52,22 @@ def test_a_too_long_row_is_rejected_with_gates_on_or_off():
         passed, rejected, metrics = apply_gates([row], PROMPT, g)
         assert not passed and rejected[0]["reasons"] == ["row:too_long"]
         assert metrics["gates.rejected.too_long"] == 1.0 and metrics["gates.rejected.cut"] == 0.0
+
+
+def test_a_judge_pair_that_does_not_fit_is_invalid_marked_and_counted(tiny_llama):
+    from hala_exp.stages.judge import _judge_shard
+    from hala_exp.translate import LazyEngine
+
+    engine_cfg = OmegaConf.create({"backend": "transformers", "device": "cpu", "dtype": "float32", "batch_size": 4,
+                                   "max_model_len": 64, "temperature": 0.0, "top_p": 1.0, "seed": 0})
+    cfg = OmegaConf.create({"engine": engine_cfg, "judge": {"prompt": "Judge. AR: {ar_text} EN: {en_text}",
+                                                            "max_new_tokens": 2}})
+    rows = [{"id": "0", "ar": "نعم", "en": "yes"}, {"id": "1", "ar": "نعم", "en": " ".join(["word"] * 200)}]
+    engine = LazyEngine(engine_cfg, str(tiny_llama), "float32")
+    try:
+        judged, counts = _judge_shard(engine, cfg, rows)
+    finally:
+        engine.close()
+    assert "too_long" not in judged[0] and judged[1]["too_long"] is True
+    assert judged[1]["verdict"] == "invalid" and judged[1]["verdict_raw"] == ""
+    assert counts["too_long"] == 1.0
