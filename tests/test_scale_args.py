@@ -132,21 +132,22 @@ def test_sft_switches_reach_sftconfig():
         assert switch in train and switch in fields
 
 
-def test_lighteval_on_vllm_takes_the_engine_settings_and_a_per_run_cache(tiny_lfm2, tmp_path):
+def test_lighteval_runs_its_transformers_back_end_in_the_models_dtype_with_a_per_run_cache(tiny_lfm2, tmp_path):
+    """One back-end on every device (README, "Evaluation on GPUs"): bf16 on GPUs for engine.dtype=auto,
+    never the float32 a fine-tune is saved in; float32 on CPU; an explicit engine.dtype wins."""
     from lighteval.pipeline import ParallelismManager
-    from omegaconf import OmegaConf
 
     from hala_exp.evaluation.lighteval_run import VIEW, _model_view, model_config
 
-    engine = OmegaConf.to_container(compose(["engine=vllm", "engine.tensor_parallel_size=2"]).engine)
     view = _model_view(str(tiny_lfm2), tmp_path)  # the fresh symlink folder lighteval is given
-    cfg, launcher = model_config("vllm", view, 8, "cuda", str(tmp_path / VIEW / "cache"), engine)
-    assert launcher == ParallelismManager.VLLM and type(cfg).__name__ == "VLLMModelConfig"
-    assert cfg.tensor_parallel_size == 2 and cfg.max_model_length == 4096 and cfg.gpu_memory_utilization == 0.9
-    assert cfg.enable_prefix_caching is False  # LFM2, read through the symlinked config.json
-    assert cfg.cache_dir.startswith(str(tmp_path / VIEW))  # deleted before and after every run
-    cpu, launcher = model_config("transformers", view, 8, "cpu", str(tmp_path / VIEW / "cache"))
-    assert launcher == ParallelismManager.ACCELERATE and cpu.dtype == "float32"
+    gpu, launcher = model_config(view, 8, "cuda", str(tmp_path / VIEW / "cache"), "auto")
+    assert launcher == ParallelismManager.ACCELERATE and type(gpu).__name__ == "TransformersModelConfig"
+    assert gpu.dtype == "bfloat16" and gpu.cache_dir.startswith(str(tmp_path / VIEW))  # deleted around every run
+    cpu, _ = model_config(view, 8, "cpu", str(tmp_path / VIEW / "cache"), "auto")
+    assert cpu.dtype == "float32"
+    assert model_config(view, 8, "cpu", str(tmp_path / VIEW / "cache"), "bfloat16")[0].dtype == "bfloat16"
+    engine = compose(["engine=vllm"]).engine  # engine=vllm still evaluates through transformers, on the GPU
+    assert model_config(view, 8, engine.device, str(tmp_path / VIEW / "cache"), engine.dtype)[0].dtype == "bfloat16"
 
 
 def test_the_generation_benchmarks_lfm2_1_2b_shape_is_a_valid_lfm2_config():
