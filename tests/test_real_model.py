@@ -113,7 +113,7 @@ def test_the_oall_task_path_runs_on_smollm2_in_the_core_environment(root, conver
     results = run(root, "oall", "experiment=smollm2_merge", "eval=smoke", "eval.lighteval.max_samples=2",
                   "targets=[evaluate.student_base]")
     m = results["metrics"]
-    subjects = [k for k in m if k.startswith("evaluate.student_base.arabic_mmlu_sample.") and k.count(".") == 3]
+    subjects = [k for k in m if k.startswith("evaluate.student_base.arabic_mmlu_sample.") and k.count(".") == 4]
     assert len(subjects) >= 5, sorted(m)
     assert all(0.0 <= m[k] <= 1.0 for k in subjects)
     assert 0.0 <= m["evaluate.student_base.smoke.average"] <= 100.0
