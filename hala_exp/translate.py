@@ -84,7 +84,7 @@ class LazyEngine:
 
     def get(self) -> Engine:
         if self.engine is None:
-            from hala_exp.engines.base import make_engine
+            from hala_exp.engines.backends import make_engine
 
             self.engine = make_engine(*self.args)
             self._special = self.engine.special_tokens()

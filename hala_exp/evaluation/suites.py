@@ -87,7 +87,7 @@ def custom_sources(lcfg: Mapping[str, Any]) -> list[tuple[str | None, str | None
 
 def load_registry(custom: types.ModuleType | None, multilingual: bool) -> dict[str, Any]:
     """lighteval's task configs by name (core, plus multilingual and custom ones when asked)."""
-    from hala_exp.evaluation.lighteval_run import block_nltk_download, block_tiny_benchmarks_download
+    from hala_exp.evaluation.offline import block_nltk_download, block_tiny_benchmarks_download
 
     block_tiny_benchmarks_download()
     block_nltk_download()

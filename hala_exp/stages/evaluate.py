@@ -17,7 +17,8 @@ from omegaconf import DictConfig
 from hala_exp import reporting
 from hala_exp.data.paths import resolve_path
 from hala_exp.data.snapshot import load_snapshot
-from hala_exp.engines.base import make_engine, sampling_from
+from hala_exp.engines.backends import make_engine
+from hala_exp.engines.base import sampling_from
 from hala_exp.evaluation.metrics import sentence_scores, translation_scores
 from hala_exp.io import write_json, write_jsonl
 from hala_exp.stages.info import StageInfo, plain, teacher_engine

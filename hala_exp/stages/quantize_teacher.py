@@ -19,7 +19,8 @@ from typing import Any
 from omegaconf import DictConfig
 
 from hala_exp.data.snapshot import load_snapshot
-from hala_exp.engines.base import Generation, Message, SamplingParams, make_engine, sampling_from
+from hala_exp.engines.backends import make_engine
+from hala_exp.engines.base import Generation, Message, SamplingParams, sampling_from
 from hala_exp.evaluation.metrics import translation_scores
 from hala_exp.io import write_jsonl
 from hala_exp.models.loading import load_causal_lm, pick_device, split_revision

@@ -63,7 +63,7 @@ def check_allam_sft(cfg: DictConfig, check_data: bool) -> None:
     for name, src in a.sft.sources.items():
         check_rows(f"allam.sft.sources.{name}", src)
         if check_data:
-            from hala_exp.data.sources import check_columns
+            from hala_exp.data.adapters import check_columns
 
             problem = check_columns(src)
             if problem:

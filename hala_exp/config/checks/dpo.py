@@ -22,7 +22,7 @@ def check_dpo(cfg: DictConfig, check_data: bool) -> None:
     if src.rows <= 0:
         fail("dpo.preferences.rows", src.rows, "must be positive", "set dpo.preferences.rows to at least 1")
     if check_data:
-        from hala_exp.data.sources import check_columns
+        from hala_exp.data.adapters import check_columns
 
         problem = check_columns(src)
         if problem:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from omegaconf import DictConfig
 
 from hala_exp.config.errors import check_choice, fail
-from hala_exp.engines.base import BACKENDS
+from hala_exp.engines.backends import BACKENDS
 
 
 def check_engine(e: DictConfig) -> None:

@@ -49,7 +49,7 @@ def check_hala(cfg: DictConfig, check_data: bool) -> None:
         check_rows(key, src)
     check_mix(cfg.data)
     if check_data:
-        from hala_exp.data.sources import check_columns
+        from hala_exp.data.adapters import check_columns
 
         for key, src in sources.items():
             problem = check_columns(src)
