@@ -28,13 +28,11 @@ class TransformersEngine:
         return self.generate(prompts, params)
 
     def generate(self, prompts: list[str], params: SamplingParams) -> list[Generation]:
-        results: list[Generation | None] = [None] * len(prompts)
-        runnable = range(len(prompts))
+        results = [TOO_LONG] * len(prompts)  # replaced for every prompt that runs
+        runnable = list(range(len(prompts)))
         if self.max_model_len is not None:
             lengths = [len(ids) for ids in self.tokenizer(prompts, add_special_tokens=False)["input_ids"]]
             runnable = [i for i in runnable if fits(lengths[i], self.max_model_len)]
-            for i in set(range(len(prompts))) - set(runnable):
-                results[i] = TOO_LONG
         order = sorted(runnable, key=lambda i: len(prompts[i]))
         eos = self.model.generation_config.eos_token_id
         eos_ids = set(eos if isinstance(eos, list) else [eos]) if eos is not None else set()
@@ -44,7 +42,7 @@ class TransformersEngine:
                 for i, gen in zip(idx, self._batch([prompts[i] for i in idx], params, eos_ids)):
                     results[i] = gen
                 task.advance(len(idx))
-        return results  # type: ignore[return-value]
+        return results
 
     def special_tokens(self) -> list[str]:
         return special_token_strings(self.tokenizer)
