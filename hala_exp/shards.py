@@ -22,6 +22,7 @@ from typing import Any
 
 from hala_exp import progress, reporting
 from hala_exp.io import read_jsonl, replace_text
+from hala_exp.pipeline import fence
 
 Rows = list[dict[str, Any]]
 ShardFn = Callable[[Rows], tuple[Rows, dict[str, float]]]
@@ -180,6 +181,7 @@ def run_sharded(rows: Rows, size: int, shards_dir: str | Path, fn: ShardFn, *,
                 if got != ids[start:start + size]:
                     raise RuntimeError(f"shard {index}: the function returned ids {got[:5]}..., "
                                        f"expected {ids[start:start + size][:5]}... in order")
+                fence.check()  # a runner that lost its lease writes no more shards
                 replace_text(meta, json.dumps(shard_metrics))  # metrics first: the rows mark it done
                 replace_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in shard_rows))
                 ran += 1

@@ -40,8 +40,8 @@ def test_a_waiter_stops_waiting_once_the_holder_completed_the_step(tmp_path):
     flag = tmp_path / "committed"
     threading.Timer(0.3, flag.touch).start()
     seen: list[dict] = []
-    with held(tmp_path, "sft", "k", done=flag.exists, on_wait=seen.append) as mine:
-        assert mine is False  # nothing to run: reuse what the holder wrote
+    with held(tmp_path, "sft", "k", done=flag.exists, on_wait=seen.append) as lease:
+        assert lease is None  # nothing to run: reuse what the holder wrote
     assert seen[0]["pid"] == os.getpid() and first.path.exists()  # the holder's lease is untouched
     first.release()
 

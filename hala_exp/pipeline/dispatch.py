@@ -24,6 +24,7 @@ from omegaconf import DictConfig
 
 from hala_exp import progress, stopping
 from hala_exp.pipeline.execute import execute
+from hala_exp.pipeline.fence import LEASE, LeaseLost
 from hala_exp.pipeline.lease import describe, held
 from hala_exp.pipeline.store import Store
 from hala_exp.training.launch import SPEC
@@ -125,26 +126,45 @@ def run_step(spec: dict[str, Any], python: str | None, work_dir: Path,
     def waiting(holder: dict[str, Any]) -> None:
         log.info("wait   %-28s running in %s: its output will be reused", spec["name"], describe(holder))
 
-    # One runner per key: another process on this key is waited for, then its output reused.
-    with held(store.root, spec["name"], spec["key"], lambda: store.record(spec["name"], spec["key"]) is not None,
-              waiting) as mine:
-        existing = store.record(spec["name"], spec["key"])
-        if not mine or existing is not None:
-            return existing or _record_after_wait(store, spec), False
-        if workers > 1:
-            from hala_exp.pipeline.fanout import gather_spec, run_local
+    # One runner per key: another process on this key is waited for, then its output reused. A
+    # runner that loses the lease while it runs (paused past its stale time) stops at its next write
+    # (`fence`) and goes round again: it waits for the run that took over and reuses its output.
+    while True:
+        with held(store.root, spec["name"], spec["key"], lambda: store.record(spec["name"], spec["key"]) is not None,
+                  waiting) as lease:
+            existing = store.record(spec["name"], spec["key"])
+            if lease is None or existing is not None:
+                return existing or _record_after_wait(store, spec), False
+            try:
+                return _run_held({**spec, LEASE: lease.token()}, python, work_dir, launch, echo, on_progress,
+                                 workers, gpus)
+            except (Exception, LeaseLost) as e:
+                holder = lease.taken_by()
+                if holder is None:  # still ours: the step failed for its own reason
+                    raise
+                log.warning("lease  %-28s taken over by %s while this run was paused; stopped without "
+                            "writing more (%s), waiting for that run's output", spec["name"],
+                            describe(holder) if holder else "a run that has finished", type(e).__name__)
 
-            run_local(spec, python, work_dir, workers, gpus)
-            spec = gather_spec(spec, workers)
-        if launch is None:
-            if python is None:
-                return execute(spec)
-            return run_elsewhere(spec, [python, "-m", "hala_exp.step"], work_dir, echo, on_progress), True
-        work = store.begin(spec["name"], spec["key"])
-        try:
-            return run_elsewhere({**spec, "work_dir": str(work)}, launch, work_dir, echo, on_progress), True
-        finally:
-            store.abort(work)  # gone already when committed (renamed into place)
+
+def _run_held(spec: dict[str, Any], python: str | None, work_dir: Path, launch: list[str] | None, echo: bool,
+              on_progress: progress.Listener | None, workers: int, gpus: int) -> tuple[dict[str, Any], bool]:
+    """The step run under its lease (in `spec[LEASE]`), as `run_step` says."""
+    store = Store(spec["store"])
+    if workers > 1:
+        from hala_exp.pipeline.fanout import gather_spec, run_local
+
+        run_local(spec, python, work_dir, workers, gpus)
+        spec = gather_spec(spec, workers)
+    if launch is None:
+        if python is None:
+            return execute(spec)
+        return run_elsewhere(spec, [python, "-m", "hala_exp.step"], work_dir, echo, on_progress), True
+    work = store.begin(spec["name"], spec["key"])
+    try:
+        return run_elsewhere({**spec, "work_dir": str(work)}, launch, work_dir, echo, on_progress), True
+    finally:
+        store.abort(work)  # gone already when committed (renamed into place)
 
 
 def _record_after_wait(store: Store, spec: dict[str, Any]) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from hala_exp import progress, stopping
+from hala_exp.pipeline import fence
 from hala_exp.pipeline.graph import Ref, Step
 from hala_exp.pipeline.provenance import package_versions
 from hala_exp.pipeline.store import Store
@@ -28,6 +29,7 @@ from hala_exp.stages import STAGES
 from hala_exp.tracking.step_run import StepRun
 
 log = logging.getLogger("hala_exp")
+LEASE_LOST_EXIT = 75  # EX_TEMPFAIL: the step goes on in the run that took its lease over
 
 
 def make_spec(step: Step, keys: dict[str, str], store: Store,
@@ -78,7 +80,7 @@ def execute(spec: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     the launching process owns that folder: only rank 0 commits, and a failure leaves the clean-up
     to the launcher. Other ranks return an empty record.
     """
-    with stopping.handling(spec["name"]):
+    with stopping.handling(spec["name"]), fence.guarding(spec.get(fence.LEASE)):
         return _execute(spec)
 
 
@@ -110,6 +112,7 @@ def _execute(spec: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         if tracker.info:
             record["tracking"] = tracker.info
         stopping.check()  # a signal that came as the stage returned: a stopped step is never committed
+        fence.check()  # a lease lost meanwhile: the run that took it over commits, not this one
         with stopping.deferred("committing its output first"):  # the rename is whole or not at all
             final = store.commit(work, spec["name"], spec["key"], record)
     except BaseException:
@@ -148,5 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     except stopping.Stopped as e:
         log.error("%s: not committed; exiting with status %d", e, e.exit_code)
         return e.exit_code
+    except fence.LeaseLost as e:
+        log.error("step %s: %s; exiting with status %d", spec["name"], e, LEASE_LOST_EXIT)
+        return LEASE_LOST_EXIT
     log.info("%s %s %s", "ran" if ran else "reused", spec["name"], spec["key"])
     return 0

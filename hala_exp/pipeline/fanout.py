@@ -28,6 +28,7 @@ from omegaconf import DictConfig
 
 from hala_exp import stopping
 from hala_exp.io import replace_text, tail_lines
+from hala_exp.pipeline import fence
 from hala_exp.pipeline.lease import held
 from hala_exp.pipeline.store import Store
 from hala_exp.shards import Role, WorkerDone, assigned, done_shards, read_plan
@@ -109,12 +110,12 @@ def work(spec: dict[str, Any]) -> bool:
 
     # Two copies of one worker (a requeue racing its predecessor) never write the same shard at once.
     with held(store.root, f"{name}.worker{role.worker}of{role.workers}", key,
-              lambda: worker_done(spec, role.worker, role.workers) or store.record(name, key) is not None) as mine:
-        if not mine:
+              lambda: worker_done(spec, role.worker, role.workers) or store.record(name, key) is not None) as lease:
+        if lease is None:
             return False
         scratch = store.begin(name, key)  # the stage may write beside its shards (the corpus mix): thrown away
         try:
-            with assigned(role):
+            with assigned(role), fence.guarding(lease.token()):  # each shard written under this worker's lease
                 call_stage(spec, scratch)
         except WorkerDone as e:
             log.info("worker %d of %d of %s: %s", role.worker, role.workers, name, e)
@@ -123,6 +124,7 @@ def work(spec: dict[str, Any]) -> bool:
                                "only generation stages can run as workers")
         finally:
             store.abort(scratch)
+        fence.check(lease.token())
         replace_text(done, json.dumps({"host": os.uname().nodename, "job": os.environ.get("SLURM_JOB_ID")}))
     return True
 

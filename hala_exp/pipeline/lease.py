@@ -31,6 +31,23 @@ LEASES = ".leases"
 HEARTBEAT_S = 10.0  # how often the holder touches its lease
 STALE_S = 120.0  # a lease untouched this long (by the waiter's own watch) has lost its holder
 POLL_S = 1.0  # how often a waiter looks again
+# Environment settings for both (seconds): a filesystem with longer stalls needs a longer stale time,
+# and the tests a shorter one. Every run on one store should use the same.
+STALE_ENV, HEARTBEAT_ENV = "HALA_LEASE_STALE_S", "HALA_LEASE_HEARTBEAT_S"
+
+
+def _seconds(env: str, default: float) -> float:
+    text = os.environ.get(env)
+    if text is None:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if value <= 0:
+        raise ValueError(f"{env}={text!r}: must be a positive number of seconds (default {default:g}); "
+                         f"unset it or set e.g. {env}={default:g}")
+    return value
 
 
 def _owner() -> dict[str, Any]:
@@ -58,10 +75,12 @@ def describe(holder: dict[str, Any]) -> str:
 class Lease:
     """The lease of one step key; `acquire` waits for it, `release` gives it back."""
 
-    def __init__(self, root: str | Path, name: str, key: str, heartbeat_s: float = HEARTBEAT_S,
-                 stale_s: float = STALE_S, poll_s: float = POLL_S):
+    def __init__(self, root: str | Path, name: str, key: str, heartbeat_s: float | None = None,
+                 stale_s: float | None = None, poll_s: float = POLL_S):
         self.path = Path(root) / LEASES / f"{name}-{key}.json"
-        self.heartbeat_s, self.stale_s, self.poll_s = heartbeat_s, stale_s, poll_s
+        self.heartbeat_s = heartbeat_s if heartbeat_s is not None else _seconds(HEARTBEAT_ENV, HEARTBEAT_S)
+        self.stale_s = stale_s if stale_s is not None else _seconds(STALE_ENV, STALE_S)
+        self.poll_s = poll_s
         self.owner = _owner()
         self._stop = threading.Event()
         self._beat: threading.Thread | None = None
@@ -144,10 +163,22 @@ class Lease:
         while not self._stop.wait(self.heartbeat_s):
             holder, _ = self.holder()
             if holder is None or holder.get("id") != self.owner["id"]:
-                log.warning("lease  %s: lost to %s", self.path.name, describe(holder or {}))
+                log.warning("lease  %s: lost to %s; the step stops at its next write (hala_exp.pipeline.fence)",
+                            self.path.name, describe(holder or {}))
                 return
             with contextlib.suppress(OSError):
                 os.utime(self.path)
+
+    def token(self) -> dict[str, Any]:
+        """What a step needs to test, at each write, that this lease is still its own (`fence`)."""
+        return {"path": str(self.path), "id": self.owner["id"], "stale_s": self.stale_s}
+
+    def taken_by(self) -> dict[str, Any] | None:
+        """Who holds the lease instead of this process ({} once released by them), or None while it is ours."""
+        holder, _ = self.holder()
+        if holder is not None and holder.get("id") == self.owner["id"]:
+            return None
+        return holder or {}
 
     def release(self) -> None:
         self._stop.set()
@@ -161,13 +192,13 @@ class Lease:
 
 @contextlib.contextmanager
 def held(root: str | Path, name: str, key: str, done: Callable[[], bool],
-         on_wait: Callable[[dict[str, Any]], None] | None = None) -> Iterator[bool]:
-    """`with held(...) as mine:` True once this process holds the step's lease (then it runs the
-    step), False when the holder it waited for completed the step (then it reuses the output)."""
+         on_wait: Callable[[dict[str, Any]], None] | None = None) -> Iterator[Lease | None]:
+    """`with held(...) as lease:` the Lease once this process holds it (then it runs the step), None
+    when the holder it waited for completed the step (then it reuses the output)."""
     lease = Lease(root, name, key)
     mine = lease.acquire(on_wait, done)
     try:
-        yield mine
+        yield lease if mine else None
     finally:
         if mine:
             lease.release()

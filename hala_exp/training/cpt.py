@@ -46,6 +46,7 @@ def train_cpt(model_path: str, texts: list[str], heldout: dict[str, list[str]], 
     from hala_exp import reporting
     from hala_exp.models.loading import load_tokenizer
     from hala_exp.training.distributed import is_main, save_trained
+    from hala_exp.training.lease_check import StopIfLeaseLost
     from hala_exp.training.run_metrics import WholeRun, train_metrics
     from hala_exp.training.steps_progress import StepsProgress
 
@@ -69,7 +70,8 @@ def train_cpt(model_path: str, texts: list[str], heldout: dict[str, list[str]], 
     whole = WholeRun()
     trainer = SFTTrainer(model=model_path, args=args, train_dataset=Dataset.from_list([{"text": t} for t in texts]),
                          eval_dataset=evals or None, processing_class=tokenizer,
-                         callbacks=[*callbacks, StepsProgress(), whole, *reporting.trainer_callbacks()])
+                         callbacks=[StopIfLeaseLost(), *callbacks, StepsProgress(), whole,
+                                    *reporting.trainer_callbacks()])
     metrics: dict[str, float] = {}
     for lang in evals:
         metrics[f"heldout.{lang}.loss_before"] = _heldout_loss(trainer, evals, lang)

@@ -65,6 +65,7 @@ def train_dpo(model_path: str, rows: list[dict], out: Path, h: DpoHyper) -> dict
     from hala_exp import reporting
     from hala_exp.models.loading import load_tokenizer
     from hala_exp.training.distributed import is_main, save_trained
+    from hala_exp.training.lease_check import StopIfLeaseLost
     from hala_exp.training.run_metrics import WholeRun, train_metrics
     from hala_exp.training.steps_progress import StepsProgress
 
@@ -88,7 +89,7 @@ def train_dpo(model_path: str, rows: list[dict], out: Path, h: DpoHyper) -> dict
     )
     whole = WholeRun()
     trainer = DPOTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
-                         callbacks=[StepsProgress(), whole, *reporting.trainer_callbacks()])
+                         callbacks=[StopIfLeaseLost(), StepsProgress(), whole, *reporting.trainer_callbacks()])
     with torch.enable_grad():  # lighteval switches grad off process-wide; a sweep may run it before this
         result = trainer.train()
     save_trained(trainer, out, tokenizer)

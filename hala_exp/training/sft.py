@@ -58,6 +58,7 @@ def train_sft(model_path: str, rows: list[dict], out: Path, hyper: Hyper, train:
     from hala_exp import reporting, stopping
     from hala_exp.models.loading import load_tokenizer
     from hala_exp.training.distributed import accept_indexed_cpu_locations, is_main, save_trained
+    from hala_exp.training.lease_check import StopIfLeaseLost
     from hala_exp.training.run_metrics import WholeRun, train_metrics
     from hala_exp.training.steps_progress import StepsProgress
     from hala_exp.training.stop_signal import SaveAndStop
@@ -101,7 +102,7 @@ def train_sft(model_path: str, rows: list[dict], out: Path, hyper: Hyper, train:
     whole = WholeRun()
     trainer = SFTTrainer(model=model_path, args=args, train_dataset=Dataset.from_list(rows),
                          processing_class=tokenizer,
-                         callbacks=[StepsProgress(), *([SaveAndStop()] if keep else []), whole,
+                         callbacks=[StopIfLeaseLost(), StepsProgress(), *([SaveAndStop()] if keep else []), whole,
                                     *reporting.trainer_callbacks()])
     resume = last_checkpoint(checkpoints) if keep else None
     if resume:
