@@ -47,6 +47,7 @@ def _write_run_record(cfg: DictConfig, run_dir: Path) -> None:
 
 
 def _print_plan(cfg: DictConfig) -> None:
+    from hala_exp.pipeline.disk_space import space_warning
     from hala_exp.pipeline.runner import plan
 
     rows = plan(cfg)
@@ -58,6 +59,9 @@ def _print_plan(cfg: DictConfig) -> None:
             print(f"        {r['problem']}")
     n_run = sum(r["status"].startswith("run") for r in rows)
     print(f"{n_run} to run, {len(rows) - n_run} reused")
+    warning = space_warning(cfg.store, [r["writes"] for r in rows if r["status"].startswith("run")])
+    if warning:
+        print(f"warning: {warning}")
 
 
 def _in_submitit_job() -> bool:

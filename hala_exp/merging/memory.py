@@ -23,14 +23,14 @@ MERGEKIT_SHARD_BYTES = 5_000_000_000  # mergekit's own out_shard_size default (M
 BYTES = {"bfloat16": 2, "float16": 2, "float32": 4, "float64": 8, "int8": 1, "float8_e4m3fn": 1}
 
 
-def _bytes(dtype: str | None) -> int:
+def dtype_bytes(dtype: str | None) -> int:
     return BYTES.get(str(dtype).removeprefix("torch."), 4)  # unknown: as if float32, never too little
 
 
 def merge_peak_gb(params_b: float, in_dtype: str, out_dtype: str, out_shard_size: int | None) -> float:
     """Expected peak RSS in GB of merging two checkpoints of `params_b` billion parameters."""
-    inputs = params_b * _bytes(in_dtype)
-    output = params_b * _bytes(out_dtype)
+    inputs = params_b * dtype_bytes(in_dtype)
+    output = params_b * dtype_bytes(out_dtype)
     shard = (MERGEKIT_SHARD_BYTES if out_shard_size is None else int(out_shard_size)) / 1e9
     return BASE_GB + 2 * inputs + min(output, shard)
 
@@ -44,3 +44,9 @@ def merge_memory_gb(cfg: DictConfig) -> float | None:
     options = cfg.merge.get("options") or {}
     peak = merge_peak_gb(float(params_b), cfg.model.dtype, cfg.merge.dtype, options.get("out_shard_size"))
     return float(math.ceil(max(peak * HEADROOM, peak + HEADROOM_MIN_GB)))
+
+
+def merged_gb(cfg: DictConfig) -> float | None:
+    """GB of the merged checkpoint (`model.params_b` in `merge.dtype`); None if the size is unknown."""
+    params_b = cfg.model.get("params_b")
+    return None if params_b is None else float(params_b) * dtype_bytes(cfg.merge.dtype)

@@ -23,6 +23,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from hala_exp import progress, stopping
+from hala_exp.pipeline import disk_space
 from hala_exp.pipeline.execute import execute
 from hala_exp.pipeline.fence import LEASE, LeaseLost
 from hala_exp.pipeline.lease import describe, held
@@ -101,6 +102,9 @@ def run_elsewhere(spec: dict[str, Any], command: list[str], work_dir: Path, echo
         log.warning("step %s: its process stopped with status %d", spec["name"], code)
         stopping.check()  # raises Stopped: the child was signalled and has ended
     record = Store(spec["store"]).record(spec["name"], spec["key"])
+    full = disk_space.from_log(tail) if code != 0 else None
+    if full is not None:  # said by the step process, before its work directory went
+        raise full
     if code != 0 or record is None:
         problem = f"exited with status {code}" if code != 0 else "exited 0 but wrote no completion record"
         raise StepFailed(f"step {spec['name']} {problem}: {' '.join(cmd)}\n"

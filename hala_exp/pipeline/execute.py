@@ -21,7 +21,7 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from hala_exp import progress, stopping
-from hala_exp.pipeline import fence
+from hala_exp.pipeline import disk_space, fence
 from hala_exp.pipeline.graph import Ref, Step
 from hala_exp.pipeline.provenance import package_versions
 from hala_exp.pipeline.store import Store
@@ -30,6 +30,7 @@ from hala_exp.tracking.step_run import StepRun
 
 log = logging.getLogger("hala_exp")
 LEASE_LOST_EXIT = 75  # EX_TEMPFAIL: the step goes on in the run that took its lease over
+EXPECTED_BYTES = "expected_bytes"  # spec field: what the step is expected to write (`disk_space`), or None
 
 
 def make_spec(step: Step, keys: dict[str, str], store: Store,
@@ -37,7 +38,8 @@ def make_spec(step: Step, keys: dict[str, str], store: Store,
     """Everything needed to run `step` elsewhere: no Python objects, only JSON.
 
     `tracking` (from `hala_exp.tracking.tracking_context`) is carried as is; it never enters the key,
-    nor does `step.report`, which the stage reads as `config.report`.
+    nor does `step.report`, which the stage reads as `config.report`, nor `step.writes` (what a
+    full disk's report says the step needed).
     A step with resumable state gets `inputs[step.partial]` ("shards", "checkpoints"): a directory
     outside the work dir, kept across kills and requeues, deleted once the output is committed.
     """
@@ -53,7 +55,7 @@ def make_spec(step: Step, keys: dict[str, str], store: Store,
             "inputs": inputs,
             "input_keys": {k: keys[v.step] for k, v in step.inputs.items() if isinstance(v, Ref)},
             "input_steps": {k: v.step for k, v in step.inputs.items() if isinstance(v, Ref)},
-            "tracking": tracking}
+            "tracking": tracking, EXPECTED_BYTES: step.writes}
 
 
 def call_stage(spec: dict[str, Any], out: Path) -> dict[str, float]:
@@ -115,11 +117,15 @@ def _execute(spec: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         fence.check()  # a lease lost meanwhile: the run that took it over commits, not this one
         with stopping.deferred("committing its output first"):  # the rename is whole or not at all
             final = store.commit(work, spec["name"], spec["key"], record)
-    except BaseException:
+    except BaseException as e:
         if final is None:
+            # a full filesystem is told before the work directory goes (which frees the space again)
+            full = disk_space.diagnose(e, store.root, spec["name"], spec.get(EXPECTED_BYTES), work)
             tracker.fail()
             if not shared and work is not None:
                 store.abort(work)
+            if full is not None:
+                raise full from e
         raise
     try:
         tracker.finish(record, final)
@@ -151,6 +157,9 @@ def main(argv: list[str] | None = None) -> int:
     except stopping.Stopped as e:
         log.error("%s: not committed; exiting with status %d", e, e.exit_code)
         return e.exit_code
+    except disk_space.DiskFull as e:
+        log.error("%s%s", disk_space.MARK, e)  # the runner reads it from this log
+        return disk_space.EXIT
     except fence.LeaseLost as e:
         log.error("step %s: %s; exiting with status %d", spec["name"], e, LEASE_LOST_EXIT)
         return LEASE_LOST_EXIT

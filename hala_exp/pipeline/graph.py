@@ -43,6 +43,8 @@ class Step:
     # Settings that change how the step runs (memory, threads, shard size on disk), never the values
     # it writes: handed to the stage under `options`, kept out of its key.
     options: dict[str, Any] = field(default_factory=dict)
+    # Bytes it is expected to write into the store (`disk_space`), None when unknown; not in its key.
+    writes: int | None = None
 
     @property
     def version(self) -> int:
@@ -59,15 +61,18 @@ class Builder:
     def add(self, name: str, stage: str, inputs: dict[str, Ref | str] | None = None, *args: Any,
             report: dict[str, Any] | None = None) -> str:
         """Step `name` of `stage`, its key slice picked by the stage from the config (and `args`)."""
-        return self._put(name, stage, STAGES[stage].config(self.cfg, *args), inputs, report)
+        from hala_exp.pipeline.disk_space import step_bytes
+
+        return self._put(name, stage, STAGES[stage].config(self.cfg, *args), inputs, report,
+                         step_bytes(self.cfg, STAGES[stage], *args))
 
     def _put(self, name: str, stage: str, config: dict[str, Any], inputs: dict[str, Ref | str] | None,
-             report: dict[str, Any] | None) -> str:
+             report: dict[str, Any] | None, writes: int | None = None) -> str:
         info = STAGES[stage]
         own_report = info.report(self.cfg) if info.report else {}
         options = info.options(self.cfg) if info.options else {}
         self.steps.append(Step(name, stage, info.fn, config, inputs or {}, info.partial,
-                               {**own_report, **(report or {})}, options))
+                               {**own_report, **(report or {})}, options, writes))
         return name
 
     def source(self, name: str, key: str, kind: str, src: DictConfig, row_source: str = "") -> Ref:

@@ -27,6 +27,7 @@ from hala_exp.console.failure import StepFailure, error_text, input_error
 from hala_exp.console.headline import headline
 from hala_exp.console.live import Console, open_console
 from hala_exp.io import write_json
+from hala_exp.pipeline import disk_space
 from hala_exp.pipeline.dispatch import interpreter_for, run_step, training_launch
 from hala_exp.pipeline.execute import make_spec
 from hala_exp.pipeline.fanout import workers_for
@@ -46,7 +47,7 @@ def plan(cfg: DictConfig) -> list[dict[str, Any]]:
     steps = build_graph(cfg)
     keys = step_keys(steps)
     store = Store(cfg.store)
-    return [_plan_row(store, s.name, keys[s.name]) for s in steps]
+    return [{**_plan_row(store, s.name, keys[s.name]), "writes": s.writes} for s in steps]
 
 
 def _plan_row(store: Store, name: str, key: str) -> dict[str, Any]:
@@ -77,6 +78,10 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     keys = step_keys(steps)
     store = Store(cfg.store)
     store.sweep_stale()
+    to_run = [s.writes for s in steps if store.record(s.name, keys[s.name]) is None]
+    warning = disk_space.space_warning(cfg.store, to_run)  # before any step: the run may not fit
+    if warning:
+        log.warning("%s", warning)
     tracking = tracking_context(cfg)  # None with logger=none; W&B runs open only for executed steps
     quiet = not cfg.get("verbose", False) and can_capture()
     run = _Run(cfg, run_dir, store, StepsFile(run_dir, steps, keys),

@@ -76,4 +76,12 @@ def key_config(cfg: DictConfig, group: str, prompts: list[str]) -> dict:
     return config
 
 
-DECLARED = (StageInfo("build_model", 1, "hala_exp.stages.build_model:run", key_config),)
+def _model_gb(cfg: DictConfig, group: str, prompts: list[str]) -> float | None:
+    """The built model in its dtype, when the group states its size (`params_b`)."""
+    from hala_exp.merging.memory import dtype_bytes
+
+    m = cfg[group]
+    return None if m.get("params_b") is None else float(m.params_b) * dtype_bytes(m.dtype)
+
+
+DECLARED = (StageInfo("build_model", 1, "hala_exp.stages.build_model:run", key_config, writes_gb=_model_gb),)

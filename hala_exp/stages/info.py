@@ -42,6 +42,10 @@ class StageInfo:
     # GB its job needs, estimated from the config (None: unknown); a Slurm job asks for it unless
     # the resources preset sets the stage's mem_gb itself.
     memory_gb: Callable[[DictConfig], float | None] | None = None
+    # GB a step writes into the store, estimated from the config and the graph's arguments like `config`
+    # (None: unknown), for the free-space checks (`hala_exp.pipeline.disk_space`); a training
+    # stage's follows from `trains`.
+    writes_gb: Callable[..., float | None] | None = None
 
     @property
     def sharded(self) -> bool:

@@ -17,7 +17,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from hala_exp.data.paths import is_local_path, resolve_path
-from hala_exp.merging.memory import merge_memory_gb
+from hala_exp.merging.memory import merge_memory_gb, merged_gb
 from hala_exp.stages.info import StageInfo, plain
 
 
@@ -131,4 +131,5 @@ def key_config(cfg: DictConfig) -> dict:
 
 
 DECLARED = (StageInfo("merge", 1, "hala_exp.stages.merge:run", key_config,
-                      options=lambda cfg: {"mergekit": plain(cfg.merge.options)}, memory_gb=merge_memory_gb),)
+                      options=lambda cfg: {"mergekit": plain(cfg.merge.options)}, memory_gb=merge_memory_gb,
+                      writes_gb=merged_gb),)

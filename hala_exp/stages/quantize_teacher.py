@@ -26,6 +26,10 @@ from hala_exp.io import write_jsonl
 from hala_exp.models.loading import load_causal_lm, pick_device, split_revision
 from hala_exp.stages.info import StageInfo, pick, plain, teacher_engine
 
+# 1 byte a linear weight, 2 for what stays 16-bit (embeddings, norms): 1.2 on SmolLM2-135M's shapes
+# (a fifth of it is embeddings), less on larger models; an upper bound for the free-space check.
+FP8_BYTES_PER_PARAM = 1.2
+
 # The unquantized model is called "ref": on CPU it runs in float32, so "bf16" would misname it.
 REF, FP8 = "ref", "fp8"
 
@@ -158,5 +162,12 @@ def validate_config(cfg: DictConfig) -> dict:
 
 # llm-compressor and vLLM live in different environments: compressing (with a logits check) and
 # translating the probe set through the engine are two stages.
-DECLARED = (StageInfo("quantize_teacher", 2, "hala_exp.stages.quantize_teacher:run", quantize_config),
+def _fp8_gb(cfg: DictConfig) -> float | None:
+    """The FP8 checkpoint: a byte a parameter, and some more for what stays in 16 bits (embeddings, head)."""
+    params_b = cfg.teacher.get("params_b")
+    return None if params_b is None else float(params_b) * FP8_BYTES_PER_PARAM
+
+
+DECLARED = (StageInfo("quantize_teacher", 2, "hala_exp.stages.quantize_teacher:run", quantize_config,
+                      writes_gb=_fp8_gb),
             StageInfo("validate_teacher", 2, "hala_exp.stages.quantize_teacher:run_validate", validate_config))
