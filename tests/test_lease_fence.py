@@ -218,3 +218,12 @@ def test_a_paused_runner_past_the_stale_time_is_taken_over_and_then_writes_nothi
     assert "stopped without writing" in first_log.read_text()
     if woken == "after_it_committed":
         assert (record.read_bytes(), record.stat().st_mtime_ns) == committed
+
+
+def test_a_lease_time_that_is_not_a_positive_number_is_refused_before_any_step(tmp_path):
+    env = {**os.environ, "HALA_LEASE_STALE_S": "2min"}
+    proc = subprocess.run([sys.executable, "-m", "hala_exp", "plan=true", f"store={tmp_path / 'store'}"], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "HALA_LEASE_STALE_S = '2min': must be a positive number of seconds" in proc.stderr
+    assert "Fix: unset it or set e.g. HALA_LEASE_STALE_S=120" in proc.stderr

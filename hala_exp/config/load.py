@@ -50,6 +50,18 @@ def _check_common(cfg: DictConfig) -> None:
     check_logger(cfg.logger)
     if cfg.train.save_steps < 0:
         fail("train.save_steps", cfg.train.save_steps, "must be >= 0", "use 0 to keep no checkpoints")
+    _check_lease_times()
+
+
+def _check_lease_times() -> None:
+    """The lease's environment settings (`hala_exp.pipeline.lease`), read when the first step runs."""
+    from hala_exp.pipeline.lease import HEARTBEAT_ENV, HEARTBEAT_S, STALE_ENV, STALE_S, seconds
+
+    for env, default in ((STALE_ENV, STALE_S), (HEARTBEAT_ENV, HEARTBEAT_S)):
+        try:
+            seconds(env, default)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
 
 
 def validate(cfg: DictConfig, check_data: bool = True) -> None:

@@ -36,7 +36,8 @@ POLL_S = 1.0  # how often a waiter looks again
 STALE_ENV, HEARTBEAT_ENV = "HALA_LEASE_STALE_S", "HALA_LEASE_HEARTBEAT_S"
 
 
-def _seconds(env: str, default: float) -> float:
+def seconds(env: str, default: float) -> float:
+    """The positive number of seconds `env` sets, else `default`; ValueError naming the variable."""
     text = os.environ.get(env)
     if text is None:
         return default
@@ -45,7 +46,7 @@ def _seconds(env: str, default: float) -> float:
     except ValueError:
         value = -1.0
     if value <= 0:
-        raise ValueError(f"{env}={text!r}: must be a positive number of seconds (default {default:g}); "
+        raise ValueError(f"{env} = {text!r}: must be a positive number of seconds (default {default:g}). Fix: "
                          f"unset it or set e.g. {env}={default:g}")
     return value
 
@@ -78,8 +79,8 @@ class Lease:
     def __init__(self, root: str | Path, name: str, key: str, heartbeat_s: float | None = None,
                  stale_s: float | None = None, poll_s: float = POLL_S):
         self.path = Path(root) / LEASES / f"{name}-{key}.json"
-        self.heartbeat_s = heartbeat_s if heartbeat_s is not None else _seconds(HEARTBEAT_ENV, HEARTBEAT_S)
-        self.stale_s = stale_s if stale_s is not None else _seconds(STALE_ENV, STALE_S)
+        self.heartbeat_s = heartbeat_s if heartbeat_s is not None else seconds(HEARTBEAT_ENV, HEARTBEAT_S)
+        self.stale_s = stale_s if stale_s is not None else seconds(STALE_ENV, STALE_S)
         self.poll_s = poll_s
         self.owner = _owner()
         self._stop = threading.Event()
