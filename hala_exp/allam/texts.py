@@ -12,9 +12,9 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from hala_exp.data.adapters import Counts, SchemaError
+from hala_exp.data.adapters import Counts, SchemaError, not_text_error
 from hala_exp.data.paths import resolve_path
-from hala_exp.data.sources import get_field, iter_raw
+from hala_exp.data.sources import NotText, as_text, get_field, iter_raw
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
@@ -32,10 +32,11 @@ def matched_files(src: DictConfig) -> list[str]:
     return paths[src.offset:src.offset + src.rows]
 
 
-def _cell(value: object) -> str:
+def _cell(value: object, column: str) -> str:
+    """A text column's value; a list of texts (answer choices) joined a line each; NotText else."""
     if isinstance(value, (list, tuple)):
         return "\n".join(str(v) for v in value)
-    return str(value)
+    return as_text(value, column)
 
 
 def iter_texts(src: DictConfig, counts: Counts | None = None) -> Iterator[str]:
@@ -44,7 +45,7 @@ def iter_texts(src: DictConfig, counts: Counts | None = None) -> Iterator[str]:
     if src.format == "files":
         for p in matched_files(src):
             counts.read += 1
-            text = Path(p).read_text(encoding="utf-8")
+            text = Path(p).read_text(encoding="utf-8-sig")
             if text.strip():
                 counts.kept += 1
                 yield text
@@ -55,7 +56,9 @@ def iter_texts(src: DictConfig, counts: Counts | None = None) -> Iterator[str]:
         counts.read += 1
         for f in src.fields:
             try:
-                text = _cell(get_field(row, f)).strip()
+                text = _cell(get_field(row, f), f).strip()
+            except NotText as e:
+                raise not_text_error(src.path, src, e, i) from None
             except KeyError:
                 raise SchemaError(f"text source {src.path}: row {src.offset + i} has no column {f!r} (named in "
                                   f"fields); its columns are {sorted(row)}. Fix: list existing columns in "

@@ -31,11 +31,44 @@ def get_field(row: dict[str, Any], dotted: str) -> Any:
     return value
 
 
+class NotText(TypeError):
+    """A text column holding something else (a number, a boolean, a list, a mapping)."""
+
+    def __init__(self, column: str, value: Any):
+        super().__init__(column, value)
+        self.column, self.value = column, value
+
+    def __str__(self) -> str:
+        return f"column {self.column!r} holds {type(self.value).__name__} {_short(self.value)}, not text"
+
+
+def _short(value: Any, width: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= width else text[:width - 3] + "..."
+
+
+def as_text(value: Any, column: str) -> str:
+    """`value` of a text column: a string as it is, null as "" (an empty text, dropped and counted by
+    the reader); NotText for anything else, which would otherwise be trained on as its `str()`."""
+    if value is None or isinstance(value, str):
+        return value or ""
+    raise NotText(column, value)
+
+
+def text_field(row: dict[str, Any], dotted: str) -> str:
+    """The text in `row`'s (dotted) column: KeyError when it is missing, NotText when it is not text."""
+    return as_text(get_field(row, dotted), dotted)
+
+
 def iter_local(src: DictConfig) -> Iterator[dict[str, Any]]:
-    """Every row of a local file (jsonl, json, tsv, csv, parquet), as dicts of its own columns."""
+    """Every row of a local file (jsonl, json, tsv, csv, parquet), as dicts of its own columns.
+
+    Text formats are UTF-8, with or without a byte-order mark (`utf-8-sig` drops it); what else a
+    file may be is told before it is read (`hala_exp.data.files`).
+    """
     path = resolve_path(src.path)
     if src.format == "jsonl":
-        with open(path, encoding="utf-8") as f:
+        with open(path, encoding="utf-8-sig") as f:
             for n, line in enumerate(f, 1):
                 if line.strip():
                     try:
@@ -45,13 +78,13 @@ def iter_local(src: DictConfig) -> Iterator[dict[str, Any]]:
                                          f"Fix: repair or remove that line (JSON Lines: one object per line)"
                                          ) from None
     elif src.format == "json":  # one JSON array (e.g. GAIR/ReAlign-Alpaca's realign_alpaca.json)
-        with open(path, encoding="utf-8") as f:
+        with open(path, encoding="utf-8-sig") as f:
             yield from json.load(f)
     elif src.format == "tsv":
-        with open(path, encoding="utf-8", newline="") as f:
+        with open(path, encoding="utf-8-sig", newline="") as f:
             yield from csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
     elif src.format == "csv":  # quoted fields (MMLU's CSV files)
-        with open(path, encoding="utf-8", newline="") as f:
+        with open(path, encoding="utf-8-sig", newline="") as f:
             yield from csv.DictReader(f)
     elif src.format == "parquet":
         import pyarrow.parquet as pq
