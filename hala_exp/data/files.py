@@ -89,7 +89,7 @@ def encoding_problem(path: Path, full: bool = False) -> Problem | None:
     bad = first_bad_utf8(path, None if full else HEAD_BYTES)
     if bad:
         line, offset, raw = bad
-        return (f"{path} is not UTF-8 (line {line}, byte offset {offset}: {raw!r})",
+        return (f"{path} is not UTF-8 (line {line}, byte {offset}: {raw!r})",
                 f"re-encode it, e.g. `iconv -f WINDOWS-1256 -t UTF-8 {path.name} > {path.stem}.utf8{path.suffix}` "
                 "for Arabic Windows text (`file -i` guesses the encoding), and point the source at the result")
     return None
