@@ -159,3 +159,20 @@ def test_a_non_text_value_in_a_later_row_stops_the_snapshot_naming_the_row(tmp_p
                   "row 3, column 'question' holds list [1, 2], not text",
                   "Fix: make every value of column 'question' a string")
     assert "--- last" not in out  # an input error: the message alone, the traceback stays in the log
+
+
+def test_a_reader_that_no_check_ran_before_says_the_same_sentence(tmp_path):
+    """E.g. the aligned MMLU files, read by the evaluation: a bad byte past validation's first megabyte."""
+    from omegaconf import OmegaConf
+
+    from hala_exp.console.failure import input_error
+    from hala_exp.data.files import HEAD_BYTES, UnreadableFile
+    from hala_exp.data.sources import iter_local
+
+    path = tmp_path / "late.jsonl"
+    row = ORCA.read_bytes().splitlines(keepends=True)[0]
+    path.write_bytes(row * (HEAD_BYTES // len(row) + 1) + b'{"question": "\xff"}\n')
+    with pytest.raises(UnreadableFile) as err:
+        list(iter_local(OmegaConf.create({"path": str(path), "format": "jsonl"})))
+    assert "is not UTF-8 (line" in str(err.value) and "Fix: re-encode it" in str(err.value)
+    assert input_error(f"hala_exp.data.files.UnreadableFile: {err.value}") == str(err.value)  # shown alone

@@ -11,7 +11,7 @@ from hala_exp.stopping import Stopped
 TAIL = 25  # log lines quoted
 # Errors in what the user gave (a source, a config value): their message names the key, the value and
 # the fix, so the report quotes it alone; the traceback stays in the step's log.
-INPUT_ERRORS = ("SourceError", "SchemaError", "ConfigError")
+INPUT_ERRORS = ("SourceError", "SchemaError", "ConfigError", "UnreadableFile")
 
 
 def input_error(error: str) -> str | None:

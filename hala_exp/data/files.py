@@ -30,6 +30,11 @@ TEXT_FORMATS = ("jsonl", "json", "tsv", "csv", "files")  # read as text; parquet
 Problem = tuple[str, str]  # (what is wrong, how to fix it)
 
 
+class UnreadableFile(ValueError):
+    """A local data file its reader could not read (a directory, bytes that are not UTF-8): the
+    message is the (problem, fix) sentence below, raised where no check ran before the reader."""
+
+
 def kind_problem(path: Path, want: str) -> Problem | None:
     """Whether `path` is the kind of thing expected (`want`: "file" or "directory"), as a (problem, fix)."""
     if not path.exists():

@@ -11,6 +11,7 @@ import csv
 import json
 from collections.abc import Iterator
 from itertools import islice
+from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig
@@ -67,7 +68,19 @@ def iter_local(src: DictConfig) -> Iterator[dict[str, Any]]:
     file may be is told before it is read (`hala_exp.data.files`).
     """
     path = resolve_path(src.path)
-    if src.format == "jsonl":
+    try:
+        yield from _rows(path, src.format)
+    except (UnicodeDecodeError, IsADirectoryError, NotADirectoryError, FileNotFoundError) as e:
+        # a reader that was not checked first (validation reads a file's first megabyte, the
+        # snapshot step all of it): the same sentence, never the decoder's traceback
+        from hala_exp.data.files import UnreadableFile, data_file_problem
+
+        problem, fix = data_file_problem(path, src.format, full=True) or (str(e), "repair the file")
+        raise UnreadableFile(f"{problem}. Fix: {fix}") from None
+
+
+def _rows(path: Path, fmt: str) -> Iterator[dict[str, Any]]:
+    if fmt == "jsonl":
         with open(path, encoding="utf-8-sig") as f:
             for n, line in enumerate(f, 1):
                 if line.strip():
@@ -77,22 +90,22 @@ def iter_local(src: DictConfig) -> Iterator[dict[str, Any]]:
                         raise ValueError(f"{path}, line {n}: not a JSON object ({e.msg} at column {e.colno}). "
                                          f"Fix: repair or remove that line (JSON Lines: one object per line)"
                                          ) from None
-    elif src.format == "json":  # one JSON array (e.g. GAIR/ReAlign-Alpaca's realign_alpaca.json)
+    elif fmt == "json":  # one JSON array (e.g. GAIR/ReAlign-Alpaca's realign_alpaca.json)
         with open(path, encoding="utf-8-sig") as f:
             yield from json.load(f)
-    elif src.format == "tsv":
+    elif fmt == "tsv":
         with open(path, encoding="utf-8-sig", newline="") as f:
             yield from csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
-    elif src.format == "csv":  # quoted fields (MMLU's CSV files)
+    elif fmt == "csv":  # quoted fields (MMLU's CSV files)
         with open(path, encoding="utf-8-sig", newline="") as f:
             yield from csv.DictReader(f)
-    elif src.format == "parquet":
+    elif fmt == "parquet":
         import pyarrow.parquet as pq
 
         for batch in pq.ParquetFile(path).iter_batches(batch_size=2048):
             yield from batch.to_pylist()
     else:
-        raise ValueError(f"format {src.format!r} is not a local format")
+        raise ValueError(f"format {fmt!r} is not a local format")
 
 
 def iter_raw(src: DictConfig) -> Iterator[dict[str, Any]]:

@@ -23,7 +23,7 @@ def check_local_file(key: str, src: DictConfig) -> None:
     megabyte is UTF-8 (the snapshot step reads the rest); hub sources pass."""
     if src.format == "hub":
         return
-    from hala_exp.data.files import data_file_problem
+    from hala_exp.data.files import data_file_problem, kind_problem
 
     if src.format == "files":
         from hala_exp.allam.texts import matched_files
@@ -34,8 +34,8 @@ def check_local_file(key: str, src: DictConfig) -> None:
             fail(f"{key}.path", src.path, str(e), f"point {key}.path at a glob that matches text files")
     else:
         paths = [resolve_path(src.path)]
-    for path in paths:
-        problem = data_file_problem(path, src.format)
+    for i, path in enumerate(paths):  # a glob's files: each one's kind, the first one's encoding
+        problem = data_file_problem(path, src.format) if i == 0 else kind_problem(path, "file")
         if problem:
             fail(f"{key}.path", src.path, *problem)
 
