@@ -89,7 +89,6 @@ def check_text_source(key: str, src: DictConfig, check_data: bool) -> None:
         from hala_exp.allam.texts import check_text_source
 
         check_local_file(key, src)
-
         problem = check_text_source(key, src)
         if problem:
             fail(f"{key}.path", src.path, problem,
