@@ -176,3 +176,12 @@ def test_a_reader_that_no_check_ran_before_says_the_same_sentence(tmp_path):
         list(iter_local(OmegaConf.create({"path": str(path), "format": "jsonl"})))
     assert "is not UTF-8 (line" in str(err.value) and "Fix: re-encode it" in str(err.value)
     assert input_error(f"hala_exp.data.files.UnreadableFile: {err.value}") == str(err.value)  # shown alone
+
+
+def test_a_number_in_a_text_source_field_is_refused_at_validation(tmp_path):
+    path = tmp_path / "texts.jsonl"
+    path.write_text('{"text": 7}\n{"text": "نص"}\n', encoding="utf-8")
+    key = "allam.fertility.texts.code"  # a text source of the ALLaM recipe: a jsonl file's `text` field
+    refused(hala_exp(tmp_path, "experiment=allam_tiny", f"{key}.path={path}", f"{key}.offset=0"),
+            2, f"{key}.path = '{path}'", "row 0, column 'text' holds int 7, not text",
+            "Fix: make every value of column 'text' a string")

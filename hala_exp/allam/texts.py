@@ -12,7 +12,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from hala_exp.data.adapters import Counts, SchemaError, not_text_error
+from hala_exp.data.adapters import Counts, SchemaError, not_text, not_text_error
 from hala_exp.data.paths import resolve_path
 from hala_exp.data.sources import NotText, as_text, get_field, iter_raw
 
@@ -58,7 +58,7 @@ def iter_texts(src: DictConfig, counts: Counts | None = None) -> Iterator[str]:
             try:
                 text = _cell(get_field(row, f), f).strip()
             except NotText as e:
-                raise not_text_error(src.path, src, e, i) from None
+                raise not_text_error(f"text source {src.path}", src, e, i) from None
             except KeyError:
                 raise SchemaError(f"text source {src.path}: row {src.offset + i} has no column {f!r} (named in "
                                   f"fields); its columns are {sorted(row)}. Fix: list existing columns in "
@@ -97,4 +97,20 @@ def check_text_source(key: str, src: DictConfig) -> str | None:
             get_field(first, f)
         except KeyError:
             return f"column {f!r} (in {key}.fields) is not in {path.name}; its columns are {sorted(first)}"
+    return None
+
+
+def first_row_problem(src: DictConfig) -> tuple[str, str] | None:
+    """(problem, fix) when a column of `fields` in a local source's first row holds something other
+    than text (its columns are there: `check_text_source`); every row is checked by the snapshot."""
+    if src.format in ("hub", "files"):
+        return None
+    first = next(iter_raw(OmegaConf.merge(src, {"rows": 1, "offset": 0})), None)
+    try:
+        for f in src.fields:
+            _cell(get_field(first or {}, f), f)
+    except NotText as e:
+        return not_text(e, 0)
+    except KeyError:
+        return None
     return None

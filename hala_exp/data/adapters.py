@@ -169,14 +169,14 @@ def not_text(e: NotText, row: int) -> tuple[str, str]:
     """(problem, fix) for a text column of row number `row` that holds something else."""
     quoted = f' (in JSON, quote it: "{e.value}")' if isinstance(e.value, (int, float)) else ""
     return (f"row {row}, {e}",
-            f"make every value of column {e.column!r} a string{quoted}, or point the source's adapter or "
-            f"*_field at the column that holds the text")
+            f"make every value of column {e.column!r} a string{quoted}, or point the source at the column "
+            f"that holds the text (its adapter, *_field or fields)")
 
 
-def not_text_error(name: str, src: DictConfig, e: NotText, index: int) -> SchemaError:
-    """The SchemaError for row `index` (counted from the source's offset) of source `name`."""
+def not_text_error(source: str, src: DictConfig, e: NotText, index: int) -> SchemaError:
+    """The SchemaError for row `index` (counted from the source's offset) of `source` (its words)."""
     problem, fix = not_text(e, src.offset + index)
-    return SchemaError(f"data source {name!r} ({src.path}): {problem}. Fix: {fix}")
+    return SchemaError(f"{source}: {problem}. Fix: {fix}")
 
 
 def _convert(adapter: Adapter, raw: dict, src: DictConfig, name: str, index: int) -> list[Message] | str:
@@ -185,7 +185,7 @@ def _convert(adapter: Adapter, raw: dict, src: DictConfig, name: str, index: int
     except KeyError as e:
         raise _missing(name, src, f"read by adapter {src.adapter!r}", e, raw, index) from None
     except NotText as e:
-        raise not_text_error(name, src, e, index) from None
+        raise not_text_error(f"data source {name!r} ({src.path})", src, e, index) from None
 
 
 def iter_chat(src: DictConfig, name: str, counts: Counts | None = None) -> Iterator[dict[str, Any]]:
@@ -219,7 +219,7 @@ def iter_parallel(src: DictConfig, name: str, counts: Counts | None = None) -> I
         except KeyError as e:
             raise _missing(name, src, "named by ar_field / en_field / id_field", e, raw, i) from None
         except NotText as e:
-            raise not_text_error(name, src, e, i) from None
+            raise not_text_error(f"data source {name!r} ({src.path})", src, e, i) from None
         if not ar or not en:
             counts.dropped["empty"] += 1
             continue

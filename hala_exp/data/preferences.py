@@ -20,7 +20,7 @@ def iter_pairs(src: DictConfig, counts: Counts | None = None) -> Iterator[dict[s
         try:
             prompt, chosen, rejected = (text_field(raw, src[f]).strip() for f in FIELDS)
         except NotText as e:
-            raise not_text_error("dpo.preferences", src, e, i) from None
+            raise not_text_error(f"preference source {src.path}", src, e, i) from None
         except KeyError as e:
             raise SchemaError(f"preference source {src.path}: row {src.offset + i} has no column {e} (named by "
                               f"prompt_field / chosen_field / rejected_field); its columns are {sorted(raw)}. "

@@ -86,10 +86,13 @@ def check_text_source(key: str, src: DictConfig, check_data: bool) -> None:
     if src.format != "files" and not src.fields:
         fail(f"{key}.fields", list(src.fields), "names no column to read text from", f"set {key}.fields=[text]")
     if check_data:
-        from hala_exp.allam.texts import check_text_source
+        from hala_exp.allam.texts import check_text_source, first_row_problem
 
         check_local_file(key, src)
         problem = check_text_source(key, src)
         if problem:
             fail(f"{key}.path", src.path, problem,
                  f"point {key}.path at existing text and {key}.fields at its columns")
+        wrong = first_row_problem(src)
+        if wrong:
+            fail(f"{key}.path", src.path, *wrong)
