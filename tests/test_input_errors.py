@@ -110,11 +110,12 @@ def test_a_store_without_write_permission_is_refused(tmp_path):
         locked.chmod(0o755)
 
 
-def test_a_run_directory_that_cannot_be_created_is_refused(tmp_path):
+@pytest.mark.parametrize(("key", "flags"), [("hydra.run.dir", ()), ("hydra.sweep.dir", ("-m", "merge.t=0.3,0.5"))])
+def test_a_run_or_sweep_directory_that_cannot_be_created_is_refused(tmp_path, key, flags):
     blocker = tmp_path / "blocker"
     blocker.write_text("x\n")
-    refused(hala_exp(tmp_path, f"hydra.run.dir={blocker / 'run'}"), 2,
-            f"hydra.run.dir = '{blocker / 'run'}'", "is a file, and a directory is expected here", "Fix:")
+    refused(hala_exp(tmp_path, *flags, f"{key}={blocker / 'run'}"), 2,
+            f"{key} = '{blocker / 'run'}'", "is a file, and a directory is expected here", "Fix:")
 
 
 # --- merge and engine values outside their domains ------------------------------------------------
