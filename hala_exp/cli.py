@@ -14,6 +14,7 @@ import gc
 import logging
 import os
 import sys
+import warnings
 from pathlib import Path
 
 import hydra
@@ -185,6 +186,10 @@ def main() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     # `-v` is short for the override `verbose=true` (Hydra's own parser has no such flag)
     sys.argv = [("verbose=true" if a in ("-v", "--verbose") else a) for a in sys.argv]
+    # Hydra 1.3.3 warns for every `_target_` it instantiates without an execution whitelist, and
+    # instantiates `hydra.callbacks` without one; this callback (conf/config.yaml) is our own code.
+    warnings.filterwarnings("ignore", message=r"hydra\.utils\.instantiate\(\) resolved "
+                            r"_target_='hala_exp\.config\.checks\.store\.RunDirCheck'")
     register()
     compose_cache.install()  # a composition seen before is read back, not redone
     try:

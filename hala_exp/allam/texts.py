@@ -12,9 +12,9 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from hala_exp.data.adapters import Counts, SchemaError
+from hala_exp.data.adapters import Counts, SchemaError, not_text, not_text_error
 from hala_exp.data.paths import resolve_path
-from hala_exp.data.sources import get_field, iter_raw
+from hala_exp.data.sources import NotText, as_text, get_field, iter_raw
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
@@ -32,10 +32,11 @@ def matched_files(src: DictConfig) -> list[str]:
     return paths[src.offset:src.offset + src.rows]
 
 
-def _cell(value: object) -> str:
+def _cell(value: object, column: str) -> str:
+    """A text column's value; a list of texts (answer choices) joined a line each; NotText else."""
     if isinstance(value, (list, tuple)):
         return "\n".join(str(v) for v in value)
-    return str(value)
+    return as_text(value, column)
 
 
 def iter_texts(src: DictConfig, counts: Counts | None = None) -> Iterator[str]:
@@ -44,7 +45,7 @@ def iter_texts(src: DictConfig, counts: Counts | None = None) -> Iterator[str]:
     if src.format == "files":
         for p in matched_files(src):
             counts.read += 1
-            text = Path(p).read_text(encoding="utf-8")
+            text = Path(p).read_text(encoding="utf-8-sig")
             if text.strip():
                 counts.kept += 1
                 yield text
@@ -55,7 +56,9 @@ def iter_texts(src: DictConfig, counts: Counts | None = None) -> Iterator[str]:
         counts.read += 1
         for f in src.fields:
             try:
-                text = _cell(get_field(row, f)).strip()
+                text = _cell(get_field(row, f), f).strip()
+            except NotText as e:
+                raise not_text_error(f"text source {src.path}", src, e, i) from None
             except KeyError:
                 raise SchemaError(f"text source {src.path}: row {src.offset + i} has no column {f!r} (named in "
                                   f"fields); its columns are {sorted(row)}. Fix: list existing columns in "
@@ -94,4 +97,20 @@ def check_text_source(key: str, src: DictConfig) -> str | None:
             get_field(first, f)
         except KeyError:
             return f"column {f!r} (in {key}.fields) is not in {path.name}; its columns are {sorted(first)}"
+    return None
+
+
+def first_row_problem(src: DictConfig) -> tuple[str, str] | None:
+    """(problem, fix) when a column of `fields` in a local source's first row holds something other
+    than text (its columns are there: `check_text_source`); every row is checked by the snapshot."""
+    if src.format in ("hub", "files"):
+        return None
+    first = next(iter_raw(OmegaConf.merge(src, {"rows": 1, "offset": 0})), None)
+    try:
+        for f in src.fields:
+            _cell(get_field(first or {}, f), f)
+    except NotText as e:
+        return not_text(e, 0)
+    except KeyError:
+        return None
     return None

@@ -16,6 +16,7 @@ from hala_exp.config.checks.engine import check_engine
 from hala_exp.config.checks.eval import check_heldout
 from hala_exp.config.checks.hala import check_hala
 from hala_exp.config.checks.logger import check_logger
+from hala_exp.config.checks.store import check_writable_dir
 from hala_exp.config.errors import ConfigError, check_choice, fail
 from hala_exp.config.schema import register
 
@@ -68,6 +69,8 @@ def validate(cfg: DictConfig, check_data: bool = True) -> None:
     """Raise ConfigError on the first value that cannot work."""
     check_choice("recipe", cfg.recipe, ("hala", "allam"))
     check_choice("store_verify", cfg.store_verify, ("size", "hash"))
+    if check_data:
+        check_writable_dir("store", cfg.store)  # a plan reads it; a run's first step writes it
     _check_common(cfg)
     check_heldout(cfg, check_data)
     if cfg.recipe == "allam":

@@ -9,10 +9,10 @@ from hala_exp.io import tail_lines
 from hala_exp.stopping import Stopped
 
 TAIL = 25  # log lines quoted
-# Errors in what the user gave (a source, a config value) or where the run writes (a full disk): their
-# message names the key or filesystem, the value and the fix, so the report quotes it alone; the
-# traceback stays in the step's log.
-INPUT_ERRORS = ("SourceError", "SchemaError", "ConfigError", "DiskFull")
+# Errors in what the user gave (a source, a config value, a file) or where the run writes (a full
+# disk): their message names the key or file, the value and the fix, so the report quotes it alone;
+# the traceback stays in the step's log.
+INPUT_ERRORS = ("SourceError", "SchemaError", "ConfigError", "UnreadableFile", "DiskFull")
 
 
 def input_error(error: str) -> str | None:

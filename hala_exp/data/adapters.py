@@ -20,7 +20,7 @@ from omegaconf import DictConfig
 from hala_exp.data.chat import Message, chat_row, problem
 from hala_exp.data.code import conversation_has_code
 from hala_exp.data.paths import resolve_path
-from hala_exp.data.sources import get_field, iter_local, iter_raw
+from hala_exp.data.sources import NotText, as_text, get_field, iter_local, iter_raw, text_field
 
 LATIN = re.compile(r"[A-Za-z\u00C0-\u024F]")
 LETTER = re.compile(r"[^\W\d_]")
@@ -61,22 +61,23 @@ def english_ratio(text: str) -> float:
 
 def instruction(raw: dict, src: DictConfig) -> list[Message] | str:
     """Any dataset with one instruction column and one response column (dotted names reach in)."""
-    return _pair(get_field(raw, src.instruction_field), get_field(raw, src.response_field))
+    return _pair(text_field(raw, src.instruction_field), text_field(raw, src.response_field))
 
 
 def openorca(raw: dict, src: DictConfig) -> list[Message] | str:
     """Open-Orca/OpenOrca: id, system_prompt (often empty), question, response."""
-    return _pair(raw["question"], raw["response"], raw.get("system_prompt"))
+    return _pair(text_field(raw, "question"), text_field(raw, "response"),
+                 as_text(raw.get("system_prompt"), "system_prompt"))
 
 
 def hermes3(raw: dict, src: DictConfig) -> list[Message] | str:
     """NousResearch/Hermes-3-Dataset: `conversations`, ShareGPT turns {from, value[, weight]}."""
     msgs = []
-    for turn in raw["conversations"]:
+    for j, turn in enumerate(raw["conversations"]):
         role = SHAREGPT_ROLES.get(turn["from"])
         if role is None:
             return "bad_role"
-        msgs.append({"role": role, "content": _text(turn["value"])})
+        msgs.append({"role": role, "content": as_text(turn["value"], f"conversations[{j}].value")})
     if src.drop_code and conversation_has_code(msgs):
         return "code"
     return msgs
@@ -84,25 +85,25 @@ def hermes3(raw: dict, src: DictConfig) -> list[Message] | str:
 
 def scp116k(raw: dict, src: DictConfig) -> list[Message] | str:
     """EricLu/SCP-116K: domain, problem and solution columns; `response_field` picks the solution."""
-    return _pair(raw["problem"], raw.get(src.response_field))
+    return _pair(text_field(raw, "problem"), as_text(raw.get(src.response_field), src.response_field))
 
 
 def realign_alpaca(raw: dict, src: DictConfig) -> list[Message] | str:
     """GAIR/ReAlign-Alpaca (one JSON array): Alpaca's instruction, input (often empty), output."""
-    user = _text(raw["instruction"])
-    if _text(raw.get("input")).strip():
-        user = f"{user}\n\n{raw['input']}"
-    return _pair(user, raw["output"])
+    user, extra = text_field(raw, "instruction"), as_text(raw.get("input"), "input")
+    if extra.strip():
+        user = f"{user}\n\n{extra}"
+    return _pair(user, text_field(raw, "output"))
 
 
 def gptj_pairwise(raw: dict, src: DictConfig) -> list[Message] | str:
     """Dahoas/synthetic-instruct-gptj-pairwise: prompt, chosen, rejected; the chosen reply is kept."""
-    return _pair(_text(raw["prompt"]).strip(), _text(raw["chosen"]).strip())
+    return _pair(text_field(raw, "prompt").strip(), text_field(raw, "chosen").strip())
 
 
 def lamini(raw: dict, src: DictConfig) -> list[Message] | str:
     """MBZUAI/LaMini-instruction: instruction, response, instruction_source."""
-    return _pair(raw["instruction"], raw["response"])
+    return _pair(text_field(raw, "instruction"), text_field(raw, "response"))
 
 
 def tulu3(raw: dict, src: DictConfig) -> list[Message] | str:
@@ -114,7 +115,8 @@ def tulu3(raw: dict, src: DictConfig) -> list[Message] | str:
     """
     if raw.get("source") in src.exclude_subsets:
         return "non_english_subset"
-    msgs = [{"role": m["role"], "content": _text(m["content"])} for m in raw["messages"]]
+    msgs = [{"role": m["role"], "content": as_text(m["content"], f"messages[{j}].content")}
+            for j, m in enumerate(raw["messages"])]
     if src.min_english_ratio > 0:
         text = " ".join(m["content"] for m in msgs if m["role"] in ("user", "assistant"))
         if english_ratio(text) < src.min_english_ratio:
@@ -163,11 +165,27 @@ def _missing(name: str, src: DictConfig, what: str, column: object, raw: dict, i
                        f"or repair the row")
 
 
+def not_text(e: NotText, row: int) -> tuple[str, str]:
+    """(problem, fix) for a text column of row number `row` that holds something else."""
+    quoted = f' (in JSON, quote it: "{e.value}")' if isinstance(e.value, (int, float)) else ""
+    return (f"row {row}, {e}",
+            f"make every value of column {e.column!r} a string{quoted}, or point the source at the column "
+            f"that holds the text (its adapter, *_field or fields)")
+
+
+def not_text_error(source: str, src: DictConfig, e: NotText, index: int) -> SchemaError:
+    """The SchemaError for row `index` (counted from the source's offset) of `source` (its words)."""
+    problem, fix = not_text(e, src.offset + index)
+    return SchemaError(f"{source}: {problem}. Fix: {fix}")
+
+
 def _convert(adapter: Adapter, raw: dict, src: DictConfig, name: str, index: int) -> list[Message] | str:
     try:
         return adapter.convert(raw, src)
     except KeyError as e:
         raise _missing(name, src, f"read by adapter {src.adapter!r}", e, raw, index) from None
+    except NotText as e:
+        raise not_text_error(f"data source {name!r} ({src.path})", src, e, index) from None
 
 
 def iter_chat(src: DictConfig, name: str, counts: Counts | None = None) -> Iterator[dict[str, Any]]:
@@ -196,10 +214,12 @@ def iter_parallel(src: DictConfig, name: str, counts: Counts | None = None) -> I
     for i, raw in enumerate(iter_raw(src)):
         counts.read += 1
         try:
-            ar, en = _text(get_field(raw, ar_field)).strip(), _text(get_field(raw, en_field)).strip()
+            ar, en = text_field(raw, ar_field).strip(), text_field(raw, en_field).strip()
             row_id = _row_id(src, name, raw, i, None)
         except KeyError as e:
             raise _missing(name, src, "named by ar_field / en_field / id_field", e, raw, i) from None
+        except NotText as e:
+            raise not_text_error(f"data source {name!r} ({src.path})", src, e, i) from None
         if not ar or not en:
             counts.dropped["empty"] += 1
             continue
@@ -235,6 +255,25 @@ def load_instructions(src: DictConfig, name: str) -> list[dict[str, str]]:
 def load_parallel(src: DictConfig, name: str) -> list[dict[str, str]]:
     """Rows of {id, source, ar, en}."""
     return list(iter_parallel(src, name))
+
+
+def text_problem(src: DictConfig, row: dict) -> tuple[str, str] | None:
+    """(problem, fix) when a text column of `row` (a local file's first row, whose columns are there)
+    holds something other than text, else None; every row is checked when the source is snapshot."""
+    try:
+        if "chosen_field" in src:
+            for f in ("prompt_field", "chosen_field", "rejected_field"):
+                text_field(row, src[f])
+        elif "ar_field" in src:
+            for column in PARALLEL_ADAPTERS[src.adapter] or (src.ar_field, src.en_field):
+                text_field(row, column)
+        else:
+            ADAPTERS[src.adapter].convert(row, src)
+    except NotText as e:
+        return not_text(e, 0)
+    except (KeyError, TypeError, AttributeError):  # a malformed row: the snapshot step names it
+        return None
+    return None
 
 
 def check_columns(src: DictConfig) -> str | None:

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 from omegaconf import DictConfig
 
-from hala_exp.data.adapters import Counts, SchemaError
-from hala_exp.data.sources import get_field, iter_raw
+from hala_exp.data.adapters import Counts, SchemaError, not_text_error
+from hala_exp.data.sources import NotText, iter_raw, text_field
 
 FIELDS = ("prompt_field", "chosen_field", "rejected_field")
 
@@ -18,7 +18,9 @@ def iter_pairs(src: DictConfig, counts: Counts | None = None) -> Iterator[dict[s
     for i, raw in enumerate(iter_raw(src)):
         counts.read += 1
         try:
-            prompt, chosen, rejected = (str(get_field(raw, src[f])).strip() for f in FIELDS)
+            prompt, chosen, rejected = (text_field(raw, src[f]).strip() for f in FIELDS)
+        except NotText as e:
+            raise not_text_error(f"preference source {src.path}", src, e, i) from None
         except KeyError as e:
             raise SchemaError(f"preference source {src.path}: row {src.offset + i} has no column {e} (named by "
                               f"prompt_field / chosen_field / rejected_field); its columns are {sorted(raw)}. "

@@ -15,7 +15,6 @@ Kinds, by the rows they normalise to:
 
 from __future__ import annotations
 
-import codecs
 import functools
 import json
 from collections.abc import Iterator
@@ -25,6 +24,8 @@ from typing import Any
 from omegaconf import DictConfig
 
 from hala_exp.data.adapters import Counts
+from hala_exp.data.files import data_file_problem
+from hala_exp.data.files import first_bad_utf8 as first_bad_utf8  # where tests and tools found it
 from hala_exp.data.identity import local_files
 
 ROWS = "rows.parquet"
@@ -52,36 +53,12 @@ class SourceError(ValueError):
     """A source that cannot be used as it is: names the config key, the file or dataset, and the fix."""
 
 
-def first_bad_utf8(path: Path) -> tuple[int, int, bytes] | None:
-    """(line, byte offset, bytes) of the first byte sequence that is not UTF-8, or None."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    offset, line = 0, 1
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            try:
-                decoder.decode(chunk)
-            except UnicodeDecodeError as e:
-                return line + chunk[: e.start].count(b"\n"), offset + e.start, chunk[e.start:e.start + 4]
-            line += chunk.count(b"\n")
-            offset += len(chunk)
-    try:
-        decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        return line, offset, b""
-    return None
-
-
-def _check_encoding(key: str, src: DictConfig) -> None:
-    if src.format == "parquet":
-        return  # Parquet strings are UTF-8 by the format; pyarrow rejects anything else
+def _check_files(key: str, src: DictConfig) -> None:
+    """Each local file of the source is a file, and UTF-8 to its last byte (`hala_exp.data.files`)."""
     for path in local_files(src):
-        bad = first_bad_utf8(path)
-        if bad:
-            line, offset, raw = bad
-            raise SourceError(
-                f"{key}.path = {src.path!r}: {path} is not UTF-8 (line {line}, byte {offset}: {raw!r}). "
-                f"Fix: re-encode it, e.g. `iconv -f WINDOWS-1256 -t UTF-8 {path.name} > fixed.{src.format}` "
-                f"for Arabic Windows text, and point {key}.path at the result")
+        problem = data_file_problem(path, src.format, full=True)
+        if problem:
+            raise SourceError(f"{key}.path = {src.path!r}: {problem[0]}. Fix: {problem[1]}")
 
 
 def normalised_rows(kind: str, src: DictConfig, name: str, counts: Counts) -> Iterator[dict[str, Any]]:
@@ -132,7 +109,7 @@ def write_snapshot(kind: str, src: DictConfig, name: str, key: str, out: Path,
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    _check_encoding(key, src)
+    _check_files(key, src)
     counts = Counts()
     seen: dict[str, int] = {}
     batch: list[dict[str, Any]] = []

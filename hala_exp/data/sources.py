@@ -11,6 +11,7 @@ import csv
 import json
 from collections.abc import Iterator
 from itertools import islice
+from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig
@@ -31,11 +32,56 @@ def get_field(row: dict[str, Any], dotted: str) -> Any:
     return value
 
 
+class NotText(TypeError):
+    """A text column holding something else (a number, a boolean, a list, a mapping)."""
+
+    def __init__(self, column: str, value: Any):
+        super().__init__(column, value)
+        self.column, self.value = column, value
+
+    def __str__(self) -> str:
+        return f"column {self.column!r} holds {type(self.value).__name__} {_short(self.value)}, not text"
+
+
+def _short(value: Any, width: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= width else text[:width - 3] + "..."
+
+
+def as_text(value: Any, column: str) -> str:
+    """`value` of a text column: a string as it is, null as "" (an empty text, dropped and counted by
+    the reader); NotText for anything else, which would otherwise be trained on as its `str()`."""
+    if value is None or isinstance(value, str):
+        return value or ""
+    raise NotText(column, value)
+
+
+def text_field(row: dict[str, Any], dotted: str) -> str:
+    """The text in `row`'s (dotted) column: KeyError when it is missing, NotText when it is not text."""
+    return as_text(get_field(row, dotted), dotted)
+
+
 def iter_local(src: DictConfig) -> Iterator[dict[str, Any]]:
-    """Every row of a local file (jsonl, json, tsv, csv, parquet), as dicts of its own columns."""
+    """Every row of a local file (jsonl, json, tsv, csv, parquet), as dicts of its own columns.
+
+    Text formats are UTF-8, with or without a byte-order mark (`utf-8-sig` drops it); what else a
+    file may be is told before it is read (`hala_exp.data.files`).
+    """
     path = resolve_path(src.path)
-    if src.format == "jsonl":
-        with open(path, encoding="utf-8") as f:
+    try:
+        yield from _rows(path, src.format)
+    except (UnicodeDecodeError, IsADirectoryError, NotADirectoryError, FileNotFoundError) as e:
+        # a reader that was not checked first (validation reads a file's first megabyte, the
+        # snapshot step all of it): the same sentence, never the decoder's traceback
+        from hala_exp.data.files import UnreadableFile, data_file_problem
+
+        problem, fix = data_file_problem(path, src.format, full=True) or (str(e), "repair the file")
+        raise UnreadableFile(f"{problem}. Fix: {fix}") from None
+
+
+def _rows(path: Path, fmt: str) -> Iterator[dict[str, Any]]:
+    if fmt == "jsonl":
+        with open(path, encoding="utf-8-sig") as f:
             for n, line in enumerate(f, 1):
                 if line.strip():
                     try:
@@ -44,22 +90,22 @@ def iter_local(src: DictConfig) -> Iterator[dict[str, Any]]:
                         raise ValueError(f"{path}, line {n}: not a JSON object ({e.msg} at column {e.colno}). "
                                          f"Fix: repair or remove that line (JSON Lines: one object per line)"
                                          ) from None
-    elif src.format == "json":  # one JSON array (e.g. GAIR/ReAlign-Alpaca's realign_alpaca.json)
-        with open(path, encoding="utf-8") as f:
+    elif fmt == "json":  # one JSON array (e.g. GAIR/ReAlign-Alpaca's realign_alpaca.json)
+        with open(path, encoding="utf-8-sig") as f:
             yield from json.load(f)
-    elif src.format == "tsv":
-        with open(path, encoding="utf-8", newline="") as f:
+    elif fmt == "tsv":
+        with open(path, encoding="utf-8-sig", newline="") as f:
             yield from csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
-    elif src.format == "csv":  # quoted fields (MMLU's CSV files)
-        with open(path, encoding="utf-8", newline="") as f:
+    elif fmt == "csv":  # quoted fields (MMLU's CSV files)
+        with open(path, encoding="utf-8-sig", newline="") as f:
             yield from csv.DictReader(f)
-    elif src.format == "parquet":
+    elif fmt == "parquet":
         import pyarrow.parquet as pq
 
         for batch in pq.ParquetFile(path).iter_batches(batch_size=2048):
             yield from batch.to_pylist()
     else:
-        raise ValueError(f"format {src.format!r} is not a local format")
+        raise ValueError(f"format {fmt!r} is not a local format")
 
 
 def iter_raw(src: DictConfig) -> Iterator[dict[str, Any]]:

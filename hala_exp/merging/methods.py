@@ -142,7 +142,8 @@ def option_problems(options: dict[str, Any], fields: dict[str, Any]) -> list[str
 
 
 def problems(merge: Any, specs: Specs) -> list[str]:
-    """Sentences naming each key of `merge` that mergekit's method would refuse, with the fix."""
+    """Sentences naming each key of `merge` that mergekit's method would refuse, or whose value lies
+    outside the parameter's domain (`hala_exp.merging.domains`), with the fix."""
     method = merge.method
     if method not in specs:
         import difflib
@@ -169,6 +170,10 @@ def problems(merge: Any, specs: Specs) -> list[str]:
             if any(name not in h for h in holders):
                 key = {"shared": "parameters", "non_base": "tuned", "input": "tuned"}[d["scope"]]
                 out.append(f"merge.{key}.{name}: {method} needs it. Fix: set merge.{key}.{name}=...")
+    if not out:  # every name is mergekit's: now their values
+        from hala_exp.merging.domains import domain_problems
+
+        out = domain_problems(method, {"parameters": shared, "base": base, "tuned": tuned})
     return out
 
 

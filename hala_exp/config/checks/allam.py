@@ -6,7 +6,7 @@ from omegaconf import DictConfig
 
 from hala_exp.config.checks.dpo import check_dpo
 from hala_exp.config.checks.models import check_model
-from hala_exp.config.checks.sources import check_rows, check_text_source
+from hala_exp.config.checks.sources import check_rows, check_source_data, check_text_source
 from hala_exp.config.checks.training import check_train
 from hala_exp.config.errors import check_choice, fail
 
@@ -63,11 +63,6 @@ def check_allam_sft(cfg: DictConfig, check_data: bool) -> None:
     for name, src in a.sft.sources.items():
         check_rows(f"allam.sft.sources.{name}", src)
         if check_data:
-            from hala_exp.data.adapters import check_columns
-
-            problem = check_columns(src)
-            if problem:
-                fail(f"allam.sft.sources.{name}.path", src.path, problem,
-                     f"name existing columns in allam.sft.sources.{name}.*_field")
+            check_source_data(f"allam.sft.sources.{name}", src)
     if cfg.dpo.enabled:
         check_dpo(cfg, check_data)

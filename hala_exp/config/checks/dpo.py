@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from omegaconf import DictConfig
 
+from hala_exp.config.checks.sources import check_source_data
 from hala_exp.config.errors import check_choice, fail
 from hala_exp.data.sources import FORMATS
 
@@ -22,8 +23,4 @@ def check_dpo(cfg: DictConfig, check_data: bool) -> None:
     if src.rows <= 0:
         fail("dpo.preferences.rows", src.rows, "must be positive", "set dpo.preferences.rows to at least 1")
     if check_data:
-        from hala_exp.data.adapters import check_columns
-
-        problem = check_columns(src)
-        if problem:
-            fail("dpo.preferences.path", src.path, problem, "name existing columns in dpo.preferences.*_field")
+        check_source_data("dpo.preferences", src)

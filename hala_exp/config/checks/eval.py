@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from omegaconf import DictConfig
 
-from hala_exp.config.checks.sources import check_text_source
+from hala_exp.config.checks.sources import check_directory, check_local_file, check_text_source
 from hala_exp.config.errors import check_choice, fail
 from hala_exp.data.paths import resolve_path
 from hala_exp.data.sources import FORMATS
@@ -16,25 +16,30 @@ def check_eval(ev: DictConfig, check_data: bool) -> None:
     for side in ("en", "ar") if mmlu else ():
         key, src = f"eval.translation.mmlu.{side}", mmlu[side]
         check_choice(f"{key}.format", src.format, FORMATS)
-        if check_data and src.format != "hub" and not resolve_path(src.path).is_file():
+        if check_data and src.format != "hub" and not resolve_path(src.path).exists():
             fail(f"{key}.path", src.path, "this local file does not exist",
                  f"point it at a copy of the dataset's {src.split} split, or set {key}.format=hub")
+        if check_data:
+            check_local_file(key, src)
     lcfg = ev.lighteval
     if lcfg.tasks_per_shard is not None and lcfg.tasks_per_shard < 1:
         fail("eval.lighteval.tasks_per_shard", lcfg.tasks_per_shard, "a group holds at least one task",
              "set a positive count, or null to split the tasks evenly over the step's workers")
     for task, path in (lcfg.data_dirs or {}).items() if check_data else ():
-        if not resolve_path(path).is_dir():
+        if not resolve_path(path).exists():
             fail(f"eval.lighteval.data_dirs.{task}", path, "this local dataset directory does not exist",
                  "download the task's dataset repo there (huggingface-cli download --repo-type dataset)")
+        check_directory(f"eval.lighteval.data_dirs.{task}", path)
     for i, extra in enumerate(lcfg.extra_custom_tasks):
         key = f"eval.lighteval.extra_custom_tasks[{i}]"
         if extra.module == lcfg.custom_tasks or extra.module in [e.module for e in lcfg.extra_custom_tasks[:i]]:
             fail(f"{key}.module", extra.module, "this custom-tasks module is already loaded; its task names "
                  "would be defined twice", f"drop {key}: a module is loaded once, with one data_dir")
-        if check_data and extra.data_dir and not resolve_path(extra.data_dir).is_dir():
+        if check_data and extra.data_dir and not resolve_path(extra.data_dir).exists():
             fail(f"{key}.data_dir", extra.data_dir, "this local data directory does not exist",
                  "point it at a folder of the module's jsonl files, or set it to null for the module's own data")
+        if check_data and extra.data_dir:
+            check_directory(f"{key}.data_dir", extra.data_dir)
 
 
 def check_heldout(cfg: DictConfig, check_data: bool) -> None:

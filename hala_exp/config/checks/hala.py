@@ -6,9 +6,10 @@ from omegaconf import DictConfig
 
 from hala_exp.config.checks.data import check_mix
 from hala_exp.config.checks.dpo import check_dpo
+from hala_exp.config.checks.engine import check_generation
 from hala_exp.config.checks.eval import check_eval
 from hala_exp.config.checks.models import check_model
-from hala_exp.config.checks.sources import check_rows
+from hala_exp.config.checks.sources import check_rows, check_source_data
 from hala_exp.config.checks.training import check_merge, check_train
 from hala_exp.config.errors import fail
 
@@ -36,6 +37,7 @@ def check_hala(cfg: DictConfig, check_data: bool) -> None:
         if ph not in cfg.judge.prompt:
             fail("judge.prompt", cfg.judge.prompt[:40] + "...", f"has no {ph} placeholder", f"add {ph}")
     check_train(cfg, ("model", "translator"))
+    check_generation(cfg, ("teacher", "translator", "judge", "eval.translation"))
     if cfg.eval.translation.n <= 0:
         fail("eval.translation.n", cfg.eval.translation.n, "must be positive", "set eval.translation.n=500")
     check_eval(cfg.eval, check_data)
@@ -49,9 +51,5 @@ def check_hala(cfg: DictConfig, check_data: bool) -> None:
         check_rows(key, src)
     check_mix(cfg.data)
     if check_data:
-        from hala_exp.data.adapters import check_columns
-
         for key, src in sources.items():
-            problem = check_columns(src)
-            if problem:
-                fail(key + ".path", src.path, problem, f"name existing columns in {key}.*_field")
+            check_source_data(key, src)

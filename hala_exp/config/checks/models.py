@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from omegaconf import DictConfig
 
+from hala_exp.config.checks.sources import check_directory
 from hala_exp.config.errors import check_choice, fail
 from hala_exp.data.paths import is_local_path, resolve_path
 from hala_exp.models.tiny import ARCHS
@@ -19,9 +20,11 @@ def check_model(key: str, m: DictConfig) -> None:
         for f in ("hidden_size", "layers", "heads", "vocab_size"):
             if m.tiny[f] <= 0:
                 fail(f"{key}.tiny.{f}", m.tiny[f], "must be positive", f"set {key}.tiny.{f} to e.g. 64")
-    elif not _check_gguf(key, m) and is_local_path(m.id) and not resolve_path(m.id).exists():
-        fail(f"{key}.id", m.id, "this local model directory does not exist",
-             "point it at a directory saved with save_pretrained, or use a hub id like LiquidAI/LFM2-350M")
+    elif not _check_gguf(key, m) and is_local_path(m.id):
+        if not resolve_path(m.id).exists():
+            fail(f"{key}.id", m.id, "this local model directory does not exist",
+                 "point it at a directory saved with save_pretrained, or use a hub id like LiquidAI/LFM2-350M")
+        check_directory(f"{key}.id", m.id)
     for f in ("learning_rate", "batch_size", "grad_accum", "max_length"):
         if m[f] <= 0:
             fail(f"{key}.{f}", m[f], "must be positive", f"set {key}.{f} to a positive value")
