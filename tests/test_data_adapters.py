@@ -143,3 +143,55 @@ def test_missing_adapter_column_is_named_before_any_model_loads():
     problem = check_columns(source("lamini", "gptj_pairwise.parquet"))
     assert "'instruction'" in problem and "lamini" in problem and "chosen" in problem
     assert check_columns(source("lamini", "lamini.parquet")) is None
+
+
+def test_hala_sft_reads_the_released_corpus_sharegpt_turns():
+    rows, counts = read(source("hala_sft", "hala_sft.parquet", id_field=None))
+    assert_chat_schema(rows)
+    assert (counts.read, counts.kept, dict(counts.dropped)) == (5, 4, {"empty": 1})
+    assert [r["id"] for r in rows] == ["src-0", "src-1", "src-2", "src-4"]  # no id column: row positions
+    assert rows[0]["messages"] == [{"role": "user", "content": "ما هي عاصمة أستراليا؟"},
+                                   {"role": "assistant", "content": "عاصمة أستراليا هي كانبرا، وليست سيدني كما "
+                                                                    "يظن كثيرون."}]
+    assert [m["role"] for m in rows[1]["messages"]] == ["system", "user", "assistant"]
+    assert len(rows[2]["messages"]) == 4  # multi-turn kept whole
+    assert check_columns(source("hala_sft", "hala_sft.parquet", id_field=None)) is None
+
+
+def test_hala_sft_refuses_a_row_it_cannot_read_with_its_index_and_the_fix():
+    src = source("hala_sft", "hala_sft_bad.jsonl", id_field=None, offset=0)
+    with pytest.raises(SchemaError, match=r"data source 'src' \(.*hala_sft_bad\.jsonl\): row 2: "
+                                          r"conversations\[1\]\.from is 'bot', not one of system, human, gpt\. "
+                                          r"Fix: check data\.translated\.<name>\.revision against the dataset card"):
+        read(src)
+    with pytest.raises(SchemaError, match=r"row 2: conversations\[1\]"):  # counted from the source's offset
+        read(source("hala_sft", "hala_sft_bad.jsonl", id_field=None, offset=1))
+
+
+@pytest.mark.parametrize(("conversations", "problem"), [
+    (None, r"conversations is None, not a non-empty list of turns"),
+    ([], r"conversations is \[\], not a non-empty list of turns"),
+    ([{"from": "human"}], r"conversations\[0\] is \{'from': 'human'\}, not a turn \{from, value\}"),
+    (["hello"], r"conversations\[0\] is 'hello', not a turn \{from, value\}"),
+])
+def test_hala_sft_names_each_shape_it_refuses(tmp_path, conversations, problem):
+    import json
+
+    path = tmp_path / "rows.jsonl"
+    path.write_text(json.dumps({"conversations": conversations}) + "\n", encoding="utf-8")
+    src = OmegaConf.merge(OmegaConf.structured(SourceConfig), {"path": str(path), "adapter": "hala_sft",
+                                                               "format": "jsonl", "id_field": None})
+    with pytest.raises(SchemaError, match=rf"row 0: {problem}\. Fix: "):
+        read(src)
+
+
+def test_hala_sft_a_number_for_a_turns_text_is_named():
+    import json
+
+    from hala_exp.data.adapters import text_problem
+
+    row = {"conversations": [{"from": "human", "value": 7}, {"from": "gpt", "value": "سبعة"}]}
+    src = OmegaConf.merge(OmegaConf.structured(SourceConfig), {"path": "x.jsonl", "adapter": "hala_sft",
+                                                               "format": "jsonl"})
+    problem, fix = text_problem(src, row)
+    assert "conversations[0].value" in problem and "int" in problem and json.dumps("7") in fix

@@ -20,12 +20,14 @@ from omegaconf import DictConfig
 from hala_exp.data.chat import Message, chat_row, problem
 from hala_exp.data.code import conversation_has_code
 from hala_exp.data.paths import resolve_path
-from hala_exp.data.sources import NotText, as_text, get_field, iter_local, iter_raw, text_field
+from hala_exp.data.sources import NotText, _short, as_text, get_field, iter_local, iter_raw, text_field
 
 LATIN = re.compile(r"[A-Za-z\u00C0-\u024F]")
 LETTER = re.compile(r"[^\W\d_]")
 SHAREGPT_ROLES = {"system": "system", "human": "user", "user": "user", "gpt": "assistant",
                   "assistant": "assistant", "tool": "tool", "function_response": "tool"}
+# hammh0a/Hala-4.6M-SFT's turns: the ShareGPT speakers its translation of each upstream set wrote.
+HALA_SFT_ROLES = {"system": "system", "human": "user", "gpt": "assistant"}
 
 
 @dataclass
@@ -42,6 +44,16 @@ class Counts:
         return out
 
 
+
+
+class BadRow(ValueError):
+    """A row an adapter refuses rather than drops: what is wrong with it (where in the row) and the fix.
+
+    The reader adds the source and the row's index (`_convert`)."""
+
+    def __init__(self, problem: str, fix: str):
+        super().__init__(problem, fix)
+        self.problem, self.fix = problem, fix
 
 
 def _text(value: Any) -> str:
@@ -80,6 +92,31 @@ def hermes3(raw: dict, src: DictConfig) -> list[Message] | str:
         msgs.append({"role": role, "content": as_text(turn["value"], f"conversations[{j}].value")})
     if src.drop_code and conversation_has_code(msgs):
         return "code"
+    return msgs
+
+
+def hala_sft(raw: dict, src: DictConfig) -> list[Message] | str:
+    """hammh0a/Hala-4.6M-SFT (HALA's released Arabic corpus): `conversations`, ShareGPT turns
+    {from: human | gpt | system, value}.
+
+    Strict, unlike `hermes3`: a row of another shape is refused, not dropped and counted, because
+    4M machine-made rows are trained on as they are and a shape this adapter does not know means the
+    dataset changed under the configured revision; the error names the row and the turn.
+    """
+    conv = raw["conversations"]
+    fix = ("check data.translated.<name>.revision against the dataset card (its turns are "
+           "{from: human | gpt | system, value}), repair or drop that row in a local copy, or set offset past it")
+    if not isinstance(conv, list) or not conv:
+        raise BadRow(f"conversations is {_short(conv)}, not a non-empty list of turns", fix)
+    msgs: list[Message] = []
+    for j, turn in enumerate(conv):
+        if not isinstance(turn, dict) or "from" not in turn or "value" not in turn:
+            raise BadRow(f"conversations[{j}] is {_short(turn)}, not a turn {{from, value}}", fix)
+        role = HALA_SFT_ROLES.get(turn["from"])
+        if role is None:
+            raise BadRow(f"conversations[{j}].from is {_short(turn['from'])}, not one of "
+                         f"{', '.join(HALA_SFT_ROLES)}", fix)
+        msgs.append({"role": role, "content": as_text(turn["value"], f"conversations[{j}].value")})
     return msgs
 
 
@@ -135,6 +172,7 @@ ADAPTERS: dict[str, Adapter] = {
     "instruction": Adapter(instruction, ()),
     "openorca": Adapter(openorca, ("id", "system_prompt", "question", "response"), "id"),
     "hermes3": Adapter(hermes3, ("conversations",)),
+    "hala_sft": Adapter(hala_sft, ("conversations",)),
     "scp116k": Adapter(scp116k, ("domain", "problem")),
     "realign_alpaca": Adapter(realign_alpaca, ("instruction", "input", "output")),
     "gptj_pairwise": Adapter(gptj_pairwise, ("prompt", "chosen", "rejected")),
@@ -186,6 +224,9 @@ def _convert(adapter: Adapter, raw: dict, src: DictConfig, name: str, index: int
         raise _missing(name, src, f"read by adapter {src.adapter!r}", e, raw, index) from None
     except NotText as e:
         raise not_text_error(f"data source {name!r} ({src.path})", src, e, index) from None
+    except BadRow as e:
+        raise SchemaError(f"data source {name!r} ({src.path}): row {src.offset + index}: {e.problem}. "
+                          f"Fix: {e.fix}") from None
 
 
 def iter_chat(src: DictConfig, name: str, counts: Counts | None = None) -> Iterator[dict[str, Any]]:
@@ -271,7 +312,7 @@ def text_problem(src: DictConfig, row: dict) -> tuple[str, str] | None:
             ADAPTERS[src.adapter].convert(row, src)
     except NotText as e:
         return not_text(e, 0)
-    except (KeyError, TypeError, AttributeError):  # a malformed row: the snapshot step names it
+    except (KeyError, TypeError, AttributeError, BadRow):  # a malformed row: the snapshot step names it
         return None
     return None
 

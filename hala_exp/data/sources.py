@@ -1,7 +1,9 @@
 """Read sources: local files directly, hub datasets through `datasets.load_dataset`, one row at a time.
 
 Local files stream (nothing cached in ~/.cache, memory flat in the file's size); hub datasets are
-loaded with a row slice, so only the requested rows are materialised (memory-mapped Arrow).
+loaded with a row slice, so only the requested rows are materialised (memory-mapped Arrow), or,
+with `streaming: true`, read row by row from the hub's files (nothing prepared on disk first: for a
+dataset of millions of rows, of which a budget may read only the first few).
 What the rows mean is each dataset's adapter's business (hala_exp/data/adapters.py).
 """
 
@@ -113,6 +115,10 @@ def iter_raw(src: DictConfig) -> Iterator[dict[str, Any]]:
     if src.format == "hub":
         from datasets import load_dataset
 
+        if src.get("streaming"):
+            rows = load_dataset(src.path, src.subset, split=src.split, revision=src.get("revision"), streaming=True)
+            yield from islice(rows, src.offset, src.offset + src.rows)
+            return
         split = f"{src.split}[{src.offset}:{src.offset + src.rows}]"
         yield from load_dataset(src.path, src.subset, split=split, revision=src.get("revision"))
     else:

@@ -85,7 +85,8 @@ class Builder:
         for s in self.steps:
             if s.stage == "snapshot" and s.config == config:
                 return Ref(s.name, "rows.parquet")
-        self._put(f"source.{name}", "snapshot", config, None, {"key": key})
+        self._put(f"source.{name}", "snapshot", config, None,
+                  {"key": key, **({"streaming": True} if src.get("streaming") else {})})
         return Ref(f"source.{name}", "rows.parquet")
 
     def texts(self, prefix: str, key: str, sources: DictConfig) -> dict[str, Ref]:

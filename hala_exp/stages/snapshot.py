@@ -21,6 +21,8 @@ def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
     source = cfg.source
     if cfg.content.get("hub_commit"):  # load the very commit the key was made from, not what main is now
         source = OmegaConf.merge(source, {"revision": cfg.content.hub_commit})
+    if cfg.report.get("streaming"):  # how the rows are read, not which: outside the key
+        source = OmegaConf.merge(source, {"streaming": True})
     metrics = write_snapshot(cfg.kind, source, cfg.name, key, out)
     write_json(out / "lineage.json", {"config_key": key, "source": OmegaConf.to_container(cfg.source),
                                       "content": OmegaConf.to_container(cfg.content)})
@@ -28,10 +30,13 @@ def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
 
 
 def key_config(cfg: DictConfig, kind: str, src: DictConfig, row_source: str) -> dict:
-    """The source by its content, not its name (`row_source` is what its rows' `source` column says)."""
+    """The source by its content, not its name (`row_source` is what its rows' `source` column says).
+    `streaming` changes how a hub dataset is read, not its rows: left out, with the step's report
+    carrying it to the run."""
     from hala_exp.data.identity import content_identity
 
-    return {"kind": kind, "name": row_source, "source": plain(src),
+    source = {k: v for k, v in plain(src).items() if k != "streaming"}
+    return {"kind": kind, "name": row_source, "source": source,
             "content": content_identity(src, Path(cfg.store).expanduser() / ".registry" / "hashes")}
 
 

@@ -14,7 +14,7 @@ class SourceConfig:
     """Instruction rows from the hub or a local file, normalised to chat rows by an adapter.
 
     `adapter` names the dataset's schema (hala_exp/data/adapters.py): instruction (any two columns,
-    named by *_field), openorca, hermes3, scp116k, realign_alpaca, gptj_pairwise, lamini, tulu3.
+    named by *_field), openorca, hermes3, hala_sft, scp116k, realign_alpaca, gptj_pairwise, lamini, tulu3.
     """
 
     path: str = MISSING  # hub id, or a local file; "samples:<rel>" is inside the package
@@ -23,6 +23,9 @@ class SourceConfig:
     subset: Optional[str] = None
     split: str = "train"
     revision: Optional[str] = None  # hub: branch, tag or commit; the snapshot is keyed by the commit
+    # hub: read row by row from the hub's files instead of preparing the whole split on disk first
+    # (the same rows: not part of the snapshot's key)
+    streaming: bool = False
     id_field: Optional[str] = "id"  # null: ids are "<source>-<row index>"
     instruction_field: str = "question"
     response_field: str = "response"  # scp116k: which solution column is the reply
