@@ -67,3 +67,146 @@ def test_the_released_corpus_snapshot_is_streamed_checked_and_written(hub, tmp_p
     rows = list(iter_snapshot(tmp_path / "rows.parquet"))
     assert metrics == {"rows.read": 5.0, "rows.kept": 4.0, "rows.dropped.empty": 1.0}
     assert {r["lang"] for r in rows} == {"ar"} and rows[0]["id"] == "hala_sft-0"
+
+
+# --- the released corpus as the SFT input: data=hala_released ------------------------------------
+
+def graph(overrides: list[str]) -> dict:
+    from hala_exp.config import compose
+    from hala_exp.pipeline.graph import build_graph
+
+    return {s.name: s for s in build_graph(compose(overrides))}
+
+
+CHAIN = {"quantize_teacher", "validate_teacher", "translate_bootstrap", "judge", "train_translator", "translate_corpus"}
+
+
+def test_the_released_corpus_preset_runs_sft_and_what_follows_with_no_translation_chain(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    steps = graph(["experiment=hala_1.2b", "data=hala_released"])
+    assert set(steps) == {"source.translated.hala_sft", "sft", "merge", "evaluate.student_base",
+                          "evaluate.student_sft", "evaluate.student_merged"}
+    assert not CHAIN & set(steps)
+    snap = steps["source.translated.hala_sft"]
+    assert snap.config["source"]["path"] == CORPUS and snap.config["source"]["adapter"] == "hala_sft"
+    assert snap.config["source"]["rows"] == 4_060_575 and snap.config["source"]["lang"] == "ar"
+    assert snap.config["content"] == {"hub_commit": None, "revision": "main"}  # offline, nothing cached
+    assert snap.report == {"key": "data.translated.hala_sft", "streaming": True}
+    assert "streaming" not in snap.config["source"]  # how the rows are read, not which
+    assert steps["sft"].stage == "sft_sources" and set(steps["sft"].inputs) == {"model", "source.hala_sft"}
+    assert steps["merge"].inputs["base"] == "LiquidAI/LFM2-1.2B"
+
+
+def test_the_released_corpus_is_keyed_by_the_commit_its_revision_resolves_to(monkeypatch, tmp_path):
+    from huggingface_hub import constants
+
+    from hala_exp.data import identity
+    from hala_exp.pipeline.graph import step_keys
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    refs = tmp_path / "datasets--hammh0a--Hala-4.6M-SFT" / "refs"
+    refs.mkdir(parents=True)
+    keys = []
+    for sha in ("a" * 40, "b" * 40):
+        (refs / "main").write_text(sha)
+        identity.hub_commit.cache_clear()
+        steps = graph(["experiment=hala_1.2b", "data=hala_released"])
+        assert steps["source.translated.hala_sft"].config["content"]["hub_commit"] == sha
+        keys.append(step_keys(list(steps.values())))
+    assert {n for n in keys[0] if keys[0][n] != keys[1][n]} == {
+        "source.translated.hala_sft", "sft", "merge", "evaluate.student_sft", "evaluate.student_merged"}
+    identity.hub_commit.cache_clear()
+    unstreamed = graph(["experiment=hala_1.2b", "data=hala_released", "data.translated.hala_sft.streaming=false"])
+    assert step_keys(list(unstreamed.values())) == keys[1]
+
+
+def test_a_slerp_sweep_on_the_released_corpus_trains_once_and_merges_per_point(monkeypatch):
+    from hala_exp.pipeline.graph import step_keys
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    points = [step_keys(list(graph(["experiment=hala_1.2b", "data=hala_released", f"merge.t={t}"]).values()))
+              for t in (0.25, 0.5, 0.75)]
+    assert len({p["sft"] for p in points}) == 1 and len({p["merge"] for p in points}) == 3
+    budgets = [step_keys(list(graph(["+sweep=released_rows", "experiment=hala_1.2b",
+                                     f"data.translated.hala_sft.rows={n}"]).values())) for n in (1000, 2000)]
+    assert budgets[0]["source.translated.hala_sft"] != budgets[1]["source.translated.hala_sft"]
+    assert budgets[0]["evaluate.student_base"] == budgets[1]["evaluate.student_base"]
+
+
+def test_a_language_share_of_the_released_corpus_needs_a_total_and_both_languages():
+    from hala_exp.config import ConfigError, compose, validate
+
+    with pytest.raises(ConfigError, match=r"data\.mix\.total_rows = None: data\.mix\.arabic_ratio shares a total"):
+        validate(compose(["experiment=hala_1.2b", "data=hala_released", "data.mix.arabic_ratio=0.5"]),
+                 check_data=False)
+    with pytest.raises(ConfigError, match=r"data\.mix\.arabic_ratio = 0\.5: needs data\.translated sources with "
+                                          r"lang ar and en, but they have ar\. Fix: .*hala_released_bilingual"):
+        validate(compose(["experiment=hala_1.2b", "data=hala_released", "data.mix.arabic_ratio=0.5",
+                          "data.mix.total_rows=1000"]), check_data=False)
+    validate(compose(["experiment=hala_1.2b", "data=hala_released_bilingual"]), check_data=False)
+
+
+def test_the_bilingual_preset_reads_the_english_originals_and_its_ratio_reaches_sft_only(monkeypatch):
+    from hala_exp.pipeline.graph import step_keys
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    steps = graph(["experiment=hala_1.2b", "data=hala_released_bilingual"])
+    english = {n for n in steps if n.startswith("source.translated.") and n.endswith("_en")}
+    assert len(english) == 7 and not CHAIN & set(steps)
+    assert steps["source.translated.openorca_en"].config["source"]["path"] == "Open-Orca/OpenOrca"
+    assert steps["sft"].config["mix"] == {"arabic_ratio": 0.55, "total_rows": 4_000_000}
+    a = step_keys(list(steps.values()))
+    b = step_keys(list(graph(["experiment=hala_1.2b", "data=hala_released_bilingual",
+                              "data.mix.arabic_ratio=0.45"]).values()))
+    assert {n for n in a if a[n] != b[n]} == {"sft", "merge", "evaluate.student_sft", "evaluate.student_merged"}
+
+
+def snapshot(tmp_path: Path, name: str, adapter: str, file: str, lang: str) -> str:
+    from hala_exp.data.snapshot import write_snapshot
+
+    fmt = file.rsplit(".", 1)[1]
+    src = OmegaConf.merge(OmegaConf.structured(SourceConfig), {"path": str(FIX / file), "adapter": adapter,
+                                                               "format": fmt, "id_field": None, "lang": lang})
+    (tmp_path / name).mkdir()
+    write_snapshot("chat", src, name, f"data.translated.{name}", tmp_path / name)
+    return str(tmp_path / name / "rows.parquet")
+
+
+def test_the_sft_rows_stream_from_the_snapshots_with_a_language_budget(tmp_path):
+    from datasets import Dataset
+
+    from hala_exp.stages.sft import language_budget, source_pairs
+
+    paths = [snapshot(tmp_path, "hala_sft", "hala_sft", "hala_sft.parquet", "ar"),
+             snapshot(tmp_path, "lamini_en", "lamini", "lamini.parquet", "en")]
+    every = list(source_pairs(paths, ["ar", "en"], None))
+    assert len(every) == 8 and every[0]["prompt"][0]["content"] == "ما هي عاصمة أستراليا؟"
+    budget = language_budget(OmegaConf.create({"arabic_ratio": 0.5, "total_rows": 6}), {"ar": 4, "en": 4})
+    assert budget == {"ar": 3, "en": 3}
+    mixed = list(source_pairs(paths, ["ar", "en"], budget))
+    assert mixed == every[:3] + every[4:7]
+    on_disk = Dataset.from_generator(source_pairs, gen_kwargs={"paths": paths, "langs": ["ar", "en"],
+                                                               "budget": budget}, cache_dir=str(tmp_path / "c"))
+    assert on_disk.cache_files and on_disk.to_list() == mixed  # memory-mapped from disk, same rows in order
+    with pytest.raises(ValueError, match=r"asks for 5 rows in 'en', but the data\.translated sources with lang: en "
+                                         r"hold 4\. Fix: lower data\.mix\.total_rows"):
+        language_budget(OmegaConf.create({"arabic_ratio": 0.5, "total_rows": 10}), {"ar": 5, "en": 4})
+
+
+def test_sft_on_the_released_corpus_trains_from_the_streamed_snapshot(tiny_lfm2, tmp_path):
+    from hala_exp.stages.sft import run_sources
+
+    path = snapshot(tmp_path, "hala_sft", "hala_sft", "hala_sft.parquet", "ar")
+    cfg = OmegaConf.create({
+        "model": {"learning_rate": 1e-3, "batch_size": 2, "grad_accum": 1, "max_length": 64},
+        "train": {"name": "t", "epochs": 1, "max_steps": 2, "warmup_ratio": 0.0, "lr_scheduler": "linear",
+                  "weight_decay": 0.0, "packing": False, "completion_only_loss": True, "use_cpu": True,
+                  "bf16": False, "gradient_checkpointing": False, "logging_steps": 1, "save_steps": 0, "seed": 0},
+        "sources": {"hala_sft": {"lang": "ar"}}})
+    out = tmp_path / "step" / "out"
+    out.mkdir(parents=True)
+    metrics = run_sources(cfg, {"model": str(tiny_lfm2), "source.hala_sft": path}, out)
+    assert metrics["rows"] == 4.0 and metrics["rows_with_arabic"] == 3.0  # one reply is LaTeX only
+    assert (out / "model" / "model.safetensors").is_file()
+    assert sorted(p.name for p in out.parent.iterdir()) == ["out"]  # the Arrow copy is gone

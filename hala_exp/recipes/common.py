@@ -7,12 +7,22 @@ from omegaconf import DictConfig
 from hala_exp.pipeline.graph import Builder, Ref
 
 
-def sft_sources(b: Builder, sources: DictConfig, model: Ref | str, where: str, short: str) -> Ref:
+def sft_sources(b: Builder, sources: DictConfig, model: Ref | str, where: str, short: str,
+                mix: dict | None = None) -> Ref:
     """The student's SFT on instruction sources (config key `where`) read as they are; their
-    snapshots are `source.<short>.<name>`."""
+    snapshots are `source.<short>.<name>`. `mix`: a language share of a total (`translated_mix`)."""
     snaps = {f"source.{n}": b.source(f"{short}.{n}", f"{where}.{n}", "chat", src, n) for n, src in sources.items()}
-    b.add("sft", "sft_sources", {"model": model, **snaps}, sources)
+    b.add("sft", "sft_sources", {"model": model, **snaps}, sources, mix)
     return Ref("sft", "model")
+
+
+def translated_mix(cfg: DictConfig) -> dict | None:
+    """The Arabic/English share of an SFT on already-translated sources (`data.mix.arabic_ratio` of
+    `data.mix.total_rows`, by each source's `lang`), or None: every row of every source."""
+    mix = cfg.data.mix
+    if mix.arabic_ratio is None:
+        return None
+    return {"arabic_ratio": float(mix.arabic_ratio), "total_rows": int(mix.total_rows)}
 
 
 def dpo(b: Builder, tuned: Ref | str) -> Ref:

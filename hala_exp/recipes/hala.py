@@ -6,7 +6,7 @@ from __future__ import annotations
 from omegaconf import DictConfig
 
 from hala_exp.pipeline.graph import Builder, Ref, Step
-from hala_exp.recipes.common import dpo, heldout, lighteval, sft_sources
+from hala_exp.recipes.common import dpo, heldout, lighteval, sft_sources, translated_mix
 
 
 def translation_chain(b: Builder) -> tuple[Ref, dict[str, tuple[Ref | str, str, str]]]:
@@ -53,7 +53,7 @@ def build(cfg: DictConfig) -> list[Step]:
     systems: dict[str, tuple[Ref | str, str, str]] = {}
     if cfg.data.translated:
         student = b.model("model", "student_base")
-        sft_sources(b, cfg.data.translated, student, "data.translated", "translated")
+        sft_sources(b, cfg.data.translated, student, "data.translated", "translated", translated_mix(cfg))
     else:
         corpus, systems = translation_chain(b)
         student = b.model("model", "student_base")

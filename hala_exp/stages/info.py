@@ -59,6 +59,12 @@ def plain(node: Any) -> Any:
     return OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
 
 
+def source_slice(src: DictConfig) -> dict[str, Any]:
+    """A data source's config as it enters a key: without `streaming`, which changes how a hub
+    dataset's rows are read, not which rows."""
+    return {k: v for k, v in plain(src).items() if k != "streaming"}
+
+
 def pick(node: DictConfig, *keys: str) -> dict[str, Any]:
     return {k: plain(node[k]) for k in keys}
 

@@ -6,6 +6,7 @@ corpus rows in Arabic and the others in their English originals, for ALLaM-style
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,7 +14,7 @@ from omegaconf import DictConfig
 
 from hala_exp.data.mix import arabic_rows
 from hala_exp.io import read_jsonl
-from hala_exp.stages.info import StageInfo, Trains, pick, plain, train_with
+from hala_exp.stages.info import StageInfo, Trains, pick, source_slice, train_with
 from hala_exp.text import has_arabic
 from hala_exp.training.sft import Hyper, pair, train_sft
 
@@ -41,19 +42,77 @@ def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
     return metrics
 
 
-def run_sources(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
-    """SFT on instruction/response sources read directly (the ALLaM recipe has no translation chain)."""
+def source_pairs(paths: list[str], langs: list[str], budget: dict[str, int] | None) -> Iterator[dict]:
+    """Prompt-completion rows of the snapshots in order, one batch at a time; with a `budget`
+    ({lang: rows}), the first rows of each language up to its budget."""
     from hala_exp.data.chat import to_instruction
     from hala_exp.data.snapshot import iter_snapshot
 
-    rows = [pair(r["instruction"], r["response"])
-            for name in cfg.sources for r in map(to_instruction, iter_snapshot(inputs[f"source.{name}"]))
-            if r["instruction"].strip() and r["response"].strip()]
-    m = cfg.model
-    metrics = train_sft(inputs["model"], rows, out / "model",
-                        Hyper(m.learning_rate, m.batch_size, m.grad_accum, m.max_length), cfg.train,
-                        checkpoints=Path(inputs["checkpoints"]) if inputs.get("checkpoints") else None)
-    metrics["rows_with_arabic"] = float(sum(has_arabic(r["completion"][0]["content"]) for r in rows))
+    taken: dict[str, int] = {}
+    for path, lang in zip(paths, langs):
+        for r in map(to_instruction, iter_snapshot(path)):
+            if not (r["instruction"].strip() and r["response"].strip()):
+                continue
+            if budget is not None:
+                if taken.get(lang, 0) >= budget.get(lang, 0):
+                    break
+                taken[lang] = taken.get(lang, 0) + 1
+            yield pair(r["instruction"], r["response"])
+
+
+def language_budget(mix: DictConfig, available: dict[str, int]) -> dict[str, int]:
+    """{"ar": rows, "en": rows}: `arabic_ratio` of `total_rows` in Arabic, the rest in English;
+    ValueError naming the keys when the sources hold fewer rows of a language than it asks for."""
+    total = int(mix.total_rows)
+    want = {"ar": round(mix.arabic_ratio * total)}
+    want["en"] = total - want["ar"]
+    for lang, n in want.items():
+        if available.get(lang, 0) < n:
+            raise ValueError(
+                f"data.mix.arabic_ratio = {mix.arabic_ratio} of data.mix.total_rows = {total} asks for {n} rows "
+                f"in {lang!r}, but the data.translated sources with lang: {lang} hold {available.get(lang, 0)}. "
+                f"Fix: lower data.mix.total_rows, raise those sources' rows, or add a source with lang: {lang}")
+    return want
+
+
+def run_sources(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
+    """SFT on instruction/response sources read directly (the released corpus, the ALLaM recipe's
+    sources): rows stream from the snapshots into an Arrow file the trainer memory-maps, so a
+    corpus of millions of rows is never held in memory. With `mix`, a language share of a total."""
+    import os
+    import shutil
+
+    from datasets import Dataset
+
+    from hala_exp.data.snapshot import snapshot_counts
+
+    names = list(cfg.sources)
+    paths = [inputs[f"source.{n}"] for n in names]
+    langs = [cfg.sources[n].get("lang", "en") for n in names]
+    mix = cfg.get("mix")
+    budget = None
+    if mix:
+        available: dict[str, int] = {}
+        for path, lang in zip(paths, langs):
+            available[lang] = available.get(lang, 0) + snapshot_counts(path).kept
+        budget = language_budget(mix, available)
+    # the Arrow copy the trainer reads, one per rank (each rank of a multi-GPU run builds its own); gone after
+    work = out.parent / f"{out.name}.rows{os.environ.get('RANK', '0')}"
+    shutil.rmtree(work, ignore_errors=True)
+    try:
+        rows = Dataset.from_generator(source_pairs, gen_kwargs={"paths": paths, "langs": langs, "budget": budget},
+                                      cache_dir=str(work))
+        m = cfg.model
+        metrics = train_sft(inputs["model"], rows, out / "model",
+                            Hyper(m.learning_rate, m.batch_size, m.grad_accum, m.max_length), cfg.train,
+                            checkpoints=Path(inputs["checkpoints"]) if inputs.get("checkpoints") else None)
+        metrics["rows_with_arabic"] = float(sum(has_arabic(c[0]["content"])
+                                                for batch in rows.iter(batch_size=4096)
+                                                for c in batch["completion"]))
+        if budget is not None:
+            metrics["rows_arabic"], metrics["rows_english"] = float(budget["ar"]), float(budget["en"])
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     return metrics
 
 
@@ -71,8 +130,11 @@ def key_config(cfg: DictConfig) -> dict:
     return {**_student(cfg), "arabic_ratio": _arabic_ratio(cfg.data.mix.arabic_ratio), "seed": cfg.data.seed}
 
 
-def sources_config(cfg: DictConfig, sources: DictConfig) -> dict:
-    return {**_student(cfg), "sources": plain(sources)}
+def sources_config(cfg: DictConfig, sources: DictConfig, mix: dict | None = None) -> dict:
+    """`mix` (a language share of data.translated) joins the key only when set, so the keys of SFT
+    runs on every row of their sources stay what they were."""
+    return {**_student(cfg), "sources": {n: source_slice(s) for n, s in sources.items()},
+            **({"mix": mix} if mix else {})}
 
 
 DECLARED = (StageInfo("sft", 1, "hala_exp.stages.sft:run", key_config, partial="checkpoints",

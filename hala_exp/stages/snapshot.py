@@ -13,7 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from hala_exp.data.snapshot import write_snapshot
 from hala_exp.io import write_json
-from hala_exp.stages.info import StageInfo, plain
+from hala_exp.stages.info import StageInfo, source_slice
 
 
 def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
@@ -35,8 +35,7 @@ def key_config(cfg: DictConfig, kind: str, src: DictConfig, row_source: str) -> 
     carrying it to the run."""
     from hala_exp.data.identity import content_identity
 
-    source = {k: v for k, v in plain(src).items() if k != "streaming"}
-    return {"kind": kind, "name": row_source, "source": source,
+    return {"kind": kind, "name": row_source, "source": source_slice(src),
             "content": content_identity(src, Path(cfg.store).expanduser() / ".registry" / "hashes")}
 
 

@@ -14,7 +14,7 @@ from omegaconf import DictConfig
 from hala_exp.data.chat import to_instruction
 from hala_exp.data.snapshot import iter_snapshot
 from hala_exp.io import write_jsonl
-from hala_exp.stages.info import StageInfo, pick, plain, teacher_engine
+from hala_exp.stages.info import StageInfo, pick, plain, source_slice, teacher_engine
 from hala_exp.translate import translate_pass
 
 
@@ -29,7 +29,8 @@ def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
 
 
 def key_config(cfg: DictConfig) -> dict:
-    return {"teacher": pick(cfg.teacher, "prompt", "max_new_tokens", "dtype"), "source": plain(cfg.data.bootstrap),
+    return {"teacher": pick(cfg.teacher, "prompt", "max_new_tokens", "dtype"),
+            "source": source_slice(cfg.data.bootstrap),
             "gates": plain(cfg.data.gates), "engine": teacher_engine(cfg)}
 
 

@@ -18,7 +18,7 @@ from hala_exp.data.chat import to_instruction
 from hala_exp.data.corpus import build_corpus_mix
 from hala_exp.data.mix import iter_mix
 from hala_exp.io import write_jsonl
-from hala_exp.stages.info import StageInfo, pick, plain
+from hala_exp.stages.info import StageInfo, pick, plain, source_slice
 from hala_exp.translate import translate_pass
 
 
@@ -45,7 +45,7 @@ def key_config(cfg: DictConfig) -> dict:
     """The corpus less `data.leave_out`; the mix less `arabic_ratio`, which only SFT reads."""
     d = cfg.data
     return {"translator": pick(cfg.translator, "prompt", "max_new_tokens", "dtype"),
-            "corpus": {k: v for k, v in plain(d.corpus).items() if k != d.leave_out},
+            "corpus": {k: source_slice(v) for k, v in d.corpus.items() if k != d.leave_out},
             "mix": {k: v for k, v in plain(d.mix).items() if k != "arabic_ratio"},
             "gates": plain(d.gates), "seed": d.seed, "engine": plain(cfg.engine)}
 

@@ -11,8 +11,12 @@ import shutil
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from omegaconf import DictConfig
+
+if TYPE_CHECKING:
+    from datasets import Dataset
 
 Message = dict[str, str]
 log = logging.getLogger("hala_exp")
@@ -43,9 +47,10 @@ def last_checkpoint(folder: Path | None) -> str | None:
     return str(max(done, key=lambda d: int(d.name.split("-")[-1]))) if done else None
 
 
-def train_sft(model_path: str, rows: list[dict], out: Path, hyper: Hyper, train: DictConfig,
+def train_sft(model_path: str, rows: list[dict] | Dataset, out: Path, hyper: Hyper, train: DictConfig,
               max_steps: int | None = None, checkpoints: Path | None = None) -> dict[str, float]:
-    """Fine-tune `model_path` on `rows`; save model and tokenizer to `out`; return loss metrics.
+    """Fine-tune `model_path` on `rows` (a list, or a `datasets.Dataset` on disk for corpora too big
+    to hold); save model and tokenizer to `out`; return loss metrics.
 
     With `checkpoints` (a directory that outlives this process) and `train.save_steps > 0`, the
     trainer checkpoints there every `save_steps` steps and a later call resumes from the newest one,
@@ -100,7 +105,8 @@ def train_sft(model_path: str, rows: list[dict], out: Path, hyper: Hyper, train:
         include_num_input_tokens_seen="non_padding",  # tokens/s in every training log
     )
     whole = WholeRun()
-    trainer = SFTTrainer(model=model_path, args=args, train_dataset=Dataset.from_list(rows),
+    dataset = rows if isinstance(rows, Dataset) else Dataset.from_list(rows)
+    trainer = SFTTrainer(model=model_path, args=args, train_dataset=dataset,
                          processing_class=tokenizer,
                          callbacks=[StopIfLeaseLost(), StepsProgress(), *([SaveAndStop()] if keep else []), whole,
                                     *reporting.trainer_callbacks()])

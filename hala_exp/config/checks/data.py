@@ -15,6 +15,18 @@ def check_mix(data: DictConfig) -> None:
     if mix.arabic_ratio is not None and not 0.0 <= mix.arabic_ratio <= 1.0:
         fail("data.mix.arabic_ratio", mix.arabic_ratio, "is a share and must lie in [0, 1]",
              "set data.mix.arabic_ratio=0.5 (half the SFT rows in Arabic, half in English), or null for Arabic only")
+    if data.translated and mix.arabic_ratio is not None:
+        langs = {s.lang for s in data.translated.values()}
+        if mix.total_rows is None or mix.total_rows <= 0:
+            fail("data.mix.total_rows", mix.total_rows, "data.mix.arabic_ratio shares a total among the "
+                 "data.translated sources by their lang, and none is set",
+                 "set data.mix.total_rows to the SFT set's size, or data.mix.arabic_ratio=null for every row")
+        need = {"ar"} if mix.arabic_ratio == 1.0 else {"en"} if mix.arabic_ratio == 0.0 else {"ar", "en"}
+        if need - langs:
+            fail("data.mix.arabic_ratio", mix.arabic_ratio, f"needs data.translated sources with lang "
+                 f"{' and '.join(sorted(need))}, but they have {', '.join(sorted(langs))}",
+                 "add a source of the missing language under data.translated (the English originals: "
+                 "data=hala_released_bilingual), or set data.mix.arabic_ratio=null")
     if mix.bucket_rows <= 0:
         fail("data.mix.bucket_rows", mix.bucket_rows, "must be positive", "set data.mix.bucket_rows=100000")
     weighted = [k for k, s in data.corpus.items() if s.weight is not None]
