@@ -210,3 +210,39 @@ def test_sft_on_the_released_corpus_trains_from_the_streamed_snapshot(tiny_lfm2,
     assert metrics["rows"] == 4.0 and metrics["rows_with_arabic"] == 3.0  # one reply is LaTeX only
     assert (out / "model" / "model.safetensors").is_file()
     assert sorted(p.name for p in out.parent.iterdir()) == ["out"]  # the Arrow copy is gone
+
+
+# --- the released translator as an input: translator=hala_released --------------------------------
+
+TRANSLATOR = "hammh0a/Hala-1.2B-EN-AR-Translator"
+
+
+def test_the_released_translator_translates_the_corpus_and_nothing_is_trained_for_it(monkeypatch):
+    from hala_exp.pipeline.graph import step_keys
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    steps = graph(["experiment=hala_1.2b", "translator=hala_released"])
+    assert not {"quantize_teacher", "validate_teacher", "translate_bootstrap", "judge", "train_translator",
+                "evaluate.teacher", "evaluate.teacher_fp8", "source.bootstrap", "source.parallel"} & set(steps)
+    assert steps["translate_corpus"].inputs["model"] == TRANSLATOR
+    assert steps["sft"].inputs["corpus"].step == "translate_corpus"
+    assert steps["evaluate.translator"].inputs == {"model": TRANSLATOR}
+    assert steps["evaluate.translator_base"].inputs == {"model": "LiquidAI/LFM2-1.2B"}
+    prompt = steps["evaluate.translator"].config["system"]["prompt"]
+    assert prompt.startswith("You are a professional translation engine.")  # the paper's translator prompt
+    assert steps["evaluate.translator"].config["system"]["dtype"] == "bfloat16"  # as released, not float32
+    # the base's Table 2 evaluation is the one the full recipe runs: reused, not repeated
+    full = step_keys(list(graph(["experiment=hala_1.2b"]).values()))
+    assert step_keys(list(steps.values()))["evaluate.translator_base"] == full["evaluate.translator_base"]
+
+
+def test_a_trained_translator_must_name_a_real_base(monkeypatch):
+    from hala_exp.config import ConfigError, compose, validate
+
+    with pytest.raises(ConfigError, match=r"translator\.base = 'hammh0a/Hala-1\.2B-EN-AR-Translator': is "
+                                          r"translator\.id itself.*Fix: set translator\.base to the base"):
+        validate(compose(["experiment=hala_1.2b", "translator=hala_released", f"translator.base={TRANSLATOR}"]),
+                 check_data=False)
+    with pytest.raises(ConfigError, match=r"translator\.base = 'LiquidAI/LFM2-1\.2B': marks translator\.id as "
+                                          r"already trained, which a tiny model"):
+        validate(compose(["translator.base=LiquidAI/LFM2-1.2B"]), check_data=False)

@@ -1,5 +1,6 @@
-"""Translate-and-tune (HALA): stages 1-5 (unless `data.translated` gives the Arabic data), then the
-student's SFT, the optional DPO, the merge with its base, and every evaluation."""
+"""Translate-and-tune (HALA): stages 1-5 (unless `data.translated` gives the Arabic data; only stage 5
+when `translator.base` says the translator is already trained), then the student's SFT, the optional
+DPO, the merge with its base, and every evaluation."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ def translation_chain(b: Builder) -> tuple[Ref, dict[str, tuple[Ref | str, str, 
     dtype the model runs in)."""
     cfg = b.cfg
     eval_prompt = cfg.eval.translation.prompt
+    if cfg.translator.base:
+        return trained_translator(b)
     teacher = b.model("teacher", "teacher", [cfg.teacher.prompt, eval_prompt])
     systems: dict[str, tuple[Ref | str, str, str]] = {"teacher": (teacher, eval_prompt, cfg.teacher.dtype)}
     teacher_used = teacher
@@ -42,10 +45,28 @@ def translation_chain(b: Builder) -> tuple[Ref, dict[str, tuple[Ref | str, str, 
     translator = Ref("train_translator", "model")
     systems["translator"] = (translator, cfg.translator.prompt, cfg.translator.dtype)  # TRL saves float32
 
+    return translate_corpus(b, translator), systems
+
+
+def trained_translator(b: Builder) -> tuple[Ref, dict[str, tuple[Ref | str, str, str]]]:
+    """Stage 5 with a translator already trained (`translator.base` set, e.g. HALA's released one):
+    nothing is trained or judged; it translates the corpus and is evaluated beside its base."""
+    cfg = b.cfg
+    translator = b.model("translator", "translator")
+    base = cfg.translator.base
+    systems: dict[str, tuple[Ref | str, str, str]] = {
+        "translator_base": (base, cfg.eval.translation.prompt, cfg.translator.dtype),
+        "translator": (translator, cfg.translator.prompt, cfg.translator.dtype)}
+    return translate_corpus(b, translator), systems
+
+
+def translate_corpus(b: Builder, translator: Ref | str) -> Ref:
+    """`translate_corpus`: the translator over every corpus source but `data.leave_out`."""
+    cfg = b.cfg
     corpus = {f"corpus.{k}": b.source(f"corpus.{k}", f"data.corpus.{k}", "chat", v, k)
               for k, v in cfg.data.corpus.items() if k != cfg.data.leave_out}
     b.add("translate_corpus", "translate_corpus", {"model": translator, **corpus})
-    return Ref("translate_corpus", "corpus.jsonl"), systems
+    return Ref("translate_corpus", "corpus.jsonl")
 
 
 def build(cfg: DictConfig) -> list[Step]:

@@ -20,6 +20,13 @@ def check_hala(cfg: DictConfig, check_data: bool) -> None:
     for key in ("model", "teacher", "translator", "judge"):
         check_model(key, cfg[key])
     check_merge(cfg)
+    base = cfg.translator.base
+    if base is not None and "tiny" in (base, cfg.translator.id):
+        fail("translator.base", base, "marks translator.id as already trained, which a tiny model built in code "
+             "is not", "set translator.base=null to train the tiny translator, or use translator=hala_released")
+    if base is not None and base == cfg.translator.id:
+        fail("translator.base", base, "is translator.id itself: the base is what the translator was trained from",
+             "set translator.base to the base model's hub id (LiquidAI/LFM2-1.2B for HALA's translator)")
     if cfg.data.leave_out is not None and cfg.data.leave_out not in cfg.data.corpus:
         fail("data.leave_out", cfg.data.leave_out, "is not a source of data.corpus",
              f"use one of {', '.join(cfg.data.corpus)} or null")

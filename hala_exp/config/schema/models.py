@@ -89,6 +89,10 @@ class TeacherConfig(ModelConfig):
 class TranslatorConfig(ModelConfig):
     prompt: str = MISSING
     max_new_tokens: int = 1024
+    # Set: `id` is a translator already trained (HALA's released one) and `base` the model it was
+    # trained from. Stages 1-4 (teacher, bootstrap translation, judge, train_translator) leave the
+    # graph; translate_corpus and the translation evaluation use `id`, with `base` evaluated beside it.
+    base: Optional[str] = None
 
 
 @dataclass
