@@ -165,7 +165,8 @@ def app(cfg: DictConfig) -> None:
         print(stopped_report(e, run_dir), file=sys.stderr)
         sys.exit(e.exit_code)
     ran = [n for n, s in results["stages"].items() if s["status"] == "ran"]
-    tables = summary(results["metrics"], model_id=cfg.model.id)
+    systems = OmegaConf.to_container(cfg.systems, resolve=True) if cfg.recipe == "compare" else None
+    tables = summary(results["metrics"], model_id=cfg.model.id, systems=systems)
     if tables:
         print(f"\n{tables}")
     print(f"\n{len(ran)} stages ran, {len(results['stages']) - len(ran)} reused.")

@@ -97,13 +97,20 @@ def heldout_table(metrics: dict[str, float]) -> Grid | None:
                 title="Held-out text (loss: nats per token; bpc: bits per character; lower is better)")
 
 
-def summary_tables(metrics: dict[str, float], model_id: str | None = None) -> list[Grid]:
-    """Every table that the run's metrics fill; `model_id` (the student's) picks the paper's rows."""
+def summary_tables(metrics: dict[str, float], model_id: str | None = None,
+                   systems: dict[str, Any] | None = None) -> list[Grid]:
+    """Every table that the run's metrics fill; `model_id` (the student's) picks the paper's rows.
+    With `systems` (recipe=compare's checkpoints), Tables 1 and 2 compare each with the paper's
+    number for it first; the per-task table follows."""
     rows = system_rows(metrics)
     translation = {s: m for s, m in rows.items() if TRANSLATION["BLEU"] in m}
     lm = {s: m for s, m in rows.items() if s not in translation}
     tables = []
-    if translation:
+    if systems:
+        from hala_exp.table.compare import comparison_tables
+
+        tables += comparison_tables(metrics, systems)
+    elif translation:
         tables.append(translation_table(translation))
     suites = suite_names(lm)
     tables += [suite_table(lm, suite, model_id) for suite in suites]
@@ -117,9 +124,9 @@ def summary_tables(metrics: dict[str, float], model_id: str | None = None) -> li
     return tables
 
 
-def summary(metrics: dict[str, float], model_id: str | None = None) -> str:
+def summary(metrics: dict[str, float], model_id: str | None = None, systems: dict[str, Any] | None = None) -> str:
     """The tables as Markdown, then the ALLaM studies' lines: what the CLI prints at the end of a run."""
-    parts = [to_markdown(g) for g in summary_tables(metrics, model_id)]
+    parts = [to_markdown(g) for g in summary_tables(metrics, model_id, systems)]
     allam = allam_summary(metrics)
     if allam:
         parts.append(allam)

@@ -246,3 +246,190 @@ def test_a_trained_translator_must_name_a_real_base(monkeypatch):
     with pytest.raises(ConfigError, match=r"translator\.base = 'LiquidAI/LFM2-1\.2B': marks translator\.id as "
                                           r"already trained, which a tiny model"):
         validate(compose(["translator.base=LiquidAI/LFM2-1.2B"]), check_data=False)
+
+
+# --- the released models as systems: experiment=hala_released (recipe=compare) --------------------
+
+MODELS = {"lfm2_350m": "LiquidAI/LFM2-350M", "hala_350m": "hammh0a/Hala-350M",
+          "lfm2_700m": "LiquidAI/LFM2-700M", "hala_700m": "hammh0a/Hala-700M",
+          "lfm2_1_2b": "LiquidAI/LFM2-1.2B", "hala_1_2b": "hammh0a/Hala-1.2B",
+          "fanar_9b": "QCRI/Fanar-1-9B-Instruct", "hala_9b": "hammh0a/Hala-9B"}
+TRANSLATORS = {"translator_base": "LiquidAI/LFM2-1.2B", "translator": TRANSLATOR}
+RELEASED = ["hammh0a/Hala-350M", "hammh0a/Hala-700M", "hammh0a/Hala-1.2B", "hammh0a/Hala-9B", TRANSLATOR]
+
+
+def test_the_released_models_preset_evaluates_each_checkpoint_as_it_is_and_trains_nothing(monkeypatch):
+    from hala_exp.config import compose, validate
+    from hala_exp.pipeline.graph import step_keys
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    validate(compose(["experiment=hala_released"]), check_data=False)
+    steps = graph(["experiment=hala_released"])
+    assert {s.stage for s in steps.values()} == {"evaluate_lighteval", "evaluate_translation"}
+    assert {n: s.inputs["model"] for n, s in steps.items() if s.stage == "evaluate_lighteval"} == {
+        f"evaluate.{label}": hub for label, hub in MODELS.items()}
+    assert {n: s.inputs["model"] for n, s in steps.items() if s.stage == "evaluate_translation"} == {
+        f"evaluate.{label}": hub for label, hub in TRANSLATORS.items()}
+    assert steps["evaluate.lfm2_350m"].config["eval"]["lighteval"]["suite"] == "oall"
+    assert steps["evaluate.translator"].config["system"]["prompt"].startswith("You are a professional translation")
+    assert steps["evaluate.translator_base"].config["system"]["prompt"] == (
+        "Translate everything that follows into Arabic: {text}")
+    # the same checkpoint under the same protocol is the same step as in the recipes that train
+    keys = step_keys(list(steps.values()))
+    trained = step_keys(list(graph(["experiment=hala_1.2b", "translator=hala_released"]).values()))
+    assert keys["evaluate.lfm2_1_2b"] == trained["evaluate.student_base"]
+    assert keys["evaluate.translator"] == trained["evaluate.translator"]
+    assert keys["evaluate.translator_base"] == trained["evaluate.translator_base"]
+
+
+def test_any_other_checkpoint_is_one_more_system_in_config(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    steps = graph(["experiment=hala_released", f"systems.models=[{{label: mine, id: {tmp_path}}}, "
+                   "{label: pinned, id: hammh0a/Hala-1.2B, revision: abc123}]"])
+    assert {n for n, s in steps.items() if s.stage == "evaluate_lighteval"} == {"evaluate.mine", "evaluate.pinned"}
+    assert steps["evaluate.mine"].inputs["model"] == str(tmp_path)
+    assert steps["evaluate.pinned"].inputs["model"] == "hammh0a/Hala-1.2B@abc123"
+
+
+@pytest.mark.parametrize(("override", "problem"), [
+    ("systems.models.0.label=lfm2.350m", r"systems\.models\.0\.label = 'lfm2\.350m': names the step .* "
+                                         r"Fix: use 'lfm2_350m'"),
+    ("systems.models.1.label=lfm2_350m", r"systems\.models\.1\.label = 'lfm2_350m': is also systems\.models\.0's"),
+    ("systems.translators.1.prompt=Translate", r"systems\.translators\.1\.prompt = 'Translate': has no \{text\}"),
+    ("eval=translation", r"eval\.lighteval\.tasks = \[\]: is empty, so systems\.models would not be evaluated"),
+])
+def test_a_system_list_that_cannot_run_is_refused_naming_key_value_and_fix(override, problem):
+    from hala_exp.config import ConfigError, compose, validate
+
+    with pytest.raises(ConfigError, match=problem):
+        validate(compose(["experiment=hala_released", override]), check_data=False)
+    with pytest.raises(ConfigError, match=r"systems = 'none': lists no checkpoint.*systems=hala_released"):
+        validate(compose(["recipe=compare"]), check_data=False)
+
+
+def recorded() -> dict[str, float]:
+    """results.json metrics of a recipe=compare run, as the steps record them (synthetic numbers)."""
+    m = {f"evaluate.{label}.oall.average": 40.0 + i for i, label in enumerate(MODELS)}
+    m["evaluate.hala_9b.oall.alghafa"] = 70.1
+    m.update({"evaluate.translator.translation.bleu": 47.0, "evaluate.translator.translation.rougeL": 25.6,
+              "evaluate.translator.translation.chrf": 64.2, "evaluate.translator_base.translation.bleu": 16.5})
+    return m
+
+
+def systems_config() -> dict:
+    from omegaconf import OmegaConf
+
+    from hala_exp.config import compose
+
+    return OmegaConf.to_container(compose(["experiment=hala_released"]).systems, resolve=True)
+
+
+def test_table1_puts_the_papers_number_the_measured_one_and_the_difference_in_each_row():
+    from hala_exp.table.compare import table1_comparison
+
+    g = table1_comparison(recorded(), systems_config()["models"])
+    assert g.header == ["system", "checkpoint", "paper", "measured", "difference"]
+    cells = {r.cells[0].text: [c.text for c in r.cells[1:]] for r in g.rows}
+    assert list(cells) == list(MODELS)
+    assert cells["lfm2_350m"] == ["LiquidAI/LFM2-350M", "34.30", "40.00", "+5.70"]
+    assert cells["hala_350m"] == ["hammh0a/Hala-350M", "41.90", "41.00", "-0.90"]
+    assert cells["hala_9b"] == ["hammh0a/Hala-9B", "69.90", "47.00", "-22.90"]
+    assert "Table 1" in g.title and "AlGhafa" in g.title
+
+
+def test_table2_compares_bleu_rouge_and_chrf_with_the_papers_and_leaves_what_is_missing_empty():
+    from hala_exp.table.compare import table2_comparison
+
+    g = table2_comparison(recorded(), systems_config()["translators"])
+    assert g.header[:5] == ["system", "checkpoint", "BLEU paper", "BLEU measured", "BLEU difference"]
+    rows = {r.cells[0].text: [c.text for c in r.cells[1:]] for r in g.rows}
+    assert rows["translator"] == [TRANSLATOR, "48.20", "47.00", "-1.20", "25.10", "25.60", "+0.50",
+                                  "64.20", "64.20", "+0.00"]
+    assert rows["translator_base"] == ["LiquidAI/LFM2-1.2B", "16.00", "16.50", "+0.50", "19.30", "", "",
+                                       "43.20", "", ""]
+
+
+def test_a_checkpoint_the_paper_did_not_evaluate_has_no_paper_number_and_no_difference():
+    from hala_exp.table.compare import table1_comparison
+
+    g = table1_comparison({"evaluate.mine.oall.average": 50.0}, [{"label": "mine", "id": "/ckpt/mine"}])
+    assert [c.text for c in g.rows[0].cells] == ["mine", "/ckpt/mine", "", "50.00", ""]
+
+
+def test_the_run_summary_and_the_report_show_the_comparison_tables(tmp_path):
+    import yaml
+
+    from hala_exp.report.load import RunView
+    from hala_exp.report.page import compared
+    from hala_exp.summary import summary
+
+    text = summary(recorded(), systems=systems_config())
+    assert text.startswith("Table 1: ") and "\nTable 2: " in text
+    assert "| hala_1_2b | hammh0a/Hala-1.2B | 51.40 | 45.00 | -6.40 |" in text
+    assert "Benchmarks: suite oall" in text  # the per-task table follows
+    config_text = yaml.safe_dump({"recipe": "compare", "systems": systems_config()})
+    view = RunView(tmp_path, "run", [], recorded(), {}, {"recipe": "compare"}, config_text)
+    assert compared(view) == systems_config()
+    assert compared(RunView(tmp_path, "run", [], {}, {}, {"recipe": "hala"}, config_text)) is None
+
+
+# --- the reach check names each released id when the hub cannot be reached --------------------------
+
+@pytest.mark.parametrize("hub_id", RELEASED)
+def test_offline_an_uncached_released_checkpoint_is_named_with_the_download_fix(monkeypatch, tmp_path, hub_id):
+    from huggingface_hub import constants
+
+    from hala_exp.config import ConfigError, compose
+    from hala_exp.config.reach import check_reachable
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    group = "translators" if hub_id == TRANSLATOR else "models"
+    other = "models" if group == "translators" else "translators"
+    cfg = compose(["experiment=hala_released", f"systems.{group}=[{{label: released, id: {hub_id}}}]",
+                   f"systems.{other}=[]"])
+    with pytest.raises(ConfigError, match=rf"evaluate\.released input 'model': model '{hub_id}' is not in the "
+                                          rf"local cache.*Fix: .*hf download {hub_id}`"):
+        check_reachable(cfg)
+
+
+def test_offline_the_uncached_released_corpus_is_named_with_the_download_fix(monkeypatch, tmp_path):
+    from huggingface_hub import constants
+
+    from hala_exp.config import ConfigError, compose
+    from hala_exp.config.reach import check_reachable
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    with pytest.raises(ConfigError, match=r"data\.translated\.hala_sft: dataset 'hammh0a/Hala-4\.6M-SFT' is not in "
+                                          r"the local cache.*hf download hammh0a/Hala-4\.6M-SFT --repo-type dataset"):
+        check_reachable(compose(["experiment=hala_1.2b", "data=hala_released"]))
+
+
+def test_every_released_id_is_a_ref_the_reach_check_looks_up(monkeypatch):
+    from hala_exp.config import compose
+    from hala_exp.config.reach import run_refs
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    models = {r.repo for r in run_refs(compose(["experiment=hala_released"])) if r.repo_type == "model"}
+    assert models == set(MODELS.values()) | {TRANSLATOR}
+    used = {(r.repo, r.repo_type) for r in run_refs(compose(["experiment=hala_1.2b", "translator=hala_released",
+                                                             "data=hala_released"]))}
+    assert (CORPUS, "dataset") in used and ("LiquidAI/LFM2-1.2B", "model") in used
+
+
+def test_an_unreachable_hub_is_named_with_the_first_released_id_it_was_asked_for(monkeypatch):
+    from huggingface_hub import constants
+
+    from hala_exp.config import ConfigError, compose
+    from hala_exp.config.reach import check_reachable
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(constants, "ENDPOINT", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
+    cfg = compose(["experiment=hala_released", "systems.models=[{label: hala_9b, id: hammh0a/Hala-9B}]",
+                   "systems.translators=[]"])
+    with pytest.raises(ConfigError, match=r"evaluate\.hala_9b input 'model': the hub \(http://127\.0\.0\.1:9\) "
+                                          r"cannot be reached to look up model 'hammh0a/Hala-9B'.*HF_HUB_OFFLINE=1"):
+        check_reachable(cfg)

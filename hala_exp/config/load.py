@@ -17,6 +17,7 @@ from hala_exp.config.checks.eval import check_heldout
 from hala_exp.config.checks.hala import check_hala
 from hala_exp.config.checks.logger import check_logger
 from hala_exp.config.checks.store import check_writable_dir
+from hala_exp.config.checks.systems import check_systems
 from hala_exp.config.errors import ConfigError, check_choice, fail
 from hala_exp.config.schema import register
 
@@ -67,7 +68,7 @@ def _check_lease_times() -> None:
 
 def validate(cfg: DictConfig, check_data: bool = True) -> None:
     """Raise ConfigError on the first value that cannot work."""
-    check_choice("recipe", cfg.recipe, ("hala", "allam"))
+    check_choice("recipe", cfg.recipe, ("hala", "allam", "compare"))
     check_choice("store_verify", cfg.store_verify, ("size", "hash"))
     if check_data:
         check_writable_dir("store", cfg.store)  # a plan reads it; a run's first step writes it
@@ -75,6 +76,8 @@ def validate(cfg: DictConfig, check_data: bool = True) -> None:
     check_heldout(cfg, check_data)
     if cfg.recipe == "allam":
         check_allam(cfg, check_data)
+    elif cfg.recipe == "compare":
+        check_systems(cfg, check_data)
     else:
         check_hala(cfg, check_data)
     _check_targets(cfg)

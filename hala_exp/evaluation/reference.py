@@ -35,3 +35,9 @@ def paper_value(model_id: str | None, system: str) -> float | None:
         if row["model_id"] == model_id and row["system"] == system:
             return float(row["average"])
     return None
+
+
+def released_row(table: str, hub_id: str) -> dict[str, Any] | None:
+    """The row of `table` (table1 | table2) for the released checkpoint `hub_id`, or None: how a
+    checkpoint evaluated as it is (`recipe=compare`) finds the paper's number for it."""
+    return next((r for r in reference()[table]["rows"] if r.get("hub_id") == hub_id), None)

@@ -1,8 +1,9 @@
 """Recipes: each turns the config into its stage graph, wiring which step's output feeds which.
 
-`recipe=hala` (translate-and-tune, the default) or `recipe=allam` (vocabulary expansion and
-continued pre-training). A recipe only wires steps; what each step reads of the config, and so
-its key, is its stage's declaration (`hala_exp.stages`).
+`recipe=hala` (translate-and-tune, the default), `recipe=allam` (vocabulary expansion and
+continued pre-training) or `recipe=compare` (`systems` evaluated as they are). A recipe only wires
+steps; what each step reads of the config, and so its key, is its stage's declaration
+(`hala_exp.stages`).
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from collections.abc import Callable
 from omegaconf import DictConfig
 
 from hala_exp.pipeline.graph import Step
-from hala_exp.recipes import allam, hala
+from hala_exp.recipes import allam, compare, hala
 
-RECIPES: dict[str, Callable[[DictConfig], list[Step]]] = {"hala": hala.build, "allam": allam.build}
+RECIPES: dict[str, Callable[[DictConfig], list[Step]]] = {"hala": hala.build, "allam": allam.build,
+                                                          "compare": compare.build}
 
 
 def recipe_for(cfg: DictConfig) -> Callable[[DictConfig], list[Step]]:

@@ -115,9 +115,18 @@ def legend() -> str:
         for s, c in items) + "</div>"
 
 
+def compared(view: RunView) -> dict | None:
+    """recipe=compare's checkpoints from the run's config.yaml (their Tables 1 and 2), else None."""
+    if view.config.get("recipe") != "compare" or not view.config_text:
+        return None
+    import yaml
+
+    return (yaml.safe_load(view.config_text) or {}).get("systems")
+
+
 def run_body(view: RunView, heading: str = "h2") -> str:
     """Everything about one run below its title: graph, failures, steps, results, figures, metrics."""
-    tables = summary_tables(view.metrics, model_id=view.config.get("model.id"))
+    tables = summary_tables(view.metrics, model_id=view.config.get("model.id"), systems=compared(view))
     allam = allam_summary(view.metrics)
     parts = [f"<{heading}>Step graph</{heading}>", legend(), f'<div class="scroll">{svg(view.steps)}</div>',
              _failures(view), f"<{heading}>Steps</{heading}>", steps_table(view)]

@@ -43,6 +43,7 @@ from hala_exp.config.schema.sources import (
     SourceConfig,
     TextSourceConfig,
 )
+from hala_exp.config.schema.systems import SystemConfig, SystemsConfig
 from hala_exp.config.schema.training import MergeConfig, TrainConfig
 
 
@@ -64,7 +65,10 @@ class Config:
     resources: ResourcesConfig = MISSING
     dpo: DpoConfig = MISSING
     allam: AllamConfig = MISSING
-    recipe: str = "hala"  # hala (translate-and-tune) | allam (vocabulary expansion + continued pre-training)
+    systems: SystemsConfig = field(default_factory=SystemsConfig)  # checkpoints that recipe=compare evaluates
+    # hala (translate-and-tune) | allam (vocabulary expansion + continued pre-training) | compare
+    # (`systems` evaluated as they are, beside the paper's numbers)
+    recipe: str = "hala"
     store: str = "outputs/cache"  # where stage outputs live, keyed by content
     # size: reuse checks each stored file's size; hash: also the content of reused outputs that a step
     # about to run reads (xxh3-128, disk speed); `hala-exp-verify` hashes a whole store
@@ -91,6 +95,7 @@ __all__ = [
     "DpoConfig", "EngineConfig", "EvalConfig", "ExpandConfig", "FertilityConfig", "GatesConfig", "GgufConfig",
     "HeldoutConfig", "InstructConfig", "JudgeConfig", "LightevalConfig", "LoggerConfig", "MMLUSideConfig",
     "MergeConfig", "MixConfig", "ModelConfig", "ParallelSourceConfig", "PreferenceSourceConfig", "ResourcesConfig",
-    "RuntimeConfig", "SourceConfig", "StageResources", "TeacherConfig", "TextSourceConfig", "TinyArch",
-    "TrainConfig", "TrainOverrides", "TranslationEvalConfig", "TranslatorConfig", "register",
+    "RuntimeConfig", "SourceConfig", "StageResources", "SystemConfig", "SystemsConfig", "TeacherConfig",
+    "TextSourceConfig", "TinyArch", "TrainConfig", "TrainOverrides", "TranslationEvalConfig", "TranslatorConfig",
+    "register",
 ]
