@@ -185,8 +185,20 @@ PARALLEL_ADAPTERS: dict[str, tuple[str, str] | None] = {
 }
 
 
-def _row_id(src: DictConfig, name: str, raw: dict, index: int, id_column: str | None) -> str:
-    column = src.get("id_field") if src.adapter in ("instruction", "parallel") else id_column
+def id_column(src: DictConfig, adapter_column: str | None) -> str | None:
+    """The column a source's ids come from, or None: ids are "<source>-<row index>", unique by making."""
+    return src.get("id_field") if src.adapter in ("instruction", "parallel") else adapter_column
+
+
+def ids_from_positions(kind: str, src: DictConfig) -> bool:
+    """Whether the snapshot's ids are row positions (so a duplicate cannot happen and is not looked for)."""
+    if kind == "chat":
+        return not id_column(src, ADAPTERS[src.adapter].id_column)
+    return kind == "parallel" and not id_column(src, None)
+
+
+def _row_id(src: DictConfig, name: str, raw: dict, index: int, adapter_column: str | None) -> str:
+    column = id_column(src, adapter_column)
     if column:
         return str(get_field(raw, column))
     return f"{name}-{src.offset + index}"
