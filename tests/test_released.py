@@ -433,3 +433,25 @@ def test_an_unreachable_hub_is_named_with_the_first_released_id_it_was_asked_for
     with pytest.raises(ConfigError, match=r"evaluate\.hala_9b input 'model': the hub \(http://127\.0\.0\.1:9\) "
                                           r"cannot be reached to look up model 'hammh0a/Hala-9B'.*HF_HUB_OFFLINE=1"):
         check_reachable(cfg)
+
+
+def test_a_compare_run_prints_table2_for_a_local_checkpoint_and_its_report_shows_it(tiny_lfm2, tmp_path):
+    """recipe=compare end to end on CPU: a local checkpoint as a translator system, the translation
+    protocol on the bundled Tatoeba rows, Table 2 at the end of the run and on the report page."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "WANDB_MODE": "disabled"}
+    proc = subprocess.run([sys.executable, "-m", "hala_exp.cli", "recipe=compare", "logger=none",
+                           f"systems.translators=[{{label: mine, id: {tiny_lfm2}, dtype: float32}}]",
+                           "eval.lighteval.tasks=[]", "eval.translation.n=8", "eval.translation.max_new_tokens=8",
+                           f"store={tmp_path / 'store'}", f"hydra.run.dir={tmp_path / 'run'}"],
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "\nTable 2: " in proc.stdout and "| BLEU paper | BLEU measured | BLEU difference |" in proc.stdout
+    assert f"| mine | {tiny_lfm2} |  | " in proc.stdout  # no paper number for a checkpoint it did not evaluate
+    report = subprocess.run([sys.executable, "-m", "hala_exp.report.cli", str(tmp_path / "run")],
+                            capture_output=True, text=True, env=env, timeout=300)
+    assert report.returncode == 0, report.stderr[-3000:]
+    assert "Table 2: EN-&gt;AR" in (tmp_path / "run" / "report.html").read_text(encoding="utf-8")

@@ -1,6 +1,6 @@
 """Hydra's composed config, kept between processes and keyed by everything it is made from.
 
-Composing `conf/` (17 typed groups, ~30 YAML files merged into the schema's dataclasses) costs
+Composing `conf/` (18 typed groups, ~30 YAML files merged into the schema's dataclasses) costs
 about 0.4 s, more than everything else `hala-exp` does before a step starts; every sweep point,
 Slurm job and `plan=true` pays it again for the same answer. Hydra has no such cache, so this
 module wraps the one method of Hydra's config loader that composes
