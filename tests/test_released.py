@@ -455,3 +455,30 @@ def test_a_compare_run_prints_table2_for_a_local_checkpoint_and_its_report_shows
                             capture_output=True, text=True, env=env, timeout=300)
     assert report.returncode == 0, report.stderr[-3000:]
     assert "Table 2: EN-&gt;AR" in (tmp_path / "run" / "report.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(("command", "steps"), [
+    (["experiment=hala_released", "cluster=h100"],
+     {f"evaluate.{label}" for label in [*MODELS, *TRANSLATORS]}),
+    (["-m", "+sweep=slerp_t", "experiment=hala_1.2b", "data=hala_released", "cluster=h100"],
+     {"source.translated.hala_sft", "sft", "merge", "evaluate.student_base", "evaluate.student_sft",
+      "evaluate.student_merged"}),
+])
+def test_the_readmes_two_commands_plan_what_they_say(tmp_path, command, steps):
+    """`plan=true` of the README's commands: evaluate the released models; SFT + slerp sweep on the
+    released corpus (five points, one fine-tune: the same sft key in each)."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "hala_exp.cli", *command, "plan=true", f"store={tmp_path / 's'}",
+                           f"hydra.run.dir={tmp_path / 'run'}", f"hydra.sweep.dir={tmp_path / 'sweep'}"],
+                          capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    planned = re.findall(r"^run\s+(\S+)\s+([0-9a-f]{16})$", proc.stdout, re.M)
+    assert {name for name, _ in planned} == steps
+    if "-m" in command:
+        assert proc.stdout.count(f"{len(steps)} to run, 0 reused") == 5
+        assert len({key for name, key in planned if name == "sft"}) == 1
+        assert len({key for name, key in planned if name == "merge"}) == 5
