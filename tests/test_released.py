@@ -297,7 +297,7 @@ def test_any_other_checkpoint_is_one_more_system_in_config(monkeypatch, tmp_path
     ("systems.models.1.label=lfm2_350m", r"systems\.models\.1\.label = 'lfm2_350m': is also systems\.models\.0's"),
     ("systems.translators.1.prompt=Translate", r"systems\.translators\.1\.prompt = 'Translate': has no \{text\}"),
     ("eval=translation", r"eval\.lighteval\.tasks = \[\]: is empty, so systems\.models would not be evaluated"),
-])
+], ids=["label_with_a_dot", "label_twice", "prompt_without_text", "no_tasks"])
 def test_a_system_list_that_cannot_run_is_refused_naming_key_value_and_fix(override, problem):
     from hala_exp.config import ConfigError, compose, validate
 
@@ -463,7 +463,7 @@ def test_a_compare_run_prints_table2_for_a_local_checkpoint_and_its_report_shows
     (["-m", "+sweep=slerp_t", "experiment=hala_1.2b", "data=hala_released", "cluster=h100"],
      {"source.translated.hala_sft", "sft", "merge", "evaluate.student_base", "evaluate.student_sft",
       "evaluate.student_merged"}),
-])
+], ids=["released_models", "released_corpus_slerp_sweep"])
 def test_the_readmes_two_commands_plan_what_they_say(tmp_path, command, steps):
     """`plan=true` of the README's commands: evaluate the released models; SFT + slerp sweep on the
     released corpus (five points, one fine-tune: the same sft key in each)."""
