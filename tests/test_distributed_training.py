@@ -5,7 +5,8 @@ what rank 0 (and rank 1) ended with; the two ranks see every training row exactl
 a run killed after a checkpoint resumes to the same weights as the uninterrupted one.
 FSDP: accelerate selects FSDP only with accelerators (on CPU it falls back to MULTI_CPU DDP), so the
 pipeline's FSDP run cannot happen here; the gather-and-save path it uses at the end is run on a
-tiny LFM2 sharded by torch's FSDP 2 (`fully_shard`) in two gloo processes instead.
+tiny LFM2 sharded by torch's FSDP 2 (`fully_shard`) in two gloo processes instead, and save_trained's
+FSDP branch on a real Trainer that accelerate sets up for FSDP 2 once told the host has accelerators.
 """
 
 from __future__ import annotations
