@@ -135,7 +135,23 @@ def pytest_xdist_make_scheduler(config, log):
     return Groups(config, log)
 
 
+# Time limits of the marked tests (pytest-timeout; every other test has pyproject.toml's 600 s). The
+# slowest tests (real-model and vLLM pipelines) take about 7 minutes alone: 1800 s leaves room for a
+# loaded two-core machine and matches the longest limit those tests put on their own subprocesses.
+MARKED_TIMEOUT_S = {"slow": 1800, "slurm": 1800, "gpu": 3600}
+
+
+def _limit(config, item) -> None:
+    if item.get_closest_marker("timeout") is not None or config.getoption("timeout", None) is not None:
+        return  # the test's own limit, or one given on the command line for all
+    limits = [s for mark, s in MARKED_TIMEOUT_S.items() if item.get_closest_marker(mark) is not None]
+    if limits:
+        item.add_marker(pytest.mark.timeout(max(limits)))
+
+
 def pytest_collection_modifyitems(config, items):
+    for item in items:
+        _limit(config, item)
     if os.environ.get("PYTEST_XDIST_WORKER"):  # the same order in every worker, as xdist requires
         rank = {"slurm": 0}
         items.sort(key=lambda item: rank.get(_group(item.nodeid), 1 if _group(item.nodeid) else 2))

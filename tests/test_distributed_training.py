@@ -5,11 +5,13 @@ what rank 0 (and rank 1) ended with; the two ranks see every training row exactl
 a run killed after a checkpoint resumes to the same weights as the uninterrupted one.
 FSDP: accelerate selects FSDP only with accelerators (on CPU it falls back to MULTI_CPU DDP), so the
 pipeline's FSDP run cannot happen here; the gather-and-save path it uses at the end is run on a
-tiny LFM2 sharded by torch's FSDP 2 (`fully_shard`) in two gloo processes instead.
+tiny LFM2 sharded by torch's FSDP 2 (`fully_shard`) in two gloo processes instead, and save_trained's
+FSDP branch on a real Trainer that accelerate sets up for FSDP 2 once told the host has accelerators.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -224,6 +226,81 @@ def test_fsdp2_gathers_the_full_model_on_rank_0(tiny_lfm2, tmp_path):
     loaded = AutoModelForCausalLM.from_pretrained(str(out), dtype=torch.float32)
     state = loaded.state_dict()
     for name, tensor in full.items():
+        torch.testing.assert_close(state[name], tensor, rtol=0, atol=0, msg=name)
+    base = AutoModelForCausalLM.from_pretrained(str(tiny_lfm2), dtype=torch.float32).state_dict()
+    assert not torch.equal(base[big], state[big])  # the trained weights, not the initial ones
+
+
+# The training side of the same path: a real Trainer, FSDP 2 through accelerate (as fsdp.yaml sets it
+# up: SHARDED_STATE_DICT, each decoder layer sharded), a few steps, then save_trained. accelerate
+# picks FSDP only on hosts it takes for accelerator hosts; on CPU it falls back to MULTI_CPU DDP, so
+# the launched state says "MULTI_GPU" (the one line that stands in for the GPUs) and is kept as it is
+# (use_configured_state). Devices, collectives (gloo), sharding, training and the save are all real.
+FSDP_TRAINER_SCRIPT = """import sys, torch, torch.distributed as dist
+from datetime import timedelta
+from pathlib import Path
+from accelerate.state import PartialState
+from accelerate.utils import DistributedType
+from datasets import Dataset
+from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainingArguments
+from hala_exp.training.distributed import save_trained
+PartialState(cpu=True, timeout=timedelta(seconds=120))  # a rank left waiting in a collective fails, not hangs
+PartialState._shared_state["distributed_type"] = DistributedType.MULTI_GPU
+model_dir, out = sys.argv[1], Path(sys.argv[2])
+model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+ids = torch.randint(0, 500, (8, 16), generator=torch.Generator().manual_seed(0)).tolist()
+args = TrainingArguments(output_dir=str(out.parent / "checkpoints"), use_cpu=True, report_to=[], save_strategy="no",
+                         per_device_train_batch_size=2, max_steps=3, learning_rate=1e-2, seed=0,
+                         accelerator_config={"use_configured_state": True}, fsdp=True,
+                         fsdp_config={"version": 2, "auto_wrap_policy": "TRANSFORMER_BASED_WRAP",
+                                      "state_dict_type": "SHARDED_STATE_DICT", "reshard_after_forward": True})
+trainer = Trainer(model=model, args=args, train_dataset=Dataset.from_dict({"input_ids": ids, "labels": ids}))
+assert trainer.is_fsdp_enabled and trainer.accelerator.is_fsdp2, trainer.accelerator.distributed_type
+trainer.train()
+save_trained(trainer, out, AutoTokenizer.from_pretrained(model_dir))
+params = dict(trainer.model.named_parameters())
+torch.save({k: p.to_local().numel() for k, p in params.items()}, out.parent / f"shards-{dist.get_rank()}.pt")
+full = {k: p.full_tensor().detach().clone() for k, p in params.items()}  # collective
+if dist.get_rank() == 0:
+    torch.save(full, out.parent / "trained-full.pt")
+"""
+
+
+def _ranks(args: list[str], timeout_s: float = 300) -> tuple[int, str]:
+    """(exit code, stderr) of two gloo ranks under torch's launcher; on a timeout every process of
+    the tree is killed (the ranks run in sessions of their own: killing the launcher leaves them)."""
+    proc = subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", *args],
+                            env={**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        _, stderr = proc.communicate(timeout=timeout_s)
+        return proc.returncode, stderr
+    finally:
+        if proc.poll() is None:
+            for pid in reversed(_tree(proc.pid)):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            proc.wait()
+
+
+def test_fsdp2_training_saves_the_gathered_trained_weights_through_save_trained(tiny_lfm2, tmp_path):
+    """save_trained's FSDP branch, the only one that writes a 9B student: the weights it leaves are
+    the trained model's full weights (not a slice, not the initial ones) and load as a checkpoint."""
+    from transformers import AutoModelForCausalLM
+
+    script = tmp_path / "fsdp_trainer.py"
+    script.write_text(FSDP_TRAINER_SCRIPT)
+    out = tmp_path / "out" / "model"
+    code, stderr = _ranks([str(script), str(tiny_lfm2), str(out)])
+    assert code == 0, stderr[-3000:]
+    trained = torch.load(out.parent / "trained-full.pt")
+    shards = [torch.load(out.parent / f"shards-{r}.pt") for r in range(2)]
+    big = max(trained, key=lambda k: trained[k].numel())
+    assert shards[0][big] + shards[1][big] == trained[big].numel() > shards[0][big]  # really sharded
+    files = sorted(p.name for p in out.iterdir())
+    assert "model.safetensors" in files and "tokenizer.json" in files
+    state = AutoModelForCausalLM.from_pretrained(str(out), dtype=torch.float32).state_dict()
+    for name, tensor in trained.items():
         torch.testing.assert_close(state[name], tensor, rtol=0, atol=0, msg=name)
     base = AutoModelForCausalLM.from_pretrained(str(tiny_lfm2), dtype=torch.float32).state_dict()
     assert not torch.equal(base[big], state[big])  # the trained weights, not the initial ones

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ from hala_exp.pipeline.dispatch import run_step
 from hala_exp.pipeline.execute import execute, make_spec
 from hala_exp.pipeline.fanout import gpu_groups, marker, unfinished, worker_spec, workers_for
 from hala_exp.pipeline.graph import build_graph, step_keys
+from hala_exp.pipeline.lease import Lease
 from hala_exp.pipeline.store import Store
 from hala_exp.shards import Role, ShardsMissing, WorkerDone, assigned, done_shards, read_plan, run_sharded
 
@@ -121,6 +124,26 @@ def execute_worker(spec: dict) -> bool:
     from hala_exp.pipeline.fanout import work
 
     return work(spec)
+
+
+def test_a_second_copy_of_a_worker_waits_for_the_first_and_computes_nothing(tiny_llama, tmp_path):
+    """A requeued worker racing its predecessor must not write the same shards at once: it waits for
+    the copy holding the worker's lease, then finds the worker done and leaves."""
+    spec, store = _bootstrap_spec(tiny_llama, tmp_path)
+    worker = worker_spec(spec, 1, 2)
+    first = Lease(store.root, f"{spec['name']}.worker1of2", spec["key"], heartbeat_s=0.1)
+    assert first.acquire()  # the first copy, alive and computing
+    result: list[bool] = []
+    second = threading.Thread(target=lambda: result.append(execute_worker(worker)), daemon=True)
+    second.start()
+    time.sleep(1.5)
+    shards = Path(spec["inputs"]["shards"])
+    assert second.is_alive() and not result and done_shards(shards) == []  # waiting, computing nothing
+    shards.mkdir(parents=True, exist_ok=True)
+    marker(worker, 1, 2).write_text("{}")  # the first copy finishes its shards (and then lets go)
+    second.join(timeout=30)
+    first.release()
+    assert result == [False] and done_shards(shards) == []  # found the worker done: nothing run twice
 
 
 def test_status_counts_a_running_passs_shards(tmp_path):

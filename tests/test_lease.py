@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -82,6 +83,41 @@ def test_an_earlier_attempt_of_the_same_slurm_job_is_taken_over(tmp_path, monkey
     lease.path.write_text(json.dumps({"id": "attempt1", "host": "gpu-node-01", "pid": 1, "job": "4242"}))
     assert lease.acquire()
     lease.release()
+
+
+def _waits_for(holder: dict, waiter: Lease, seconds: float = 0.6) -> bool:
+    """Whether `waiter` keeps waiting on a freshly written lease of `holder` for `seconds` (True),
+    rather than taking it over (False). Never blocks longer: `done` turns true after `seconds`."""
+    waiter.path.parent.mkdir(parents=True, exist_ok=True)
+    waiter.path.write_text(json.dumps({"id": "other", **holder}))
+    give_up = time.monotonic() + seconds
+    took = waiter.acquire(done=lambda: time.monotonic() > give_up)
+    if took:
+        waiter.release()
+    return not took
+
+
+def test_a_live_holder_in_another_slurm_job_is_waited_for(tmp_path, monkeypatch):
+    """Only a requeue of the same job may take its own earlier attempt's lease: two jobs must not
+    both compute one step, whether the waiter is in another job or in none."""
+    holder = {"host": socket.gethostname() + "-elsewhere", "pid": os.getppid(), "job": "1111"}
+    monkeypatch.setenv("SLURM_JOB_ID", "2222")
+    assert _waits_for(holder, Lease(tmp_path, "sft", "k", poll_s=0.05))
+    monkeypatch.delenv("SLURM_JOB_ID")
+    assert _waits_for(holder, Lease(tmp_path, "sft", "k", poll_s=0.05))
+    monkeypatch.setenv("SLURM_JOB_ID", "1111")  # the same job again: its requeue takes over at once
+    assert not _waits_for(holder, Lease(tmp_path, "sft", "k", poll_s=0.05))
+
+
+def test_a_pid_that_is_dead_here_means_nothing_on_another_host(tmp_path):
+    """The dead-process rule holds on the holder's own host only: another machine's live process
+    may have a pid that no process here has."""
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True)
+    waiter = Lease(tmp_path, "judge", "k", poll_s=0.05)
+    other = {"host": waiter.owner["host"] + "-elsewhere", "pid": int(dead.stdout), "job": None}
+    assert _waits_for(other, waiter)
+    assert not _waits_for({**other, "host": waiter.owner["host"]}, Lease(tmp_path, "judge", "k", poll_s=0.05))
 
 
 def run(store: Path, run_dir: Path) -> subprocess.Popen:

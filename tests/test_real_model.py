@@ -82,15 +82,35 @@ def test_sft_lowers_arabic_heldout_loss_and_a_merge_at_t0_is_the_base(root, conv
 
 
 def test_fp8_heldout_loss_stays_within_the_measured_tolerance(root, converted):
+    """FP8 costs a little held-out loss, and only a little; every check here fails for a quantize
+    step that leaves the weights as they were (zero change is outside each window)."""
+    from safetensors import safe_open
+
+    from hala_exp.stages.quantize_teacher import prefix_share
+
     results = run(root, "fp8", "experiment=smollm2_fp8", "teacher.probe_rows=4", "teacher.max_new_tokens=8",
                   *SMALL_HELDOUT)
     m = results["metrics"]
-    # Measured (160 rows per language): +0.07 nats Arabic, +0.15 English, prompt top-1 agreement 0.77.
+    # The checkpoint the FP8 evaluation loads holds FP8 weights, one scale per output channel.
+    dtypes: dict[str, str] = {}
+    for f in (Path(results["stages"]["quantize_teacher"]["dir"]) / "model").glob("*.safetensors"):
+        with safe_open(str(f), "pt") as st:
+            dtypes.update({k: st.get_slice(k).get_dtype() for k in st.keys()})  # noqa: SIM118 (not a dict)
+    fp8 = sorted(k for k, d in dtypes.items() if d == "F8_E4M3")
+    assert len(fp8) == 30 * 7, sorted(dtypes.items())[:8]  # every Linear of the 30 layers (q k v o gate up down)
+    assert all(f"{k}_scale" in dtypes for k in fp8) and not any("lm_head" in k for k in fp8)
+    # Measured (160 rows per language): +0.07 nats Arabic, +0.15 English, prompt top-1 agreement 0.77;
+    # on these 48 rows +0.12 and +0.17, top-1 agreement 0.76 and one greedy probe output of four unchanged.
     for lang in ("arabic", "english"):
-        ref, fp8 = m[f"heldout.teacher.{lang}.loss"], m[f"heldout.teacher_fp8.{lang}.loss"]
-        assert ref - 0.05 < fp8 < ref + 0.35, (lang, ref, fp8)
-    assert m["quantize_teacher.logits.top1_agree"] > 0.6
-    assert 0.0 <= m["validate_teacher.agree.prefix"] <= 1.0
+        ref, fp8_loss = m[f"heldout.teacher.{lang}.loss"], m[f"heldout.teacher_fp8.{lang}.loss"]
+        assert ref + 0.02 < fp8_loss < ref + 0.35, (lang, ref, fp8_loss)
+    assert 0.6 < m["quantize_teacher.logits.top1_agree"] < 1.0
+    assert m["quantize_teacher.logits.max_abs_diff"] > 0.1
+    probe = [json.loads(x) for x in
+             (Path(results["stages"]["validate_teacher"]["dir"]) / "probe.jsonl").read_text().splitlines()]
+    shares = [prefix_share(r["ref"], r["fp8"]) for r in probe]
+    assert len(probe) == 4 and m["validate_teacher.agree.prefix"] == pytest.approx(sum(shares) / len(shares))
+    assert m["validate_teacher.agree.prefix"] < 1.0  # the greedy outputs differ somewhere
 
 
 def test_mean_initialised_new_rows_start_with_a_lower_arabic_loss_than_random_ones(root, converted):

@@ -118,6 +118,25 @@ def test_editing_a_local_file_in_place_reruns_exactly_what_reads_it(tmp_path):
     assert "translate_bootstrap" not in changed and "build.teacher" not in changed
 
 
+def test_a_same_size_edit_in_place_changes_the_key(tmp_path):
+    """The remembered hash of a file is keyed by more than its path and size: an edit that keeps
+    the size (one letter for another, as a typo fix does) must still be read again."""
+    copy = tmp_path / "parallel.tsv"
+    shutil.copy(TATOEBA, copy)
+    overrides = [f"data.parallel.path={copy}", f"store={tmp_path / 'store'}"]
+    before = step_keys(build_graph(compose(overrides)))["source.parallel"]  # hashed, and the hash remembered
+    data = bytearray(copy.read_bytes())
+    at = data.index(b"a")
+    data[at:at + 1] = b"b"
+    stat = copy.stat()
+    with open(copy, "r+b") as f:  # in place: the same inode, the same size
+        f.write(data)
+    os.utime(copy, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))  # saved a second later
+    assert copy.stat().st_size == stat.st_size and copy.stat().st_ino == stat.st_ino
+    assert list((tmp_path / "store" / ".registry" / "hashes").iterdir())  # the cache is there to be misused
+    assert step_keys(build_graph(compose(overrides)))["source.parallel"] != before
+
+
 def test_snapshots_come_first_and_every_source_is_one():
     steps = build_graph(compose(["eval=heldout"]))
     kinds = [s.stage == "snapshot" for s in steps]

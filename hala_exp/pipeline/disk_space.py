@@ -10,7 +10,8 @@ free space and what the step was expected to write.
 The expected sizes are estimates from the model sizes in the config (`params_b`): a fine-tune saves
 fp32 weights (TRL's default) and keeps `KEPT_CHECKPOINTS` checkpoints of weights and AdamW state
 while it trains; a stage that writes a model of known size declares it (`StageInfo.writes_gb`).
-Steps of unknown size (small data, tiny models, `params_b` unset) count as nothing.
+A generation step writes `GENERATED_ROW_BYTES` a row of its sources' `rows`. Steps of unknown size
+(data snapshots, a model without `params_b`) count as nothing.
 """
 
 from __future__ import annotations
@@ -33,6 +34,10 @@ CHECKPOINT_BYTES_PER_PARAM = 12  # fp32 weights + AdamW's two fp32 moments
 KEPT_CHECKPOINTS = 2  # `save_total_limit` of the training stages (hala_exp.training.sft)
 FULL_BELOW_BYTES = 64 * 2**20  # free space under which a filesystem counts as full after a failure...
 FULL_BELOW_SHARE = 0.02  # ...or under this share of its size, whichever is smaller
+# A generated row in the store (its output, the shard copy kept until the commit, the mix): the tiny
+# run's translate_corpus holds 3.8x its source rows' bytes (80 rows of 132 B -> 40 kB); OpenOrca's
+# rows are assumed at about 2 kB, so about 8 kB a row.
+GENERATED_ROW_BYTES = 8_000
 MARK = "hala-exp disk full: "  # a step process's log line carrying the message to its runner
 EXIT = 74  # EX_IOERR: the step process's status when its filesystem filled
 
@@ -83,6 +88,15 @@ def step_bytes(cfg: DictConfig, info: StageInfo, *args: Any) -> int | None:
     params = float(params_b) * 1e9
     checkpoints = KEPT_CHECKPOINTS * CHECKPOINT_BYTES_PER_PARAM * params if cfg.train.get("save_steps") else 0
     return int(FP32_BYTES * params + checkpoints)
+
+
+def rows_gb(*sources: DictConfig) -> float | None:
+    """GB a generation pass over `sources` writes, from their `rows` (an upper bound: filters and mix
+    weights keep fewer); None when a source states no row count."""
+    rows = [src.get("rows") for src in sources]
+    if any(r is None for r in rows):
+        return None
+    return sum(rows) * GENERATED_ROW_BYTES / GB
 
 
 def space_warning(store: str | Path, writes: list[int | None]) -> str | None:

@@ -19,6 +19,7 @@ from omegaconf import DictConfig
 from hala_exp.data.snapshot import load_snapshot
 from hala_exp.engines.base import sampling_from
 from hala_exp.io import write_jsonl
+from hala_exp.pipeline.disk_space import rows_gb
 from hala_exp.shards import run_sharded, summed
 from hala_exp.stages.info import StageInfo, pick, plain
 from hala_exp.translate import LazyEngine
@@ -124,4 +125,5 @@ def key_config(cfg: DictConfig) -> dict:
 
 
 DECLARED = (StageInfo("judge", 3, "hala_exp.stages.judge:run", key_config, partial="shards",
+                      writes_gb=lambda cfg: rows_gb(cfg.data.parallel),
                       report=lambda cfg: {"max_invalid_rate": cfg.judge.max_invalid_rate}),)

@@ -14,6 +14,7 @@ from omegaconf import DictConfig
 from hala_exp.data.chat import to_instruction
 from hala_exp.data.snapshot import iter_snapshot
 from hala_exp.io import write_jsonl
+from hala_exp.pipeline.disk_space import rows_gb
 from hala_exp.stages.info import StageInfo, pick, plain, source_slice, teacher_engine
 from hala_exp.translate import translate_pass
 
@@ -35,4 +36,4 @@ def key_config(cfg: DictConfig) -> dict:
 
 
 DECLARED = (StageInfo("translate_bootstrap", 3, "hala_exp.stages.translate_bootstrap:run", key_config,
-                      partial="shards"),)
+                      partial="shards", writes_gb=lambda cfg: rows_gb(cfg.data.bootstrap)),)

@@ -18,6 +18,7 @@ from hala_exp.data.chat import to_instruction
 from hala_exp.data.corpus import build_corpus_mix
 from hala_exp.data.mix import iter_mix
 from hala_exp.io import write_jsonl
+from hala_exp.pipeline.disk_space import rows_gb
 from hala_exp.stages.info import StageInfo, pick, plain, source_slice
 from hala_exp.translate import translate_pass
 
@@ -50,4 +51,9 @@ def key_config(cfg: DictConfig) -> dict:
             "gates": plain(d.gates), "seed": d.seed, "engine": plain(cfg.engine)}
 
 
-DECLARED = (StageInfo("translate_corpus", 3, "hala_exp.stages.translate_corpus:run", key_config, partial="shards"),)
+def _corpus_gb(cfg: DictConfig) -> float | None:
+    return rows_gb(*(v for k, v in cfg.data.corpus.items() if k != cfg.data.leave_out))
+
+
+DECLARED = (StageInfo("translate_corpus", 3, "hala_exp.stages.translate_corpus:run", key_config, partial="shards",
+                      writes_gb=_corpus_gb),)
