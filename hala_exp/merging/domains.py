@@ -86,3 +86,77 @@ def domain_problems(method: str, given: dict[str, dict[str, Any]]) -> list[str]:
                            f"(mergekit's sparsify.della_magprune). Fix: set merge.{key}.epsilon="
                            f"{round(min(density, 1 - density) / 2, 4):g}")
     return out
+
+
+# `merge.t`: how far toward the fine-tune, whatever the method makes of it (slerp's t, the weights).
+T_DOMAIN: tuple[Range, str, float] = (SHARE, "how far toward the fine-tune (0 the base, 1 the fine-tune)", 0.5)
+T_EXAMPLE = "[{filter: self_attn, value: [0, 0.5, 1]}, {filter: mlp, value: [1, 0.5, 0]}, {value: 0.5}]"
+SETTING_KEYS = ("filter", "value")
+
+
+def _gradient_problem(value: Any, rng: Range) -> str | None:
+    """What is wrong with a number or a gradient (a non-empty list of numbers across the layers)."""
+    if isinstance(value, list):
+        if not value:
+            return "an empty gradient gives no value to any layer"
+        bad = next((v for v in value if v not in rng), None)
+        return None if bad is None and value else f"{bad!r} in the gradient is not {rng}"
+    return None if value in rng else f"{value!r} is not {rng}"
+
+
+def setting_problems(key: str, value: Any, domain_: tuple[Range, str, float] = T_DOMAIN) -> list[str]:
+    """Sentences naming what mergekit would refuse or misread in a parameter setting (plain data): a
+    number; a gradient (a non-empty list of numbers, interpolated across the layers); or a non-empty
+    list of {filter: a tensor-name substring such as self_attn or mlp, value: number or gradient}, the
+    first whose filter occurs in a tensor's name applying, and one without filter (or filter \"*\"), last,
+    for the rest (mergekit 0.1.5, `mergekit/config.py` evaluate_setting)."""
+    rng, meaning, example = domain_
+    head = f"{key} = {value!r}: {meaning}"
+    fix = f"set {key}={example:g}, a gradient such as [0, 0.5, 1], or per module {T_EXAMPLE}"
+    if isinstance(value, Mapping):
+        value = [value]  # mergekit takes one {filter, value} as a list of one
+    if not isinstance(value, list):
+        problem = _gradient_problem(value, rng)
+        return [f"{head}, and {problem}. Fix: {fix}"] if problem else []
+    if not value:
+        return [f"{head}, and an empty list gives no value to any tensor. Fix: {fix}"]
+    if not any(isinstance(v, Mapping) for v in value):
+        problem = _gradient_problem(value, rng)
+        return [f"{head}, and {problem}. Fix: {fix}"] if problem else []
+    out = []
+    for i, item in enumerate(value):
+        at = f"{key}[{i}]"
+        if not isinstance(item, Mapping):
+            out.append(f"{at} = {item!r}: a list with filtered entries takes only {{filter, value}} entries. "
+                       f"Fix: write it as {{value: {item!r}}}, or use the form {T_EXAMPLE}")
+            continue
+        extra = [k for k in item if k not in SETTING_KEYS]
+        if extra:
+            out.append(f"{at}.{extra[0]} = {item[extra[0]]!r}: an entry takes only filter and value. Fix: "
+                       f"remove it (entries look like {{filter: self_attn, value: [0, 1]}})")
+        if "filter" in item and (not isinstance(item["filter"], str) or not item["filter"]):
+            out.append(f"{at}.filter = {item['filter']!r}: a filter is a piece of tensor names, as text. Fix: "
+                       f"use e.g. filter: self_attn or filter: mlp, or leave filter out for the default")
+        if "value" not in item:
+            out.append(f"{at} = {item!r}: the entry has no value. Fix: add value: {example:g} (or a gradient)")
+        else:
+            v = item["value"]
+            problem = "a value is a number or a gradient (a list of numbers)" \
+                if isinstance(v, Mapping) or (isinstance(v, list) and any(isinstance(x, (list, Mapping)) for x in v)) \
+                else _gradient_problem(v, rng)
+            if problem:
+                out.append(f"{at}.value = {v!r}: {meaning}, and {problem}. Fix: set {at}.value={example:g} "
+                           f"or a gradient such as [0, 0.5, 1]")
+    defaults = [i for i, item in enumerate(value) if isinstance(item, Mapping) and item.get("filter", "*") == "*"]
+    if not out and not defaults:
+        out.append(f"{head}, and no entry is without a filter, so tensors that match no filter get no value "
+                   f"(mergekit then stops mid-merge). Fix: add a last entry {{value: {example:g}}}")
+    elif not out and defaults[0] != len(value) - 1:
+        out.append(f"{key}[{defaults[0] + 1}] = {value[defaults[0] + 1]!r}: it follows the entry without a filter, "
+                   f"which applies to every tensor first, so it is never used. Fix: move {{value: ...}} last")
+    return out
+
+
+def t_problems(value: Any) -> list[str]:
+    """`merge.t` (plain data) as a setting in [0, 1]: a number, a gradient or filtered values."""
+    return setting_problems("merge.t", value)

@@ -23,12 +23,15 @@ from typing import Any
 from hala_exp.cache_dir import cache_dir
 
 # scope of a parameter: "shared" (the method's `parameters`), "non_base" (each model but the base),
-# "input" (every model); base policy: "required", "optional" or "ignored" (no base_model).
+# "input" (every model); base policy: "required", "optional", "ignored" or "forbidden"; inputs: how many
+# models mergekit's contract takes in all ("min", "max") and besides the base ("min_non_base",
+# "max_non_base"), None where it sets no bound.
 Specs = dict[str, dict[str, Any]]
 
 
 def read_registry() -> Specs:
-    """{method: {"base": policy, "parameters": {name: {"scope", "required", "default"}}}} (imports mergekit)."""
+    """{method: {"base": policy, "inputs": {min, max, min_non_base, max_non_base}, "parameters": {name:
+    {"scope", "required", "default"}}}} (imports mergekit)."""
     from mergekit.merge_methods import registry
 
     out: Specs = {}
@@ -39,7 +42,10 @@ def read_registry() -> Specs:
             required = type(p.default) is object  # mergekit's "no default" sentinel
             default = None if required or not isinstance(p.default, (bool, int, float, str)) else p.default
             params[p.name] = {"scope": p.scope.value, "required": required, "default": default}
-        out[spec.name] = {"base": spec.contract.base.value, "parameters": params}
+        c = spec.contract
+        out[spec.name] = {"base": c.base.value, "parameters": params,
+                          "inputs": {"min": c.min_inputs, "max": c.max_inputs, "min_non_base": c.min_non_base,
+                                     "max_non_base": c.max_non_base}}
     return out
 
 
@@ -69,7 +75,7 @@ def _cache_file() -> Path:
     """This interpreter's mergekit install: its version and where it lives (two venvs, two files)."""
     dist = metadata.distribution("mergekit")
     where = hashlib.sha256(f"{sys.executable}|{dist.locate_file('')}".encode()).hexdigest()[:12]
-    return cache_dir() / f"mergekit-{dist.version}-{where}-v2.json"
+    return cache_dir() / f"mergekit-{dist.version}-{where}-v3.json"  # v3: the input contract
 
 
 @functools.cache  # once per process and interpreter: validation asks for methods and options
@@ -109,19 +115,71 @@ def uses_t(spec: dict[str, Any]) -> bool:
     return "t" in params or "weight" in params
 
 
+def base_is_model(spec: dict[str, Any]) -> bool:
+    """Whether the base goes in as one of the models merged (with its own weight where the method
+    weighs models) rather than as `base_model`, by the base policy of mergekit's contract.
+
+    required: `base_model` (the fine-tune is measured from it). ignored / forbidden: a model like the
+    fine-tune (linear's `1 - t` average, karcher's mean). optional (nuslerp, multislerp): a model too,
+    so the merge interpolates between the two: nuslerp takes exactly two non-base models, and
+    multislerp around a `base_model` with one fine-tune of normalised weight returns the fine-tune
+    whatever `t` is.
+    """
+    return spec["base"] != "required"
+
+
+def input_problem(method: str, spec: dict[str, Any]) -> str | None:
+    """A sentence when mergekit's contract for `method` cannot take the two models a merge step has."""
+    bounds = spec.get("inputs") or {}
+    non_base = 2 if base_is_model(spec) else 1
+    for n, lo, hi, what in ((2, "min", "max", "models"), (non_base, "min_non_base", "max_non_base",
+                                                          "models besides the base")):
+        low, high = bounds.get(lo), bounds.get(hi)
+        if (low is not None and n < low) or (high is not None and n > high):
+            wants = f"exactly {low}" if low == high else f"at least {low}" if high is None else \
+                f"at most {high}" if low is None else f"{low} to {high}"
+            return (f"merge.method = {method!r}: mergekit's contract for {method} takes {wants} {what} "
+                    f"(mergekit itself stops with 'Merge method requires ... inputs'), and a "
+                    f"merge step has {n} (the base and the one fine-tune). Fix: use another method, e.g. slerp, "
+                    f"linear, ties or nuslerp")
+    return None
+
+
+def plain_setting(value: Any) -> Any:
+    """A parameter setting as plain data (OmegaConf lists and maps become lists and dicts)."""
+    from omegaconf import DictConfig, ListConfig, OmegaConf
+
+    if isinstance(value, (DictConfig, ListConfig)):
+        return OmegaConf.to_container(value, resolve=True)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return float(value)  # `merge.t=1` is 1.0, as it was when t was typed float
+    return value
+
+
+def complement(setting: Any) -> Any:
+    """1 - t for every number of a setting: a number, a gradient, or filtered values ({filter, value})."""
+    if isinstance(setting, list):
+        return [complement(v) for v in setting]
+    if isinstance(setting, dict):
+        return {**setting, "value": complement(setting["value"])}
+    return 1.0 - setting
+
+
 def model_parameters(merge: Any, spec: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """(shared, base, tuned) parameters for mergekit: the config's, with `merge.t` filling `t` (slerp)
-    or the weights (the fine-tune's `t`, an every-input base weight `1 - t`) where none is given."""
+    """(shared, base, tuned) parameters for mergekit: the config's, with `merge.t` (a number, or a
+    per-layer gradient / filtered form) filling `t` (slerp) or the weights (the fine-tune's `t`, the
+    base's `1 - t` where the base is weighed too: linear, nuslerp, multislerp) where none is given."""
     params = spec["parameters"]
     # A step's config slice leaves empty maps out (so a plain slerp keeps its key): absent means {}.
-    shared, base, tuned = (dict(merge.get(k) or {}) for k in ("parameters", "base", "tuned"))
-    t = float(merge.t)
+    shared, base, tuned = ({k: plain_setting(v) for k, v in (merge.get(key) or {}).items()}
+                           for key in ("parameters", "base", "tuned"))
+    t = plain_setting(merge.get("t", 0.5))
     if "t" in params and params["t"]["scope"] == "shared":
         shared.setdefault("t", t)
     if "weight" in params:
         tuned.setdefault("weight", t)
-        if params["weight"]["scope"] == "input":
-            base.setdefault("weight", 1.0 - t)
+        if params["weight"]["scope"] == "input" or base_is_model(spec):
+            base.setdefault("weight", complement(t))
     return shared, base, tuned
 
 
@@ -153,8 +211,13 @@ def problems(merge: Any, specs: Specs) -> list[str]:
                 f"{', '.join(close)} (all: {', '.join(sorted(specs))})"]
     spec = specs[method]
     params = spec["parameters"]
+    contract = input_problem(method, spec)
+    if contract:
+        return [contract]
     shared, base, tuned = model_parameters(merge, spec)
-    scopes = {"parameters": ("shared",), "base": ("input",), "tuned": ("input", "non_base")}
+    # The base takes non-base parameters (a weight) where it is merged as one more model.
+    scopes = {"parameters": ("shared",), "base": ("input", "non_base") if base_is_model(spec) else ("input",),
+              "tuned": ("input", "non_base")}
     out = []
     for key, given in (("parameters", shared), ("base", base), ("tuned", tuned)):
         for name in given:
@@ -166,7 +229,8 @@ def problems(merge: Any, specs: Specs) -> list[str]:
                            f"{'shared' if key == 'parameters' else 'per-model'} parameter. Fix: {fix}")
     for name, d in params.items():
         if d["required"]:
-            holders = {"shared": [shared], "non_base": [tuned], "input": [base, tuned]}[d["scope"]]
+            non_base = [base, tuned] if base_is_model(spec) else [tuned]
+            holders = {"shared": [shared], "non_base": non_base, "input": [base, tuned]}[d["scope"]]
             if any(name not in h for h in holders):
                 key = {"shared": "parameters", "non_base": "tuned", "input": "tuned"}[d["scope"]]
                 out.append(f"merge.{key}.{name}: {method} needs it. Fix: set merge.{key}.{name}=...")

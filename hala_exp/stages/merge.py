@@ -34,21 +34,22 @@ def mergekit_config(merge: DictConfig, base: str, tuned: str, spec: dict[str, An
     """The mergekit config as plain data, the same for `run_merge` and the saved YAML.
 
     `spec` is the method's entry of `hala_exp.merging.methods.read_registry()`. The base is
-    `base_model` unless the method ignores one (linear, karcher); both models are listed, the base
-    without the fine-tune-only parameters. No `tokenizer_source`: with it mergekit resizes embeddings
+    `base_model` where mergekit's contract requires one, else one more model with its own weight
+    (`base_is_model`); both models are listed, the base without the fine-tune-only parameters. `merge.t`
+    goes in as it is given: a number, a gradient across layers, or filtered values (self_attn, mlp, a
+    default). No `tokenizer_source`: with it mergekit resizes embeddings
     to the tokenizer's length (trimming padded vocab rows); without it the base's tokenizer files
     are copied as they are.
     """
-    from hala_exp.merging.methods import model_parameters, problems
+    from hala_exp.merging.domains import t_problems
+    from hala_exp.merging.methods import base_is_model, model_parameters, plain_setting, problems
 
-    found = problems(merge, {merge.method: spec})
+    found = t_problems(plain_setting(merge.get("t", 0.5))) + problems(merge, {merge.method: spec})
     if found:
         raise ValueError("; ".join(found))
-    if not 0.0 <= float(merge.t) <= 1.0:
-        raise ValueError(f"merge.t = {merge.t!r} must lie in [0, 1]")
     shared, base_params, tuned_params = model_parameters(merge, spec)
     config: dict[str, Any] = {"merge_method": merge.method}
-    if spec["base"] != "ignored":
+    if not base_is_model(spec):
         config["base_model"] = base
     config["models"] = [_model(base, base_params), _model(tuned, tuned_params)]
     if shared:
@@ -122,12 +123,20 @@ def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
         run_merge(MergeConfiguration.model_validate(config), out_path=str(model_dir), options=options)
     (model_dir / "mergekit_config.yml").write_text(spec, encoding="utf-8")  # provenance, as mergekit does
     tensors, params = _count_tensors(model_dir)
-    return {"t": float(cfg.merge.t), "tensors": float(tensors), "parameters": float(params)}
+    t = cfg.merge.t  # a per-layer t (a list) is in the config, not a metric
+    return {**({"t": float(t)} if isinstance(t, (int, float)) else {}), "tensors": float(tensors),
+            "parameters": float(params)}
 
 
 def key_config(cfg: DictConfig) -> dict:
-    """Empty parameter maps stay out of the key: a plain slerp keeps the key it always had."""
-    return {"merge": {k: v for k, v in plain(cfg.merge).items() if v != {} and k != "options"}}
+    """Empty parameter maps stay out of the key: a plain slerp keeps the key it always had. A number
+    `t` is a float (`merge.t=1` is 1.0, as when the schema typed it float); a per-layer `t` is its list."""
+    from hala_exp.merging.methods import plain_setting
+
+    merge = {k: v for k, v in plain(cfg.merge).items() if v != {} and k != "options"}
+    if "t" in merge:
+        merge["t"] = plain_setting(merge["t"])
+    return {"merge": merge}
 
 
 DECLARED = (StageInfo("merge", 1, "hala_exp.stages.merge:run", key_config,

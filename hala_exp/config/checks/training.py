@@ -21,11 +21,14 @@ def check_train(cfg: DictConfig, groups: tuple[str, ...]) -> None:
 
 
 def check_merge(cfg: DictConfig) -> None:
-    """`merge.t`, then `merge.method` and its parameters against mergekit's registry (cached per
-    mergekit version)."""
-    if not 0.0 <= cfg.merge.t <= 1.0:
-        fail("merge.t", cfg.merge.t, "the slerp factor must lie in [0, 1]",
-             "use merge.t=0.5 (0 keeps the base model, 1 the fine-tune)")
+    """`merge.t` (a number in [0, 1], or a per-layer gradient / filtered form), then `merge.method`, its
+    input contract and its parameters against mergekit's registry (cached per mergekit version)."""
+    from hala_exp.merging.domains import t_problems
+    from hala_exp.merging.methods import plain_setting
+
+    found = t_problems(plain_setting(cfg.merge.t))
+    if found:
+        raise ConfigError("\n".join(found))
     if cfg.merge.method == "none":
         return
     from hala_exp.merging.methods import method_specs, option_fields, option_problems, problems

@@ -41,9 +41,12 @@ class MergeConfig:
     # Any merge method mergekit registers (slerp, linear, task_arithmetic, ties, dare_ties, della, ...),
     # checked against mergekit's own registry at validation; none: the fine-tune is the final model.
     method: str = "slerp"
-    # How far toward the fine-tune: slerp's `t`, and the fine-tune's `weight` (base `1 - t` where every
-    # input takes a weight, as in linear) unless merge.tuned / merge.base set them.
-    t: float = 0.5
+    # How far toward the fine-tune: slerp's `t`, and the fine-tune's `weight` (base `1 - t` where the base
+    # is weighed too: linear, nuslerp, multislerp) unless merge.tuned / merge.base set them. A number in
+    # [0, 1], or mergekit's per-layer form: a gradient ([0, 0.5, 1] across the layers) or filtered
+    # values ([{filter: self_attn, value: [...]}, {filter: mlp, value: [...]}, {value: 0.5}]); checked at
+    # validation (hala_exp/merging/domains.py), hence Any here.
+    t: Any = 0.5
     parameters: dict[str, Any] = field(default_factory=dict)  # the method's shared parameters (lambda, normalize)
     base: dict[str, Any] = field(default_factory=dict)  # per-model parameters of the base model
     tuned: dict[str, Any] = field(default_factory=dict)  # per-model parameters of the fine-tune (density, weight)
