@@ -102,3 +102,21 @@ def test_a_merge_method_is_one_yaml_file(tmp_path, tiny_lfm2, tiny_lfm2_other):
     bad = compose([f"hydra.searchpath=[file://{tmp_path}]", "merge=breadcrumbs_ties", "+merge.tuned.t=0.3"])
     with pytest.raises(ConfigError, match=r"merge\.tuned\.t = 0\.3: breadcrumbs_ties takes no such per-model"):
         validate(bad, check_data=False)
+
+
+def test_the_slerp_split_sweep_compares_one_t_with_t_per_module_on_the_real_model(tmp_path):
+    """Composable with experiment=smollm2_merge (Llama names: self_attn, mlp); only the merge reruns."""
+    register()
+    with initialize_config_dir(config_dir=str(CONF_DIR)):
+        cfg = hydra_compose("config", overrides=["+sweep=slerp_split"], return_hydra_config=True)
+    assert cfg.hydra.sweeper.params["merge"] == "slerp,slerp_split"
+    points = [compose(["experiment=smollm2_merge", "+sweep=slerp_split", f"merge={p}", f"store={tmp_path}"])
+              for p in ("slerp", "slerp_split")]
+    for cfg in points:
+        validate(cfg, check_data=False)
+    split = {s.name: s for s in build_graph(points[1])}["merge"].config["merge"]
+    assert split["t"] == [{"filter": "self_attn", "value": [0, 0.5, 0.3, 0.7, 1]},
+                          {"filter": "mlp", "value": [1, 0.5, 0.7, 0.3, 0]}, {"value": 0.5}]
+    a, b = (step_keys(build_graph(c)) for c in points)
+    assert {n for n in a if a[n] != b[n]} == {"merge"} | {n for n in a if n.startswith(("heldout.student_merged",
+                                                                                        "evaluate.student_merged"))}

@@ -98,3 +98,18 @@ def test_a_point_knows_the_wandb_group_its_steps_were_logged_in(tmp_path):
     point = load_run(run)
     assert point.run_ids == {"cpt": "r1"} and point.group == "allam_tiny-2026-11-23_lang_ratio"
     assert _group(point) == point.group  # not `logger.group or name`, which a sweep without a group lacks
+
+
+def test_a_swept_merge_preset_shows_its_per_layer_t():
+    """`+sweep=slerp_split` sweeps the group `merge`; the rows also show merge.t, as mergekit reads it."""
+    from hala_exp.table.points import Point
+
+    points = [Point(f"run/{i}", {"merge": preset}, {"heldout.student_merged.arabic.loss": loss},
+                    flat(f"merge={preset}"))
+              for i, (preset, loss) in enumerate([("slerp_split", 3.4), ("slerp", 3.5)])]
+    table = build_table(points, "student_merged", None, metrics=["heldout.student_merged.arabic.loss:min"])
+    assert table.axes == ["merge", "merge.t"]  # method, dtype and the rest are the same in both
+    md = markdown(table)
+    assert "| slerp | 0.5 |" in md
+    assert "| slerp_split | self_attn: 0→0.5→0.3→0.7→1; mlp: 1→0.5→0.7→0.3→0; 0.5 |" in md
+    assert "self_attn: 0→0.5→0.3→0.7→1; mlp: 1→0.5→0.7→0.3→0; 0.5" in to_csv(table)

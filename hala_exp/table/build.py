@@ -108,9 +108,20 @@ def choose_columns(points: list[Point], system: str, translation_system: str | N
 
 
 def _axes(points: list[Point]) -> list[str]:
+    """The swept keys; after a swept config group (`merge=slerp,slerp_split`) the keys inside it whose
+    resolved values differ between the points (`merge.t`), so a preset's name is not all a row shows."""
     keys = sorted({k for p in points for k in p.overrides})
     varying = [k for k in keys if len({repr(p.overrides.get(k)) for p in points}) > 1]
-    return varying or keys
+    out = []
+    for axis in varying or keys:
+        out.append(axis)
+        inner = sorted({k for p in points for k in p.config if k.startswith(axis + ".")} - set(keys))
+        out += [k for k in inner if len({repr(p.config.get(k)) for p in points}) > 1]
+    return out
+
+
+def _value(p: Point, axis: str) -> Any:
+    return p.overrides[axis] if axis in p.overrides else p.config.get(axis)
 
 
 def _sort_key(values: dict[str, Any], axes: list[str]) -> tuple:
@@ -138,15 +149,23 @@ def build_table(points: list[Point], system: str, translation_system: str | None
             if c.kind == "task" and cells[c.name] is not None:
                 tasks.append(cells[c.name])
         steps = sorted({c.step for c in columns})
-        rows.append({"values": {a: p.overrides.get(a) for a in axes}, "cells": cells, "source": p.source,
+        rows.append({"values": {a: _value(p, a) for a in axes}, "cells": cells, "source": p.source,
                      "run_ids": {s: p.run_ids.get(s) for s in steps}})
     rows.sort(key=lambda r: _sort_key(r["values"], axes))
     return Table(axes, columns, rows, references or [])
 
 
 def axis_value(v: Any) -> str:
-    """A swept value exactly as given (None is `null`: e.g. no source left out)."""
-    return "null" if v is None else str(v)
+    """A swept value exactly as given (None is `null`: e.g. no source left out); a list as mergekit's
+    per-layer settings read, e.g. `self_attn: 0→0.5→1; mlp: 1→0.5→0; 0.5`."""
+    if v is None:
+        return "null"
+    if isinstance(v, list) and v and all(isinstance(x, dict) for x in v):
+        return "; ".join(f"{x['filter']}: {axis_value(x.get('value'))}" if x.get("filter", "*") != "*"
+                         else axis_value(x.get("value")) for x in v)
+    if isinstance(v, list) and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v):
+        return "→".join(f"{x:g}" for x in v)
+    return str(v)
 
 
 def _fmt(v: Any) -> str:
