@@ -77,9 +77,9 @@ def test_unknown_group_option_names_the_group():
 
 def test_wrong_type_names_the_key():
     with pytest.raises((ConfigCompositionException, ValidationError)) as err:
-        compose(["merge.t=half"])
+        compose(["data.mix.arabic_ratio=half"])
     text = f"{err.value} {err.value.__cause__}"
-    assert "merge.t" in text and "half" in text and "Float" in text
+    assert "data.mix.arabic_ratio" in text and "half" in text and "Float" in text
 
 
 def test_unknown_key_is_refused():
@@ -90,6 +90,7 @@ def test_unknown_key_is_refused():
 @pytest.mark.parametrize("override,key", [
     ("merge.t=1.5", "merge.t"),
     ("merge.t=-0.1", "merge.t"),
+    ("merge.t=half", "merge.t"),  # a number or mergekit's per-layer form: typed at validation
     ("data.bootstrap.rows=0", "data.bootstrap.rows"),
     ("data.corpus.orca.rows=-5", "data.corpus.orca.rows"),
     ("data.parallel.rows=0", "data.parallel.rows"),

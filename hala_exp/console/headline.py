@@ -18,7 +18,7 @@ HEADLINES: dict[str, tuple[str, ...]] = {
     "sft": ("train_loss",),
     "sft_sources": ("train_loss",),
     "dpo": ("margin_after", "train_loss"),
-    "merge": ("t",),
+    "merge": ("t", "parameters"),  # a per-layer t is no number: then the size written
     "evaluate_translation": ("translation.bleu",),
     "evaluate_lighteval": ("*.average", "*.acc_norm", "*.acc"),
     "evaluate_heldout": ("*.loss",),
