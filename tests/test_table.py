@@ -113,3 +113,14 @@ def test_a_swept_merge_preset_shows_its_per_layer_t():
     assert "| slerp | 0.5 |" in md
     assert "| slerp_split | self_attn: 0→0.5→0.3→0.7→1; mlp: 1→0.5→0.7→0.3→0; 0.5 |" in md
     assert "self_attn: 0→0.5→0.3→0.7→1; mlp: 1→0.5→0.7→0.3→0; 0.5" in to_csv(table)
+
+
+def test_a_per_layer_t_given_on_the_command_line_is_shown_as_resolved():
+    from hala_exp.table.points import Point
+
+    split = "[{filter:self_attn,value:[0,1]},{value:0.5}]"
+    points = [Point(f"run/{i}", {"merge.t": text}, {"heldout.student_merged.arabic.loss": 3.0 + i},
+                    flat(f"merge.t={text}")) for i, text in enumerate([split, "0.5"])]
+    table = build_table(points, "student_merged", None, metrics=["heldout.student_merged.arabic.loss:min"])
+    assert table.axes == ["merge.t"]
+    assert "| self_attn: 0→1; 0.5 |" in markdown(table) and "| 0.5 |" in markdown(table)

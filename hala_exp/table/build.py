@@ -121,7 +121,11 @@ def _axes(points: list[Point]) -> list[str]:
 
 
 def _value(p: Point, axis: str) -> Any:
-    return p.overrides[axis] if axis in p.overrides else p.config.get(axis)
+    """As the command line wrote it; a list (a per-layer `merge.t=[{filter:mlp,...}]`) as resolved, since
+    Hydra's override grammar is not YAML."""
+    if axis in p.overrides and not isinstance(p.config.get(axis), list):
+        return p.overrides[axis]
+    return p.config.get(axis)
 
 
 def _sort_key(values: dict[str, Any], axes: list[str]) -> tuple:
