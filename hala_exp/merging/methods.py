@@ -1,7 +1,8 @@
 """What each of mergekit's merge methods accepts, read from mergekit's registry and cached.
 
 `merge.method` is any method mergekit registers (slerp, linear, task_arithmetic, ties, dare_ties,
-della, ...). Its parameter specs (name, scope, required) come from `mergekit.merge_methods.registry`,
+della, ...). Its parameter specs (name, scope, required) and input contract (base policy, model counts)
+come from `mergekit.merge_methods.registry`,
 so a new mergekit method needs no code here. Importing mergekit costs seconds (it imports torch), and
 validation runs at every start-up: the specs are read in a child process and cached per mergekit
 install in the user's cache (`$HALA_EXP_CACHE`, else `$XDG_CACHE_HOME/hala-exp`, else
