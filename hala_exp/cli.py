@@ -60,7 +60,7 @@ def _print_plan(cfg: DictConfig) -> None:
             print(f"        {r['problem']}")
     n_run = sum(r["status"].startswith("run") for r in rows)
     print(f"{n_run} to run, {len(rows) - n_run} reused")
-    warning = space_warning(cfg.store, [r["writes"] for r in rows if r["status"].startswith("run")])
+    warning = space_warning(cfg.store, [r["writes"] for r in rows if r["writes"] and r["status"].startswith("run")])
     if warning:
         print(f"warning: {warning}")
 

@@ -85,6 +85,15 @@ class ShardsMissing(RuntimeError):
 _ROLE: contextvars.ContextVar[Role] = contextvars.ContextVar("hala_shard_role", default=Role())
 
 
+ROLE = "shards_role"  # spec field: {"worker": i, "workers": W} or {"gather": true, "workers": W}
+
+
+def role_of(spec: dict[str, Any]) -> Role:
+    """A step spec's shard role (`hala_exp.pipeline.fanout`): a worker, the gather, or neither."""
+    r = spec.get(ROLE) or {}
+    return Role(worker=r.get("worker"), workers=int(r.get("workers", 1)), gather=bool(r.get("gather")))
+
+
 def current_role() -> Role:
     """The role the sharded passes of this context run as (all of the pass, by default)."""
     return _ROLE.get()

@@ -8,8 +8,9 @@ from typing import Any
 
 from hala_exp.config import compose
 from hala_exp.pipeline.execute import make_spec
-from hala_exp.pipeline.graph import Step, build_graph, step_keys
+from hala_exp.pipeline.graph import Step, step_keys
 from hala_exp.pipeline.store import Store
+from hala_exp.recipes import build_graph
 
 
 @dataclass

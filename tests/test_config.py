@@ -129,7 +129,8 @@ def test_cli_reports_config_error_before_loading_anything(tmp_path):
 
 
 def test_each_fine_tune_can_set_its_own_schedule_over_the_train_group():
-    from hala_exp.pipeline.graph import build_graph, step_keys
+    from hala_exp.pipeline.graph import step_keys
+    from hala_exp.recipes import build_graph
 
     def changed(*overrides: str) -> set[str]:
         base, other = step_keys(build_graph(compose([]))), step_keys(build_graph(compose(list(overrides))))

@@ -134,7 +134,7 @@ def test_one_suite_holds_the_arabic_and_the_english_sample_tasks(tiny_lfm2: Path
 
 
 def test_extra_custom_tasks_enter_step_keys_only_when_set():
-    from hala_exp.pipeline.graph import build_graph
+    from hala_exp.recipes import build_graph
 
     def lighteval_slice(option: str) -> dict:
         (step, *_) = [s for s in build_graph(compose([f"eval={option}"])) if s.stage == "evaluate_lighteval"]

@@ -73,7 +73,7 @@ def test_the_released_corpus_snapshot_is_streamed_checked_and_written(hub, tmp_p
 
 def graph(overrides: list[str]) -> dict:
     from hala_exp.config import compose
-    from hala_exp.pipeline.graph import build_graph
+    from hala_exp.recipes import build_graph
 
     return {s.name: s for s in build_graph(compose(overrides))}
 

@@ -9,7 +9,8 @@ from omegaconf import OmegaConf
 from planned import planned
 
 from hala_exp.config import ConfigError, compose, validate
-from hala_exp.pipeline.dispatch import StepFailed, interpreter_for, run_step
+from hala_exp.pipeline.dispatch import StepFailed, run_step
+from hala_exp.pipeline.interpreter import interpreter_for
 
 
 def test_interpreter_for_names_envs_paths_and_the_current_one():

@@ -39,7 +39,7 @@ def compose(overrides: list[str] | None = None) -> DictConfig:
 def _check_targets(cfg: DictConfig) -> None:
     """Each `targets` pattern names a step of the graph (the graph is built from config only)."""
     if cfg.targets:
-        from hala_exp.pipeline.graph import build_graph
+        from hala_exp.recipes import build_graph
 
         build_graph(cfg)  # raises ConfigError naming the pattern that matches nothing
 

@@ -33,7 +33,7 @@ class HubRef:
 
 def run_refs(cfg: DictConfig) -> list[HubRef]:
     """The hub repos (and local paths) the run's steps read: model inputs and hub data sources."""
-    from hala_exp.pipeline.graph import build_graph
+    from hala_exp.recipes import build_graph
 
     refs: dict[tuple[str, str | None, str], HubRef] = {}
     for step in build_graph(cfg):

@@ -36,7 +36,7 @@ def error_text(e: BaseException, max_lines: int = 12) -> str:
     """`Type: message` of `e`, cut to its first lines (a subprocess failure quotes its log itself)."""
     text = "".join(traceback.format_exception_only(type(e), e)).strip()
     lines = text.splitlines()
-    if "--- last " in text:  # dispatch.StepFailed: the tail follows, from the log file
+    if "--- last " in text:  # execute.StepFailed: the tail follows, from the log file
         lines = lines[:next(i for i, line in enumerate(lines) if line.startswith("--- last "))]
     return "\n".join(lines[:max_lines])
 

@@ -72,8 +72,9 @@ def registry_problems(tasks: list[str], custom: list[list[str | None]]) -> list[
 
 def _pending_evaluations(cfg: DictConfig) -> int:
     """How many `evaluate_lighteval` steps of this run are not in the store yet."""
-    from hala_exp.pipeline.graph import build_graph, step_keys
+    from hala_exp.pipeline.graph import step_keys
     from hala_exp.pipeline.store import Store
+    from hala_exp.recipes import build_graph
 
     steps = build_graph(cfg)
     keys = step_keys(steps)
@@ -97,7 +98,7 @@ def check_tasks(cfg: DictConfig) -> None:
     """Raise ConfigError naming every unknown task of a run that would evaluate (see the module doc)."""
     from hala_exp.config.load import ConfigError
     from hala_exp.evaluation.suites import custom_sources
-    from hala_exp.pipeline.dispatch import interpreter_for
+    from hala_exp.pipeline.interpreter import interpreter_for
 
     lcfg = cfg.eval.lighteval
     if not lcfg.tasks or cfg.plan or not _pending_evaluations(cfg):

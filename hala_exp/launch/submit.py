@@ -24,12 +24,14 @@ from hala_exp.launch.job import StepJob
 from hala_exp.launch.queue import LIVE, cancel, job_states, partition_limits
 from hala_exp.launch.registry import JobRegistry
 from hala_exp.launch.resources import Request, check_request, estimated_mem_gb, stage_request
-from hala_exp.pipeline.dispatch import interpreter_for, training_launch
+from hala_exp.pipeline.dispatch import training_launch
 from hala_exp.pipeline.execute import make_spec
 from hala_exp.pipeline.fanout import parallelism_for, workers_for
-from hala_exp.pipeline.graph import Ref, build_graph, step_keys
+from hala_exp.pipeline.graph import Ref, step_keys
+from hala_exp.pipeline.interpreter import interpreter_for
 from hala_exp.pipeline.reuse import to_hash
 from hala_exp.pipeline.store import Store
+from hala_exp.recipes import build_graph
 from hala_exp.tracking.context import tracking_context
 
 

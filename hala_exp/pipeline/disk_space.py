@@ -99,20 +99,18 @@ def rows_gb(*sources: DictConfig) -> float | None:
     return sum(rows) * GENERATED_ROW_BYTES / GB
 
 
-def space_warning(store: str | Path, writes: list[int | None]) -> str | None:
-    """A warning when the store's filesystem has less free space than the steps that will run
-    (their `Step.writes`) are expected to write; None when it has room, or no size is known."""
-    need, unknown = sum(w for w in writes if w), sum(1 for w in writes if w is None)
+def space_warning(store: str | Path, sizes: list[int]) -> str | None:
+    """A warning when the store's filesystem has less free space than the steps that will run, those
+    of known size (their `Step.writes`), are expected to write; None when it has room."""
+    need = sum(sizes)
     if need == 0:
         return None
     r = room(store)
     if r.free >= need:
         return None
-    steps = f"the {len(writes)} steps to run"
-    known = f"{len(writes) - unknown} of {steps} (the others' sizes unknown)" if unknown else steps
-    return (f"store {store} is on {r.mount} with {size(r.free)} free, but {known} are expected to write about "
-            f"{size(need)}: the run will likely stop with a full disk. Fix: free space there, or set store= "
-            "(or HALA_STORE) to a larger filesystem")
+    return (f"store {store} is on {r.mount} with {size(r.free)} free, but the {len(sizes)} steps to run whose "
+            f"size is known are expected to write about {size(need)}: the run will likely stop with a full disk. "
+            "Fix: free space there, or set store= (or HALA_STORE) to a larger filesystem")
 
 
 def _no_space_in(e: BaseException) -> bool:

@@ -24,7 +24,7 @@ from omegaconf import DictConfig
 
 from hala_exp import progress, stopping
 from hala_exp.pipeline import disk_space
-from hala_exp.pipeline.execute import execute
+from hala_exp.pipeline.execute import StepFailed, execute
 from hala_exp.pipeline.fence import LEASE, LeaseLost
 from hala_exp.pipeline.lease import describe, held
 from hala_exp.pipeline.store import Store
@@ -32,24 +32,6 @@ from hala_exp.training.launch import SPEC
 
 log = logging.getLogger("hala_exp")
 TAIL_LINES = 40
-
-
-class StepFailed(RuntimeError):
-    """A step run in another process failed; the message carries the end of its log."""
-
-
-def interpreter_for(runtime: DictConfig, stage: str) -> str | None:
-    """The interpreter `stage` must run in, or None for this one.
-
-    `runtime.stages[stage]` names an environment of `runtime.envs` or is a path to a python.
-    """
-    choice = runtime.stages.get(stage) if runtime.stages else None
-    if choice is None:
-        return None
-    python = runtime.envs.get(choice, choice) if runtime.envs else choice
-    if os.path.abspath(python) == os.path.abspath(sys.executable):  # a venv's python is a symlink:
-        return None  # compare the paths, not their targets, or two venvs would look the same
-    return python
 
 
 def _stream(cmd: list[str], log_file: Path, env: dict[str, str], echo: bool = True,

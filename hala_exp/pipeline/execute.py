@@ -7,9 +7,7 @@ or inside a Slurm job, and always commits through the store the same way.
 
 from __future__ import annotations
 
-import contextlib
 import importlib
-import json
 import logging
 import os
 import sys
@@ -20,7 +18,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from hala_exp import progress, stopping
+from hala_exp import stopping
 from hala_exp.pipeline import disk_space, fence
 from hala_exp.pipeline.graph import Ref, Step
 from hala_exp.pipeline.provenance import package_versions
@@ -29,6 +27,10 @@ from hala_exp.stages import STAGES
 from hala_exp.tracking.step_run import StepRun
 
 log = logging.getLogger("hala_exp")
+
+
+class StepFailed(RuntimeError):
+    """A step run in another process failed; the message carries the end of its log."""
 LEASE_LOST_EXIT = 75  # EX_TEMPFAIL: the step goes on in the run that took its lease over
 EXPECTED_BYTES = "expected_bytes"  # spec field: what the step is expected to write (`disk_space`), or None
 
@@ -60,8 +62,7 @@ def make_spec(step: Step, keys: dict[str, str], store: Store,
 
 def call_stage(spec: dict[str, Any], out: Path) -> dict[str, float]:
     """The stage function on the spec, as the spec's worker or gather when it has a shard role."""
-    from hala_exp.pipeline.fanout import role_of
-    from hala_exp.shards import assigned
+    from hala_exp.shards import assigned, role_of
 
     module, func = spec["fn"].split(":")
     fn = getattr(importlib.import_module(module), func)
@@ -132,36 +133,3 @@ def _execute(spec: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     except Exception as e:  # noqa: BLE001 (output complete and kept; only its W&B run is left unfinished)
         log.warning("W&B run %s of %s not finished: %s", tracker.info and tracker.info["run_id"], spec["name"], e)
     return record, True
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m hala_exp.step SPEC.json`: run one step; exit 0 once its output is complete."""
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        print("usage: python -m hala_exp.step SPEC.json", file=sys.stderr)
-        return 2
-    logging.basicConfig(level=logging.INFO, format="[%(asctime)s][%(name)s][%(levelname)s] - %(message)s")
-    spec = json.loads(Path(args[0]).read_text(encoding="utf-8"))
-    # Run by the pipeline: progress goes back as marker lines in this output, which it reads.
-    reporting = os.environ.get(progress.ENV) == "1"
-    from hala_exp.pipeline.fanout import role_of, work
-
-    try:
-        with progress.listening(progress.line_writer(sys.stdout)) if reporting else contextlib.nullcontext():
-            if role_of(spec).worker is not None:  # one worker of a fanned-out step: its shards only
-                with stopping.handling(spec["name"]):
-                    ran = work(spec)
-                log.info("%s worker of %s %s", "ran" if ran else "nothing left for", spec["name"], spec["key"])
-                return 0
-            _, ran = execute(spec)
-    except stopping.Stopped as e:
-        log.error("%s: not committed; exiting with status %d", e, e.exit_code)
-        return e.exit_code
-    except disk_space.DiskFull as e:
-        log.error("%s%s", disk_space.MARK, e)  # the runner reads it from this log
-        return disk_space.EXIT
-    except fence.LeaseLost as e:
-        log.error("step %s: %s; exiting with status %d", spec["name"], e, LEASE_LOST_EXIT)
-        return LEASE_LOST_EXIT
-    log.info("%s %s %s", "ran" if ran else "reused", spec["name"], spec["key"])
-    return 0

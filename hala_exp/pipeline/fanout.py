@@ -29,12 +29,12 @@ from omegaconf import DictConfig
 from hala_exp import stopping
 from hala_exp.io import replace_text, tail_lines
 from hala_exp.pipeline import fence
+from hala_exp.pipeline.execute import StepFailed, call_stage
 from hala_exp.pipeline.lease import held
 from hala_exp.pipeline.store import Store
-from hala_exp.shards import Role, WorkerDone, assigned, done_shards, read_plan
+from hala_exp.shards import ROLE, WorkerDone, assigned, done_shards, read_plan, role_of
 
 log = logging.getLogger("hala_exp")
-ROLE = "shards_role"  # spec field: {"worker": i, "workers": W} or {"gather": true, "workers": W}
 
 
 def workers_for(resources: DictConfig | None, stage: str) -> int:
@@ -56,11 +56,6 @@ def parallelism_for(resources: DictConfig | None, stage: str) -> int | None:
     own = ((resources.get("stages") or {}).get(stage) or {}) if resources is not None else {}
     n = own.get("array_parallelism")
     return int(n) if n else None
-
-
-def role_of(spec: dict[str, Any]) -> Role:
-    r = spec.get(ROLE) or {}
-    return Role(worker=r.get("worker"), workers=int(r.get("workers", 1)), gather=bool(r.get("gather")))
 
 
 def worker_spec(spec: dict[str, Any], index: int, count: int) -> dict[str, Any]:
@@ -106,8 +101,6 @@ def work(spec: dict[str, Any]) -> bool:
     done = marker(spec, role.worker, role.workers)
     if store.record(name, key) is not None or worker_done(spec, role.worker, role.workers):
         return False
-    from hala_exp.pipeline.execute import call_stage
-
     # Two copies of one worker (a requeue racing its predecessor) never write the same shard at once.
     with held(store.root, f"{name}.worker{role.worker}of{role.workers}", key,
               lambda: worker_done(spec, role.worker, role.workers) or store.record(name, key) is not None) as lease:
@@ -159,8 +152,6 @@ def gpu_groups(gpus: int, workers: int) -> list[str | None]:
 def run_local(spec: dict[str, Any], python: str | None, work_dir: Path, workers: int, gpus: int = 0) -> None:
     """Run the step's unfinished workers as processes here and wait for all of them (the caller
     holds the step's lease and gathers). Raises RuntimeError naming each worker that failed."""
-    from hala_exp.pipeline.dispatch import StepFailed
-
     groups = gpu_groups(gpus, workers)
     todo = unfinished(spec, workers)
     log.info("fan out %-27s %d workers (%d to run)", spec["name"], workers, len(todo))

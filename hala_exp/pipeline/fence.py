@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import json
 import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from hala_exp.pipeline.lease import describe
+from hala_exp.pipeline.lease import describe, read
 
 LEASE = "lease"  # spec field: {"path", "id", "stale_s"} of the lease the step runs under
 SETTLE_S = 1.0  # a take-over decided before the holder renewed its lease is written well within this
@@ -59,23 +58,13 @@ def guarding(token: dict[str, Any] | None) -> Iterator[None]:
         _token.reset(reset)
 
 
-def _read(path: Path) -> tuple[dict[str, Any] | None, float | None]:
-    try:
-        mtime = path.stat().st_mtime
-        return json.loads(path.read_text(encoding="utf-8")), mtime
-    except FileNotFoundError:
-        return None, None
-    except (OSError, ValueError):
-        return {}, None  # being replaced right now: not ours to trust
-
-
 def lost(token: dict[str, Any] | None = None) -> LeaseLost | None:
     """Why the lease is no longer this holder's (without raising), or None while it still is."""
     token = token if token is not None else _token.get()
     if not token:
         return None
     path = Path(token["path"])
-    holder, mtime = _read(path)
+    holder, mtime = read(path)
     if holder is None or holder.get("id") != token["id"]:
         return LeaseLost(str(path), holder)
     if mtime is not None and time.time() - mtime > float(token["stale_s"]):
@@ -83,7 +72,7 @@ def lost(token: dict[str, Any] | None = None) -> LeaseLost | None:
         with contextlib.suppress(OSError):
             os.utime(path)
         time.sleep(SETTLE_S)
-        holder, _ = _read(path)
+        holder, _ = read(path)
         if holder is None or holder.get("id") != token["id"]:
             return LeaseLost(str(path), holder)
     return None

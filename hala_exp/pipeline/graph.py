@@ -1,4 +1,5 @@
-"""The stage graph, built from the config by its recipe (`hala_exp.recipes`), and its keys.
+"""The stage graph's parts (steps, inputs, the builder recipes use) and its keys; the recipes
+(`hala_exp.recipes.build_graph`) build it from the config.
 
 Each step names its stage and its inputs (other steps' outputs, or hub ids); the stage's
 declaration (`hala_exp.stages.STAGES`) gives its function, version and the slice of config it
@@ -117,7 +118,7 @@ class Builder:
 
 def select(steps: list[Step], patterns: list[str]) -> list[Step]:
     """The steps matching any pattern (`targets`) and every step they need; all steps without patterns."""
-    from hala_exp.config.load import ConfigError
+    from hala_exp.config.errors import ConfigError
 
     if not patterns:
         return steps
@@ -136,17 +137,6 @@ def select(steps: list[Step], patterns: list[str]) -> list[Step]:
             wanted.add(name)
             todo.extend(v.step for v in by_name[name].inputs.values() if isinstance(v, Ref))
     return [s for s in steps if s.name in wanted]
-
-
-def build_graph(cfg: DictConfig) -> list[Step]:
-    """Steps in an order where every input comes before its consumer (only those `targets` need).
-
-    Source snapshots come first: no model step starts until every source has been read and checked.
-    """
-    from hala_exp.recipes import recipe_for
-
-    steps = select(recipe_for(cfg)(cfg), list(cfg.get("targets") or []))
-    return [s for s in steps if s.stage == "snapshot"] + [s for s in steps if s.stage != "snapshot"]
 
 
 def step_keys(steps: list[Step]) -> dict[str, str]:

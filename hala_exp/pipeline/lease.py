@@ -73,6 +73,21 @@ def describe(holder: dict[str, Any]) -> str:
     return f"pid {holder.get('pid')} on {holder.get('host')}{job}"
 
 
+def read(path: Path) -> tuple[dict[str, Any] | None, float | None]:
+    """(the lease's owner record, its mtime); (None, None) when nobody holds it. A lease that
+    cannot be read as JSON is a half-written one: its owner is unknown, its age still counts."""
+    try:
+        mtime = path.stat().st_mtime
+        return json.loads(path.read_text(encoding="utf-8")), mtime
+    except FileNotFoundError:
+        return None, None
+    except (OSError, ValueError):
+        try:
+            return {}, path.stat().st_mtime
+        except FileNotFoundError:
+            return None, None
+
+
 class Lease:
     """The lease of one step key; `acquire` waits for it, `release` gives it back."""
 
@@ -88,18 +103,7 @@ class Lease:
         self._seen: tuple[float, float] | None = None  # (lease mtime, when this process first saw it)
 
     def holder(self) -> tuple[dict[str, Any] | None, float | None]:
-        """(the lease's owner record, its mtime); (None, None) when nobody holds it. A lease that
-        cannot be read as JSON is a half-written one: its owner is unknown, its age still counts."""
-        try:
-            mtime = self.path.stat().st_mtime
-            return json.loads(self.path.read_text(encoding="utf-8")), mtime
-        except FileNotFoundError:
-            return None, None
-        except (OSError, ValueError):
-            try:
-                return {}, self.path.stat().st_mtime
-            except FileNotFoundError:
-                return None, None
+        return read(self.path)
 
     def _create(self) -> bool:
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -28,15 +28,17 @@ from hala_exp.console.headline import headline
 from hala_exp.console.live import Console, open_console
 from hala_exp.io import write_json
 from hala_exp.pipeline import disk_space
-from hala_exp.pipeline.dispatch import interpreter_for, run_step, training_launch
+from hala_exp.pipeline.dispatch import run_step, training_launch
 from hala_exp.pipeline.execute import make_spec
 from hala_exp.pipeline.fanout import workers_for
-from hala_exp.pipeline.graph import Step, build_graph, step_keys
+from hala_exp.pipeline.graph import Step, step_keys
+from hala_exp.pipeline.interpreter import interpreter_for
 from hala_exp.pipeline.lease import describe, holder_of
 from hala_exp.pipeline.results import add_result
 from hala_exp.pipeline.reuse import to_hash
 from hala_exp.pipeline.steps_file import StepsFile
 from hala_exp.pipeline.store import Store
+from hala_exp.recipes import build_graph
 from hala_exp.tracking.context import tracking_context
 
 log = logging.getLogger("hala_exp")
@@ -78,8 +80,8 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     keys = step_keys(steps)
     store = Store(cfg.store)
     store.sweep_stale()
-    to_run = [s.writes for s in steps if store.record(s.name, keys[s.name]) is None]
-    warning = disk_space.space_warning(cfg.store, to_run)  # before any step: the run may not fit
+    sizes = [s.writes for s in steps if s.writes and store.record(s.name, keys[s.name]) is None]
+    warning = disk_space.space_warning(cfg.store, sizes)  # before any step: the run may not fit
     if warning:
         log.warning("%s", warning)
     tracking = tracking_context(cfg)  # None with logger=none; W&B runs open only for executed steps

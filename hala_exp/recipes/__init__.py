@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from omegaconf import DictConfig
 
-from hala_exp.pipeline.graph import Step
+from hala_exp.pipeline.graph import Step, select
 from hala_exp.recipes import allam, compare, hala
 
 RECIPES: dict[str, Callable[[DictConfig], list[Step]]] = {"hala": hala.build, "allam": allam.build,
@@ -22,3 +22,12 @@ RECIPES: dict[str, Callable[[DictConfig], list[Step]]] = {"hala": hala.build, "a
 def recipe_for(cfg: DictConfig) -> Callable[[DictConfig], list[Step]]:
     """The graph builder of `cfg.recipe` (validation refuses other names; unset means hala)."""
     return RECIPES.get(cfg.get("recipe", "hala"), hala.build)
+
+
+def build_graph(cfg: DictConfig) -> list[Step]:
+    """Steps in an order where every input comes before its consumer (only those `targets` need).
+
+    Source snapshots come first: no model step starts until every source has been read and checked.
+    """
+    steps = select(recipe_for(cfg)(cfg), list(cfg.get("targets") or []))
+    return [s for s in steps if s.stage == "snapshot"] + [s for s in steps if s.stage != "snapshot"]

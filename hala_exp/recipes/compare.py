@@ -5,15 +5,19 @@ number for it without re-running the recipe that made it."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from omegaconf import DictConfig
 
 from hala_exp.pipeline.graph import Builder, Ref, Step
 from hala_exp.recipes.common import heldout, lighteval
 
 
-def checkpoint(system: DictConfig) -> str:
-    """The step input naming the checkpoint: `id`, or `id@revision` (as `model.revision` gives)."""
-    return system.id if system.revision is None else f"{system.id}@{system.revision}"
+def checkpoint(system: Mapping[str, Any]) -> str:
+    """The step input naming the checkpoint: `id`, or `id@revision` (as `model.revision` gives);
+    a system as config or as the plain dict a run record holds."""
+    return system["id"] if not system.get("revision") else f"{system['id']}@{system['revision']}"
 
 
 def build(cfg: DictConfig) -> list[Step]:

@@ -13,6 +13,7 @@ from typing import Any
 
 from hala_exp.evaluation.reference import reference, released_row
 from hala_exp.grid import Grid
+from hala_exp.recipes.compare import checkpoint
 
 TABLE2 = (("BLEU", "bleu"), ("ROUGE-L", "rougeL"), ("chrF++", "chrf"))
 
@@ -36,7 +37,7 @@ def table1_comparison(metrics: dict[str, float], models: list[dict[str, Any]]) -
         row = released_row("table1", m["id"])
         paper = float(row["average"]) if row else None
         measured = metrics.get(f"evaluate.{m['label']}.{t1['suite']}.average")
-        g.add([m["label"], _checkpoint(m), _num(paper), _num(measured), _num(_diff(measured, paper), signed=True)])
+        g.add([m["label"], checkpoint(m), _num(paper), _num(measured), _num(_diff(measured, paper), signed=True)])
     return g
 
 
@@ -48,17 +49,13 @@ def table2_comparison(metrics: dict[str, float], translators: list[dict[str, Any
     g = Grid(header, title=f"Table 2: {t2['caption']} (paper: {t2['source']}; measured: this run)")
     for t in translators:
         row = released_row("table2", t["id"])
-        cells = [t["label"], _checkpoint(t)]
+        cells = [t["label"], checkpoint(t)]
         for _, key in TABLE2:
             paper = float(row[key]) if row else None
             measured = metrics.get(f"evaluate.{t['label']}.translation.{key}")
             cells += [_num(paper), _num(measured), _num(_diff(measured, paper), signed=True)]
         g.add(cells)
     return g
-
-
-def _checkpoint(system: dict[str, Any]) -> str:
-    return system["id"] if not system.get("revision") else f"{system['id']}@{system['revision']}"
 
 
 def comparison_tables(metrics: dict[str, float], systems: dict[str, Any]) -> list[Grid]:

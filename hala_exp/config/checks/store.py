@@ -10,6 +10,7 @@ callback named in `conf/config.yaml`), since Hydra writes `.hydra/` there before
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 import tempfile
@@ -34,6 +35,9 @@ def writable_dir_problem(path: Path) -> tuple[str, str] | None:
         fd, probe = tempfile.mkstemp(dir=existing, prefix=".hala-exp-write-probe-")
     except OSError as e:
         what = "cannot be written in" if existing == path else f"cannot be created: {existing} cannot be written in"
+        if e.errno == errno.EROFS:
+            return (f"{path} {what} ({e.strerror})",
+                    "it is on a read-only filesystem: point it at a directory on a writable one")
         return (f"{path} {what} ({e.strerror})",
                 f"point it at a directory you can write in, or make it writable (e.g. `chmod u+w {existing}`)")
     os.close(fd)

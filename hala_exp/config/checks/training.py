@@ -32,7 +32,7 @@ def check_merge(cfg: DictConfig) -> None:
     if cfg.merge.method == "none":
         return
     from hala_exp.merging.methods import method_specs, option_fields, option_problems, problems
-    from hala_exp.pipeline.dispatch import interpreter_for
+    from hala_exp.pipeline.interpreter import interpreter_for
 
     python = interpreter_for(cfg.runtime, "merge")
     try:

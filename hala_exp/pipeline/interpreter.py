@@ -1,0 +1,26 @@
+"""Which Python a stage runs in: its own environment's (`runtime.stages`, `runtime.envs`) or this one.
+
+Read by validation, the task check, the runner and Slurm submission, so it imports nothing of the
+pipeline that runs steps.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from omegaconf import DictConfig
+
+
+def interpreter_for(runtime: DictConfig, stage: str) -> str | None:
+    """The interpreter `stage` must run in, or None for this one.
+
+    `runtime.stages[stage]` names an environment of `runtime.envs` or is a path to a python.
+    """
+    choice = runtime.stages.get(stage) if runtime.stages else None
+    if choice is None:
+        return None
+    python = runtime.envs.get(choice, choice) if runtime.envs else choice
+    if os.path.abspath(python) == os.path.abspath(sys.executable):  # a venv's python is a symlink:
+        return None  # compare the paths, not their targets, or two venvs would look the same
+    return python
