@@ -4,9 +4,13 @@
     hala-exp-table --wandb-path ENTITY/PROJECT --wandb-group tiny-slerp_t   # the W&B API (online)
     hala-exp-table outputs/multirun/<lang_ratio sweep> --system allam_cpt --translation-system none \
         --metric cpt.heldout.arabic.loss:min --metric cpt.heldout.english.loss:min
+    hala-exp-table outputs/search/<search> outputs/multirun/<grid sweep>   # a search's front beside a grid
 
 Writes ablation.md, ablation.csv and ablation.png (into <sweep>/table/ or --out), prints the Markdown,
-and logs a W&B Table with the plot when the sweep was tracked with W&B (`--wandb off` to skip).
+and logs a W&B Table with the plot when the sweep was tracked with W&B (`--wandb off` to skip). For a
+search (`+search=...`: a search.json in the directory) its objectives are columns, each trial is
+marked `front` or `trial` (other points `grid`), and front.png plots the first objective against the
+second with the front highlighted.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from hala_exp.table.build import Table, axis_value, build_table, markdown, to_csv
+from hala_exp.table.front import find_search, marks, plot_front
 from hala_exp.table.plot import plot, plot_curve
 from hala_exp.table.points import Point, load_points, wandb_points
 from hala_exp.table.reference import reference_rows
@@ -55,7 +60,7 @@ def _group(point: Point) -> str:
     return point.group or point.config.get("logger.group") or point.config.get("name", "")
 
 
-def log_wandb(t: Table, png: Path, point: Point, sources: list[str]) -> str:
+def log_wandb(t: Table, png: Path, point: Point, sources: list[str], front_png: Path | None = None) -> str:
     """One W&B run (job_type "table") in the sweep's group holding the table and the plot."""
     import wandb
 
@@ -76,8 +81,15 @@ def log_wandb(t: Table, png: Path, point: Point, sources: list[str]) -> str:
     for ref in t.references:
         data.append([ref["label"], *([None] * (len(t.axes) - 1)),
                      *(ref.get(col.ref_key) if col.ref_key else None for col in t.columns), "paper", ""])
+    if t.marks:
+        columns.insert(-2, "search")
+        for row, r in zip(data, t.rows):
+            row.insert(-2, t.marks.get(r["source"], ""))
+        for row in data[len(t.rows):]:
+            row.insert(-2, "")
+    front = {"front_plot": wandb.Image(str(front_png))} if front_png else {}
     run.log({"ablation": wandb.Table(columns=columns, data=data), "ablation_plot": wandb.Image(str(png)),
-             **metric_plots(t)})
+             **front, **metric_plots(t)})
     run.finish()
     return run_id
 
@@ -117,13 +129,22 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     tsys = None if a.translation_system == "none" else a.translation_system
     refs = reference_rows([p.config for p in points], tsys)
-    table = build_table(points, a.system, tsys, refs, a.metric)
+    search = None if a.wandb_path else find_search(a.paths)
+    metrics = list(a.metric)
+    if search:  # the objectives are columns, unless given already
+        given = {m.partition(":")[0] for m in metrics}
+        metrics += [o.spec() for o in search.objectives if o.metric not in given]
+    table = build_table(points, a.system, tsys, refs, metrics)
+    notes: list[str] = []
+    if search:
+        table.marks, notes = marks(points, search)
     out.mkdir(parents=True, exist_ok=True)
-    md = markdown(table)
+    md = "\n\n".join([markdown(table), *notes])
     (out / "ablation.md").write_text(md + "\n", encoding="utf-8")
     (out / "ablation.csv").write_text(to_csv(table), encoding="utf-8")
     title = f"{_group(points[0])}: evaluate.{a.system}"
     png = plot(table, out / "ablation.png", title)
+    front_png = plot_front(points, search, table.marks, out / "front.png", _group(points[0])) if search else None
     curves = []
     for name in a.curve:
         try:
@@ -132,10 +153,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"hala-exp-table: --curve {name}: {e}", file=sys.stderr)
             return 2
     print(md)
-    print(f"\nWrote {', '.join(map(str, [out / 'ablation.md', out / 'ablation.csv', png, *curves]))}")
+    written = [out / "ablation.md", out / "ablation.csv", png, *([front_png] if front_png else []), *curves]
+    print(f"\nWrote {', '.join(map(str, written))}")
     tracked = points[0].config.get("logger.backend") == "wandb"
     if a.wandb == "on" or (a.wandb == "auto" and tracked and not a.wandb_path):
-        run_id = log_wandb(table, png, points[0], [p.source for p in points])
+        run_id = log_wandb(table, png, points[0], [p.source for p in points], front_png)
         print(f"W&B table run: {run_id}")
     return 0
 

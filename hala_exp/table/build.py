@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hala_exp.grid import Grid, to_markdown
+from hala_exp.search.objectives import parse_objective, step_of
 from hala_exp.table.points import Point
 
 DIGITS = 2  # decimals shown in the tables
@@ -34,6 +35,7 @@ class Table:
     columns: list[Column]
     rows: list[dict[str, Any]]  # {"values": {axis: v}, "cells": {col: float|None}, "source", "run_ids"}
     references: list[dict[str, Any]] = field(default_factory=list)
+    marks: dict[str, str] = field(default_factory=dict)  # row source -> front / trial / grid (a search)
 
     def best(self) -> dict[str, float]:
         """Best per column (max, or min for a lower-is-better one) at the precision shown; none where
@@ -68,13 +70,6 @@ def _task_columns(points: list[Point], system: str) -> list[Column]:
     return cols
 
 
-def _step_of(metric: str) -> str:
-    """The step a flat metric came from: `evaluate.<system>`, `heldout.<system>`, `build.<role>` and
-    `convert.<model>` steps have two-part names."""
-    parts = metric.split(".")
-    return ".".join(parts[:2]) if parts[0] in ("evaluate", "heldout", "build", "convert") else parts[0]
-
-
 def metric_columns(points: list[Point], specs: list[str]) -> list[Column]:
     """Extra columns named on the command line: `<step>.<metric>`, with `:min` when lower is better
     (e.g. `cpt.heldout.arabic.loss:min`). A name no run reports is an error naming what there is."""
@@ -82,15 +77,16 @@ def metric_columns(points: list[Point], specs: list[str]) -> list[Column]:
     known = sorted({m for p in points for m in p.metrics})
     for spec in specs:
         name, _, direction = spec.partition(":")
-        if direction not in ("", "min", "max"):
-            raise SystemExit(f"hala-exp-table: --metric {spec!r}: direction {direction!r} is not min or max. "
-                             f"Fix: --metric {name}:min (lower is better) or --metric {name}")
+        try:
+            parse_objective(spec)
+        except ValueError as e:
+            raise SystemExit(f"hala-exp-table: --metric {spec!r}: {e}") from None
         if not any(name in p.metrics for p in points):
             near = [m for m in known if m.split(".")[0] == name.split(".")[0]][:12] or known[:12]
             raise SystemExit(f"hala-exp-table: --metric {name!r}: no run reports it. Fix: one of "
                              f"{', '.join(near)}{' ...' if len(known) > 12 else ''}")
         cols.append(Column(name + (" (lower is better)" if direction == "min" else ""), name,
-                           _step_of(name), "metric", 1.0, None, direction == "min"))
+                           step_of(name), "metric", 1.0, None, direction == "min"))
     return cols
 
 
@@ -169,6 +165,8 @@ def axis_value(v: Any) -> str:
                          else axis_value(x.get("value")) for x in v)
     if isinstance(v, list) and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v):
         return "→".join(f"{x:g}" for x in v)
+    if isinstance(v, float):
+        return str(round(v, 4))  # a searched value (0.7151893663724195) as 0.7152; 0.25 and 1.0 as given
     return str(v)
 
 
@@ -184,17 +182,22 @@ def grid(t: Table) -> Grid:
     """Best value per column in bold; paper rows below ours, labels in italics; the last column
     traces each row to its run directory and W&B runs."""
     best = t.best()
-    g = Grid([*t.axes, *(c.name for c in t.columns), "run (W&B run ids)"])
+    search = ["search"] if t.marks else []
+    g = Grid([*t.axes, *(c.name for c in t.columns), *search, "run (W&B run ids)"])
     for r in t.rows:
         ids = ", ".join(f"{s}: {i}" for s, i in r["run_ids"].items() if i)
         row = g.add([*(axis_value(r["values"][a]) for a in t.axes), *(_fmt(r["cells"][c.name]) for c in t.columns),
+                     *([t.marks.get(r["source"], "")] if search else []),
                      f"{r['source']} ({ids})" if ids else r["source"]])
-        for cell, c in zip(row.cells[len(t.axes):], t.columns):
+        if search:
+            row.cells[len(t.axes) + len(t.columns)].strong = t.marks.get(r["source"]) == "front"
+        for cell, c in zip(row.cells[len(t.axes):len(t.axes) + len(t.columns)], t.columns):
             v = r["cells"][c.name]
             cell.strong = v is not None and round(v, DIGITS) == best.get(c.name)
     for ref in t.references:
         row = g.add([ref["label"], *([""] * (len(t.axes) - 1)),
-                     *(_fmt(ref.get(c.ref_key)) if c.ref_key else "" for c in t.columns), "paper"], paper=True)
+                     *(_fmt(ref.get(c.ref_key)) if c.ref_key else "" for c in t.columns), *([""] * len(search)),
+                     "paper"], paper=True)
         row.cells[0].em = True
     return g
 
@@ -207,13 +210,16 @@ def to_csv(t: Table) -> str:
     buf = io.StringIO()
     steps = sorted({c.step for c in t.columns})
     w = csv.writer(buf)
-    w.writerow(["row", *t.axes, *(c.name for c in t.columns), "run_dir", *(f"wandb_run_id.{s}" for s in steps)])
+    search = ["search"] if t.marks else []
+    w.writerow(["row", *t.axes, *(c.name for c in t.columns), *search, "run_dir",
+                *(f"wandb_run_id.{s}" for s in steps)])
     for r in t.rows:
         w.writerow(["ours", *(axis_value(r["values"][a]) for a in t.axes),
-                    *(_fmt(r["cells"][c.name]) for c in t.columns), r["source"],
+                    *(_fmt(r["cells"][c.name]) for c in t.columns),
+                    *([t.marks.get(r["source"], "")] if search else []), r["source"],
                     *(r["run_ids"].get(s) or "" for s in steps)])
     for ref in t.references:
         w.writerow([ref["label"], *([""] * len(t.axes)),
-                    *(_fmt(ref.get(c.ref_key)) if c.ref_key else "" for c in t.columns), "paper",
+                    *(_fmt(ref.get(c.ref_key)) if c.ref_key else "" for c in t.columns), *([""] * len(search)), "paper",
                     *([""] * len(steps))])
     return buf.getvalue()
