@@ -42,10 +42,14 @@ def _objectives(specs: Any) -> list[Objective]:
     return out
 
 
-def _sampler(conf: dict[str, Any]) -> Any:
+def _sampler(conf: dict[str, Any], trials_so_far: int = 0) -> Any:
+    """The sampler of `hydra.sweeper.sampler`. A resumed study's sampler starts from `seed` plus the
+    trials already in it: from `seed` itself it would draw again the values it drew before the stop."""
     import optuna
 
     conf = dict(conf)
+    if conf.get("seed") is not None and trials_so_far:
+        conf["seed"] = int(conf["seed"]) + trials_so_far
     name = conf.pop("name", None)
     cls = getattr(optuna.samplers, str(name), None)
     if not isinstance(cls, type) or not issubclass(cls, optuna.samplers.BaseSampler):
@@ -148,6 +152,8 @@ class SearchSweeper:
                       "overrides": [a for a in fixed if not a.lstrip("+~").startswith(PLACEMENT)]}
         with driver_lock(sweep_dir):
             study = open_study(sweep_dir, definition, sampler, [o.direction for o in objectives])
+            if study.get_trials(deepcopy=False):
+                study.sampler = _sampler(self.sampler_conf, len(study.get_trials(deepcopy=False)))
             retried = requeue_unfinished(study)
             if retried:
                 print(f"search: trials {', '.join(map(str, retried))} did not finish; running their values again")
