@@ -19,6 +19,7 @@ SUMMARY = "search.json"  # written by hala_exp.search.sweeper
 class Search:
     objectives: list[Objective]
     trial_dirs: set[str]  # resolved run directories of the completed trials
+    dir: Path  # the search's sweep directory: a run in it that is no completed trial was stopped
 
 
 def find_search(paths: list[Path]) -> Search | None:
@@ -29,7 +30,7 @@ def find_search(paths: list[Path]) -> Search | None:
             s = json.loads(f.read_text(encoding="utf-8"))
             return Search([Objective(o["metric"], o["direction"] == "minimize") for o in s["objectives"]],
                           {str(Path(t["run_dir"]).resolve()) for t in s["trials"]
-                           if t["state"] == "COMPLETE" and t.get("run_dir")})
+                           if t["state"] == "COMPLETE" and t.get("run_dir")}, p.resolve())
     return None
 
 
@@ -39,12 +40,16 @@ def _values(p: Point, search: Search) -> tuple[float, ...] | None:
 
 
 def marks(points: list[Point], search: Search) -> tuple[dict[str, str], list[str]]:
-    """(row source -> `front` / `trial` / `grid`, lines saying what the front is and what beats it)."""
+    """(row source -> `front` / `trial` / `stopped` / `grid`, lines saying what the front is and what
+    beats it). A run in the search's directory that is no completed trial (killed, then retried) is
+    `stopped` and counts for nothing."""
     minimize = [o.minimize for o in search.objectives]
     trials = [p for p in points if str(Path(p.source).resolve()) in search.trial_dirs and _values(p, search)]
-    others = [p for p in points if p not in trials and _values(p, search)]
+    stopped = [p for p in points if p not in trials and Path(p.source).resolve().parent == search.dir]
+    others = [p for p in points if p not in trials and p not in stopped and _values(p, search)]
     flags = on_front([_values(p, search) for p in trials], minimize)
     out = {p.source: "front" if f else "trial" for p, f in zip(trials, flags)}
+    out.update({p.source: "stopped" for p in stopped})
     out.update({p.source: "grid" for p in others})
     front = [p for p, f in zip(trials, flags) if f]
     names = ", ".join(o.spec() for o in search.objectives)
