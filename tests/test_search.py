@@ -158,3 +158,29 @@ def test_search_space_errors_name_the_key_and_the_grammar():
         parse_space({"merge.t": "0.5"})
     with pytest.raises(ConfigError, match=r"hydra.sweeper.params.merge.t = 'interval\(1, 0\)': the interval is empty"):
         parse_space({"merge.t": "interval(1, 0)"})
+
+
+@pytest.mark.parametrize("name", ["merge_t", "merge_t_split", "merge_ties"])
+def test_each_search_composes_and_its_values_reach_the_merge_only(name):
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    from hala_exp.config import CONF_DIR, compose, validate
+    from hala_exp.config.schema import register
+    from hala_exp.pipeline.graph import step_keys
+    from hala_exp.recipes import build_graph
+
+    register()
+    with initialize_config_dir(config_dir=str(CONF_DIR)):
+        cfg = hydra_compose("config", overrides=["experiment=smollm2_merge", f"+search={name}"],
+                            return_hydra_config=True)
+    assert cfg.hydra.sweeper._target_ == "hydra_plugins.hala_exp_search.search_sweeper.HalaSearchSweeper"
+    assert cfg.logger.group == f"smollm2_merge-{name}"
+    assert cfg.hydra.sweep.dir == f"outputs/search/smollm2_merge-{name}"
+    space = parse_space(dict(cfg.hydra.sweeper.params))
+    keys = []
+    for end in ("low", "high"):  # a trial at either corner of the space is a valid config
+        trial = compose(["experiment=smollm2_merge", f"+search={name}", *(p.override(getattr(p, end)) for p in space)])
+        validate(trial)
+        keys.append(step_keys(build_graph(trial)))
+    assert keys[0]["sft"] == keys[1]["sft"] and keys[0]["merge"] != keys[1]["merge"]
