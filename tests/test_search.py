@@ -184,3 +184,19 @@ def test_each_search_composes_and_its_values_reach_the_merge_only(name):
         validate(trial)
         keys.append(step_keys(build_graph(trial)))
     assert keys[0]["sft"] == keys[1]["sft"] and keys[0]["merge"] != keys[1]["merge"]
+
+
+@pytest.mark.slurm
+def test_trials_run_as_slurm_jobs_through_the_submitit_launcher(tmp_path, slurm_cluster):
+    """hydra/launcher=slurm_h100 on the local node (its GPU and size settings lowered to fit): a batch
+    of two trials is two Slurm jobs at once, and their objectives come back from the jobs' runs."""
+    proc = run(tmp_path, "hydra.sweeper.n_trials=2", "hydra.sweeper.batch_size=2", "logger=none",
+               "hydra/launcher=slurm_h100", "cluster=local_slurm", "hydra.launcher.gpus_per_node=0",
+               "hydra.launcher.cpus_per_task=1", "hydra.launcher.mem_gb=4", "hydra.launcher.timeout_min=30")
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    summary = json.loads((tmp_path / "s" / "search.json").read_text())
+    assert [t["state"] for t in summary["trials"]] == ["COMPLETE", "COMPLETE"]
+    assert len(list((tmp_path / "s" / ".submitit").glob("*/*_log.out"))) == 2  # one job per trial
+    for t in summary["trials"]:
+        metrics = results(tmp_path, t)["metrics"]
+        assert t["values"] == [metrics[m] for m in OBJECTIVES]
