@@ -144,7 +144,7 @@ def test_an_objective_the_pipeline_never_computes_is_refused_before_any_trial(tm
     assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "hydra.sweeper.objectives[0] = 'heldout.student_sft.arabic.loss:min': no step 'heldout.student_sft'" \
            in proc.stderr and "heldout.student_merged" in proc.stderr
-    assert not (tmp_path / "s" / "0").exists()
+    assert not (tmp_path / "s").exists()  # no trial, no study: the fixed command starts afresh
 
 
 def test_search_space_errors_name_the_key_and_the_grammar():

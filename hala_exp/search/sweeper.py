@@ -144,6 +144,7 @@ class SearchSweeper:
         assert self.config is not None and self.launcher is not None
         objectives, space, fixed = self._check(arguments)
         sampler = _sampler(self.sampler_conf)
+        self._check_steps(fixed, objectives)  # before the study exists: a fixed command is no other search
         sweep_dir = Path(str(self.config.hydra.sweep.dir))
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
@@ -158,8 +159,6 @@ class SearchSweeper:
             if retried:
                 print(f"search: trials {', '.join(map(str, retried))} did not finish; running their values again")
             done = len(completed(study))
-            if done < self.n_trials:
-                self._check_steps(fixed, objectives)
             print(f"search: {sweep_dir}: {done} of {self.n_trials} trials done")
             while (done := len(completed(study))) < self.n_trials:
                 self._batch(study, space, fixed, objectives, min(self.batch_size, self.n_trials - done), sweep_dir)
