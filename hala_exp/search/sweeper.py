@@ -22,10 +22,9 @@ from hala_exp.io import replace_text
 from hala_exp.search.objectives import Objective, parse_objective, step_of
 from hala_exp.search.space import Param, parse_space
 from hala_exp.search.study import completed, driver_lock, open_study, requeue_unfinished
+from hala_exp.tracking.context import defining_overrides
 
 SUMMARY = "search.json"
-# Overrides that say where things go, not what runs: not part of a search's definition.
-PLACEMENT = ("store=", "logger.", "hydra.", "verbose=", "+sweep=", "+search=", "search=")
 
 
 def _objectives(specs: Any) -> list[Objective]:
@@ -150,7 +149,7 @@ class SearchSweeper:
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
         definition = {"objectives": [o.spec() for o in objectives], "params": self.params,
                       "sampler": self.sampler_conf,
-                      "overrides": [a for a in fixed if not a.lstrip("+~").startswith(PLACEMENT)]}
+                      "overrides": defining_overrides(fixed)}  # where outputs go is no part of it
         with driver_lock(sweep_dir):
             study = open_study(sweep_dir, definition, sampler, [o.direction for o in objectives])
             if study.get_trials(deepcopy=False):

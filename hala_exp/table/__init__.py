@@ -56,8 +56,9 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def _group(point: Point) -> str:
-    """The W&B group the sweep's steps were logged in (an untracked run: its experiment's name)."""
-    return point.group or point.config.get("logger.group") or point.config.get("name", "")
+    """The W&B group the point's own steps were logged in: `logger.group` as configured, else as its
+    steps recorded it (a shared upstream may have been logged by another sweep), else the experiment."""
+    return point.config.get("logger.group") or point.group or point.config.get("name", "")
 
 
 def log_wandb(t: Table, png: Path, point: Point, sources: list[str], front_png: Path | None = None) -> str:
@@ -136,28 +137,30 @@ def main(argv: list[str] | None = None) -> int:
         metrics += [o.spec() for o in search.objectives if o.metric not in given]
     table = build_table(points, a.system, tsys, refs, metrics)
     notes: list[str] = []
+    lead = points[0]  # whose group the table run joins; for a search, its first trial
     if search:
         table.marks, notes = marks(points, search)
+        lead = next((p for p in points if table.marks.get(p.source) in ("front", "trial")), lead)
     out.mkdir(parents=True, exist_ok=True)
     md = "\n\n".join([markdown(table), *notes])
     (out / "ablation.md").write_text(md + "\n", encoding="utf-8")
     (out / "ablation.csv").write_text(to_csv(table), encoding="utf-8")
-    title = f"{_group(points[0])}: evaluate.{a.system}"
+    title = f"{_group(lead)}: evaluate.{a.system}"
     png = plot(table, out / "ablation.png", title)
-    front_png = plot_front(points, search, table.marks, out / "front.png", _group(points[0])) if search else None
+    front_png = plot_front(points, search, table.marks, out / "front.png", _group(lead)) if search else None
     curves = []
     for name in a.curve:
         try:
-            curves.append(plot_curve(points, name, out / f"curve-{name}.png", _group(points[0])))
+            curves.append(plot_curve(points, name, out / f"curve-{name}.png", _group(lead)))
         except ValueError as e:
             print(f"hala-exp-table: --curve {name}: {e}", file=sys.stderr)
             return 2
     print(md)
     written = [out / "ablation.md", out / "ablation.csv", png, *([front_png] if front_png else []), *curves]
     print(f"\nWrote {', '.join(map(str, written))}")
-    tracked = points[0].config.get("logger.backend") == "wandb"
+    tracked = lead.config.get("logger.backend") == "wandb"
     if a.wandb == "on" or (a.wandb == "auto" and tracked and not a.wandb_path):
-        run_id = log_wandb(table, png, points[0], [p.source for p in points], front_png)
+        run_id = log_wandb(table, png, lead, [p.source for p in points], front_png)
         print(f"W&B table run: {run_id}")
     return 0
 

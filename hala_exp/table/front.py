@@ -55,10 +55,12 @@ def marks(points: list[Point], search: Search) -> tuple[dict[str, str], list[str
     names = ", ".join(o.spec() for o in search.objectives)
     lines = [f"Pareto front ({names}): {len(front)} of {len(trials)} trials."]
     if others:
-        free = [p for p in front if not any(dominates(_values(o, search), _values(p, search), minimize)
-                                            for o in others)]
-        lines.append(f"{len(free)} of the {len(front)} front trials are beaten on every objective by none of the "
-                     f"{len(others)} other points: {', '.join(p.source for p in free) or 'none'}.")
+        beaten = {p.source: [o.source for o in others if dominates(_values(o, search), _values(p, search), minimize)]
+                  for p in front}
+        free = [s for s, by in beaten.items() if not by]
+        lines.append(f"Front trials that none of the {len(others)} other points beats on every objective: "
+                     f"{len(free)} of {len(front)}{': ' + ', '.join(free) if free else ''}.")
+        lines += [f"{s} is beaten on every objective by {', '.join(by)}." for s, by in beaten.items() if by]
     return out, lines
 
 

@@ -17,7 +17,7 @@ from hala_exp.tracking.secrets import scrub, scrub_text
 
 # Overrides that say where things go rather than what the experiment is: left out of run names and
 # never an axis of an ablation table.
-PLACEMENT_KEYS = ("+sweep", "sweep", "store", "logger.", "hydra.", "plan", "verbose")
+PLACEMENT_KEYS = ("+sweep", "sweep", "+search", "search", "store", "logger.", "hydra.", "plan", "verbose")
 
 
 def flatten(node: Any, prefix: str = "") -> dict[str, Any]:
@@ -46,13 +46,14 @@ def _hydra() -> tuple[list[str], str | None]:
     return list(hc.overrides.task), sweep
 
 
-def _defining(overrides: list[str]) -> list[str]:
+def defining_overrides(overrides: list[str]) -> list[str]:
+    """The overrides that say what runs, not where it goes (store, logger, hydra, the sweep or search)."""
     return [o for o in overrides if not o.lstrip("+~").startswith(PLACEMENT_KEYS)]
 
 
 def run_label(overrides: list[str]) -> str:
     """The overrides that define this point, e.g. "merge.t=0.25"."""
-    return " ".join(_defining(overrides))
+    return " ".join(defining_overrides(overrides))
 
 
 def point_values(overrides: list[str]) -> dict[str, Any]:
@@ -61,7 +62,7 @@ def point_values(overrides: list[str]) -> dict[str, Any]:
     import yaml
 
     out: dict[str, Any] = {}
-    for item in _defining(overrides):
+    for item in defining_overrides(overrides):
         key, sep, text = item.lstrip("+~").partition("=")
         if not sep:
             continue
