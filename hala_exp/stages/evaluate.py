@@ -21,7 +21,7 @@ from hala_exp.engines.backends import make_engine
 from hala_exp.engines.base import sampling_from
 from hala_exp.evaluation.metrics import sentence_scores, translation_scores
 from hala_exp.io import write_json, write_jsonl
-from hala_exp.stages.info import StageInfo, plain, teacher_engine
+from hala_exp.stages.info import StageInfo, Weights, group_weights, plain, teacher_engine
 from hala_exp.translate import translate_texts
 
 SAMPLE_ROWS = 40  # translated items shown as a table beside the scores
@@ -145,7 +145,21 @@ def lighteval_config(cfg: DictConfig) -> dict:
     return {"eval": {"lighteval": lighteval}, "engine": plain(cfg.engine)}
 
 
-DECLARED = (StageInfo("evaluate_translation", 2, "hala_exp.stages.evaluate:run_translation", translation_config),
-            # task groups committed one by one into its shards folder, shared by the step's workers
+def translation_weights(cfg: DictConfig, config: dict) -> Weights | None:
+    """The evaluated system's weights: the recipe's teacher (FP8 for `teacher_fp8`), translator or
+    student; a compared checkpoint (`recipe=compare`) states no size."""
+    if cfg.recipe == "compare":
+        return None
+    name = config["system"]["name"]
+    if name.startswith("teacher"):
+        return group_weights(cfg, "teacher", fp8=name == "teacher_fp8")
+    return group_weights(cfg, "translator" if name.startswith("translator") else "model")
+
+
+DECLARED = (StageInfo("evaluate_translation", 2, "hala_exp.stages.evaluate:run_translation", translation_config,
+                      gpus="engine", weights=translation_weights),
+            # task groups committed one by one into its shards folder, shared by the step's workers;
+            # lighteval's transformers back-end, one GPU a worker
             StageInfo("evaluate_lighteval", 2, "hala_exp.stages.evaluate:run_lighteval", lighteval_config,
-                      partial="shards", options=lambda cfg: {"tasks_per_shard": cfg.eval.lighteval.tasks_per_shard}))
+                      partial="shards", options=lambda cfg: {"tasks_per_shard": cfg.eval.lighteval.tasks_per_shard},
+                      weights=lambda cfg, _: None if cfg.recipe == "compare" else group_weights(cfg, "model")))
