@@ -35,6 +35,7 @@ class Engine:
     tensor_parallel_size: int  # GPUs one engine uses (1 for transformers)
     key: str  # config key of its tensor-parallel size
     workers: int  # processes over the step's shards (a job array on Slurm)
+    device: str  # engine.device: cuda, cpu or auto (a GPU when the job has one)
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ def step_engine(cfg: DictConfig, step: Step, workers: int) -> Engine | None:
     own = cfg.teacher.get("tensor_parallel_size")
     key = ("teacher.tensor_parallel_size" if own is not None and tp == own
            and tp != cfg.engine.get("tensor_parallel_size") else "engine.tensor_parallel_size")
-    return Engine(backend, tp, key, workers)
+    return Engine(backend, tp, key, workers, str(e.get("device", cfg.engine.device)))
 
 
 def step_request(cfg: DictConfig, step: Step, engine: Engine | None = None) -> Request:
@@ -87,7 +88,9 @@ def step_request(cfg: DictConfig, step: Step, engine: Engine | None = None) -> R
 
     req = stage_request(cfg.resources, step.stage, estimated_mem_gb(cfg, step.stage))
     engine = engine or step_engine(cfg, step, workers_for(cfg.resources, step.stage))
-    if engine is not None and engine.tensor_parallel_size > req.gpus_per_node:
+    # on GPUs: asked for, or the engine's device says so (a CPU job's `auto` engine stays on the CPU)
+    on_gpu = engine is not None and (req.gpus_per_node > 0 or engine.device == "cuda")
+    if on_gpu and engine.tensor_parallel_size > req.gpus_per_node:
         req = replace(req, gpus_per_node=engine.tensor_parallel_size,
                       origin={**req.origin, "gpus_per_node": engine.key})
     return req
@@ -162,32 +165,37 @@ def problems(cfg: DictConfig, plans: list[StepPlan], limits: PartitionLimits,
     """Every reason the plan cannot work on `limits`, each naming the key, its value and the fix."""
     whole = pipeline_job(launcher)
     found: list[str] = []
-    seen_jobs: set[str] = set()
+    if whole is not None:
+        try:
+            check_request("(the whole pipeline)", "hydra/launcher", whole, limits)
+        except LaunchError as e:
+            found.append(str(e))
+    same: dict[str, list[str]] = {}  # one problem of several steps of a stage is said once
     for p in plans:
         where = f"step {p.name} ({p.stage})"
-        if whole is None:
-            found += _own_job_problems(cfg, p, limits)
-        elif "pipeline" not in seen_jobs:
-            seen_jobs.add("pipeline")
-            try:
-                check_request("the pipeline's job", "hydra/launcher", whole, limits)
-            except LaunchError as e:
-                found.append(str(e))
+        mine: list[str] = _own_job_problems(cfg, p, limits) if whole is None else []
         gpus = p.job.gpus_per_node
-        if p.engine is not None and p.engine.tensor_parallel_size > gpus:
-            found.append(f"{p.engine.key} = {p.engine.tensor_parallel_size}: {where} splits its model over "
+        on_gpu = p.engine is not None and (gpus > 0 or p.engine.device == "cuda")
+        if on_gpu and p.engine.tensor_parallel_size > gpus:
+            mine.append(f"{p.engine.key} = {p.engine.tensor_parallel_size}: {where} splits its model over "
                          f"{p.engine.tensor_parallel_size} GPUs, but its job has {_key(p, 'gpus_per_node')} = {gpus}. "
                          f"Fix: lower {p.engine.key}, or give the job {p.engine.tensor_parallel_size} GPUs")
         if whole is not None and p.engine is not None and p.engine.workers > 1 \
                 and p.engine.tensor_parallel_size * p.engine.workers > cfg.runtime.gpus_per_node:
-            found.append(f"resources.stages.{p.stage}.workers = {p.engine.workers}: {where} runs that many "
+            mine.append(f"resources.stages.{p.stage}.workers = {p.engine.workers}: {where} runs that many "
                          f"engines of {p.engine.tensor_parallel_size} GPU(s) on runtime.gpus_per_node = "
                          f"{cfg.runtime.gpus_per_node}. Fix: lower the workers, or raise runtime.gpus_per_node")
         if p.trains:
-            found += _training_problems(cfg, p, whole, where)
+            mine += _training_problems(cfg, p, whole, where)
         budget = _gpu_budget(cfg, p, limits)
         if p.gpu_gb is not None and budget is not None and p.gpu_gb > budget:
-            found.append(_memory_problem(cfg, p, where, budget))
+            mine.append(_memory_problem(cfg, p, where, budget))
+        for message in mine:
+            first = same.setdefault(message.replace(f"step {p.name} ", "step * "), [message])
+            if first[0] != message:
+                first.append(p.name)
+    for first, *others in same.values():
+        found.append(first + (f" (the same for {len(others)} more: {', '.join(others)})" if others else ""))
     return found
 
 
@@ -213,9 +221,11 @@ def _own_job_problems(cfg: DictConfig, p: StepPlan, limits: PartitionLimits) -> 
     if idle > 0:
         key = _key(p, "gpus_per_node")
         if p.engine is not None:
+            spread = (f" and spread its rows with resources.stages.{p.stage}.workers"
+                      if STAGES[p.stage].sharded else "")
+            other = f"raise {p.engine.key}" if p.engine.backend == "vllm" else "use engine=vllm (tensor parallel)"
             why = (f"its {p.engine.backend} engine uses {p.engine.tensor_parallel_size}. Fix: set {key}="
-                   f"{p.engine.tensor_parallel_size} (spread rows with resources.stages.{p.stage}.workers), "
-                   f"or raise {p.engine.key}")
+                   f"{p.engine.tensor_parallel_size}{spread}, or {other}")
         elif p.trains:
             why = "it trains as one process. Fix: set it to 1"
         else:
@@ -236,7 +246,7 @@ def _training_problems(cfg: DictConfig, p: StepPlan, whole: Request | None, wher
                          f"Fix: runtime.gpus_per_node={whole.gpus_per_node} (runtime=cluster sets 8)")
     elif p.processes > 1 and p.job.tasks_per_node != 1:
         found.append(f"{_key(p, 'tasks_per_node')} = {p.job.tasks_per_node}: {where} runs one launcher task "
-                     "a node, which starts a process per GPU. Fix: set it to 1")
+                     "per node, which starts a process per GPU. Fix: set it to 1")
     return found
 
 

@@ -98,7 +98,7 @@ def slurm_reachable() -> bool:
     if shutil.which("sinfo") is None:
         return False
     try:
-        return subprocess.run(["sinfo", "-h", "-o", "%P"], capture_output=True, timeout=20,
+        return subprocess.run(["sinfo", "-h", "-o", "%P"], capture_output=True, timeout=5,
                               check=False).returncode == 0
     except (OSError, subprocess.TimeoutExpired):
         return False
@@ -116,17 +116,24 @@ def declared_limits(cluster: Any) -> PartitionLimits | None:
                            gpu_mem_gb=d.get("gpu_mem_gb"), source=f"cluster.limits of cluster={cluster.name}")
 
 
-def limits_for(cluster: Any) -> PartitionLimits:
+def limits_for(cluster: Any, submitting: bool = True) -> PartitionLimits:
     """The partition's limits: sinfo's where Slurm answers (with the declared GPU memory), else the
-    cluster config's `limits`; LaunchError when neither is there."""
+    cluster config's `limits`; LaunchError when neither is there. A plan (`submitting=False`) made
+    where Slurm answers but has no such partition (another site's config) uses the declared ones."""
     declared = declared_limits(cluster)
     if slurm_reachable():
-        found = partition_limits(cluster.get("partition"))
+        try:
+            found = partition_limits(cluster.get("partition"))
+        except LaunchError:
+            if submitting or declared is None:
+                raise
+            return declared
         return replace(found, gpu_mem_gb=declared.gpu_mem_gb if declared else None)
     if declared is None:
-        raise LaunchError(f"cluster.limits of cluster={cluster.name}: not declared, and Slurm cannot be asked "
-                          "here (no sinfo). Fix: declare nodes, cpus_per_node, mem_gb_per_node and "
-                          f"gpus_per_node under limits in conf/cluster/{cluster.name}.yaml, or plan on a login node")
+        raise LaunchError(f"cluster = {cluster.name}: it declares no partition limits (cluster.limits) and Slurm "
+                          "cannot be asked here (no sinfo). Fix: choose your site's cluster config (e.g. "
+                          f"cluster=h100), declare nodes, cpus_per_node, mem_gb_per_node and gpus_per_node under "
+                          f"limits in conf/cluster/{cluster.name}.yaml, or plan where sinfo answers")
     return declared
 
 
