@@ -286,7 +286,8 @@ def rows(plans: list[StepPlan]) -> list[dict[str, Any]]:
     out = []
     for p in plans:
         j = p.job
-        job = f"{j.nodes}x{j.gpus_per_node} GPU, {j.cpus_per_task * j.tasks_per_node} CPU, {j.mem_gb:g} GB, {_time(j.timeout_min)}"
+        cpus = j.cpus_per_task * j.tasks_per_node
+        job = f"{j.nodes}x{j.gpus_per_node} GPU, {cpus} CPU, {j.mem_gb:g} GB, {_time(j.timeout_min)}"
         if p.trains and p.processes > 1:
             launch = f"{p.processes} processes, {p.strategy}"
         elif p.trains:

@@ -110,8 +110,9 @@ def declared_limits(cluster: Any) -> PartitionLimits | None:
     needed = ("nodes", "cpus_per_node", "mem_gb_per_node", "gpus_per_node")
     if any(d.get(k) is None for k in needed):
         return None
+    mem_mb = int(float(d["mem_gb_per_node"]) * 1024)
     return PartitionLimits(name=cluster.get("partition") or "default", nodes=int(d["nodes"]),
-                           cpus_per_node=int(d["cpus_per_node"]), mem_mb_per_node=int(float(d["mem_gb_per_node"]) * 1024),
+                           cpus_per_node=int(d["cpus_per_node"]), mem_mb_per_node=mem_mb,
                            gpus_per_node=int(d["gpus_per_node"]), max_time_min=d.get("max_time_min"),
                            gpu_mem_gb=d.get("gpu_mem_gb"), source=f"cluster.limits of cluster={cluster.name}")
 

@@ -173,8 +173,9 @@ def quantize_memory_gb(cfg: DictConfig) -> float | None:
     (`device_map="auto"`), but the checkpoint being read is mapped through the page cache, and
     `save_pretrained` holds one output shard on the host; the FP8 copy is read back after the
     unquantized model is gone. So the peak is about 0.5 GB + max(input checkpoint + one shard (or the
-    whole FP8 checkpoint when smaller), FP8 checkpoint), asked for with the merge's headroom. For Command-A (111B, bf16): 0.5 + 222 + 50 =
-    272.5 GB, 327 GB asked. Not measured at this size (the merge's formula was, on LFM2 shapes)."""
+    whole FP8 checkpoint when smaller), FP8 checkpoint), asked for with the merge's headroom. For
+    Command-A (111B, bf16): 0.5 + 222 + 50 = 272.5 GB, 327 GB asked. Not measured at this size (the
+    merge's formula was, on LFM2 shapes)."""
     t = cfg.teacher
     if t.get("params_b") is None:
         return None
