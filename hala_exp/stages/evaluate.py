@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import Any
 
 from omegaconf import DictConfig
 
@@ -142,7 +143,35 @@ def lighteval_config(cfg: DictConfig) -> dict:
     # How the tasks are grouped changes only how the work is split, never a score: not in the key.
     lighteval = {k: v for k, v in plain(cfg.eval.lighteval).items()
                  if (k != "extra_custom_tasks" or v) and k != "tasks_per_shard"}
+    content = _custom_content(cfg)
+    if content:
+        lighteval["content"] = content
     return {"eval": {"lighteval": lighteval}, "engine": plain(cfg.engine)}
+
+
+def _custom_content(cfg: DictConfig) -> dict[str, Any]:
+    """What the user's own custom-task files and data directories hold, by path: a task's data is keyed
+    by its bytes, so editing it re-scores. The bundled ones (`samples:`, modules of this package) change
+    only with the code, under the stage's version, and stay out (their keys are unchanged)."""
+    import importlib.util
+
+    from hala_exp.data.identity import tree_identity
+
+    lcfg = cfg.eval.lighteval
+    paths: list[str] = []
+    for module, data_dir in [(lcfg.get("custom_tasks"), lcfg.get("data_dir")),
+                             *((c["module"], c.get("data_dir")) for c in lcfg.get("extra_custom_tasks") or [])]:
+        if module and module.endswith(".py"):
+            paths.append(module)
+        elif module and not module.startswith(("samples:", "hala_exp.")):
+            spec = importlib.util.find_spec(module)
+            if spec is not None and spec.origin:
+                paths.append(spec.origin)
+        if data_dir:
+            paths.append(data_dir)
+    paths.extend((lcfg.get("data_dirs") or {}).values())
+    cache = Path(cfg.store).expanduser() / ".registry" / "hashes"
+    return {p: tree_identity(resolve_path(p), cache) for p in sorted(set(paths)) if not p.startswith("samples:")}
 
 
 DECLARED = (StageInfo("evaluate_translation", 2, "hala_exp.stages.evaluate:run_translation", translation_config),
