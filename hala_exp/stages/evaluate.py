@@ -94,7 +94,7 @@ def run_lighteval(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[st
     With `inputs["shards"]` (the step's resumable folder) the tasks run in groups of
     `options.tasks_per_shard` (see `evaluation.lighteval_groups`), which the step's workers share.
     """
-    from hala_exp.evaluation.lighteval_run import run_lighteval as run
+    from hala_exp.evaluation.lighteval_run import score_tasks as run
     from hala_exp.evaluation.suites import custom_sources, suite_scores
 
     lcfg = cfg.eval.lighteval
