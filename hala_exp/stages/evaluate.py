@@ -22,7 +22,7 @@ from hala_exp.engines.backends import make_engine
 from hala_exp.engines.base import sampling_from
 from hala_exp.evaluation.metrics import sentence_scores, translation_scores
 from hala_exp.io import write_json, write_jsonl
-from hala_exp.stages.info import StageInfo, plain, teacher_engine
+from hala_exp.stages.info import StageInfo, plain, teacher_engine, without_empty
 from hala_exp.translate import translate_texts
 
 SAMPLE_ROWS = 40  # translated items shown as a table beside the scores
@@ -139,10 +139,9 @@ def _mmlu_identity(cfg: DictConfig) -> dict:
 
 
 def lighteval_config(cfg: DictConfig) -> dict:
-    # `extra_custom_tasks` came later: left out while empty, so suites without it keep their keys.
     # How the tasks are grouped changes only how the work is split, never a score: not in the key.
-    lighteval = {k: v for k, v in plain(cfg.eval.lighteval).items()
-                 if (k != "extra_custom_tasks" or v) and k != "tasks_per_shard"}
+    lighteval = without_empty({k: v for k, v in plain(cfg.eval.lighteval).items() if k != "tasks_per_shard"},
+                              "extra_custom_tasks")
     content = _custom_content(cfg)
     if content:
         lighteval["content"] = content
