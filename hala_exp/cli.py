@@ -85,6 +85,8 @@ def _print_plan(cfg: DictConfig) -> None:
         print(f"{r['status']:>{status}}  {r['name']:<{width}}  {r['key']}")
         if "problem" in r:
             print(f"        {r['problem']}")
+        if "why" in r:
+            print(f"        why: {r['why']}")
     n_run = sum(r["status"].startswith("run") for r in rows)
     print(f"{n_run} to run, {len(rows) - n_run} reused")
     warning = space_warning(cfg.store, [r["writes"] for r in rows if r["writes"] and r["status"].startswith("run")])

@@ -88,6 +88,13 @@ def source_slice(src: DictConfig) -> dict[str, Any]:
     return {k: v for k, v in plain(src).items() if k != "streaming"}
 
 
+def without_empty(values: dict[str, Any], *names: str) -> dict[str, Any]:
+    """`values` less the named settings (every one, when none is named) while they are an empty map or
+    list: a setting added to a stage later enters its key only once it is set, so every config that
+    does not use it keeps the key it had."""
+    return {k: v for k, v in values.items() if not ((not names or k in names) and v in ({}, []))}
+
+
 def pick(node: DictConfig, *keys: str) -> dict[str, Any]:
     return {k: plain(node[k]) for k in keys}
 
