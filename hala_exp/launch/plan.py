@@ -239,7 +239,7 @@ def _training_problems(cfg: DictConfig, p: StepPlan, whole: Request | None, wher
     found = []
     if whole is not None:
         rt = cfg.runtime
-        if rt.gpus_per_node != whole.gpus_per_node:
+        if whole.gpus_per_node > 0 and rt.gpus_per_node != whole.gpus_per_node:  # a CPU job: processes as asked
             found.append(f"runtime.gpus_per_node = {rt.gpus_per_node}: {where} trains as "
                          f"{rt.gpus_per_node * rt.nodes} process(es) ({p.strategy}) in a job of "
                          f"hydra.launcher.gpus_per_node = {whole.gpus_per_node} GPUs a node. "
