@@ -2,7 +2,9 @@
 
 With no arguments the tiny preset runs end to end on CPU. `plan=true` prints which stages would
 run, which are reused and which must be redone because their stored output is damaged (naming
-the file), without importing torch. With `cluster.submit=slurm` (e.g. `cluster=h100`)
+the file), without importing torch; on Slurm also each step's job, environment, launch, engine
+and batch, refused before submission when it cannot work (`hala_exp.launch.plan`). With
+`cluster.submit=slurm` (e.g. `cluster=h100`)
 each step that must run becomes a Slurm job and the command returns once they are queued;
 `hala-exp-status RUN_DIR` follows them. A local run prints a line per step and the result tables;
 the libraries' output goes to the steps' logs unless `verbose=true` (`-v`).
@@ -61,7 +63,7 @@ def _check_cluster_plan(cfg: DictConfig, to_run: set[str] | None = None, show: b
         return
     plans = cluster_plan(cfg, [s for s in build_graph(cfg) if to_run is None or s.name in to_run], launcher)
     try:
-        limits = limits_for(cfg.cluster, submitting=not cfg.plan)
+        limits = limits_for(cfg.cluster, submitting=False)  # the submission itself asks sinfo
         if show and plans:
             how = ("one job per step" if pipeline_job(launcher) is None
                    else "the whole pipeline in one job of hydra/launcher")
@@ -175,6 +177,7 @@ def app(cfg: DictConfig) -> None:
         print(f"node {alloc.node_rank} of {alloc.nodes}: {follow(alloc, run_dir / 'steps')} training launches joined")
         return
     if _in_submitit_job():  # Hydra submitted this job before hala-exp saw the config: stop before any step
+        # (sinfo's limits where it answers in the job, else the declared ones)
         _check_cluster_plan(cfg)
     _write_run_record(cfg, run_dir)
     if cfg.cluster.submit == "slurm" and not _in_submitit_job():

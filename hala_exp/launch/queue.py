@@ -118,11 +118,11 @@ def declared_limits(cluster: Any) -> PartitionLimits | None:
 
 
 def limits_for(cluster: Any, submitting: bool = True) -> PartitionLimits:
-    """The partition's limits: sinfo's where Slurm answers (with the declared GPU memory), else the
-    cluster config's `limits`; LaunchError when neither is there. A plan (`submitting=False`) made
-    where Slurm answers but has no such partition (another site's config) uses the declared ones."""
+    """The partition's limits: sinfo's (with the declared GPU memory), and only sinfo's when
+    submitting; for a plan (`submitting=False`), the cluster config's `limits` where Slurm cannot be
+    asked or has no such partition (another site's config). LaunchError when neither is there."""
     declared = declared_limits(cluster)
-    if slurm_reachable():
+    if submitting or slurm_reachable():
         try:
             found = partition_limits(cluster.get("partition"))
         except LaunchError:
