@@ -82,6 +82,8 @@ def assert_rules(cfg, plans, limits, whole) -> None:
                 assert p.stage in cfg.resources.stages, f"{p.stage} has no entry in resources={cfg.resources.name}"
         if p.gpu_gb is not None and limits.gpu_mem_gb:
             assert p.gpu_gb <= limits.gpu_mem_gb, p.name
+        if info.trains is not None and p.gpus_used == 0 and cfg[info.trains.model].get("params_b"):
+            assert cfg[info.trains.model].params_b * 16 <= j.mem_gb, f"{p.name}: training state beyond its job's memory"
 
 
 @pytest.mark.parametrize("cluster", ["h100", "local_slurm"])
@@ -152,8 +154,11 @@ def test_the_teacher_is_served_on_its_tensor_parallel_gpus_and_nothing_holds_an_
      r"resources.stages.snapshot.gpus_per_node = 1: step source\.\S+ \(snapshot\) holds 1 GPU\(s\) it never uses"),
     (["experiment=hala_1.2b", "cluster=h100", *ON_GPUS, "resources.stages.translate_corpus.gpus_per_node=8"],
      r"translate_corpus.gpus_per_node = 8: .* holds 7 GPU\(s\) .* engine uses 1"),
+    # a 1.2B model trained on CPUs in 3 GB (the tiny preset's jobs)
+    (["experiment=allam_lfm2_1.2b", "cluster=h100", *ON_GPUS, "resources=tiny"],
+     r"resources.default.mem_gb = 3: step cpt \(cpt\) trains on CPUs, .* 19.2 GB"),
 ], ids=["teacher_on_one_gpu", "tp_above_job", "tp_above_node", "one_process_8_gpus", "9b_one_gpu", "9b_ddp",
-        "nodes", "memory", "tasks", "no_entry", "idle_snapshot", "idle_engine"])
+        "nodes", "memory", "tasks", "no_entry", "idle_snapshot", "idle_engine", "cpu_training_memory"])
 def test_a_plan_that_cannot_work_is_refused_naming_the_key_and_the_fix(overrides, expected):
     _, _, found, _, _ = planned(overrides, reuse=True)
     assert any(re.search(expected, m) for m in found), "\n".join(found)

@@ -51,6 +51,7 @@ class StepPlan:
     batch: Batch | None
     gpu_gb: float | None  # estimated GPU memory each GPU must hold (a lower bound), None if unknown
     trains: bool
+    host_gb: float | None = None  # training on CPUs: what the job's memory must hold (a lower bound)
 
 
 def pipeline_job(launcher: DictConfig | None) -> Request | None:
@@ -118,7 +119,7 @@ def plan_step(cfg: DictConfig, step: Step, job: Request | None = None) -> StepPl
     req = job or step_request(cfg, step, engine)
     rt = cfg.runtime
     weights = info.weights(cfg, step.config) if info.weights else None
-    processes, strategy, batch, gpu_gb = 1, SINGLE, None, None
+    processes, strategy, batch, gpu_gb, host_gb = 1, SINGLE, None, None, None
     if info.trains is not None:
         from hala_exp.stages.info import group_weights
 
@@ -131,6 +132,7 @@ def plan_step(cfg: DictConfig, step: Step, job: Request | None = None) -> StepPl
         used = gpus if processes > 1 else min(1, req.gpus_per_node)
         w = group_weights(cfg, info.trains.model)
         gpu_gb = training_gb(w, strategy, processes) if w and used else None
+        host_gb = training_gb(w, strategy, processes) * processes / req.nodes if w and not used else None
         weights = w
     elif info.gpus == "none":
         used = 0
@@ -143,7 +145,7 @@ def plan_step(cfg: DictConfig, step: Step, job: Request | None = None) -> StepPl
     if weights is not None and used and info.trains is None:
         gpu_gb = serving_gb(weights, used if info.gpus == "spread" or engine else 1)
     return StepPlan(step.name, step.stage, req, _env(cfg, step.stage), processes, strategy, used, engine,
-                    batch, gpu_gb, info.trains is not None)
+                    batch, gpu_gb, info.trains is not None, host_gb)
 
 
 def cluster_plan(cfg: DictConfig, steps: list[Step], launcher: DictConfig | None = None) -> list[StepPlan]:
@@ -190,6 +192,10 @@ def problems(cfg: DictConfig, plans: list[StepPlan], limits: PartitionLimits,
         budget = _gpu_budget(cfg, p, limits)
         if p.gpu_gb is not None and budget is not None and p.gpu_gb > budget:
             mine.append(_memory_problem(cfg, p, where, budget))
+        if p.host_gb is not None and p.host_gb > p.job.mem_gb:
+            mine.append(f"{_key(p, 'mem_gb')} = {p.job.mem_gb:g}: {where} trains on CPUs, and its weights, gradients "
+                        f"and AdamW state alone need about {p.host_gb:.1f} GB. Fix: give the stage GPUs (a GPU "
+                        "resources preset such as resources=h100_1b) or more memory")
         for message in mine:
             first = same.setdefault(message.replace(f"step {p.name} ", "step * "), [message])
             if first[0] != message:
