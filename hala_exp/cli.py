@@ -2,7 +2,9 @@
 
 With no arguments the tiny preset runs end to end on CPU. `plan=true` prints which stages would
 run, which are reused and which must be redone because their stored output is damaged (naming
-the file), without importing torch. With `cluster.submit=slurm` (e.g. `cluster=h100`)
+the file), without importing torch; on Slurm also each step's job, environment, launch, engine
+and batch, refused before submission when it cannot work (`hala_exp.launch.plan`). With
+`cluster.submit=slurm` (e.g. `cluster=h100`)
 each step that must run becomes a Slurm job and the command returns once they are queued;
 `hala-exp-status RUN_DIR` follows them. A local run prints a line per step and the result tables;
 the libraries' output goes to the steps' logs unless `verbose=true` (`-v`).
@@ -47,6 +49,33 @@ def _write_run_record(cfg: DictConfig, run_dir: Path) -> None:
     (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True), encoding="utf-8")
 
 
+def _check_cluster_plan(cfg: DictConfig, to_run: set[str] | None = None, show: bool = False) -> None:
+    """On Slurm: each step's job, environment, launch, engine and batch (printed with `show`), checked
+    against the partition; exits 2 naming every problem when the plan cannot work. `to_run`: the
+    steps that would run (None: all)."""
+    from hala_exp.launch import LaunchError
+    from hala_exp.launch.plan import check_plan, cluster_plan, on_slurm, pipeline_job, render
+    from hala_exp.launch.queue import limits_for
+    from hala_exp.recipes import build_graph
+
+    launcher = HydraConfig.get().launcher
+    if not on_slurm(cfg, launcher):
+        return
+    plans = cluster_plan(cfg, [s for s in build_graph(cfg) if to_run is None or s.name in to_run], launcher)
+    try:
+        limits = limits_for(cfg.cluster, submitting=False)  # the submission itself asks sinfo
+        if show and plans:
+            how = ("one job per step" if pipeline_job(launcher) is None
+                   else "the whole pipeline in one job of hydra/launcher")
+            print(f"\nCluster plan: cluster={cfg.cluster.name}, {how}; partition {limits.name} "
+                  f"({limits.describe()}; from {limits.source})")
+            print(render(plans))
+        check_plan(cfg, plans, limits, launcher)
+    except LaunchError as e:
+        print(f"hala-exp: cannot run on this cluster: {e}", file=sys.stderr)
+        sys.exit(2)
+
+
 def _print_plan(cfg: DictConfig) -> None:
     from hala_exp.pipeline.disk_space import space_warning
     from hala_exp.pipeline.runner import plan
@@ -58,11 +87,14 @@ def _print_plan(cfg: DictConfig) -> None:
         print(f"{r['status']:>{status}}  {r['name']:<{width}}  {r['key']}")
         if "problem" in r:
             print(f"        {r['problem']}")
+        if "why" in r:
+            print(f"        why: {r['why']}")
     n_run = sum(r["status"].startswith("run") for r in rows)
     print(f"{n_run} to run, {len(rows) - n_run} reused")
     warning = space_warning(cfg.store, [r["writes"] for r in rows if r["writes"] and r["status"].startswith("run")])
     if warning:
         print(f"warning: {warning}")
+    _check_cluster_plan(cfg, {r["name"] for r in rows if r["status"].startswith("run")}, show=True)
 
 
 def _in_submitit_job() -> bool:
@@ -144,6 +176,9 @@ def app(cfg: DictConfig) -> None:
 
         print(f"node {alloc.node_rank} of {alloc.nodes}: {follow(alloc, run_dir / 'steps')} training launches joined")
         return
+    if _in_submitit_job():  # Hydra submitted this job before hala-exp saw the config: stop before any step
+        # (sinfo's limits where it answers in the job, else the declared ones)
+        _check_cluster_plan(cfg)
     _write_run_record(cfg, run_dir)
     if cfg.cluster.submit == "slurm" and not _in_submitit_job():
         _submit(cfg, run_dir)

@@ -96,7 +96,7 @@ def test_expanded_model_generates_and_trains(expanded, tmp_path):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from hala_exp.allam.spikes import GradNormLog
+    from hala_exp.allam.spikes import grad_norm_rows
     from hala_exp.training.cpt import CptHyper, train_cpt
 
     base_dir, root, _ = expanded
@@ -107,15 +107,15 @@ def test_expanded_model_generates_and_trains(expanded, tmp_path):
     assert enc["input_ids"].max() >= len(AutoTokenizer.from_pretrained(base_dir))  # the prompt uses new tokens
     out = model.generate(**enc, max_new_tokens=5, do_sample=False, pad_token_id=tok.pad_token_id)
     assert out.shape[1] > enc["input_ids"].shape[1]
-    log = GradNormLog()
     hyper = CptHyper(learning_rate=3e-3, batch_size=4, grad_accum=1, max_length=64, max_steps=4, warmup_ratio=0.0,
                      lr_scheduler="constant", weight_decay=0.0, max_grad_norm=1.0, packing=True, use_cpu=True,
                      bf16=False, seed=0)
     texts = _tatoeba("ar", 0, 64) + _tatoeba("en", 0, 64)
     with torch.no_grad():  # as lighteval leaves the process: training must switch grad back on itself
-        m = train_cpt(str(model_dir), texts, {"arabic": _tatoeba("ar", 1000, 1016)}, tmp_path / "cpt", hyper, [log])
-    assert m["steps"] == 4 and [r["step"] for r in log.rows] == [1, 2, 3, 4]
-    assert all(r["grad_norm"] > 0 for r in log.rows)
+        m, history = train_cpt(str(model_dir), texts, {"arabic": _tatoeba("ar", 1000, 1016)}, tmp_path / "cpt", hyper)
+    rows = grad_norm_rows(history)
+    assert m["steps"] == 4 and [r["step"] for r in rows] == [1, 2, 3, 4]
+    assert all(r["grad_norm"] > 0 for r in rows)
     assert m["heldout.arabic.loss"] < m["heldout.arabic.loss_before"]
     trained = AutoModelForCausalLM.from_pretrained(tmp_path / "cpt")
     assert trained.get_input_embeddings().weight.shape == model.get_input_embeddings().weight.shape

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from hala_exp.config import compose
 from hala_exp.launch import LaunchError
 from hala_exp.launch.job import StepJob
+from hala_exp.launch.plan import cluster_plan, problems
 from hala_exp.launch.queue import PartitionLimits, _minutes
 from hala_exp.launch.resources import check_request, stage_request
+from hala_exp.recipes import build_graph
 
 NODE = PartitionLimits("gpu", nodes=4, cpus_per_node=96, mem_mb_per_node=2_000_000, gpus_per_node=8,
                        max_time_min=2880)
@@ -80,12 +84,11 @@ def test_a_job_runs_its_stage_in_its_environment_and_trains_on_what_it_was_given
     assert sft.launch[sft.launch.index("--num_processes") + 1] == str(8 * sft_req.nodes)
     assert sft.launch[sft.launch.index("--num_machines") + 1] == str(sft_req.nodes)
     assert any(a.endswith("fsdp.yaml") for a in sft.launch)
-    too_many = stage_request(compose(["experiment=hala_9b", "resources.stages.sft.tasks_per_node=8"]).resources, "sft")
-    with pytest.raises(LaunchError, match="tasks_per_node = 8.*one launcher task per node"):
-        _job(cfg, "sft", {"name": "sft"}, too_many, tmp_path)
-    one_node = compose(["experiment=hala_1.2b", "resources.stages.sft.tasks_per_node=8"])
-    with pytest.raises(LaunchError, match="tasks_per_node = 8.*one launcher task per node"):
-        _job(one_node, "sft", {"name": "sft"}, stage_request(one_node.resources, "sft"), tmp_path)
+    for preset in ("hala_9b", "hala_1.2b"):  # more than one launcher task a node: refused by the plan's check
+        too_many = compose([f"experiment={preset}", "resources.stages.sft.tasks_per_node=8"])
+        sft_step = next(s for s in build_graph(too_many) if s.name == "sft")
+        plans = cluster_plan(too_many, [sft_step])
+        assert any(re.search("tasks_per_node = 8.*one launcher task per node", m) for m in problems(too_many, plans, NODE))
     small = compose(["experiment=hala_1.2b", "resources.stages.sft.gpus_per_node=1"])
     one_gpu = _job(small, "sft", {"name": "sft"}, stage_request(small.resources, "sft"), tmp_path)
     assert one_gpu.python is None and one_gpu.launch is None  # in the job's own process, as before

@@ -39,11 +39,11 @@ def _listing(path: Path) -> list[str]:
 
 
 def test_sample_task_gives_a_score_per_subject(tiny_lfm2: Path, tmp_path: Path):
-    from hala_exp.evaluation.lighteval_run import run_lighteval
+    from hala_exp.evaluation.lighteval_run import score_tasks
 
     before = _listing(tiny_lfm2)
     out = tmp_path / "out"
-    scores = run_lighteval(str(tiny_lfm2), ["arabic_mmlu_sample|0"], out, custom_tasks=CUSTOM,
+    scores = score_tasks(str(tiny_lfm2), ["arabic_mmlu_sample|0"], out, custom_tasks=CUSTOM,
                            batch_size=16, device="cpu")
     subjects = _slugs(SAMPLE)
     assert len(subjects) == 6
@@ -71,13 +71,13 @@ def _logprobs(out: Path) -> list[list[list[float]]]:
 
 def test_new_weights_in_the_same_path_are_scored_anew(tiny_lfm2: Path, tiny_lfm2_other: Path, tmp_path: Path):
     """lighteval keys its cache on the model config (same path, same config): it must not be reused."""
-    from hala_exp.evaluation.lighteval_run import run_lighteval
+    from hala_exp.evaluation.lighteval_run import score_tasks
 
     model, out = tmp_path / "model", tmp_path / "out"  # same model path and same out_dir both times
     shutil.copytree(tiny_lfm2, model)
-    first = run_lighteval(str(model), ["arabic_mmlu_sample|0"], out, custom_tasks=CUSTOM, batch_size=16)
+    first = score_tasks(str(model), ["arabic_mmlu_sample|0"], out, custom_tasks=CUSTOM, batch_size=16)
     shutil.copy(tiny_lfm2_other / "model.safetensors", model / "model.safetensors")
-    second = run_lighteval(str(model), ["arabic_mmlu_sample|0"], out, custom_tasks=CUSTOM, batch_size=16)
+    second = score_tasks(str(model), ["arabic_mmlu_sample|0"], out, custom_tasks=CUSTOM, batch_size=16)
     assert first != second
     old, new = _logprobs(out)
     assert len(old) == len(new) == 60

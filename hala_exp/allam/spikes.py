@@ -7,8 +7,7 @@ grad_norm the Trainer logs at every logging step.
 from __future__ import annotations
 
 import statistics
-
-from transformers import TrainerCallback
+from typing import Any
 
 
 def count_spikes(norms: list[float], threshold: float, window: int, min_history: int = 3) -> list[int]:
@@ -21,14 +20,9 @@ def count_spikes(norms: list[float], threshold: float, window: int, min_history:
     return out
 
 
-class GradNormLog(TrainerCallback):
-    """Keeps (step, loss, grad_norm, lr) from each training log, for curves and spike counts."""
-
-    def __init__(self) -> None:
-        self.rows: list[dict[str, float]] = []
-
-    def on_log(self, args, state, control, logs=None, **kwargs):
-        if logs and "grad_norm" in logs and "loss" in logs:
-            self.rows.append({"step": float(state.global_step), "loss": float(logs["loss"]),
-                              "grad_norm": float(logs["grad_norm"]),
-                              "learning_rate": float(logs.get("learning_rate", 0.0))})
+def grad_norm_rows(history: list[dict[str, Any]]) -> list[dict[str, float]]:
+    """(step, loss, grad_norm, lr) of each training log in Trainer's `state.log_history`, for curves and
+    spike counts: the Trainer's own record, read once it is done."""
+    return [{"step": float(r["step"]), "loss": float(r["loss"]), "grad_norm": float(r["grad_norm"]),
+             "learning_rate": float(r.get("learning_rate", 0.0))}
+            for r in history if "grad_norm" in r and "loss" in r]

@@ -26,14 +26,15 @@ CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 __all__ = ["CONF_DIR", "ConfigError", "compose", "validate"]
 
 
-def compose(overrides: list[str] | None = None) -> DictConfig:
-    """Compose `conf/config.yaml` with overrides, outside a Hydra app (tests, tools)."""
+def compose(overrides: list[str] | None = None, hydra: bool = False) -> DictConfig:
+    """Compose `conf/config.yaml` with overrides, outside a Hydra app (tests, tools); with `hydra`,
+    Hydra's own node too (`cfg.hydra.launcher`)."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
 
     register()
     with initialize_config_dir(config_dir=str(CONF_DIR)):
-        return hydra_compose(config_name="config", overrides=list(overrides or []))
+        return hydra_compose(config_name="config", overrides=list(overrides or []), return_hydra_config=hydra)
 
 
 def _check_targets(cfg: DictConfig) -> None:

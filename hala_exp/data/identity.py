@@ -101,3 +101,15 @@ def content_identity(src: DictConfig, cache_dir: Path | None) -> dict[str, Any]:
     if not path.is_file():
         return {"missing": str(path)}
     return {"xxh3_128": cached_file_hash(path, cache_dir), "bytes": path.stat().st_size}
+
+
+def tree_identity(path: Path, cache_dir: Path | None) -> dict[str, Any]:
+    """A local file's hash, or a directory's files by relative path and hash (sorted; hidden files
+    left out), so an edited file changes the key of whatever reads it."""
+    if path.is_file():
+        return {"xxh3_128": cached_file_hash(path, cache_dir)}
+    if not path.is_dir():
+        return {"missing": str(path)}
+    files = sorted(p for p in path.rglob("*") if p.is_file() and not any(
+        part.startswith(".") for part in p.relative_to(path).parts))
+    return {"files": [[p.relative_to(path).as_posix(), cached_file_hash(p, cache_dir)] for p in files]}

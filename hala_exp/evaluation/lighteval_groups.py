@@ -64,7 +64,7 @@ def run_grouped(model_dir: str, tasks: list[str], out_dir: Path, shards_dir: Pat
                 device: str = "cpu", exclude: list[str] | None = None, data_dirs: dict[str, str] | None = None,
                 dtype: str = "auto",
                 extra_custom_tasks: list[tuple[str, str | None]] | None = None) -> dict[str, float]:
-    """`lighteval_run.run_lighteval`'s scores, computed group by group into `shards_dir` (see module)."""
+    """`lighteval_run.score_tasks`'s scores, computed group by group into `shards_dir` (see module)."""
     out_dir, shards_dir = Path(out_dir), Path(shards_dir)
     expanded, module = prepare(tasks, custom_tasks, data_dir, exclude, data_dirs, extra_custom_tasks)
     specs = [f"{n}|{k}" for n, k in expanded]

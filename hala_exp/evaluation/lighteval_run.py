@@ -201,7 +201,7 @@ def write_metrics(out_dir: Path, model_dir: str, tasks: list[str], expanded: lis
                                                 "data_dirs": dict(data_dirs or {}), "metrics": flat, **extra})
 
 
-def run_lighteval(model_dir: str, tasks: list[str], out_dir: Path, custom_tasks: str | None = None,
+def score_tasks(model_dir: str, tasks: list[str], out_dir: Path, custom_tasks: str | None = None,
                   data_dir: str | None = None, max_samples: int | None = None, batch_size: int = 8,
                   device: str = "cpu", exclude: list[str] | None = None,
                   data_dirs: dict[str, str] | None = None,

@@ -80,7 +80,7 @@ def _resolved(module: str | None, data_dir: str | None) -> tuple[str | None, str
 
 def custom_sources(lcfg: Mapping[str, Any]) -> list[tuple[str | None, str | None]]:
     """`eval.lighteval`'s custom tasks, then its `extra_custom_tasks`: (module path or resolved file,
-    resolved data directory) pairs, as `run_lighteval` and the task-name check take them."""
+    resolved data directory) pairs, as `lighteval_run.score_tasks` and the task-name check take them."""
     extra = [_resolved(c["module"], c.get("data_dir")) for c in lcfg.get("extra_custom_tasks") or []]
     return [_resolved(lcfg.get("custom_tasks"), lcfg.get("data_dir")), *extra]
 

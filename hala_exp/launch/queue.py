@@ -6,6 +6,7 @@ import re
 import shutil
 import subprocess
 from dataclasses import dataclass, replace
+from typing import Any
 
 from hala_exp.launch import LaunchError
 
@@ -22,11 +23,14 @@ class PartitionLimits:
     mem_mb_per_node: int
     gpus_per_node: int
     max_time_min: int | None
+    gpu_mem_gb: float | None = None  # one GPU's memory (sinfo does not say it: declared in the cluster config)
+    source: str = "sinfo"  # where these limits were read: sinfo, or the cluster config's `limits`
 
     def describe(self) -> str:
         t = "no time limit" if self.max_time_min is None else f"max {self.max_time_min} min"
+        gpu = f" x {self.gpu_mem_gb:g} GB" if self.gpu_mem_gb and self.gpus_per_node else ""
         return (f"{self.nodes} node(s) of {self.cpus_per_node} CPUs, {self.mem_mb_per_node / 1024:.1f} GB, "
-                f"{self.gpus_per_node} GPUs; {t}")
+                f"{self.gpus_per_node} GPUs{gpu}; {t}")
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,51 @@ def partition_limits(partition: str | None) -> PartitionLimits:
     return PartitionLimits(name=name, nodes=len(nodes), cpus_per_node=max(int(r[1]) for r in rows),
                            mem_mb_per_node=max(int(r[2].rstrip("+")) for r in rows),
                            gpus_per_node=max(_gpus(r[3]) for r in rows), max_time_min=_minutes(rows[0][4]))
+
+
+def slurm_reachable() -> bool:
+    """Whether this machine can ask a Slurm controller (`sinfo` on PATH and answering)."""
+    if shutil.which("sinfo") is None:
+        return False
+    try:
+        return subprocess.run(["sinfo", "-h", "-o", "%P"], capture_output=True, timeout=5,
+                              check=False).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def declared_limits(cluster: Any) -> PartitionLimits | None:
+    """`cluster.limits` as PartitionLimits, or None when the cluster config declares none."""
+    d = cluster.get("limits") or {}
+    needed = ("nodes", "cpus_per_node", "mem_gb_per_node", "gpus_per_node")
+    if any(d.get(k) is None for k in needed):
+        return None
+    mem_mb = int(float(d["mem_gb_per_node"]) * 1024)
+    return PartitionLimits(name=cluster.get("partition") or "default", nodes=int(d["nodes"]),
+                           cpus_per_node=int(d["cpus_per_node"]), mem_mb_per_node=mem_mb,
+                           gpus_per_node=int(d["gpus_per_node"]), max_time_min=d.get("max_time_min"),
+                           gpu_mem_gb=d.get("gpu_mem_gb"), source=f"cluster.limits of cluster={cluster.name}")
+
+
+def limits_for(cluster: Any, submitting: bool = True) -> PartitionLimits:
+    """The partition's limits: sinfo's (with the declared GPU memory), and only sinfo's when
+    submitting; for a plan (`submitting=False`), the cluster config's `limits` where Slurm cannot be
+    asked or has no such partition (another site's config). LaunchError when neither is there."""
+    declared = declared_limits(cluster)
+    if submitting or slurm_reachable():
+        try:
+            found = partition_limits(cluster.get("partition"))
+        except LaunchError:
+            if submitting or declared is None:
+                raise
+            return declared
+        return replace(found, gpu_mem_gb=declared.gpu_mem_gb if declared else None)
+    if declared is None:
+        raise LaunchError(f"cluster = {cluster.name}: it declares no partition limits (cluster.limits) and Slurm "
+                          "cannot be asked here (no sinfo). Fix: choose your site's cluster config (e.g. "
+                          f"cluster=h100), declare nodes, cpus_per_node, mem_gb_per_node and gpus_per_node under "
+                          f"limits in conf/cluster/{cluster.name}.yaml, or plan where sinfo answers")
+    return declared
 
 
 def job_states(job_ids: list[str]) -> dict[str, JobState]:

@@ -21,9 +21,10 @@ from omegaconf import DictConfig
 from hala_exp.launch import JOBS_FILE, LaunchError
 from hala_exp.launch.array import submit_fanned
 from hala_exp.launch.job import StepJob
-from hala_exp.launch.queue import LIVE, cancel, job_states, partition_limits
+from hala_exp.launch.plan import check_plan, cluster_plan
+from hala_exp.launch.queue import LIVE, cancel, job_states, limits_for
 from hala_exp.launch.registry import JobRegistry
-from hala_exp.launch.resources import Request, check_request, estimated_mem_gb, stage_request
+from hala_exp.launch.resources import Request
 from hala_exp.pipeline.dispatch import training_launch
 from hala_exp.pipeline.execute import make_spec
 from hala_exp.pipeline.fanout import parallelism_for, workers_for
@@ -62,13 +63,10 @@ def _executor(cfg: DictConfig, folder: Path, name: str, req: Request,
 
 def _job(cfg: DictConfig, stage: str, spec: dict[str, Any], req: Request, run_dir: Path) -> StepJob:
     """The job's callable: the stage's interpreter (`runtime.stages`) and, for training on more than
-    one allocated GPU, the `accelerate launch` command for what the job was given."""
+    one allocated GPU, the `accelerate launch` command for what the job was given (one launcher task
+    a node: `hala_exp.launch.plan` refuses more before anything is submitted)."""
     python = interpreter_for(cfg.runtime, stage)
     launch = training_launch(cfg, stage, python, req.gpus_per_node, req.nodes)
-    if launch is not None and req.tasks_per_node != 1:  # each task would start a launcher of its own
-        raise LaunchError(f"resources.stages.{stage}.tasks_per_node = {req.tasks_per_node}: training on "
-                          f"{req.nodes} x {req.gpus_per_node} GPUs runs one launcher task per node, which "
-                          "starts a process per GPU. Fix: set it to 1")
     return StepJob(spec, cfg.cluster.max_requeues, python, launch, str(run_dir / "steps"))
 
 
@@ -83,11 +81,10 @@ def submit_run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     todo = [s for s in steps if store.record(s.name, keys[s.name]) is None
             or (s.name in hashed and store.reuse(s.name, keys[s.name], hashes=True)[0] is None)]
     pending = {s.name for s in todo}
-    requests = {s.name: stage_request(cfg.resources, s.stage, estimated_mem_gb(cfg, s.stage)) for s in todo}
-    if todo:  # every request checked before anything is submitted: all or nothing
-        limits = partition_limits(cfg.cluster.partition)
-        for s in todo:
-            check_request(s.name, s.stage, requests[s.name], limits)
+    plans = cluster_plan(cfg, todo)  # each step's job: its stage's entry, GPUs following its engine
+    requests = {p.name: p.job for p in plans}
+    if todo:  # the whole plan checked before anything is submitted: all or nothing
+        check_plan(cfg, plans, limits_for(cfg.cluster))
 
     registry = JobRegistry(store.root)
     tracking = tracking_context(cfg)  # each job opens its own W&B run, as a local step does

@@ -20,6 +20,9 @@ BASE_GB = 0.5  # interpreter, torch, mergekit and the tokenizer, measured
 HEADROOM = 1.2  # and at least HEADROOM_MIN_GB more than the expected peak
 HEADROOM_MIN_GB = 1.0
 MERGEKIT_SHARD_BYTES = 5_000_000_000  # mergekit's own out_shard_size default (MergeOptions)
+# An FP8 checkpoint: 1 byte a linear weight, 2 for what stays 16-bit (embeddings, norms): 1.2 on
+# SmolLM2-135M's shapes (a fifth of it is embeddings), less on larger models; an upper bound.
+FP8_BYTES_PER_PARAM = 1.2
 BYTES = {"bfloat16": 2, "float16": 2, "float32": 4, "float64": 8, "int8": 1, "float8_e4m3fn": 1}
 
 
@@ -43,7 +46,12 @@ def merge_memory_gb(cfg: DictConfig) -> float | None:
         return None
     options = cfg.merge.get("options") or {}
     peak = merge_peak_gb(float(params_b), cfg.model.dtype, cfg.merge.dtype, options.get("out_shard_size"))
-    return float(math.ceil(max(peak * HEADROOM, peak + HEADROOM_MIN_GB)))
+    return with_headroom(peak)
+
+
+def with_headroom(peak_gb: float) -> float:
+    """What a job asks for to hold an expected peak of `peak_gb`: 20% more, at least 1 GB, whole GB."""
+    return float(math.ceil(max(peak_gb * HEADROOM, peak_gb + HEADROOM_MIN_GB)))
 
 
 def merged_gb(cfg: DictConfig) -> float | None:

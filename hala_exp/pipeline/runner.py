@@ -33,6 +33,7 @@ from hala_exp.pipeline.execute import make_spec
 from hala_exp.pipeline.fanout import workers_for
 from hala_exp.pipeline.graph import Step, step_keys
 from hala_exp.pipeline.interpreter import interpreter_for
+from hala_exp.pipeline.key_change import why
 from hala_exp.pipeline.lease import describe, holder_of
 from hala_exp.pipeline.results import add_result
 from hala_exp.pipeline.reuse import to_hash
@@ -45,11 +46,19 @@ log = logging.getLogger("hala_exp")
 
 
 def plan(cfg: DictConfig) -> list[dict[str, Any]]:
-    """For each step: name, key and whether it would run or be reused. Imports no ML library."""
+    """For each step: name, key, whether it would run or be reused and, for one that runs, why (what
+    differs from the closest output of that step in the store). Imports no ML library."""
     steps = build_graph(cfg)
     keys = step_keys(steps)
     store = Store(cfg.store)
-    return [{**_plan_row(store, s.name, keys[s.name]), "writes": s.writes} for s in steps]
+    rows = []
+    for s in steps:
+        row = {**_plan_row(store, s.name, keys[s.name]), "writes": s.writes}
+        reason = why(store, s, keys) if row["status"] == "run" else None
+        if reason is not None:
+            row["why"] = reason
+        rows.append(row)
+    return rows
 
 
 def _plan_row(store: Store, name: str, key: str) -> dict[str, Any]:

@@ -98,6 +98,18 @@ class Store:
             return None
         return record
 
+    def records_of(self, stage: str) -> list[tuple[str, dict[str, Any]]]:
+        """(key, record) of every committed output of `stage` whose record reads; broken ones skipped."""
+        folder = self.root / stage
+        if not folder.is_dir():
+            return []
+        found = []
+        for d in sorted(folder.iterdir()):
+            record, _ = self._load(stage, d.name) if d.is_dir() else (None, None)
+            if record is not None:
+                found.append((d.name, record))
+        return found
+
     def reuse(self, stage: str, key: str, hashes: bool = False) -> tuple[dict[str, Any] | None, SetAside | None]:
         """(record, None) for a sound output; a broken one is moved aside and (None, what happened)
         returned, so the step runs again; (None, None) when there is none."""

@@ -84,4 +84,5 @@ def _model_gb(cfg: DictConfig, group: str, prompts: list[str]) -> float | None:
     return None if m.get("params_b") is None else float(m.params_b) * dtype_bytes(m.dtype)
 
 
-DECLARED = (StageInfo("build_model", 1, "hala_exp.stages.build_model:run", key_config, writes_gb=_model_gb),)
+DECLARED = (StageInfo("build_model", 1, "hala_exp.stages.build_model:run", key_config, writes_gb=_model_gb,
+                      gpus="none"),)

@@ -35,7 +35,7 @@ def _pool(inputs: dict[str, str], pool: str, sources: DictConfig) -> list[str]:
 
 
 def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
-    from hala_exp.allam.spikes import GradNormLog, count_spikes
+    from hala_exp.allam.spikes import count_spikes, grad_norm_rows
     from hala_exp.models.loading import load_tokenizer
     from hala_exp.training import from_config
     from hala_exp.training.cpt import CptHyper, train_cpt
@@ -54,15 +54,15 @@ def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
     if is_main():  # every rank samples the same mixture; one writes it into the shared folder
         write_jsonl(out / "mixture.jsonl", docs)
     heldout = {lang: snapshot_texts(inputs[f"heldout.{lang}"]) for lang in c.heldout}
-    log = GradNormLog()
     hyper = from_config(CptHyper, c)
-    metrics = train_cpt(inputs["model"], [d["text"] for d in docs], heldout, out / "model", hyper, [log])
-    norms = [r["grad_norm"] for r in log.rows]
+    metrics, history = train_cpt(inputs["model"], [d["text"] for d in docs], heldout, out / "model", hyper)
+    rows = grad_norm_rows(history)
+    norms = [r["grad_norm"] for r in rows]
     spikes = count_spikes(norms, c.spike_threshold, c.spike_window)
-    for i, r in enumerate(log.rows):
+    for i, r in enumerate(rows):
         r["spike"] = i in spikes
     if is_main():
-        write_jsonl(out / "curve.jsonl", log.rows)
+        write_jsonl(out / "curve.jsonl", rows)
         write_jsonl(out / "eval_curve.jsonl", eval_curve(metrics))
         write_json(out / "mixture_stats.json", stats)
     metrics.update({f"mixture.{k}": v for k, v in stats.items()})
@@ -76,4 +76,5 @@ def key_config(cfg: DictConfig) -> dict:
     return {"cpt": plain(cfg.allam.cpt)}
 
 
-DECLARED = (StageInfo("cpt", 2, "hala_exp.stages.cpt:run", key_config, trains=Trains("model", "allam.cpt.bf16")),)
+DECLARED = (StageInfo("cpt", 2, "hala_exp.stages.cpt:run", key_config,
+                      trains=Trains("model", "allam.cpt.bf16", batch="allam.cpt")),)

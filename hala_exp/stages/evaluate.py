@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import Any
 
 from omegaconf import DictConfig
 
@@ -21,7 +22,7 @@ from hala_exp.engines.backends import make_engine
 from hala_exp.engines.base import sampling_from
 from hala_exp.evaluation.metrics import sentence_scores, translation_scores
 from hala_exp.io import write_json, write_jsonl
-from hala_exp.stages.info import StageInfo, plain, teacher_engine
+from hala_exp.stages.info import StageInfo, Weights, group_weights, plain, teacher_engine, without_empty
 from hala_exp.translate import translate_texts
 
 SAMPLE_ROWS = 40  # translated items shown as a table beside the scores
@@ -93,7 +94,7 @@ def run_lighteval(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[st
     With `inputs["shards"]` (the step's resumable folder) the tasks run in groups of
     `options.tasks_per_shard` (see `evaluation.lighteval_groups`), which the step's workers share.
     """
-    from hala_exp.evaluation.lighteval_run import run_lighteval as run
+    from hala_exp.evaluation.lighteval_run import score_tasks as run
     from hala_exp.evaluation.suites import custom_sources, suite_scores
 
     lcfg = cfg.eval.lighteval
@@ -138,14 +139,55 @@ def _mmlu_identity(cfg: DictConfig) -> dict:
 
 
 def lighteval_config(cfg: DictConfig) -> dict:
-    # `extra_custom_tasks` came later: left out while empty, so suites without it keep their keys.
     # How the tasks are grouped changes only how the work is split, never a score: not in the key.
-    lighteval = {k: v for k, v in plain(cfg.eval.lighteval).items()
-                 if (k != "extra_custom_tasks" or v) and k != "tasks_per_shard"}
+    lighteval = without_empty({k: v for k, v in plain(cfg.eval.lighteval).items() if k != "tasks_per_shard"},
+                              "extra_custom_tasks")
+    content = _custom_content(cfg)
+    if content:
+        lighteval["content"] = content
     return {"eval": {"lighteval": lighteval}, "engine": plain(cfg.engine)}
 
 
-DECLARED = (StageInfo("evaluate_translation", 2, "hala_exp.stages.evaluate:run_translation", translation_config),
-            # task groups committed one by one into its shards folder, shared by the step's workers
+def _custom_content(cfg: DictConfig) -> dict[str, Any]:
+    """What the user's own custom-task files and data directories hold, by path: a task's data is keyed
+    by its bytes, so editing it re-scores. The bundled ones (`samples:`, modules of this package) change
+    only with the code, under the stage's version, and stay out (their keys are unchanged)."""
+    import importlib.util
+
+    from hala_exp.data.identity import tree_identity
+
+    lcfg = cfg.eval.lighteval
+    paths: list[str] = []
+    for module, data_dir in [(lcfg.get("custom_tasks"), lcfg.get("data_dir")),
+                             *((c["module"], c.get("data_dir")) for c in lcfg.get("extra_custom_tasks") or [])]:
+        if module and module.endswith(".py"):
+            paths.append(module)
+        elif module and not module.startswith(("samples:", "hala_exp.")):
+            spec = importlib.util.find_spec(module)
+            if spec is not None and spec.origin:
+                paths.append(spec.origin)
+        if data_dir:
+            paths.append(data_dir)
+    paths.extend((lcfg.get("data_dirs") or {}).values())
+    cache = Path(cfg.store).expanduser() / ".registry" / "hashes"
+    return {p: tree_identity(resolve_path(p), cache) for p in sorted(set(paths)) if not p.startswith("samples:")}
+
+
+def translation_weights(cfg: DictConfig, config: dict) -> Weights | None:
+    """The evaluated system's weights: the recipe's teacher (FP8 for `teacher_fp8`), translator or
+    student; a compared checkpoint (`recipe=compare`) states no size."""
+    if cfg.recipe == "compare":
+        return None
+    name = config["system"]["name"]
+    if name.startswith("teacher"):
+        return group_weights(cfg, "teacher", fp8=name == "teacher_fp8")
+    return group_weights(cfg, "translator" if name.startswith("translator") else "model")
+
+
+DECLARED = (StageInfo("evaluate_translation", 2, "hala_exp.stages.evaluate:run_translation", translation_config,
+                      gpus="engine", weights=translation_weights),
+            # task groups committed one by one into its shards folder, shared by the step's workers;
+            # lighteval's transformers back-end, one GPU a worker
             StageInfo("evaluate_lighteval", 2, "hala_exp.stages.evaluate:run_lighteval", lighteval_config,
-                      partial="shards", options=lambda cfg: {"tasks_per_shard": cfg.eval.lighteval.tasks_per_shard}))
+                      partial="shards", options=lambda cfg: {"tasks_per_shard": cfg.eval.lighteval.tasks_per_shard},
+                      weights=lambda cfg, _: None if cfg.recipe == "compare" else group_weights(cfg, "model")))

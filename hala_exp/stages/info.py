@@ -14,6 +14,10 @@ from typing import Any, Literal
 from omegaconf import DictConfig, OmegaConf
 
 Slice = Callable[..., dict[str, Any]]  # (resolved config, *what the graph passes) -> a JSON dict
+# How one run of a stage uses the GPUs of its job: none (CPU only); one (a single device); engine (its
+# generation engine's: vLLM's tensor-parallel size, one for transformers); spread (one process over
+# every visible GPU). A training stage (`trains`) runs one process per GPU instead.
+GpuUse = Literal["none", "one", "engine", "spread"]
 
 
 @dataclass(frozen=True)
@@ -22,6 +26,21 @@ class Trains:
 
     model: str  # config group of the model it trains (its size picks DDP or FSDP)
     bf16: str  # config key of its bf16 switch
+    batch: str | None = None  # config node of its batch_size / grad_accum (None: the `model` group)
+
+
+@dataclass(frozen=True)
+class Weights:
+    """The model a step puts on its GPUs: billions of parameters, bytes each, and the config key
+    that states its size (named when it does not fit)."""
+
+    params_b: float
+    bytes_per_param: float
+    key: str
+
+    @property
+    def gb(self) -> float:
+        return self.params_b * self.bytes_per_param
 
 
 @dataclass(frozen=True)
@@ -46,6 +65,10 @@ class StageInfo:
     # (None: unknown), for the free-space checks (`hala_exp.pipeline.disk_space`); a training
     # stage's follows from `trains`.
     writes_gb: Callable[..., float | None] | None = None
+    gpus: GpuUse = "one"
+    # The model whose weights it puts on GPUs, from the config and its step's key slice (None:
+    # unknown); a training stage's follows from `trains`. Read by the cluster plan's memory check.
+    weights: Callable[[DictConfig, dict[str, Any]], Weights | None] | None = None
 
     @property
     def sharded(self) -> bool:
@@ -65,6 +88,13 @@ def source_slice(src: DictConfig) -> dict[str, Any]:
     return {k: v for k, v in plain(src).items() if k != "streaming"}
 
 
+def without_empty(values: dict[str, Any], *names: str) -> dict[str, Any]:
+    """`values` less the named settings (every one, when none is named) while they are an empty map or
+    list: a setting added to a stage later enters its key only once it is set, so every config that
+    does not use it keeps the key it had."""
+    return {k: v for k, v in values.items() if not ((not names or k in names) and v in ({}, []))}
+
+
 def pick(node: DictConfig, *keys: str) -> dict[str, Any]:
     return {k: plain(node[k]) for k in keys}
 
@@ -79,3 +109,14 @@ def teacher_engine(cfg: DictConfig) -> dict[str, Any]:
     engine = plain(cfg.engine)
     tp = cfg.teacher.tensor_parallel_size
     return engine if tp is None else {**engine, "tensor_parallel_size": tp}
+
+
+def group_weights(cfg: DictConfig, group: str, fp8: bool = False) -> Weights | None:
+    """The weights of config group `group`'s model (`<group>.params_b` in its dtype, or FP8), if sized."""
+    from hala_exp.merging.memory import FP8_BYTES_PER_PARAM, dtype_bytes
+
+    node = OmegaConf.select(cfg, group)
+    if node is None or node.get("params_b") is None:
+        return None
+    per = FP8_BYTES_PER_PARAM if fp8 else float(dtype_bytes(node.get("dtype")))
+    return Weights(float(node.params_b), per, f"{group}.params_b")

@@ -21,7 +21,7 @@ from hala_exp.engines.base import sampling_from
 from hala_exp.io import write_jsonl
 from hala_exp.pipeline.disk_space import rows_gb
 from hala_exp.shards import run_sharded, summed
-from hala_exp.stages.info import StageInfo, pick, plain
+from hala_exp.stages.info import StageInfo, group_weights, pick, plain
 from hala_exp.translate import LazyEngine
 
 log = logging.getLogger("hala_exp")
@@ -126,4 +126,5 @@ def key_config(cfg: DictConfig) -> dict:
 
 DECLARED = (StageInfo("judge", 3, "hala_exp.stages.judge:run", key_config, partial="shards",
                       writes_gb=lambda cfg: rows_gb(cfg.data.parallel),
-                      report=lambda cfg: {"max_invalid_rate": cfg.judge.max_invalid_rate}),)
+                      report=lambda cfg: {"max_invalid_rate": cfg.judge.max_invalid_rate}, gpus="engine",
+                      weights=lambda cfg, _: group_weights(cfg, "judge")),)

@@ -18,7 +18,7 @@ from omegaconf import DictConfig
 
 from hala_exp.data.paths import is_local_path, resolve_path
 from hala_exp.merging.memory import merge_memory_gb, merged_gb
-from hala_exp.stages.info import StageInfo, plain
+from hala_exp.stages.info import StageInfo, plain, without_empty
 
 
 def _model_ref(path: str) -> str:
@@ -129,11 +129,11 @@ def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
 
 
 def key_config(cfg: DictConfig) -> dict:
-    """Empty parameter maps stay out of the key: a plain slerp keeps the key it always had. A number
+    """Empty parameter maps stay out of the key (`without_empty`): a plain slerp keeps its key. A number
     `t` is a float (`merge.t=1` is 1.0, as when the schema typed it float); a per-layer `t` is its list."""
     from hala_exp.merging.methods import plain_setting
 
-    merge = {k: v for k, v in plain(cfg.merge).items() if v != {} and k != "options"}
+    merge = without_empty({k: v for k, v in plain(cfg.merge).items() if k != "options"})
     if "t" in merge:
         merge["t"] = plain_setting(merge["t"])
     return {"merge": merge}
@@ -141,4 +141,4 @@ def key_config(cfg: DictConfig) -> dict:
 
 DECLARED = (StageInfo("merge", 1, "hala_exp.stages.merge:run", key_config,
                       options=lambda cfg: {"mergekit": plain(cfg.merge.options)}, memory_gb=merge_memory_gb,
-                      writes_gb=merged_gb),)
+                      writes_gb=merged_gb, gpus="none"),)

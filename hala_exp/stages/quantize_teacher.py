@@ -23,12 +23,12 @@ from hala_exp.engines.backends import make_engine
 from hala_exp.engines.base import Generation, Message, SamplingParams, sampling_from
 from hala_exp.evaluation.metrics import translation_scores
 from hala_exp.io import write_jsonl
+from hala_exp.merging.memory import BASE_GB, FP8_BYTES_PER_PARAM, dtype_bytes, with_headroom
 from hala_exp.models.loading import load_causal_lm, pick_device, split_revision
-from hala_exp.stages.info import StageInfo, pick, plain, teacher_engine
+from hala_exp.stages.info import StageInfo, group_weights, pick, plain, teacher_engine
 
-# 1 byte a linear weight, 2 for what stays 16-bit (embeddings, norms): 1.2 on SmolLM2-135M's shapes
-# (a fifth of it is embeddings), less on larger models; an upper bound for the free-space check.
-FP8_BYTES_PER_PARAM = 1.2
+# transformers' `save_pretrained` default: the compressed model is written in shards this size.
+SAVE_SHARD_GB = 50.0
 
 # The unquantized model is called "ref": on CPU it runs in float32, so "bf16" would misname it.
 REF, FP8 = "ref", "fp8"
@@ -168,6 +168,26 @@ def _fp8_gb(cfg: DictConfig) -> float | None:
     return None if params_b is None else float(params_b) * FP8_BYTES_PER_PARAM
 
 
+def quantize_memory_gb(cfg: DictConfig) -> float | None:
+    """The job's host memory, sized as the merge's is (`merging.memory`): the weights go to the GPUs
+    (`device_map="auto"`), but the checkpoint being read is mapped through the page cache, and
+    `save_pretrained` holds one output shard on the host; the FP8 copy is read back after the
+    unquantized model is gone. So the peak is about 0.5 GB + max(input checkpoint + one shard (or the
+    whole FP8 checkpoint when smaller), FP8 checkpoint), asked for with the merge's headroom. For
+    Command-A (111B, bf16): 0.5 + 222 + 50 = 272.5 GB, 327 GB asked. Not measured at this size (the
+    merge's formula was, on LFM2 shapes)."""
+    t = cfg.teacher
+    if t.get("params_b") is None:
+        return None
+    params_b = float(t.params_b)
+    fp8 = params_b * FP8_BYTES_PER_PARAM
+    peak = BASE_GB + max(params_b * dtype_bytes(t.dtype) + min(fp8, SAVE_SHARD_GB), fp8)
+    return with_headroom(peak)
+
+
 DECLARED = (StageInfo("quantize_teacher", 2, "hala_exp.stages.quantize_teacher:run", quantize_config,
-                      writes_gb=_fp8_gb),
-            StageInfo("validate_teacher", 2, "hala_exp.stages.quantize_teacher:run_validate", validate_config))
+                      writes_gb=_fp8_gb, memory_gb=quantize_memory_gb, gpus="spread",
+                      weights=lambda cfg, _: group_weights(cfg, "teacher")),
+            # the unquantized teacher, then the FP8 one: the larger is what must fit
+            StageInfo("validate_teacher", 2, "hala_exp.stages.quantize_teacher:run_validate", validate_config,
+                      gpus="engine", weights=lambda cfg, _: group_weights(cfg, "teacher")))

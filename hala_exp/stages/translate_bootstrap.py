@@ -15,7 +15,7 @@ from hala_exp.data.chat import to_instruction
 from hala_exp.data.snapshot import iter_snapshot
 from hala_exp.io import write_jsonl
 from hala_exp.pipeline.disk_space import rows_gb
-from hala_exp.stages.info import StageInfo, pick, plain, source_slice, teacher_engine
+from hala_exp.stages.info import StageInfo, group_weights, pick, plain, source_slice, teacher_engine
 from hala_exp.translate import translate_pass
 
 
@@ -36,4 +36,5 @@ def key_config(cfg: DictConfig) -> dict:
 
 
 DECLARED = (StageInfo("translate_bootstrap", 3, "hala_exp.stages.translate_bootstrap:run", key_config,
-                      partial="shards", writes_gb=lambda cfg: rows_gb(cfg.data.bootstrap)),)
+                      partial="shards", writes_gb=lambda cfg: rows_gb(cfg.data.bootstrap), gpus="engine",
+                      weights=lambda cfg, _: group_weights(cfg, "teacher", fp8=bool(cfg.teacher.fp8))),)

@@ -19,7 +19,7 @@ from hala_exp.data.corpus import build_corpus_mix
 from hala_exp.data.mix import iter_mix
 from hala_exp.io import write_jsonl
 from hala_exp.pipeline.disk_space import rows_gb
-from hala_exp.stages.info import StageInfo, pick, plain, source_slice
+from hala_exp.stages.info import StageInfo, group_weights, pick, plain, source_slice
 from hala_exp.translate import translate_pass
 
 
@@ -56,4 +56,4 @@ def _corpus_gb(cfg: DictConfig) -> float | None:
 
 
 DECLARED = (StageInfo("translate_corpus", 3, "hala_exp.stages.translate_corpus:run", key_config, partial="shards",
-                      writes_gb=_corpus_gb),)
+                      writes_gb=_corpus_gb, gpus="engine", weights=lambda cfg, _: group_weights(cfg, "translator")),)

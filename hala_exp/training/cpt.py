@@ -36,8 +36,8 @@ def _heldout_loss(trainer, evals: dict, lang: str) -> float:
     return float(trainer.evaluate(evals[lang], metric_key_prefix=f"eval_{lang}")[f"eval_{lang}_loss"])
 
 
-def train_cpt(model_path: str, texts: list[str], heldout: dict[str, list[str]], out: Path, h: CptHyper,
-              callbacks: list) -> dict[str, float]:
+def train_cpt(model_path: str, texts: list[str], heldout: dict[str, list[str]], out: Path,
+              h: CptHyper) -> tuple[dict[str, float], list[dict]]:
     """Train on `texts`; save model + tokenizer to `out`; eval loss per held-out language before/after."""
     import torch
     from datasets import Dataset
@@ -70,7 +70,7 @@ def train_cpt(model_path: str, texts: list[str], heldout: dict[str, list[str]], 
     whole = WholeRun()
     trainer = SFTTrainer(model=model_path, args=args, train_dataset=Dataset.from_list([{"text": t} for t in texts]),
                          eval_dataset=evals or None, processing_class=tokenizer,
-                         callbacks=[StopIfLeaseLost(), *callbacks, StepsProgress(), whole,
+                         callbacks=[StopIfLeaseLost(), StepsProgress(), whole,
                                     *reporting.trainer_callbacks()])
     metrics: dict[str, float] = {}
     for lang in evals:
@@ -92,5 +92,5 @@ def train_cpt(model_path: str, texts: list[str], heldout: dict[str, list[str]], 
             if f"eval_{lang}_loss" in row:
                 metrics[f"heldout.{lang}.loss_step{row['step']}"] = float(row[f"eval_{lang}_loss"])
     metrics.update(train_metrics(whole, result, periodic))
-    return metrics
+    return metrics, periodic
 

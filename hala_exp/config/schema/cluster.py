@@ -53,6 +53,20 @@ class ResourcesConfig:
 
 
 @dataclass
+class PartitionLimitsConfig:
+    """What the partition's largest node offers, as declared for the site: read when Slurm cannot be
+    asked (`sinfo` absent or failing, e.g. `plan=true` on a laptop). `gpu_mem_gb` is always read
+    here: `sinfo` does not report it."""
+
+    nodes: Optional[int] = None
+    cpus_per_node: Optional[int] = None
+    mem_gb_per_node: Optional[float] = None
+    gpus_per_node: Optional[int] = None
+    gpu_mem_gb: Optional[float] = None  # memory of one GPU
+    max_time_min: Optional[int] = None  # null: no time limit
+
+
+@dataclass
 class ClusterConfig:
     """Site settings, so experiment configs stay portable between clusters."""
 
@@ -67,3 +81,4 @@ class ClusterConfig:
     srun_args: list[str] = field(default_factory=list)  # e.g. pyxis --container-image=...
     max_requeues: int = 3  # preemptions / time limits a job survives before it fails
     signal_delay_s: int = 120  # USR2 this long before the time limit, to checkpoint and requeue
+    limits: PartitionLimitsConfig = field(default_factory=PartitionLimitsConfig)
