@@ -124,3 +124,18 @@ def test_a_per_layer_t_given_on_the_command_line_is_shown_as_resolved():
     table = build_table(points, "student_merged", None, metrics=["heldout.student_merged.arabic.loss:min"])
     assert table.axes == ["merge.t"]
     assert "| self_attn: 0→1; 0.5 |" in markdown(table) and "| 0.5 |" in markdown(table)
+
+
+def test_a_searched_item_of_a_per_layer_t_shows_in_the_grids_merge_t_column():
+    """A search's `merge.t.0.value` beside a grid's `merge.t`: one column, each row's t as resolved."""
+    from hala_exp.table.points import Point
+
+    split = ["experiment=smollm2_merge", "+search=merge_t_split"]
+    search = Point("search/0", {"merge.t.0.value": 0.25}, {"heldout.student_merged.arabic.loss": 3.4},
+                   flat(*split, "merge.t.0.value=0.25"))
+    grid = Point("grid/0", {"merge.t": 0.5}, {"heldout.student_merged.arabic.loss": 3.5},
+                 flat("experiment=smollm2_merge", "merge.t=0.5"))
+    table = build_table([search, grid], "student_merged", None, metrics=["heldout.student_merged.arabic.loss:min"])
+    assert table.axes == ["merge.t"]
+    md = markdown(table)
+    assert "| 0.5 | 3.50 |" in md and "| self_attn: 0.25; mlp: 0.5; 0.5 | **3.40** |" in md

@@ -113,8 +113,9 @@ def _axes(points: list[Point]) -> list[str]:
         out.append(axis)
         inner = sorted({k for p in points for k in p.config if k.startswith(axis + ".")} - set(keys))
         out += [k for k in inner if len({repr(p.config.get(k)) for p in points}) > 1]
-    # an item of an axis (a search's `merge.t.0.value` beside a grid's `merge.t`) shows in it, resolved
-    return [a for a in out if not any(a.startswith(b + ".") for b in out if b != a)]
+    # an item of a list axis (a search's `merge.t.0.value` beside a grid's `merge.t`) shows in it, resolved
+    return [a for a in out if not any(a.startswith(b + ".") and a[len(b) + 1:].split(".")[0].isdigit()
+                                      for b in out)]
 
 
 def _value(p: Point, axis: str) -> Any:
