@@ -134,11 +134,13 @@ def test_arabic_rows_picks_exactly_the_share_with_a_seed():
 
 
 def test_sft_rows_train_the_other_share_on_their_english_originals():
+    from hala_exp.data.mix import arabic_rows
     from hala_exp.stages.sft import training_rows
 
     corpus = [{"instr_en": f"Question {i}?", "resp_en": f"Answer {i}.", "instr_ar": f"سؤال {i}؟",
                "resp_ar": f"جواب {i}."} for i in range(40)]
-    rows, arabic = training_rows(corpus, 0.25, 0)
+    arabic = arabic_rows(len(corpus), 0.25, 0)
+    rows = list(training_rows(corpus, arabic))
     assert len(rows) == 40 and arabic.sum() == 10
     for row, src, ar in zip(rows, corpus, arabic):
         want = (src["instr_ar"], src["resp_ar"]) if ar else (src["instr_en"], src["resp_en"])
