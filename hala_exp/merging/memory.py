@@ -8,8 +8,9 @@ to is written, so a merge's peak RSS is close to
 
 on the LFM2-350M and LFM2-1.2B shapes. Each input counts in the dtype it is stored in: the base in
 `model.dtype` (the hub checkpoint's), the fine-tune in the float32 the trainers save
-(`hala_exp.models.for_training.TRAINED_DTYPE`), twice the base's bytes for a bf16 model. The merge job asks Slurm for that plus 20% (at least 1 GB), unless
-the resources preset sets `resources.stages.merge.mem_gb` itself.
+(`hala_exp.models.for_training.TRAINED_DTYPE`), twice the base's bytes for a bf16 model. The merge
+job asks Slurm for that plus 20% (at least 1 GB), unless the resources preset sets
+`resources.stages.merge.mem_gb` itself.
 """
 
 from __future__ import annotations
