@@ -159,7 +159,7 @@ def sources_config(cfg: DictConfig, sources: DictConfig, mix: dict | None = None
             **({"mix": mix} if mix else {})}
 
 
-DECLARED = (StageInfo("sft", 1, "hala_exp.stages.sft:run", key_config, partial="checkpoints",
+DECLARED = (StageInfo("sft", 2, "hala_exp.stages.sft:run", key_config, partial="checkpoints",
                       trains=Trains("model", "train.bf16")),
-            StageInfo("sft_sources", 1, "hala_exp.stages.sft:run_sources", sources_config, partial="checkpoints",
+            StageInfo("sft_sources", 2, "hala_exp.stages.sft:run_sources", sources_config, partial="checkpoints",
                       trains=Trains("model", "train.bf16")))
