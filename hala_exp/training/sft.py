@@ -6,6 +6,7 @@ model's own chat template (no `{% generation %}` markers needed).
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 from contextlib import nullcontext
@@ -39,12 +40,21 @@ def pair(user: str, assistant: str) -> dict[str, list[Message]]:
             "completion": [{"role": "assistant", "content": assistant}]}
 
 
+def _state_written(checkpoint: Path) -> bool:
+    """Whether the checkpoint's trainer_state.json (written last) is whole: a kill while it is being
+    written leaves it empty or cut short, and resuming from it would fail on the JSON."""
+    try:
+        json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 def last_checkpoint(folder: Path | None) -> str | None:
     """The newest complete `checkpoint-N` in `folder` (trainer_state.json is written last), or None."""
     if folder is None or not folder.is_dir():
         return None
-    done = [d for d in folder.glob("checkpoint-*")
-            if d.name.split("-")[-1].isdigit() and (d / "trainer_state.json").is_file()]
+    done = [d for d in folder.glob("checkpoint-*") if d.name.split("-")[-1].isdigit() and _state_written(d)]
     return str(max(done, key=lambda d: int(d.name.split("-")[-1]))) if done else None
 
 
