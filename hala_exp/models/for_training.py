@@ -9,9 +9,9 @@
   any distributed launch the model loads unplaced and accelerate places (or shards) it.
 - Attention: transformers' default, sdpa, drops Gemma-2's attention logit softcapping, which only
   eager (and flash / flex) apply and vLLM applies at inference.
-- Packing: TRL packs into padding-free batches whose sequence boundaries reach attention (position
-  ids) and the short convolutions (`seq_idx`) only through fused kernels; LFM2's torch fallback
-  convolves across the boundary, so such models get padded batches.
+- Packing: TRL packs into padding-free batches whose sequence boundaries reach attention through
+  position ids and LFM2's short convolutions only as `seq_idx`, which the fused kernel
+  (causal-conv1d) reads and the torch fallback ignores: such models get padded batches.
 """
 
 from __future__ import annotations
