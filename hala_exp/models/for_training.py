@@ -7,8 +7,8 @@
 - Placement: TRL loads with `device_map="auto"` on GPUs unless it recognises the launch as DDP or
   DeepSpeed; under FSDP every rank would then spread a full copy over all GPUs of its node. Under
   any distributed launch the model loads unplaced and accelerate places (or shards) it.
-- Attention: transformers' default, sdpa, drops Gemma-2's attention logit softcapping, which only
-  eager (and flash / flex) apply and vLLM applies at inference.
+- Attention: transformers' default, sdpa, drops Gemma-2's attention logit softcapping; eager (like
+  flash and flex) applies it, as vLLM does at inference.
 - Packing: TRL packs into padding-free batches whose sequence boundaries reach attention through
   position ids and LFM2's short convolutions only as `seq_idx`, which the fused kernel
   (causal-conv1d) reads and the torch fallback ignores: such models get padded batches.
