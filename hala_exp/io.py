@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +19,14 @@ def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> int:
     return n
 
 
-def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
+def iter_jsonl(path: str | Path) -> Iterator[dict[str, Any]]:
+    """The rows one at a time: memory flat in the file's size."""
     with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+        yield from (json.loads(line) for line in f if line.strip())
+
+
+def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
+    return list(iter_jsonl(path))
 
 
 def replace_text(path: Path, text: str) -> None:

@@ -107,7 +107,8 @@ def cpt_stage(cfg, inputs, out):
     h = CptHyper(learning_rate=1e-3, batch_size=2, grad_accum=1, max_length=32, max_steps=4, warmup_ratio=0.0,
                  lr_scheduler="linear", weight_decay=0.0, max_grad_norm=1.0, packing=True, use_cpu=True,
                  bf16=False, seed=0, eval_steps=2)
-    return train_cpt(inputs["model"], texts[:40], {"arabic": texts[40:44]}, out / "model", h, [])
+    metrics, _ = train_cpt(inputs["model"], texts[:40], {"arabic": texts[40:44]}, out / "model", h)
+    return metrics
 
 
 def dpo_stage(cfg, inputs, out):

@@ -94,19 +94,36 @@ def test_a_job_runs_its_stage_in_its_environment_and_trains_on_what_it_was_given
     assert one_gpu.python is None and one_gpu.launch is None  # in the job's own process, as before
 
 
+def test_each_rank_of_a_job_gets_its_share_of_the_cpus(tmp_path):
+    """A 9B SFT job: 64 CPUs per task, 8 ranks on each of its 2 nodes: 8 threads per rank, not 64."""
+    from hala_exp.launch.job import omp_threads
+    from hala_exp.launch.submit import _job
+
+    cfg = compose(["experiment=hala_9b"])
+    sft_req = stage_request(cfg.resources, "sft")
+    sft = _job(cfg, "sft", {"name": "sft"}, sft_req, tmp_path)
+    assert (sft_req.cpus_per_task, sft_req.nodes) == (64, 2)
+    assert omp_threads(str(sft_req.cpus_per_task), sft.launch) == "8"
+    judge_req = stage_request(cfg.resources, "judge")
+    judge = _job(cfg, "judge", {"name": "judge"}, judge_req, tmp_path)
+    assert omp_threads(str(judge_req.cpus_per_task), judge.launch) == str(judge_req.cpus_per_task)  # one process
+    assert omp_threads("4", sft.launch) == "1" and omp_threads(None, sft.launch) is None
+
+
 def test_the_merge_job_asks_for_what_the_model_size_needs():
-    """0.5 GB + both bf16 inputs + one output shard, +20%: 9B with 200M and with 5 GB shards."""
+    """0.5 GB + the bf16 base + the float32 fine-tune (what TRL saves) + one output shard, +20%: 9B
+    with 200M and with 5 GB shards."""
     from hala_exp.launch.resources import estimated_mem_gb
     from hala_exp.merging.memory import merge_peak_gb
 
     cfg = compose(["experiment=hala_9b"])
     req = stage_request(cfg.resources, "merge", estimated_mem_gb(cfg, "merge"))
-    assert merge_peak_gb(8.7, "bfloat16", "bfloat16", 200_000_000) == pytest.approx(35.5)
-    assert req.mem_gb == 43.0 and "estimate" in req.origin["mem_gb"]
+    assert merge_peak_gb(8.7, "bfloat16", "float32", "bfloat16", 200_000_000) == pytest.approx(52.9)
+    assert req.mem_gb == 64.0 and "estimate" in req.origin["mem_gb"]  # 52.9 + 20%
     one_file = compose(["experiment=hala_9b", "merge.options.out_shard_size=5000000000"])
-    assert estimated_mem_gb(one_file, "merge") == 49.0  # 0.5 + 2 x 17.4 + one 5 GB shard = 40.3, +20%
+    assert estimated_mem_gb(one_file, "merge") == 70.0  # 0.5 + 17.4 + 34.8 + one 5 GB shard = 57.7, +20%
     small = compose(["experiment=hala_1.2b"])
-    assert stage_request(small.resources, "merge", estimated_mem_gb(small, "merge")).mem_gb == 7.0  # 5.5 + 20%
+    assert stage_request(small.resources, "merge", estimated_mem_gb(small, "merge")).mem_gb == 10.0  # 7.9 + 20%
     # the preset or the command line still decides when it says so
     fixed = compose(["experiment=hala_9b", "resources.stages.merge.mem_gb=100"])
     assert stage_request(fixed.resources, "merge", estimated_mem_gb(fixed, "merge")).mem_gb == 100
@@ -122,7 +139,7 @@ def test_a_merge_too_big_for_the_partition_is_refused_before_submitting():
     cfg = compose(["experiment=hala_9b"])
     small_node = PartitionLimits("cpu", nodes=4, cpus_per_node=64, mem_mb_per_node=32_000, gpus_per_node=0,
                                  max_time_min=None)
-    with pytest.raises(LaunchError, match=r"resources.stages.merge.mem_gb \(unset: the merge stage's estimate\) = 43"):
+    with pytest.raises(LaunchError, match=r"resources.stages.merge.mem_gb \(unset: the merge stage's estimate\) = 64"):
         check_request("merge", "merge", stage_request(cfg.resources, "merge", estimated_mem_gb(cfg, "merge")),
                       small_node)
 

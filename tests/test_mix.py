@@ -134,12 +134,44 @@ def test_arabic_rows_picks_exactly_the_share_with_a_seed():
 
 
 def test_sft_rows_train_the_other_share_on_their_english_originals():
+    from hala_exp.data.mix import arabic_rows
     from hala_exp.stages.sft import training_rows
 
     corpus = [{"instr_en": f"Question {i}?", "resp_en": f"Answer {i}.", "instr_ar": f"سؤال {i}؟",
                "resp_ar": f"جواب {i}."} for i in range(40)]
-    rows, arabic = training_rows(corpus, 0.25, 0)
+    arabic = arabic_rows(len(corpus), 0.25, 0)
+    rows = list(training_rows(corpus, arabic))
     assert len(rows) == 40 and arabic.sum() == 10
     for row, src, ar in zip(rows, corpus, arabic):
         want = (src["instr_ar"], src["resp_ar"]) if ar else (src["instr_en"], src["resp_en"])
         assert (row["prompt"][0]["content"], row["completion"][0]["content"]) == want
+
+
+def test_sft_streams_the_corpus_into_a_memory_mapped_dataset(tmp_path, monkeypatch):
+    """Every rank of a multi-GPU SFT reads the corpus: as Arrow files the trainer memory-maps, never
+    as a list of every row; the rows are those of `training_rows`, and the Arrow copy goes afterwards."""
+    from hala_exp.data.mix import arabic_rows
+    from hala_exp.io import read_jsonl, write_jsonl
+    from hala_exp.stages import sft
+
+    corpus = tmp_path / "corpus.jsonl"
+    write_jsonl(corpus, [{"instr_en": f"Question {i}?", "resp_en": f"Answer {i}.",
+                          "instr_ar": f"سؤال {i}؟" if i % 7 else "", "resp_ar": f"جواب {i}."} for i in range(60)])
+    seen: dict = {}
+
+    def trainer(model, rows, out, hyper, train, checkpoints=None):  # the trainer's side: what it is handed
+        seen["files"] = [Path(f["filename"]) for f in rows.cache_files]
+        seen["rows"] = rows.to_list()
+        return {"rows": float(len(rows))}
+
+    monkeypatch.setattr(sft, "train_sft", trainer)
+    cfg = OmegaConf.create({"arabic_ratio": 0.5, "seed": 3, "train": {},
+                            "model": {"learning_rate": 1e-3, "batch_size": 2, "grad_accum": 1, "max_length": 64}})
+    out = tmp_path / "work" / "sft"
+    out.mkdir(parents=True)
+    metrics = sft.run(cfg, {"corpus": str(corpus), "model": "unused"}, out)
+    assert seen["files"] and all(f.is_relative_to(out.parent) for f in seen["files"])
+    usable = list(sft.usable(read_jsonl(corpus)))
+    assert seen["rows"] == list(sft.training_rows(usable, arabic_rows(len(usable), 0.5, 3)))
+    assert len(usable) == 51 and metrics["rows_arabic"] + metrics["rows_english"] == 51
+    assert metrics["rows_with_arabic"] == 51 and not any(f.exists() for f in seen["files"])

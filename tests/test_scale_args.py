@@ -104,6 +104,28 @@ def test_sharded_strategies_save_full_weights():
     assert zero3["zero_stage"] == 3 and zero3["zero3_save_16bit_model"] is True
 
 
+def test_zero3_across_nodes_runs_one_standard_launcher_per_node():
+    """accelerate's own parsing and DeepSpeed launch helper, on node 1's launcher as nodes.for_node
+    fills it in: torchrun on this node (nnodes 2, node rank 1, rank 0's host), never the `deepspeed`
+    runner with a hostfile and pdsh over ssh, which needs what a Slurm allocation does not give."""
+    from accelerate.commands.launch import _validate_launch_command, launch_command_parser
+    from accelerate.utils.launch import prepare_deepspeed_cmd_env
+
+    from hala_exp.launch.nodes import Allocation, for_node
+
+    argv = for_node(accelerate_command("/env/bin/python", "zero3", 8, nodes=2, port=29600),
+                    Allocation(nodes=2, node_rank=1, main_host="gpu07", job_id="41", restart=0))
+    args = launch_command_parser().parse_args(argv[argv.index("accelerate.commands.launch") + 1:])
+    args, defaults, _ = _validate_launch_command(args)
+    assert args.use_deepspeed
+    args.deepspeed_fields_from_accelerate_config = ",".join(defaults.deepspeed_config)  # as launch_command does
+    cmd, env = prepare_deepspeed_cmd_env(args)
+    assert cmd is None, cmd  # None: accelerate runs torch.distributed.run on this node, as for DDP and FSDP
+    assert (args.nnodes, args.nproc_per_node, args.node_rank) == ("2", "8", 1)
+    assert (args.master_addr, args.master_port, args.rdzv_backend) == ("gpu07", "29600", "static")
+    assert env["ACCELERATE_DEEPSPEED_ZERO_STAGE"] == "3"
+
+
 def test_training_stages_launch_by_config():
     cfg = compose(["experiment=hala_9b", "runtime.gpus_per_node=8"])
     sft = training_launch(cfg, "sft", "/env/bin/python")

@@ -61,3 +61,12 @@ def test_no_checkpoint_dir_keeps_nothing(tiny_lfm2, tmp_path):
     train_sft(str(tiny_lfm2), rows, tmp_path / "m" / "model", Hyper(1e-3, 2, 1, 32), TRAIN, max_steps=2)
     assert not (tmp_path / "m" / "model.trainer").exists()
     assert last_checkpoint(None) is None
+
+
+def test_a_checkpoint_killed_while_writing_its_state_is_not_resumed_from(tmp_path):
+    """SIGKILL during trainer_state.json's write (the file is written last) leaves it empty or cut
+    short: the checkpoint before it is the newest complete one."""
+    for step, state in ((2, '{"global_step": 2}'), (4, ""), (6, '{"global_step": ')):
+        (tmp_path / f"checkpoint-{step}").mkdir()
+        (tmp_path / f"checkpoint-{step}" / "trainer_state.json").write_text(state, encoding="utf-8")
+    assert last_checkpoint(tmp_path) == str(tmp_path / "checkpoint-2")

@@ -20,6 +20,7 @@ import submitit
 
 from hala_exp import stopping
 from hala_exp.launch import nodes
+from hala_exp.training.launch import ranks_per_node
 
 log = logging.getLogger("hala_exp")
 
@@ -27,6 +28,15 @@ log = logging.getLogger("hala_exp")
 def restarts() -> int:
     """How many times Slurm has requeued this job so far."""
     return int(os.environ.get("SLURM_RESTART_COUNT", "0") or 0)
+
+
+def omp_threads(cpus_per_task: str | None, launch: list[str] | None) -> str | None:
+    """OMP_NUM_THREADS for each process of the step: torch would use every core of the node, the job
+    was given `cpus_per_task` of them, and a launcher's ranks on this node share those (torchrun
+    keeps a value already set). None outside Slurm."""
+    if not cpus_per_task:
+        return None
+    return str(max(1, int(cpus_per_task) // ranks_per_node(launch)))
 
 
 class StepJob(submitit.helpers.Checkpointable):
@@ -44,9 +54,9 @@ class StepJob(submitit.helpers.Checkpointable):
         self.work_dir = work_dir  # spec file and log of a step run in another process
 
     def __call__(self) -> dict[str, Any]:
-        # Torch would use every core of the node; the job was given cpus_per_task of them.
-        if os.environ.get("SLURM_CPUS_PER_TASK"):
-            os.environ.setdefault("OMP_NUM_THREADS", os.environ["SLURM_CPUS_PER_TASK"])
+        threads = omp_threads(os.environ.get("SLURM_CPUS_PER_TASK"), self.launch)
+        if threads:
+            os.environ.setdefault("OMP_NUM_THREADS", threads)
         from hala_exp.pipeline.dispatch import run_step
 
         logging.basicConfig(level=logging.INFO,

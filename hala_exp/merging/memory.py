@@ -4,10 +4,13 @@ Measured with `benchmarks/merge.py` (benchmarks/RESULTS.md): mergekit maps both 
 (safetensors, read through the page cache) and keeps the merged tensors until the shard they belong
 to is written, so a merge's peak RSS is close to
 
-    0.5 GB + 2 x input checkpoint + min(output checkpoint, out_shard_size)
+    0.5 GB + base checkpoint + fine-tune checkpoint + min(output checkpoint, out_shard_size)
 
-on the LFM2-350M and LFM2-1.2B shapes. The merge job asks Slurm for that plus 20% (at least 1 GB), unless
-the resources preset sets `resources.stages.merge.mem_gb` itself.
+on the LFM2-350M and LFM2-1.2B shapes. Each input counts in the dtype it is stored in: the base in
+`model.dtype` (the hub checkpoint's), the fine-tune in the float32 the trainers save
+(`hala_exp.models.for_training.TRAINED_DTYPE`), twice the base's bytes for a bf16 model. The merge
+job asks Slurm for that plus 20% (at least 1 GB), unless the resources preset sets
+`resources.stages.merge.mem_gb` itself.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from __future__ import annotations
 import math
 
 from omegaconf import DictConfig
+
+from hala_exp.models.for_training import TRAINED_DTYPE
 
 BASE_GB = 0.5  # interpreter, torch, mergekit and the tokenizer, measured
 HEADROOM = 1.2  # and at least HEADROOM_MIN_GB more than the expected peak
@@ -30,12 +35,14 @@ def dtype_bytes(dtype: str | None) -> int:
     return BYTES.get(str(dtype).removeprefix("torch."), 4)  # unknown: as if float32, never too little
 
 
-def merge_peak_gb(params_b: float, in_dtype: str, out_dtype: str, out_shard_size: int | None) -> float:
-    """Expected peak RSS in GB of merging two checkpoints of `params_b` billion parameters."""
-    inputs = params_b * dtype_bytes(in_dtype)
+def merge_peak_gb(params_b: float, base_dtype: str, tuned_dtype: str, out_dtype: str,
+                  out_shard_size: int | None) -> float:
+    """Expected peak RSS in GB of merging a base and a fine-tune of `params_b` billion parameters,
+    each stored in its own dtype."""
+    inputs = params_b * (dtype_bytes(base_dtype) + dtype_bytes(tuned_dtype))
     output = params_b * dtype_bytes(out_dtype)
     shard = (MERGEKIT_SHARD_BYTES if out_shard_size is None else int(out_shard_size)) / 1e9
-    return BASE_GB + 2 * inputs + min(output, shard)
+    return BASE_GB + inputs + min(output, shard)
 
 
 def merge_memory_gb(cfg: DictConfig) -> float | None:
@@ -45,7 +52,8 @@ def merge_memory_gb(cfg: DictConfig) -> float | None:
     if params_b is None:
         return None
     options = cfg.merge.get("options") or {}
-    peak = merge_peak_gb(float(params_b), cfg.model.dtype, cfg.merge.dtype, options.get("out_shard_size"))
+    peak = merge_peak_gb(float(params_b), cfg.model.dtype, TRAINED_DTYPE, cfg.merge.dtype,
+                         options.get("out_shard_size"))
     return with_headroom(peak)
 
 

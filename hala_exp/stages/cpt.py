@@ -76,5 +76,5 @@ def key_config(cfg: DictConfig) -> dict:
     return {"cpt": plain(cfg.allam.cpt)}
 
 
-DECLARED = (StageInfo("cpt", 2, "hala_exp.stages.cpt:run", key_config,
+DECLARED = (StageInfo("cpt", 3, "hala_exp.stages.cpt:run", key_config,
                       trains=Trains("model", "allam.cpt.bf16", batch="allam.cpt")),)

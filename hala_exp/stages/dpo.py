@@ -25,5 +25,5 @@ def key_config(cfg: DictConfig) -> dict:
                         "max_length", "max_steps", "use_cpu", "bf16", "seed")}
 
 
-DECLARED = (StageInfo("dpo", 1, "hala_exp.stages.dpo:run", key_config,
+DECLARED = (StageInfo("dpo", 2, "hala_exp.stages.dpo:run", key_config,
                       trains=Trains("model", "dpo.bf16", batch="dpo")),)

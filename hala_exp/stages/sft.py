@@ -6,38 +6,72 @@ corpus rows in Arabic and the others in their English originals, for ALLaM-style
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig
 
 from hala_exp.data.mix import arabic_rows
-from hala_exp.io import read_jsonl
+from hala_exp.io import iter_jsonl
 from hala_exp.stages.info import StageInfo, Trains, pick, source_slice, train_with
 from hala_exp.text import has_arabic
 from hala_exp.training.sft import Hyper, pair, train_sft
 
 if TYPE_CHECKING:
     import numpy as np
+    from datasets import Dataset
 
 
-def training_rows(corpus: list[dict], arabic_ratio: float | None, seed: int) -> tuple[list[dict], np.ndarray]:
-    """Prompt-completion rows from translated corpus rows, each in Arabic or in its English original."""
-    arabic = arabic_rows(len(corpus), arabic_ratio, seed)
-    rows = [pair(r["instr_ar"], r["resp_ar"]) if ar else pair(r["instr_en"], r["resp_en"])
-            for r, ar in zip(corpus, arabic)]
-    return rows, arabic
+def usable(corpus: Iterable[dict]) -> Iterator[dict]:
+    """Corpus rows with both Arabic sides translated."""
+    return (r for r in corpus if r["instr_ar"] and r["resp_ar"])
+
+
+def training_rows(corpus: Iterable[dict], arabic: np.ndarray) -> Iterator[dict]:
+    """Prompt-completion rows from translated corpus rows, row i in Arabic where `arabic[i]`, else in
+    its English original (`arabic`: `hala_exp.data.mix.arabic_rows` over the usable rows)."""
+    for r, ar in zip(usable(corpus), arabic):
+        yield pair(r["instr_ar"], r["resp_ar"]) if ar else pair(r["instr_en"], r["resp_en"])
+
+
+def _corpus_rows(path: str, arabic: np.ndarray) -> Iterator[dict]:
+    yield from training_rows(iter_jsonl(path), arabic)
+
+
+@contextmanager
+def arrow_rows(out: Path, generator: Callable[..., Iterator[dict]], **kwargs: Any) -> Iterator[Dataset]:
+    """The generator's rows as an Arrow file the trainer memory-maps, so no rank holds the corpus in
+    memory: one copy per rank (each rank of a multi-GPU run builds its own), removed afterwards."""
+    import os
+    import shutil
+
+    from datasets import Dataset
+
+    work = out.parent / f"{out.name}.rows{os.environ.get('RANK', '0')}"
+    shutil.rmtree(work, ignore_errors=True)
+    try:
+        yield Dataset.from_generator(generator, gen_kwargs=kwargs, cache_dir=str(work))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
-    corpus = [r for r in read_jsonl(inputs["corpus"]) if r["instr_ar"] and r["resp_ar"]]
-    rows, arabic = training_rows(corpus, cfg.arabic_ratio, cfg.seed)
+    """The corpus is streamed twice (count, then write the Arrow rows), never held in memory."""
+    n = with_arabic = 0
+    for r in usable(iter_jsonl(inputs["corpus"])):
+        n += 1
+        with_arabic += has_arabic(r["instr_ar"])
+    if n == 0:
+        raise ValueError(f"no training rows: {inputs['corpus']} holds no row with both Arabic sides")
+    arabic = arabic_rows(n, cfg.arabic_ratio, cfg.seed)
     m = cfg.model
-    metrics = train_sft(inputs["model"], rows, out / "model",
-                        Hyper(m.learning_rate, m.batch_size, m.grad_accum, m.max_length), cfg.train,
-                        checkpoints=Path(inputs["checkpoints"]) if inputs.get("checkpoints") else None)
-    metrics["rows_with_arabic"] = float(sum(has_arabic(r["instr_ar"]) for r in corpus))
+    with arrow_rows(out, _corpus_rows, path=inputs["corpus"], arabic=arabic) as rows:
+        metrics = train_sft(inputs["model"], rows, out / "model",
+                            Hyper(m.learning_rate, m.batch_size, m.grad_accum, m.max_length), cfg.train,
+                            checkpoints=Path(inputs["checkpoints"]) if inputs.get("checkpoints") else None)
+    metrics["rows_with_arabic"] = float(with_arabic)
     metrics["rows_arabic"], metrics["rows_english"] = float(arabic.sum()), float((~arabic).sum())
     return metrics
 
@@ -79,11 +113,6 @@ def run_sources(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str,
     """SFT on instruction/response sources read directly (the released corpus, the ALLaM recipe's
     sources): rows stream from the snapshots into an Arrow file the trainer memory-maps, so a
     corpus of millions of rows is never held in memory. With `mix`, a language share of a total."""
-    import os
-    import shutil
-
-    from datasets import Dataset
-
     from hala_exp.data.snapshot import snapshot_counts
 
     names = list(cfg.sources)
@@ -96,12 +125,7 @@ def run_sources(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str,
         for path, lang in zip(paths, langs):
             available[lang] = available.get(lang, 0) + snapshot_counts(path).kept
         budget = language_budget(mix, available)
-    # the Arrow copy the trainer reads, one per rank (each rank of a multi-GPU run builds its own); gone after
-    work = out.parent / f"{out.name}.rows{os.environ.get('RANK', '0')}"
-    shutil.rmtree(work, ignore_errors=True)
-    try:
-        rows = Dataset.from_generator(source_pairs, gen_kwargs={"paths": paths, "langs": langs, "budget": budget},
-                                      cache_dir=str(work))
+    with arrow_rows(out, source_pairs, paths=paths, langs=langs, budget=budget) as rows:
         m = cfg.model
         metrics = train_sft(inputs["model"], rows, out / "model",
                             Hyper(m.learning_rate, m.batch_size, m.grad_accum, m.max_length), cfg.train,
@@ -109,10 +133,8 @@ def run_sources(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str,
         metrics["rows_with_arabic"] = float(sum(has_arabic(c[0]["content"])
                                                 for batch in rows.iter(batch_size=4096)
                                                 for c in batch["completion"]))
-        if budget is not None:
-            metrics["rows_arabic"], metrics["rows_english"] = float(budget["ar"]), float(budget["en"])
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    if budget is not None:
+        metrics["rows_arabic"], metrics["rows_english"] = float(budget["ar"]), float(budget["en"])
     return metrics
 
 
@@ -137,7 +159,7 @@ def sources_config(cfg: DictConfig, sources: DictConfig, mix: dict | None = None
             **({"mix": mix} if mix else {})}
 
 
-DECLARED = (StageInfo("sft", 1, "hala_exp.stages.sft:run", key_config, partial="checkpoints",
+DECLARED = (StageInfo("sft", 2, "hala_exp.stages.sft:run", key_config, partial="checkpoints",
                       trains=Trains("model", "train.bf16")),
-            StageInfo("sft_sources", 1, "hala_exp.stages.sft:run_sources", sources_config, partial="checkpoints",
+            StageInfo("sft_sources", 2, "hala_exp.stages.sft:run_sources", sources_config, partial="checkpoints",
                       trains=Trains("model", "train.bf16")))

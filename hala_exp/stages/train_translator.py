@@ -51,5 +51,5 @@ def key_config(cfg: DictConfig) -> dict:
             "train": train_with(cfg.train, cfg.translator.train), "seed": cfg.data.seed}
 
 
-DECLARED = (StageInfo("train_translator", 2, "hala_exp.stages.train_translator:run", key_config,
+DECLARED = (StageInfo("train_translator", 3, "hala_exp.stages.train_translator:run", key_config,
                       partial="checkpoints", trains=Trains("translator", "train.bf16")),)

@@ -44,8 +44,9 @@ def train_cpt(model_path: str, texts: list[str], heldout: dict[str, list[str]], 
     from trl import SFTConfig, SFTTrainer
 
     from hala_exp import reporting
+    from hala_exp.models.for_training import batch_layout, init_kwargs, model_config
     from hala_exp.models.loading import load_tokenizer
-    from hala_exp.training.distributed import is_main, save_trained
+    from hala_exp.training.distributed import is_main, save_trained, world_size
     from hala_exp.training.lease_check import StopIfLeaseLost
     from hala_exp.training.run_metrics import WholeRun, train_metrics
     from hala_exp.training.steps_progress import StepsProgress
@@ -54,14 +55,16 @@ def train_cpt(model_path: str, texts: list[str], heldout: dict[str, list[str]], 
         raise ValueError("no pre-training text: the mixture is empty")
     tokenizer = load_tokenizer(model_path)
     tokenizer.padding_side = "right"
+    config = model_config(model_path)
+    packing, _ = batch_layout(config, h.packing, False)
     args = SFTConfig(
-        output_dir=str(out.parent / (out.name + ".trainer")),
+        output_dir=str(out.parent / (out.name + ".trainer")), model_init_kwargs=init_kwargs(config, world_size()),
         learning_rate=h.learning_rate, per_device_train_batch_size=h.batch_size,
         per_device_eval_batch_size=h.batch_size, gradient_accumulation_steps=h.grad_accum,
         max_steps=h.max_steps, lr_scheduler_type=h.lr_scheduler, warmup_steps=float(h.warmup_ratio),
         weight_decay=h.weight_decay, max_grad_norm=h.max_grad_norm, logging_steps=1,
         save_strategy="no", report_to=[], bf16=h.bf16, use_cpu=h.use_cpu, max_length=h.max_length,
-        packing=h.packing, eval_packing=h.packing, dataset_text_field="text", completion_only_loss=False,
+        packing=packing, eval_packing=packing, dataset_text_field="text", completion_only_loss=False,
         seed=h.seed, data_seed=h.seed, dataloader_num_workers=0, disable_tqdm=True,
         include_num_input_tokens_seen="non_padding",  # tokens/s in every training log
         eval_strategy="steps" if h.eval_steps > 0 and heldout else "no", eval_steps=h.eval_steps or None,

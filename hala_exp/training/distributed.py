@@ -23,6 +23,11 @@ def rank() -> int:
     return int(os.environ.get("RANK", "0"))
 
 
+def world_size() -> int:
+    """Processes training this model under `accelerate launch` / torchrun (1 when not distributed)."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
 def is_main() -> bool:
     """Whether this process writes shared files (rank 0; the only process when not distributed)."""
     return rank() == 0

@@ -7,7 +7,6 @@ policy is measured on the training pairs before and after, so a run shows which 
 
 from __future__ import annotations
 
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,15 +55,19 @@ def preference_margin(model, tokenizer, rows: list[dict]) -> float:
 
 
 def train_dpo(model_path: str, rows: list[dict], out: Path, h: DpoHyper) -> dict[str, float]:
-    """DPO from `model_path` (also the frozen reference); save policy + tokenizer to `out`."""
+    """DPO from `model_path` (also the frozen reference); save policy + tokenizer to `out`.
+
+    TRL loads both from the path (`hala_exp.models.for_training`: the training dtype, no device
+    map under a distributed launch) and accelerate places or shards them; the margin before is
+    measured on the reference, the starting weights where accelerate put them."""
     import torch
     from datasets import Dataset
-    from transformers import AutoModelForCausalLM
     from trl import DPOConfig, DPOTrainer
 
     from hala_exp import reporting
+    from hala_exp.models.for_training import init_kwargs, model_config
     from hala_exp.models.loading import load_tokenizer
-    from hala_exp.training.distributed import is_main, save_trained
+    from hala_exp.training.distributed import is_main, save_trained, world_size
     from hala_exp.training.lease_check import StopIfLeaseLost
     from hala_exp.training.run_metrics import WholeRun, train_metrics
     from hala_exp.training.steps_progress import StepsProgress
@@ -72,13 +75,9 @@ def train_dpo(model_path: str, rows: list[dict], out: Path, h: DpoHyper) -> dict
     if not rows:
         raise ValueError("no preference pairs: the preference source gave no rows")
     tokenizer = load_tokenizer(model_path)
-    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
-    if torch.cuda.is_available() and not h.use_cpu:
-        # where the trainer will put it (this rank's GPU): the margin before is not computed on the CPU
-        model.to(torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0"))))
-    before = preference_margin(model, tokenizer, rows)
     args = DPOConfig(
         output_dir=str(out.parent / (out.name + ".trainer")), beta=h.beta, loss_type=[h.loss_type],
+        model_init_kwargs=init_kwargs(model_config(model_path), world_size()),  # the reference's too
         learning_rate=h.learning_rate, per_device_train_batch_size=h.batch_size,
         gradient_accumulation_steps=h.grad_accum, max_length=h.max_length, max_steps=h.max_steps,
         num_train_epochs=1.0,  # one pass over the pairs unless max_steps > 0
@@ -88,8 +87,10 @@ def train_dpo(model_path: str, rows: list[dict], out: Path, h: DpoHyper) -> dict
         include_num_input_tokens_seen="non_padding",  # tokens/s in every training log
     )
     whole = WholeRun()
-    trainer = DPOTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
+    trainer = DPOTrainer(model=model_path, args=args, train_dataset=Dataset.from_list(rows),
+                         processing_class=tokenizer,
                          callbacks=[StopIfLeaseLost(), StepsProgress(), whole, *reporting.trainer_callbacks()])
+    before = preference_margin(trainer.ref_model, tokenizer, rows)  # every rank: a sharded forward is collective
     with torch.enable_grad():  # lighteval switches grad off process-wide; a sweep may run it before this
         result = trainer.train()
     save_trained(trainer, out, tokenizer)

@@ -49,3 +49,10 @@ def accelerate_command(python: str, strategy: str, gpus_per_node: int, nodes: in
         return [*launch, "--machine_rank", "0", *step]
     return [*launch, "--machine_rank", MACHINE_RANK, "--main_process_ip", MAIN_HOST,
             "--main_process_port", str(port), "--rdzv_backend", "static", "--same_network", *step]
+
+
+def ranks_per_node(launch: list[str] | None) -> int:
+    """How many processes one node's launcher starts (1 for a step run without one)."""
+    if not launch:
+        return 1
+    return int(launch[launch.index("--num_processes") + 1]) // int(launch[launch.index("--num_machines") + 1])

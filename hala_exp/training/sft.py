@@ -6,6 +6,7 @@ model's own chat template (no `{% generation %}` markers needed).
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 from contextlib import nullcontext
@@ -17,6 +18,7 @@ from omegaconf import DictConfig
 
 if TYPE_CHECKING:
     from datasets import Dataset
+    from trl import SFTConfig
 
 Message = dict[str, str]
 log = logging.getLogger("hala_exp")
@@ -38,13 +40,65 @@ def pair(user: str, assistant: str) -> dict[str, list[Message]]:
             "completion": [{"role": "assistant", "content": assistant}]}
 
 
+def _state_written(checkpoint: Path) -> bool:
+    """Whether the checkpoint's trainer_state.json (written last) is whole: a kill while it is being
+    written leaves it empty or cut short, and resuming from it would fail on the JSON."""
+    try:
+        json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 def last_checkpoint(folder: Path | None) -> str | None:
     """The newest complete `checkpoint-N` in `folder` (trainer_state.json is written last), or None."""
     if folder is None or not folder.is_dir():
         return None
-    done = [d for d in folder.glob("checkpoint-*")
-            if d.name.split("-")[-1].isdigit() and (d / "trainer_state.json").is_file()]
+    done = [d for d in folder.glob("checkpoint-*") if d.name.split("-")[-1].isdigit() and _state_written(d)]
     return str(max(done, key=lambda d: int(d.name.split("-")[-1]))) if done else None
+
+
+def sft_config(model_path: str, hyper: Hyper, train: DictConfig, output_dir: str, max_steps: int,
+               save_steps: int = 0) -> SFTConfig:
+    """TRL's SFTConfig for `train` and `hyper`, with what the model's own config decides
+    (`hala_exp.models.for_training`): how it is loaded, and padded batches where packing would leak."""
+    from trl import SFTConfig
+
+    from hala_exp.models.for_training import batch_layout, init_kwargs, model_config
+    from hala_exp.training.distributed import world_size
+
+    config = model_config(model_path)
+    packing, padding_free = batch_layout(config, train.packing, train.get("padding_free", False))
+    return SFTConfig(
+        output_dir=output_dir,
+        model_init_kwargs=init_kwargs(config, world_size()),
+        learning_rate=hyper.learning_rate,
+        per_device_train_batch_size=hyper.batch_size,
+        gradient_accumulation_steps=hyper.grad_accum,
+        num_train_epochs=train.epochs,
+        max_steps=max_steps,
+        lr_scheduler_type=train.lr_scheduler,
+        warmup_steps=float(train.warmup_ratio),  # a float in [0, 1) is a ratio of total steps
+        weight_decay=train.weight_decay,
+        logging_steps=train.logging_steps,
+        save_strategy="steps" if save_steps else "no",
+        save_steps=save_steps or 500,
+        save_total_limit=2 if save_steps else None,  # the newest may be cut short by a kill: keep one more
+        report_to=[],
+        bf16=train.bf16,
+        use_cpu=train.use_cpu,
+        gradient_checkpointing=train.gradient_checkpointing,
+        max_length=hyper.max_length,
+        packing=packing,
+        padding_free=padding_free,
+        use_liger_kernel=train.get("use_liger_kernel", False),
+        completion_only_loss=train.completion_only_loss,
+        seed=train.seed,
+        data_seed=train.seed,
+        dataloader_num_workers=0,
+        disable_tqdm=True,
+        include_num_input_tokens_seen="non_padding",  # tokens/s in every training log
+    )
 
 
 def train_sft(model_path: str, rows: list[dict] | Dataset, out: Path, hyper: Hyper, train: DictConfig,
@@ -58,7 +112,7 @@ def train_sft(model_path: str, rows: list[dict] | Dataset, out: Path, hyper: Hyp
     """
     import torch
     from datasets import Dataset
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTTrainer
 
     from hala_exp import reporting, stopping
     from hala_exp.models.loading import load_tokenizer
@@ -75,35 +129,9 @@ def train_sft(model_path: str, rows: list[dict] | Dataset, out: Path, hyper: Hyp
     steps = max_steps if max_steps is not None else train.max_steps
     save_steps = int(train.get("save_steps", 0) or 0)
     keep = checkpoints is not None and save_steps > 0
-    args = SFTConfig(
-        output_dir=str(checkpoints) if keep else str(out.parent / (out.name + ".trainer")),
-        learning_rate=hyper.learning_rate,
-        per_device_train_batch_size=hyper.batch_size,
-        gradient_accumulation_steps=hyper.grad_accum,
-        num_train_epochs=train.epochs,
-        max_steps=steps,
-        lr_scheduler_type=train.lr_scheduler,
-        warmup_steps=float(train.warmup_ratio),  # a float in [0, 1) is a ratio of total steps
-        weight_decay=train.weight_decay,
-        logging_steps=train.logging_steps,
-        save_strategy="steps" if keep else "no",
-        save_steps=save_steps if keep else 500,
-        save_total_limit=2 if keep else None,  # the newest may be cut short by a kill: keep one more
-        report_to=[],
-        bf16=train.bf16,
-        use_cpu=train.use_cpu,
-        gradient_checkpointing=train.gradient_checkpointing,
-        max_length=hyper.max_length,
-        packing=train.packing,
-        padding_free=train.get("padding_free", False),
-        use_liger_kernel=train.get("use_liger_kernel", False),
-        completion_only_loss=train.completion_only_loss,
-        seed=train.seed,
-        data_seed=train.seed,
-        dataloader_num_workers=0,
-        disable_tqdm=True,
-        include_num_input_tokens_seen="non_padding",  # tokens/s in every training log
-    )
+    args = sft_config(model_path, hyper, train,
+                      str(checkpoints) if keep else str(out.parent / (out.name + ".trainer")), steps,
+                      save_steps if keep else 0)
     whole = WholeRun()
     dataset = rows if isinstance(rows, Dataset) else Dataset.from_list(rows)
     trainer = SFTTrainer(model=model_path, args=args, train_dataset=dataset,
