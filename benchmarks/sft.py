@@ -90,8 +90,9 @@ def pipeline_spec(root: Path, model: Path, data: Path, steps: int) -> Path:
              "gradient_checkpointing": False, "logging_steps": 4, "save_steps": 0, "seed": 0}
     spec = {"name": "sft", "stage": "sft", "fn": "hala_exp.stages.sft:run", "version": "1", "key": "bench",
             "store": str(store.root), "config": {"arabic_ratio": None, "seed": 0, "train": train,
-                                                 "model": {"learning_rate": LR, "batch_size": BATCH,
-                                                           "grad_accum": ACCUM, "max_length": MAX_LENGTH}},
+                                                 "model": {"learning_rate": LR, "global_batch": BATCH * ACCUM,
+                                                           "max_length": MAX_LENGTH},
+                                                 "options": {"micro_batch": BATCH}},
             "inputs": {"corpus": str(data), "model": str(model), "checkpoints": str(store.partial("sft", "bench"))},
             "input_keys": {}, "input_steps": {}, "tracking": None}
     root.mkdir(parents=True, exist_ok=True)

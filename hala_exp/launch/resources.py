@@ -1,13 +1,18 @@
-"""Per-stage resource requests (config group `resources/`) and their check against a partition."""
+"""Per-stage resource requests (config group `resources/`), their check against a partition, and the
+processes (so the batch split) a training step gets."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from omegaconf import DictConfig
 
 from hala_exp.launch import LaunchError
 from hala_exp.launch.queue import PartitionLimits
+
+if TYPE_CHECKING:
+    from hala_exp.training.batch import BatchSplit
 
 FIELDS = ("nodes", "gpus_per_node", "tasks_per_node", "cpus_per_task", "mem_gb", "timeout_min")
 
@@ -79,3 +84,36 @@ def check_request(step: str, stage: str, req: Request, part: PartitionLimits) ->
         fail("gpus_per_node", req.gpus_per_node, f"more GPUs than the {part.gpus_per_node} of a node")
     if part.max_time_min is not None and req.timeout_min > part.max_time_min:
         fail("timeout_min", req.timeout_min, f"longer than the partition's limit of {part.max_time_min} min")
+
+
+def training_processes(cfg: DictConfig, stage: str) -> tuple[int, str]:
+    """The processes a step of training `stage` runs in, and the config keys that set them: its Slurm
+    request under cluster.submit=slurm (a job per step), else runtime.gpus_per_node x runtime.nodes."""
+    from hala_exp.training.batch import processes
+
+    if cfg.cluster.submit == "slurm":
+        req = stage_request(cfg.resources, stage)
+        where = f"{req.origin['gpus_per_node']} = {req.gpus_per_node} x {req.origin['nodes']} = {req.nodes}"
+        return processes(req.gpus_per_node, req.nodes), where
+    rt = cfg.runtime
+    return processes(rt.gpus_per_node, rt.nodes), (f"runtime.gpus_per_node = {rt.gpus_per_node} x "
+                                                    f"runtime.nodes = {rt.nodes}")
+
+
+def stage_batch(cfg: DictConfig, stage: str) -> BatchSplit | None:
+    """How a step of `stage` splits its global batch where this config runs it (None: it does not
+    train); BatchError naming the keys when it cannot. What validation checks and the plan prints."""
+    from omegaconf import OmegaConf
+
+    from hala_exp.stages import STAGES
+    from hala_exp.training.batch import BatchError, split
+
+    trains = STAGES[stage].trains
+    if trains is None:
+        return None
+    group = OmegaConf.select(cfg, trains.batch)
+    n, where = training_processes(cfg, stage)
+    try:
+        return split(int(group.global_batch), int(group.micro_batch), n, trains.batch)
+    except BatchError as e:
+        raise BatchError(f"{e}; the {stage} step trains in {n} process(es): {where}") from None

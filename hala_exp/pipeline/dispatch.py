@@ -171,13 +171,14 @@ def training_launch(cfg: DictConfig, stage: str, python: str | None, gpus_per_no
     from omegaconf import OmegaConf
 
     from hala_exp.stages import STAGES
+    from hala_exp.training.batch import processes
     from hala_exp.training.launch import accelerate_command, choose_strategy
 
     rt = cfg.runtime
     gpus = rt.gpus_per_node if gpus_per_node is None else gpus_per_node
     nodes = rt.nodes if nodes is None else nodes
     trains = STAGES[stage].trains if stage in STAGES else None
-    if trains is None or gpus * nodes <= 1:
+    if trains is None or processes(gpus, nodes) == 1:
         return None
     strategy = choose_strategy(cfg.train.distributed, cfg[trains.model].params_b, cfg.train.ddp_max_params_b)
     return accelerate_command(python or sys.executable, strategy, gpus, nodes,

@@ -18,6 +18,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from hala_exp.stages import STAGES
+from hala_exp.stages.info import micro_batch_option
 
 
 @dataclass(frozen=True)
@@ -65,13 +66,15 @@ class Builder:
         from hala_exp.pipeline.disk_space import step_bytes
 
         return self._put(name, stage, STAGES[stage].config(self.cfg, *args), inputs, report,
-                         step_bytes(self.cfg, STAGES[stage], *args))
+                         step_bytes(self.cfg, STAGES[stage], *args), args)
 
     def _put(self, name: str, stage: str, config: dict[str, Any], inputs: dict[str, Ref | str] | None,
-             report: dict[str, Any] | None, writes: int | None = None) -> str:
+             report: dict[str, Any] | None, writes: int | None = None, args: tuple[Any, ...] = ()) -> str:
         info = STAGES[stage]
         own_report = info.report(self.cfg) if info.report else {}
-        options = info.options(self.cfg) if info.options else {}
+        options = info.options(self.cfg, *args) if info.options else {}
+        if info.trains is not None:
+            options = {**options, **micro_batch_option(self.cfg, info.trains)}
         self.steps.append(Step(name, stage, info.fn, config, inputs or {}, info.partial,
                                {**own_report, **(report or {})}, options, writes))
         return name

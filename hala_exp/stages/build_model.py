@@ -59,7 +59,8 @@ def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
                         intermediate_size=t.intermediate_size, max_position=t.max_position, seed=t.seed)
     if t.warmup != "none":
         rows = warmup_rows(t.warmup, list(cfg.prompts), t.warmup_rows, t.seed)
-        hyper = Hyper(m.learning_rate, m.batch_size, m.grad_accum, m.max_length)
+        hyper = Hyper(m.learning_rate, m.global_batch, cfg.options.micro_batch, m.max_length,
+                      cfg.options.group)
         train = OmegaConf.create({**WARMUP_TRAIN, "seed": t.seed})
         warm = train_sft(str(init), rows, target, hyper, train, max_steps=t.warmup_steps)
         metrics.update({f"warmup.{k}": v for k, v in warm.items()})
@@ -70,7 +71,7 @@ def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
 def key_config(cfg: DictConfig, group: str, prompts: list[str]) -> dict:
     """The tiny model's shape and the trainer settings its warm-up uses; the prompts only with warm-up."""
     m = cfg[group]
-    config = {"model": pick(m, "name", "tiny", "learning_rate", "batch_size", "grad_accum", "max_length", "dtype")}
+    config = {"model": pick(m, "name", "tiny", "learning_rate", "global_batch", "max_length", "dtype")}
     if m.tiny.warmup != "none":
         config["prompts"] = list(prompts)
     return config
@@ -84,5 +85,10 @@ def _model_gb(cfg: DictConfig, group: str, prompts: list[str]) -> float | None:
     return None if m.get("params_b") is None else float(m.params_b) * dtype_bytes(m.dtype)
 
 
-DECLARED = (StageInfo("build_model", 1, "hala_exp.stages.build_model:run", key_config, writes_gb=_model_gb,
-                      gpus="none"),)
+def _options(cfg: DictConfig, group: str, prompts: list[str]) -> dict:
+    """The warm-up's micro-batch (memory, not weights: out of the key) and the group it trains, for errors."""
+    return {"micro_batch": int(cfg[group].micro_batch), "group": group}
+
+
+DECLARED = (StageInfo("build_model", 1, "hala_exp.stages.build_model:run", key_config, options=_options,
+                      writes_gb=_model_gb, gpus="none"),)

@@ -16,6 +16,7 @@ from hala_exp.allam.mixture import sample_mixture, shares
 from hala_exp.data.snapshot import snapshot_texts
 from hala_exp.io import write_json, write_jsonl
 from hala_exp.stages.info import StageInfo, Trains, plain
+from hala_exp.training.batch import REMOVED
 
 
 def eval_curve(metrics: dict[str, float]) -> list[dict[str, float]]:
@@ -54,7 +55,7 @@ def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
     if is_main():  # every rank samples the same mixture; one writes it into the shared folder
         write_jsonl(out / "mixture.jsonl", docs)
     heldout = {lang: snapshot_texts(inputs[f"heldout.{lang}"]) for lang in c.heldout}
-    hyper = from_config(CptHyper, c)
+    hyper = from_config(CptHyper, {**c, "micro_batch": cfg.options.micro_batch})
     metrics, history = train_cpt(inputs["model"], [d["text"] for d in docs], heldout, out / "model", hyper)
     rows = grad_norm_rows(history)
     norms = [r["grad_norm"] for r in rows]
@@ -73,7 +74,9 @@ def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
 
 
 def key_config(cfg: DictConfig) -> dict:
-    return {"cpt": plain(cfg.allam.cpt)}
+    """The whole group but the micro-batch (memory per device, handed over under `options`) and the
+    removed batch settings (null once validated)."""
+    return {"cpt": {k: v for k, v in plain(cfg.allam.cpt).items() if k not in ("micro_batch", *REMOVED)}}
 
 
 DECLARED = (StageInfo("cpt", 3, "hala_exp.stages.cpt:run", key_config,

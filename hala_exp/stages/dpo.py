@@ -16,12 +16,12 @@ def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
     """DPO on the preference snapshot (`inputs["preferences"]`, rows checked and normalised)."""
     d = cfg.dpo
     rows = [conversational(r["prompt"], r["chosen"], r["rejected"]) for r in iter_snapshot(inputs["preferences"])]
-    hyper = from_config(DpoHyper, d)
+    hyper = from_config(DpoHyper, {**d, "micro_batch": cfg.options.micro_batch})
     return train_dpo(inputs["model"], rows, out / "model", hyper)
 
 
 def key_config(cfg: DictConfig) -> dict:
-    return {"dpo": pick(cfg.dpo, "preferences", "beta", "loss_type", "learning_rate", "batch_size", "grad_accum",
+    return {"dpo": pick(cfg.dpo, "preferences", "beta", "loss_type", "learning_rate", "global_batch",
                         "max_length", "max_steps", "use_cpu", "bf16", "seed")}
 
 

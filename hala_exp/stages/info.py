@@ -26,7 +26,8 @@ class Trains:
 
     model: str  # config group of the model it trains (its size picks DDP or FSDP)
     bf16: str  # config key of its bf16 switch
-    batch: str | None = None  # config node of its batch_size / grad_accum (None: the `model` group)
+    batch: str | None = None  # config node of its global_batch (in its key) and micro_batch
+    # (in `options`); None: the `model` group
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ class StageInfo:
     tracked: bool = True  # False: no W&B run of its own (its counts are in results.json)
     # Settings kept out of the key: what it only reports (warnings), how it runs (memory, threads).
     report: Callable[[DictConfig], dict[str, Any]] | None = None
-    options: Callable[[DictConfig], dict[str, Any]] | None = None
+    options: Slice | None = None  # called like `config`; a training stage's micro-batch is added to it
     # GB its job needs, estimated from the config (None: unknown); a Slurm job asks for it unless
     # the resources preset sets the stage's mem_gb itself.
     memory_gb: Callable[[DictConfig], float | None] | None = None
@@ -93,6 +94,12 @@ def without_empty(values: dict[str, Any], *names: str) -> dict[str, Any]:
     list: a setting added to a stage later enters its key only once it is set, so every config that
     does not use it keeps the key it had."""
     return {k: v for k, v in values.items() if not ((not names or k in names) and v in ({}, []))}
+
+
+def micro_batch_option(cfg: DictConfig, trains: Trains) -> dict[str, Any]:
+    """A training step's micro-batch, handed to it under `options`: it sets memory per device, not the
+    weights (the global batch does), so it stays out of the key (README: Batch)."""
+    return {"micro_batch": int(OmegaConf.select(cfg, trains.batch).micro_batch)}
 
 
 def pick(node: DictConfig, *keys: str) -> dict[str, Any]:

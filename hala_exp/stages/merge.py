@@ -140,5 +140,5 @@ def key_config(cfg: DictConfig) -> dict:
 
 
 DECLARED = (StageInfo("merge", 1, "hala_exp.stages.merge:run", key_config,
-                      options=lambda cfg: {"mergekit": plain(cfg.merge.options)}, memory_gb=merge_memory_gb,
+                      options=lambda cfg, *_: {"mergekit": plain(cfg.merge.options)}, memory_gb=merge_memory_gb,
                       writes_gb=merged_gb, gpus="none"),)

@@ -66,14 +66,19 @@ def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
     if n == 0:
         raise ValueError(f"no training rows: {inputs['corpus']} holds no row with both Arabic sides")
     arabic = arabic_rows(n, cfg.arabic_ratio, cfg.seed)
-    m = cfg.model
     with arrow_rows(out, _corpus_rows, path=inputs["corpus"], arabic=arabic) as rows:
         metrics = train_sft(inputs["model"], rows, out / "model",
-                            Hyper(m.learning_rate, m.batch_size, m.grad_accum, m.max_length), cfg.train,
+                            student_hyper(cfg), cfg.train,
                             checkpoints=Path(inputs["checkpoints"]) if inputs.get("checkpoints") else None)
     metrics["rows_with_arabic"] = float(with_arabic)
     metrics["rows_arabic"], metrics["rows_english"] = float(arabic.sum()), float((~arabic).sum())
     return metrics
+
+
+def student_hyper(cfg: DictConfig) -> Hyper:
+    """The student's training settings: its key slice, and the micro-batch under `options`."""
+    m = cfg.model
+    return Hyper(m.learning_rate, m.global_batch, cfg.options.micro_batch, m.max_length, "model")
 
 
 def source_pairs(paths: list[str], langs: list[str], budget: dict[str, int] | None) -> Iterator[dict]:
@@ -126,9 +131,8 @@ def run_sources(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str,
             available[lang] = available.get(lang, 0) + snapshot_counts(path).kept
         budget = language_budget(mix, available)
     with arrow_rows(out, source_pairs, paths=paths, langs=langs, budget=budget) as rows:
-        m = cfg.model
         metrics = train_sft(inputs["model"], rows, out / "model",
-                            Hyper(m.learning_rate, m.batch_size, m.grad_accum, m.max_length), cfg.train,
+                            student_hyper(cfg), cfg.train,
                             checkpoints=Path(inputs["checkpoints"]) if inputs.get("checkpoints") else None)
         metrics["rows_with_arabic"] = float(sum(has_arabic(c[0]["content"])
                                                 for batch in rows.iter(batch_size=4096)
@@ -139,7 +143,7 @@ def run_sources(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str,
 
 
 def _student(cfg: DictConfig) -> dict:
-    return {"model": pick(cfg.model, "learning_rate", "batch_size", "grad_accum", "max_length"),
+    return {"model": pick(cfg.model, "learning_rate", "global_batch", "max_length"),
             "train": train_with(cfg.train, cfg.model.train)}
 
 
@@ -160,6 +164,6 @@ def sources_config(cfg: DictConfig, sources: DictConfig, mix: dict | None = None
 
 
 DECLARED = (StageInfo("sft", 2, "hala_exp.stages.sft:run", key_config, partial="checkpoints",
-                      trains=Trains("model", "train.bf16")),
+                      trains=Trains("model", "train.bf16", "model")),
             StageInfo("sft_sources", 2, "hala_exp.stages.sft:run_sources", sources_config, partial="checkpoints",
-                      trains=Trains("model", "train.bf16")))
+                      trains=Trains("model", "train.bf16", "model")))

@@ -38,8 +38,8 @@ def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
     tuples, accepted = read_jsonl(inputs["tuples"]), read_jsonl(inputs["accepted"])
     rows, dropped = training_set(tuples, accepted, cfg.translator.prompt, cfg.seed)
     t = cfg.translator
-    metrics = train_sft(inputs["model"], rows, out / "model",
-                        Hyper(t.learning_rate, t.batch_size, t.grad_accum, t.max_length), cfg.train,
+    hyper = Hyper(t.learning_rate, t.global_batch, cfg.options.micro_batch, t.max_length, "translator")
+    metrics = train_sft(inputs["model"], rows, out / "model", hyper, cfg.train,
                         checkpoints=Path(inputs["checkpoints"]) if inputs.get("checkpoints") else None)
     metrics.update({"dropped_without_arabic": float(dropped), "pairs": float(len(rows)),
                     "pairs_from_tuples": float(2 * len(tuples)), "pairs_accepted": float(len(accepted))})
@@ -47,9 +47,9 @@ def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
 
 
 def key_config(cfg: DictConfig) -> dict:
-    return {"translator": pick(cfg.translator, "prompt", "learning_rate", "batch_size", "grad_accum", "max_length"),
+    return {"translator": pick(cfg.translator, "prompt", "learning_rate", "global_batch", "max_length"),
             "train": train_with(cfg.train, cfg.translator.train), "seed": cfg.data.seed}
 
 
 DECLARED = (StageInfo("train_translator", 3, "hala_exp.stages.train_translator:run", key_config,
-                      partial="checkpoints", trains=Trains("translator", "train.bf16")),)
+                      partial="checkpoints", trains=Trains("translator", "train.bf16", "translator")),)

@@ -15,8 +15,8 @@ from pathlib import Path
 @dataclass
 class CptHyper:
     learning_rate: float
-    batch_size: int
-    grad_accum: int
+    global_batch: int  # sequences per optimizer step, over all processes
+    micro_batch: int  # sequences per device per forward pass
     max_length: int
     max_steps: int
     warmup_ratio: float
@@ -46,6 +46,7 @@ def train_cpt(model_path: str, texts: list[str], heldout: dict[str, list[str]], 
     from hala_exp import reporting
     from hala_exp.models.for_training import batch_layout, init_kwargs, model_config
     from hala_exp.models.loading import load_tokenizer
+    from hala_exp.training.batch import batch_metrics, for_this_run
     from hala_exp.training.distributed import is_main, save_trained, world_size
     from hala_exp.training.lease_check import StopIfLeaseLost
     from hala_exp.training.run_metrics import WholeRun, train_metrics
@@ -57,10 +58,11 @@ def train_cpt(model_path: str, texts: list[str], heldout: dict[str, list[str]], 
     tokenizer.padding_side = "right"
     config = model_config(model_path)
     packing, _ = batch_layout(config, h.packing, False)
+    batch = for_this_run(h.global_batch, h.micro_batch, "allam.cpt")
     args = SFTConfig(
         output_dir=str(out.parent / (out.name + ".trainer")), model_init_kwargs=init_kwargs(config, world_size()),
-        learning_rate=h.learning_rate, per_device_train_batch_size=h.batch_size,
-        per_device_eval_batch_size=h.batch_size, gradient_accumulation_steps=h.grad_accum,
+        learning_rate=h.learning_rate, per_device_train_batch_size=batch.micro_batch,
+        per_device_eval_batch_size=batch.micro_batch, gradient_accumulation_steps=batch.grad_accum,
         max_steps=h.max_steps, lr_scheduler_type=h.lr_scheduler, warmup_steps=float(h.warmup_ratio),
         weight_decay=h.weight_decay, max_grad_norm=h.max_grad_norm, logging_steps=1,
         save_strategy="no", report_to=[], bf16=h.bf16, use_cpu=h.use_cpu, max_length=h.max_length,
@@ -95,5 +97,6 @@ def train_cpt(model_path: str, texts: list[str], heldout: dict[str, list[str]], 
             if f"eval_{lang}_loss" in row:
                 metrics[f"heldout.{lang}.loss_step{row['step']}"] = float(row[f"eval_{lang}_loss"])
     metrics.update(train_metrics(whole, result, periodic))
+    metrics.update(batch_metrics(batch))
     return metrics, periodic
 

@@ -17,8 +17,8 @@ class DpoHyper:
     beta: float
     loss_type: str
     learning_rate: float
-    batch_size: int
-    grad_accum: int
+    global_batch: int  # preference pairs per optimizer step, over all processes
+    micro_batch: int  # pairs per device per forward pass
     max_length: int
     max_steps: int
     use_cpu: bool
@@ -67,6 +67,7 @@ def train_dpo(model_path: str, rows: list[dict], out: Path, h: DpoHyper) -> dict
     from hala_exp import reporting
     from hala_exp.models.for_training import init_kwargs, model_config
     from hala_exp.models.loading import load_tokenizer
+    from hala_exp.training.batch import batch_metrics, for_this_run
     from hala_exp.training.distributed import is_main, save_trained, world_size
     from hala_exp.training.lease_check import StopIfLeaseLost
     from hala_exp.training.run_metrics import WholeRun, train_metrics
@@ -75,11 +76,12 @@ def train_dpo(model_path: str, rows: list[dict], out: Path, h: DpoHyper) -> dict
     if not rows:
         raise ValueError("no preference pairs: the preference source gave no rows")
     tokenizer = load_tokenizer(model_path)
+    batch = for_this_run(h.global_batch, h.micro_batch, "dpo")
     args = DPOConfig(
         output_dir=str(out.parent / (out.name + ".trainer")), beta=h.beta, loss_type=[h.loss_type],
         model_init_kwargs=init_kwargs(model_config(model_path), world_size()),  # the reference's too
-        learning_rate=h.learning_rate, per_device_train_batch_size=h.batch_size,
-        gradient_accumulation_steps=h.grad_accum, max_length=h.max_length, max_steps=h.max_steps,
+        learning_rate=h.learning_rate, per_device_train_batch_size=batch.micro_batch,
+        gradient_accumulation_steps=batch.grad_accum, max_length=h.max_length, max_steps=h.max_steps,
         num_train_epochs=1.0,  # one pass over the pairs unless max_steps > 0
         logging_steps=1, save_strategy="no", report_to=[], bf16=h.bf16, use_cpu=h.use_cpu,
         gradient_checkpointing=False, seed=h.seed, data_seed=h.seed, dataloader_num_workers=0,
@@ -103,4 +105,4 @@ def train_dpo(model_path: str, rows: list[dict], out: Path, h: DpoHyper) -> dict
             "margin_before": before, "margin_after": after,
             "margin_gain": after - before,
             "rewards_accuracy": float(last.get("rewards/accuracies", float("nan"))),
-            "rewards_margin": float(last.get("rewards/margins", float("nan")))}
+            "rewards_margin": float(last.get("rewards/margins", float("nan"))), **batch_metrics(batch)}

@@ -29,9 +29,10 @@ class Hyper:
     """What differs per model size: from the model's config group."""
 
     learning_rate: float
-    batch_size: int
-    grad_accum: int
+    global_batch: int  # sequences per optimizer step, over all processes
+    micro_batch: int  # sequences per device per forward pass
     max_length: int
+    key: str = "model"  # the config group it came from, named in errors
 
 
 def pair(user: str, assistant: str) -> dict[str, list[Message]]:
@@ -65,16 +66,18 @@ def sft_config(model_path: str, hyper: Hyper, train: DictConfig, output_dir: str
     from trl import SFTConfig
 
     from hala_exp.models.for_training import batch_layout, init_kwargs, model_config
+    from hala_exp.training.batch import for_this_run
     from hala_exp.training.distributed import world_size
 
     config = model_config(model_path)
+    batch = for_this_run(hyper.global_batch, hyper.micro_batch, hyper.key)
     packing, padding_free = batch_layout(config, train.packing, train.get("padding_free", False))
     return SFTConfig(
         output_dir=output_dir,
         model_init_kwargs=init_kwargs(config, world_size()),
         learning_rate=hyper.learning_rate,
-        per_device_train_batch_size=hyper.batch_size,
-        gradient_accumulation_steps=hyper.grad_accum,
+        per_device_train_batch_size=batch.micro_batch,
+        gradient_accumulation_steps=batch.grad_accum,
         num_train_epochs=train.epochs,
         max_steps=max_steps,
         lr_scheduler_type=train.lr_scheduler,
@@ -116,6 +119,7 @@ def train_sft(model_path: str, rows: list[dict] | Dataset, out: Path, hyper: Hyp
 
     from hala_exp import reporting, stopping
     from hala_exp.models.loading import load_tokenizer
+    from hala_exp.training.batch import batch_metrics, for_this_run
     from hala_exp.training.distributed import accept_indexed_cpu_locations, is_main, save_trained
     from hala_exp.training.lease_check import StopIfLeaseLost
     from hala_exp.training.run_metrics import WholeRun, train_metrics
@@ -129,6 +133,7 @@ def train_sft(model_path: str, rows: list[dict] | Dataset, out: Path, hyper: Hyp
     steps = max_steps if max_steps is not None else train.max_steps
     save_steps = int(train.get("save_steps", 0) or 0)
     keep = checkpoints is not None and save_steps > 0
+    batch = for_this_run(hyper.global_batch, hyper.micro_batch, hyper.key)
     args = sft_config(model_path, hyper, train,
                       str(checkpoints) if keep else str(out.parent / (out.name + ".trainer")), steps,
                       save_steps if keep else 0)
@@ -151,4 +156,5 @@ def train_sft(model_path: str, rows: list[dict] | Dataset, out: Path, hyper: Hyp
     save_trained(trainer, out, tokenizer)
     if not keep and is_main():
         shutil.rmtree(args.output_dir, ignore_errors=True)  # the store removes `checkpoints` on commit
-    return {**train_metrics(whole, result, trainer.state.log_history), "rows": float(len(rows))}
+    return {**train_metrics(whole, result, trainer.state.log_history), "rows": float(len(rows)),
+            **batch_metrics(batch)}

@@ -7,7 +7,7 @@ from omegaconf import DictConfig
 from hala_exp.config.checks.dpo import check_dpo
 from hala_exp.config.checks.models import check_model
 from hala_exp.config.checks.sources import check_rows, check_source_data, check_text_source
-from hala_exp.config.checks.training import check_train
+from hala_exp.config.checks.training import check_batch, check_train
 from hala_exp.config.errors import check_choice, fail
 
 
@@ -43,7 +43,8 @@ def check_allam(cfg: DictConfig, check_data: bool) -> None:
     if c.spike_threshold <= 1.0:
         fail("allam.cpt.spike_threshold", c.spike_threshold, "a spike must exceed the running median",
              "use allam.cpt.spike_threshold=2.0")
-    for f in ("tokens", "learning_rate", "batch_size", "grad_accum", "max_length", "max_steps", "spike_window"):
+    check_batch("allam.cpt", c)
+    for f in ("tokens", "learning_rate", "max_length", "max_steps", "spike_window"):
         if c[f] <= 0:
             fail(f"allam.cpt.{f}", c[f], "must be positive", f"set allam.cpt.{f} to a positive value")
     for group in ("arabic", "english", "translated", "heldout"):

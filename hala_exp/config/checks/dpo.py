@@ -5,6 +5,7 @@ from __future__ import annotations
 from omegaconf import DictConfig
 
 from hala_exp.config.checks.sources import check_source_data
+from hala_exp.config.checks.training import check_batch
 from hala_exp.config.errors import check_choice, fail
 from hala_exp.data.sources import FORMATS
 
@@ -13,7 +14,8 @@ def check_dpo(cfg: DictConfig, check_data: bool) -> None:
     d = cfg.dpo
     if d.beta <= 0:
         fail("dpo.beta", d.beta, "must be positive", "use dpo.beta=0.1")
-    for f in ("learning_rate", "batch_size", "grad_accum", "max_length"):
+    check_batch("dpo", d)
+    for f in ("learning_rate", "max_length"):
         if d[f] <= 0:
             fail(f"dpo.{f}", d[f], "must be positive", f"set dpo.{f} to a positive value")
     if d.max_steps == 0:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from omegaconf import DictConfig
 
 from hala_exp.config.checks.sources import check_directory
+from hala_exp.config.checks.training import check_batch
 from hala_exp.config.errors import check_choice, fail
 from hala_exp.data.paths import is_local_path, resolve_path
 from hala_exp.models.tiny import ARCHS
@@ -25,7 +26,8 @@ def check_model(key: str, m: DictConfig) -> None:
             fail(f"{key}.id", m.id, "this local model directory does not exist",
                  "point it at a directory saved with save_pretrained, or use a hub id like LiquidAI/LFM2-350M")
         check_directory(f"{key}.id", m.id)
-    for f in ("learning_rate", "batch_size", "grad_accum", "max_length"):
+    check_batch(key, m)
+    for f in ("learning_rate", "max_length"):
         if m[f] <= 0:
             fail(f"{key}.{f}", m[f], "must be positive", f"set {key}.{f} to a positive value")
     check_choice(f"{key}.dtype", m.dtype, ("float32", "bfloat16", "float16"))

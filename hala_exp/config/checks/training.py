@@ -5,6 +5,7 @@ from __future__ import annotations
 from omegaconf import DictConfig
 
 from hala_exp.config.errors import ConfigError, fail
+from hala_exp.training.batch import BatchError, removed_settings, split
 
 
 def check_train(cfg: DictConfig, groups: tuple[str, ...]) -> None:
@@ -18,6 +19,30 @@ def check_train(cfg: DictConfig, groups: tuple[str, ...]) -> None:
             field_, value = ("max_steps", own.max_steps) if own.max_steps == 0 else ("epochs", own.epochs)
             fail(f"{group}.train.{field_}", value, "that fine-tune would do nothing",
                  f"set {group}.train.{field_}=null (use train.{field_}) or a positive number")
+
+
+def check_batch(key: str, node: DictConfig) -> None:
+    """A group's batch: no removed setting (each refused with what replaced it), and a global batch
+    that its micro-batch divides (one process; `check_training_batches` checks the steps' own counts)."""
+    found = removed_settings(key, node)
+    if found:
+        raise ConfigError(found[0])
+    try:
+        split(node.global_batch, node.micro_batch, 1, key)
+    except BatchError as e:
+        raise ConfigError(str(e)) from None
+
+
+def check_training_batches(cfg: DictConfig, steps: list) -> None:
+    """Each training step's global batch splits over the processes it will train in (`stage_batch`)."""
+    from hala_exp.launch import LaunchError
+    from hala_exp.launch.resources import stage_batch
+
+    for stage in dict.fromkeys(s.stage for s in steps):
+        try:
+            stage_batch(cfg, stage)
+        except (BatchError, LaunchError) as e:
+            raise ConfigError(str(e)) from None
 
 
 def check_merge(cfg: DictConfig) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Optional
 
 from omegaconf import MISSING
 
@@ -41,8 +42,13 @@ class CptConfig:
     translated_fraction: float = 0.5  # that part, when use_translated
     tokens: int = 1_000_000  # training tokens sampled for the mixture
     learning_rate: float = 2e-5
-    batch_size: int = 8
-    grad_accum: int = 1
+    # The batch (README: Batch): sequences per optimizer step over all the step's processes (in its
+    # key), and per device per pass (memory only: out of the key); accumulation follows from the two.
+    global_batch: int = 8
+    micro_batch: int = 8
+    # Removed (per-device batch_size and a fixed grad_accum): set, they are refused at validation.
+    batch_size: Optional[int] = None
+    grad_accum: Optional[int] = None
     max_length: int = 2048
     max_steps: int = 1000
     warmup_ratio: float = 0.01

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 from omegaconf import MISSING
 
@@ -18,8 +19,13 @@ class DpoConfig:
     beta: float = 0.1
     loss_type: str = "sigmoid"
     learning_rate: float = 5e-7
-    batch_size: int = 8
-    grad_accum: int = 1
+    # The batch (README: Batch): preference pairs per optimizer step over all the step's processes (in its
+    # key), and per device per pass (memory only: out of the key); accumulation follows from the two.
+    global_batch: int = 8
+    micro_batch: int = 8
+    # Removed (per-device batch_size and a fixed grad_accum): set, they are refused at validation.
+    batch_size: Optional[int] = None
+    grad_accum: Optional[int] = None
     max_length: int = 1024
     max_steps: int = 1000
     use_cpu: bool = False

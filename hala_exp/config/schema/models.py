@@ -63,8 +63,13 @@ class ModelConfig:
     dtype: str = "bfloat16"
     # Per-size training defaults, used by the stage that fine-tunes this model.
     learning_rate: float = 5e-5
-    batch_size: int = 8  # questions per forward batch
-    grad_accum: int = 1
+    # The batch (README: Batch): sequences per optimizer step over all the step's processes (in its
+    # key), and per device per pass (memory only: out of the key); accumulation follows from the two.
+    global_batch: int = 8
+    micro_batch: int = 8
+    # Removed (per-device batch_size and a fixed grad_accum): set, they are refused at validation.
+    batch_size: Optional[int] = None
+    grad_accum: Optional[int] = None
     max_length: int = 2048
     # The fine-tune of this model follows the `train` group except where set here: the student's SFT
     # (model.train.*) and the translator's (translator.train.*) can differ, e.g. in max_steps.
