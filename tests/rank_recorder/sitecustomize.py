@@ -4,7 +4,9 @@ training rank (RANK set) records what it trains on and what it ends with, for te
 - `rows-rank<R>.jsonl`: per micro-batch, the optimizer step and the training-set indices of its rows
   (each sequence fed to the model, matched against the trainer's tokenized training set);
 - `final-rank<R>.pt`: the rank's full parameters when `train()` returns (sharded ones gathered);
-- `launcher-rank<R>.json`: the rank's launcher process, node rank and world size.
+- `launcher-rank<R>.json`: the rank's launcher process, node rank and world size;
+- `log-rank<R>.json`: the trainer's log history (loss per logged step) when `train()` returns.
+A training process started without a launcher records as rank 0 of 1 when `HALA_RECORD_ALONE` is set.
 `HALA_RECORD_DELAY_S` slows each micro-batch down, so a test can interrupt a run between checkpoints.
 """
 
@@ -14,7 +16,7 @@ import socket
 import time
 
 _DIR = os.environ.get("HALA_RECORD_DIR")
-_RANK = os.environ.get("RANK")
+_RANK = os.environ.get("RANK", "0" if os.environ.get("HALA_RECORD_ALONE") else None)
 
 if _DIR and _RANK is not None:
     from pathlib import Path
@@ -24,9 +26,9 @@ if _DIR and _RANK is not None:
 
     _step, _train = Trainer.training_step, Trainer.train
     Path(_DIR, f"launcher-rank{_RANK}.json").write_text(json.dumps({
-        "rank": int(_RANK), "world_size": int(os.environ["WORLD_SIZE"]), "launcher_pid": os.getppid(),
+        "rank": int(_RANK), "world_size": int(os.environ.get("WORLD_SIZE", "1")), "launcher_pid": os.getppid(),
         "host": socket.gethostname(), "group_rank": int(os.environ.get("GROUP_RANK", "-1")),
-        "local_rank": int(os.environ["LOCAL_RANK"])}))
+        "local_rank": int(os.environ.get("LOCAL_RANK", "0"))}))
 
     def _index(trainer):
         if not hasattr(trainer, "_row_index"):
@@ -51,6 +53,7 @@ if _DIR and _RANK is not None:
         full = {k: (v.full_tensor() if hasattr(v, "full_tensor") else v).detach().cpu().clone()
                 for k, v in self.model.state_dict().items()}
         torch.save(full, Path(_DIR, f"final-rank{_RANK}.pt"))
+        Path(_DIR, f"log-rank{_RANK}.json").write_text(json.dumps(self.state.log_history))
         return out
 
     Trainer.training_step, Trainer.train = training_step, train
