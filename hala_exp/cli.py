@@ -85,6 +85,8 @@ def _print_plan(cfg: DictConfig) -> None:
     status = max(len(r["status"]) for r in rows)
     for r in rows:
         print(f"{r['status']:>{status}}  {r['name']:<{width}}  {r['key']}")
+        if "batch" in r:
+            print(f"        batch {r['batch'].describe()}")
         if "problem" in r:
             print(f"        {r['problem']}")
         if "why" in r:

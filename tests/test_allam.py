@@ -107,7 +107,7 @@ def test_expanded_model_generates_and_trains(expanded, tmp_path):
     assert enc["input_ids"].max() >= len(AutoTokenizer.from_pretrained(base_dir))  # the prompt uses new tokens
     out = model.generate(**enc, max_new_tokens=5, do_sample=False, pad_token_id=tok.pad_token_id)
     assert out.shape[1] > enc["input_ids"].shape[1]
-    hyper = CptHyper(learning_rate=3e-3, batch_size=4, grad_accum=1, max_length=64, max_steps=4, warmup_ratio=0.0,
+    hyper = CptHyper(learning_rate=3e-3, global_batch=4, micro_batch=4, max_length=64, max_steps=4, warmup_ratio=0.0,
                      lr_scheduler="constant", weight_decay=0.0, max_grad_norm=1.0, packing=True, use_cpu=True,
                      bf16=False, seed=0)
     texts = _tatoeba("ar", 0, 64) + _tatoeba("en", 0, 64)
@@ -164,7 +164,7 @@ def test_dpo_moves_the_policy_towards_chosen(tiny_lfm2, tmp_path):
                             "rejected_field": "rejected", "rows": 16, "offset": 0})
     rows = [conversational(r["prompt"], r["chosen"], r["rejected"]) for r in iter_pairs(src)]
     assert len(rows) == 16
-    hyper = DpoHyper(beta=0.1, loss_type="sigmoid", learning_rate=1e-3, batch_size=4, grad_accum=1,
+    hyper = DpoHyper(beta=0.1, loss_type="sigmoid", learning_rate=1e-3, global_batch=4, micro_batch=4,
                      max_length=128, max_steps=8, use_cpu=True, bf16=False, seed=0)
     m = train_dpo(str(tiny_lfm2), rows, tmp_path / "dpo", hyper)
     assert m["steps"] == 8 and m["margin_after"] > m["margin_before"] + 1.0

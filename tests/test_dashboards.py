@@ -27,7 +27,7 @@ SECRET = "hf_DASHBOARDSECRET0123456789"
 TRAIN = {"name": "t", "epochs": 1, "max_steps": 6, "warmup_ratio": 0.0, "lr_scheduler": "linear",
          "weight_decay": 0.0, "packing": False, "completion_only_loss": True, "use_cpu": True, "bf16": False,
          "gradient_checkpointing": False, "logging_steps": 1, "save_steps": 0, "seed": 0}
-HYPER = {"learning_rate": 1e-3, "batch_size": 2, "grad_accum": 1, "max_length": 64}
+HYPER = {"learning_rate": 1e-3, "global_batch": 2, "micro_batch": 2, "max_length": 64}
 
 
 def _ctx(root: Path, label: str = "") -> dict:
@@ -104,7 +104,7 @@ def cpt_stage(cfg, inputs, out):
     from hala_exp.training.cpt import CptHyper, train_cpt
 
     texts = sample_texts()
-    h = CptHyper(learning_rate=1e-3, batch_size=2, grad_accum=1, max_length=32, max_steps=4, warmup_ratio=0.0,
+    h = CptHyper(learning_rate=1e-3, global_batch=2, micro_batch=2, max_length=32, max_steps=4, warmup_ratio=0.0,
                  lr_scheduler="linear", weight_decay=0.0, max_grad_norm=1.0, packing=True, use_cpu=True,
                  bf16=False, seed=0, eval_steps=2)
     metrics, _ = train_cpt(inputs["model"], texts[:40], {"arabic": texts[40:44]}, out / "model", h)
@@ -116,7 +116,7 @@ def dpo_stage(cfg, inputs, out):
 
     texts = sample_texts()
     rows = [conversational(f"Say {i}", texts[i], texts[i + 20]) for i in range(6)]
-    h = DpoHyper(beta=0.1, loss_type="sigmoid", learning_rate=1e-3, batch_size=2, grad_accum=1, max_length=64,
+    h = DpoHyper(beta=0.1, loss_type="sigmoid", learning_rate=1e-3, global_batch=2, micro_batch=2, max_length=64,
                  max_steps=3, use_cpu=True, bf16=False, seed=0)
     return train_dpo(inputs["model"], rows, out / "model", h)
 

@@ -40,7 +40,7 @@ KEY = "d0"
 TRAIN = {"name": "t", "epochs": EPOCHS, "max_steps": -1, "warmup_ratio": 0.0, "lr_scheduler": "linear",
          "weight_decay": 0.0, "packing": False, "completion_only_loss": True, "use_cpu": True, "bf16": False,
          "gradient_checkpointing": False, "logging_steps": 2, "save_steps": 2, "seed": 0}
-MODEL = {"learning_rate": 1e-3, "batch_size": BATCH, "grad_accum": ACCUM, "max_length": 64}
+MODEL = {"learning_rate": 1e-3, "global_batch": WORLD * BATCH * ACCUM, "max_length": 64}  # BATCH a rank, ACCUM times
 
 
 def _spec(root: Path, model: Path) -> tuple[dict, Store]:
@@ -51,7 +51,8 @@ def _spec(root: Path, model: Path) -> tuple[dict, Store]:
     write_jsonl(corpus, [{"id": i, "instr_en": f"Say {i}", "resp_en": f"Item {i}", "instr_ar": f"قل {i} الآن",
                           "resp_ar": f"العنصر رقم {i}"} for i in range(ROWS)])
     spec = {"name": "sft", "stage": "sft", "fn": "hala_exp.stages.sft:run", "version": "1", "key": KEY,
-            "store": str(store.root), "config": {"arabic_ratio": None, "seed": 0, "model": MODEL, "train": TRAIN},
+            "store": str(store.root), "config": {"arabic_ratio": None, "seed": 0, "model": MODEL, "train": TRAIN,
+                                                  "options": {"micro_batch": BATCH}},
             "inputs": {"corpus": str(corpus), "model": str(model), "checkpoints": str(store.partial("sft", KEY))},
             "input_keys": {}, "input_steps": {}, "tracking": None}
     return spec, store

@@ -101,7 +101,8 @@ MAX_STEPS = 40
 TRAIN = {"name": "t", "epochs": 1, "max_steps": MAX_STEPS, "warmup_ratio": 0.0, "lr_scheduler": "linear",
          "weight_decay": 0.0, "packing": False, "completion_only_loss": True, "use_cpu": True, "bf16": False,
          "gradient_checkpointing": False, "logging_steps": 4, "save_steps": 2, "seed": 0}
-MODEL = {"learning_rate": 1e-3, "batch_size": 2, "grad_accum": 16, "max_length": 64}
+MODEL = {"learning_rate": 1e-3, "global_batch": 32, "max_length": 64}
+OPTIONS = {"micro_batch": 2}  # 16 accumulated in one process
 RUNNER = """
 import json, logging, sys
 from pathlib import Path
@@ -121,7 +122,8 @@ def _spec(root: Path, model: Path) -> tuple[Path, Store]:
     write_jsonl(corpus, [{"id": i, "instr_en": f"Say {i}", "resp_en": f"Item {i}", "instr_ar": f"Translate: {a}",
                           "resp_ar": b} for i, (a, b) in enumerate(zip(texts[::2], texts[1::2], strict=True))])
     spec = {"name": "sft", "stage": "sft", "fn": "hala_exp.stages.sft:run", "version": "1", "key": KEY,
-            "store": str(store.root), "config": {"arabic_ratio": None, "seed": 0, "model": MODEL, "train": TRAIN},
+            "store": str(store.root), "config": {"arabic_ratio": None, "seed": 0, "model": MODEL, "train": TRAIN,
+                                                  "options": OPTIONS},
             "inputs": {"corpus": str(corpus), "model": str(model), "checkpoints": str(store.partial("sft", KEY))},
             "input_keys": {}, "input_steps": {}, "tracking": None}
     (root / "spec.json").write_text(json.dumps(spec), encoding="utf-8")

@@ -199,7 +199,7 @@ def test_sft_on_the_released_corpus_trains_from_the_streamed_snapshot(tiny_lfm2,
 
     path = snapshot(tmp_path, "hala_sft", "hala_sft", "hala_sft.parquet", "ar")
     cfg = OmegaConf.create({
-        "model": {"learning_rate": 1e-3, "batch_size": 2, "grad_accum": 1, "max_length": 64},
+        "model": {"learning_rate": 1e-3, "global_batch": 2, "max_length": 64}, "options": {"micro_batch": 2},
         "train": {"name": "t", "epochs": 1, "max_steps": 2, "warmup_ratio": 0.0, "lr_scheduler": "linear",
                   "weight_decay": 0.0, "packing": False, "completion_only_loss": True, "use_cpu": True,
                   "bf16": False, "gradient_checkpointing": False, "logging_steps": 1, "save_steps": 0, "seed": 0},

@@ -29,7 +29,7 @@ def test_resume_from_last_checkpoint_matches_an_uninterrupted_run(tiny_lfm2, tmp
     train = OmegaConf.merge(TRAIN, {"logging_steps": logging_steps, "save_steps": save_steps})
     texts = sample_texts()[:40]
     rows = [pair(f"Translate: {a}", b) for a, b in zip(texts[::2], texts[1::2], strict=True)]
-    hyper = Hyper(learning_rate=1e-3, batch_size=2, grad_accum=1, max_length=64)
+    hyper = Hyper(learning_rate=1e-3, global_batch=2, micro_batch=2, max_length=64)
 
     straight = train_sft(str(tiny_lfm2), rows, tmp_path / "a" / "model", hyper, train,
                          checkpoints=tmp_path / "ckpt_a")

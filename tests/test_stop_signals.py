@@ -28,10 +28,10 @@ from hala_exp.pipeline.store import Store
 
 pytestmark = pytest.mark.slow
 NO_PERIODIC = 1000  # save_steps past the end: the only checkpoint is the one the signal asks for
-# The tiny recipe up to the translator's SFT, its warm-ups cut short; 8 micro-batches a step keep the
+# The tiny recipe up to the translator's SFT, its warm-ups cut short; 8 micro-batches of 16 a step keep the
 # SFT slow enough (~1 s a step) for a signal to land mid-run.
 PIPELINE = ["targets=[train_translator]", "teacher.tiny.warmup_steps=2", "judge.tiny.warmup_steps=2",
-            "translator.tiny.warmup_steps=2", "translator.grad_accum=8", "logger=none"]
+            "translator.tiny.warmup_steps=2", "translator.global_batch=128", "logger=none"]
 STEP = "train_translator"
 
 

@@ -37,7 +37,8 @@ KEY = "k0"
 TRAIN = {"name": "t", "epochs": 1, "max_steps": MAX_STEPS, "warmup_ratio": 0.0, "lr_scheduler": "linear",
          "weight_decay": 0.0, "packing": False, "completion_only_loss": True, "use_cpu": True, "bf16": False,
          "gradient_checkpointing": False, "logging_steps": 3, "save_steps": 2, "seed": 0}
-MODEL = {"learning_rate": 1e-3, "batch_size": 2, "grad_accum": 16, "max_length": 64}
+MODEL = {"learning_rate": 1e-3, "global_batch": 32, "max_length": 64}
+OPTIONS = {"micro_batch": 2}  # 16 accumulated in one process
 
 
 def _corpus(path: Path) -> Path:
@@ -54,7 +55,8 @@ def _spec(root: Path, model: Path, tracked: bool) -> tuple[Path, Store]:
                 "dir": str(root / "wb"), "group": "resume", "experiment": "resume", "label": "",
                 "upload_artifacts": False, "config": {}} if tracked else None
     spec = {"name": "sft", "stage": "sft", "fn": "hala_exp.stages.sft:run", "version": "1", "key": KEY,
-            "store": str(store.root), "config": {"arabic_ratio": None, "seed": 0, "model": MODEL, "train": TRAIN},
+            "store": str(store.root), "config": {"arabic_ratio": None, "seed": 0, "model": MODEL, "train": TRAIN,
+                                                  "options": OPTIONS},
             "inputs": {"corpus": str(_corpus(root / "corpus.jsonl")), "model": str(model),
                        "checkpoints": str(store.partial("sft", KEY))},
             "input_keys": {}, "input_steps": {}, "tracking": tracking}

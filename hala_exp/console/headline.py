@@ -5,6 +5,8 @@ from __future__ import annotations
 import fnmatch
 import math
 
+from hala_exp.training.batch import from_metrics
+
 # Per stage, metric names (shell patterns) in order of preference; the first one reported is shown.
 HEADLINES: dict[str, tuple[str, ...]] = {
     "build_model": ("warmup.train_loss", "parameters"),
@@ -42,9 +44,17 @@ def number(v: float) -> str:
 
 
 def headline(stage: str, metrics: dict[str, float]) -> str:
-    """`name value` of the stage's headline metric, or "" when it reported none of them."""
+    """`name value` of the stage's headline metric, or "" when it reported none of them; a training
+    step's line also says how it split its global batch."""
+    line = ""
     for pattern in HEADLINES.get(stage, ()):
         for name in sorted(metrics, key=lambda m: (m.count("."), m)):  # a roll-up before its parts
             if fnmatch.fnmatchcase(name, pattern) and isinstance(metrics[name], (int, float)):
-                return f"{name} {number(float(metrics[name]))}"
-    return ""
+                line = f"{name} {number(float(metrics[name]))}"
+                break
+        if line:
+            break
+    split = from_metrics(metrics)
+    if split is None:
+        return line
+    return f"{line}, batch {split.describe()}" if line else f"batch {split.describe()}"

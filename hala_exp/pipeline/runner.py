@@ -47,7 +47,10 @@ log = logging.getLogger("hala_exp")
 
 def plan(cfg: DictConfig) -> list[dict[str, Any]]:
     """For each step: name, key, whether it would run or be reused and, for one that runs, why (what
-    differs from the closest output of that step in the store). Imports no ML library."""
+    differs from the closest output of that step in the store); a training step's batch split where
+    this config runs it. Imports no ML library."""
+    from hala_exp.launch.resources import stage_batch
+
     steps = build_graph(cfg)
     keys = step_keys(steps)
     store = Store(cfg.store)
@@ -57,6 +60,9 @@ def plan(cfg: DictConfig) -> list[dict[str, Any]]:
         reason = why(store, s, keys) if row["status"] == "run" else None
         if reason is not None:
             row["why"] = reason
+        split = stage_batch(cfg, s.stage)
+        if split is not None:
+            row["batch"] = split
         rows.append(row)
     return rows
 

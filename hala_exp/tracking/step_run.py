@@ -1,9 +1,10 @@
 """One W&B run around one executed step (job_type = the stage), opened only when a step runs.
 
 Logged: the flattened resolved config plus the step's own name, key and inputs; the stage's metrics,
-its wall time and throughput; and its output as a reference artifact (a path, not an upload, unless
-`logger.upload_artifacts`). The run id is kept in the store per step key and copied into the stage
-directory as `tracking.json`, so a requeued execution continues the same run.
+its wall time and throughput (a training step's batch split also into the config, as `step.batch.*`);
+and its output as a reference artifact (a path, not an upload, unless `logger.upload_artifacts`). The
+run id is kept in the store per step key and copied into the stage directory as `tracking.json`, so a
+requeued execution continues the same run.
 """
 
 from __future__ import annotations
@@ -127,6 +128,9 @@ class StepRun:
                 done = metrics[key] - metrics.get(DONE_BEFORE.get(key, ""), 0.0)
                 logged[f"throughput/{what}_per_s"] = done / seconds
         self.run.log(logged)
+        batch = {f"step.{k}": int(v) for k, v in metrics.items() if k.startswith("batch.")}
+        if batch:  # how a training step split its global batch where it ran (`hala_exp.training.batch`)
+            self.run.config.update(batch, allow_val_change=True)
         art = wandb.Artifact(_artifact_name(self.spec["name"]), type="step-output",
                              metadata={"key": self.spec["key"], "path": str(final)})
         if self.ctx["upload_artifacts"]:

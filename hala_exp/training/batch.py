@@ -10,7 +10,7 @@ validation, the plan, the trainers and the console all call it.
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 # Settings a config may no longer set, and what replaced them.
 REMOVED = {
@@ -91,3 +91,11 @@ def for_this_run(global_batch: int, micro_batch: int, key: str) -> BatchSplit:
 def batch_metrics(b: BatchSplit) -> dict[str, float]:
     """The split as a step's metrics (`batch.*`): in results.json, W&B and the console's line."""
     return {f"batch.{k}": float(v) for k, v in b.as_dict().items()}
+
+
+def from_metrics(metrics: dict[str, float]) -> BatchSplit | None:
+    """The split a step reported through `batch_metrics`, or None (not a training step)."""
+    try:
+        return BatchSplit(**{f.name: int(metrics[f"batch.{f.name}"]) for f in fields(BatchSplit)})
+    except KeyError:
+        return None
