@@ -16,8 +16,10 @@ from hala_exp.config import CONF_DIR, ConfigError, compose, validate
 GROUPS = sorted(d.name for d in CONF_DIR.iterdir() if d.is_dir() and d.name not in ("experiment", "hydra"))
 OPTIONS = [(g, p.stem) for g in GROUPS for p in sorted((CONF_DIR / g).glob("*.yaml"))]
 PRESETS = sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))
-# runtime=cluster names a site's interpreters: here they are all this one.
-NEEDS = {("runtime", "cluster"): [f"runtime.envs.{e}={sys.executable}" for e in ("core", "vllm")]}
+# runtime=cluster names a site's interpreters: here they are all this one. Its 8 GPUs split the tiny
+# models' global batches (8 and 16) only in micro-batches of 1 and 2.
+NEEDS = {("runtime", "cluster"): [*(f"runtime.envs.{e}={sys.executable}" for e in ("core", "vllm")),
+                                  "model.micro_batch=1", "translator.micro_batch=2"]}
 
 
 def test_the_groups_are_the_schemas_groups():
