@@ -69,12 +69,13 @@ def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
 
 
 def key_config(cfg: DictConfig, group: str, prompts: list[str]) -> dict:
-    """The tiny model's shape and the trainer settings its warm-up uses; the prompts only with warm-up."""
+    """The tiny model's shape; the trainer settings and prompts its warm-up uses only with a warm-up
+    (without one they change nothing it writes)."""
     m = cfg[group]
-    config = {"model": pick(m, "name", "tiny", "learning_rate", "global_batch", "max_length", "dtype")}
-    if m.tiny.warmup != "none":
-        config["prompts"] = list(prompts)
-    return config
+    if m.tiny.warmup == "none":
+        return {"model": pick(m, "name", "tiny", "dtype")}
+    return {"model": pick(m, "name", "tiny", "learning_rate", "global_batch", "max_length", "dtype"),
+            "prompts": list(prompts)}
 
 
 def _model_gb(cfg: DictConfig, group: str, prompts: list[str]) -> float | None:
