@@ -18,6 +18,7 @@ from hala_exp.config.checks.hala import check_hala
 from hala_exp.config.checks.logger import check_logger
 from hala_exp.config.checks.store import check_writable_dir
 from hala_exp.config.checks.systems import check_systems
+from hala_exp.config.checks.training import check_training_batches
 from hala_exp.config.errors import ConfigError, check_choice, fail
 from hala_exp.config.schema import register
 
@@ -37,14 +38,12 @@ def compose(overrides: list[str] | None = None, hydra: bool = False) -> DictConf
         return hydra_compose(config_name="config", overrides=list(overrides or []), return_hydra_config=hydra)
 
 
-def _check_graph(cfg: DictConfig) -> None:
-    """What needs the steps (the graph is built from config only): each `targets` pattern names a step
-    (build_graph raises ConfigError naming one that matches nothing), and each training step's global
-    batch splits over the processes it will train in."""
-    from hala_exp.config.checks.training import check_training_batches
-    from hala_exp.recipes import build_graph
+def _check_targets(cfg: DictConfig) -> None:
+    """Each `targets` pattern names a step of the graph (the graph is built from config only)."""
+    if cfg.targets:
+        from hala_exp.recipes import build_graph
 
-    check_training_batches(cfg, build_graph(cfg))
+        build_graph(cfg)  # raises ConfigError naming the pattern that matches nothing
 
 
 def _check_common(cfg: DictConfig) -> None:
@@ -83,4 +82,5 @@ def validate(cfg: DictConfig, check_data: bool = True) -> None:
         check_systems(cfg, check_data)
     else:
         check_hala(cfg, check_data)
-    _check_graph(cfg)
+    check_training_batches(cfg)
+    _check_targets(cfg)
