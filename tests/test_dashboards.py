@@ -159,6 +159,9 @@ def test_sft_logs_a_curve_per_logging_step_into_the_steps_run(tiny_lfm2, tmp_pat
     cfg = config(run_dir)
     assert cfg["merge.t"] == 0.5 and cfg["trainer.learning_rate"] == HYPER["learning_rate"]
     assert cfg["trainer.max_steps"] == TRAIN["max_steps"] and "trainer.hub_token" not in cfg
+    assert {k: v for k, v in cfg.items() if k.startswith("step.batch.")} == {  # the split it trained with
+        "step.batch.global_batch": 2, "step.batch.micro_batch": 2, "step.batch.processes": 1,
+        "step.batch.grad_accum": 1}
     assert read_run(run_dir)["summary"]["train_loss"] == pytest.approx(record["metrics"]["train_loss"])
     assert not [p for p in run_dir.rglob("*") if p.is_file() and SECRET.encode() in p.read_bytes()]
 
