@@ -4,13 +4,16 @@ A config names the global batch (sequences per optimizer step: what determines t
 per-device micro-batch (what fits in one device's memory); the gradient accumulation follows from
 the number of processes the step trains in. So a fine-tune trains the same on 1 GPU, 8 or 16, and
 its key never depends on the cluster's shape. `split` is the one place that derivation lives:
-validation, the plan, the trainers and the console all call it.
+validation, the plan and the trainers call it, and what it returns is what the console, results.json
+and W&B show (`batch_metrics`, `from_metrics`, `BatchSplit.describe`).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
+from typing import Any
 
 # Settings a config may no longer set, and what replaced them.
 REMOVED = {
@@ -75,7 +78,7 @@ def split(global_batch: int, micro_batch: int, n_processes: int, key: str = "mod
     return BatchSplit(global_batch, micro_batch, n_processes, global_batch // per_pass)
 
 
-def removed_settings(key: str, node) -> list[str]:
+def removed_settings(key: str, node: Mapping[str, Any]) -> list[str]:
     """One message per removed batch setting `node` still sets (not null)."""
     return [f"{key}.{name} = {node.get(name)} is no longer a setting: {why.format(key=key)}. Fix: remove "
             f"{key}.{name} and set {key}.global_batch (e.g. the old batch_size x grad_accum x GPUs) and "
