@@ -75,7 +75,7 @@ def assert_rules(cfg, plans, limits, whole) -> None:
             assert gpus == j.gpus_per_node or not whole, f"{p.name}: trains as {gpus} processes a node of {j.gpus_per_node} GPUs"
             assert p.processes == (gpus * nodes if gpus * nodes > 1 else 1), p.name
             b = p.batch
-            assert b.world_size == p.processes and b.global_size == b.per_device * b.grad_accum * p.processes
+            assert b.processes == p.processes and b.global_batch == b.micro_batch * b.grad_accum * p.processes
         if whole is None:
             assert info.gpus != "none" or j.gpus_per_node == 0, f"{p.name} holds a GPU it never uses"
             if limits.gpus_per_node:
@@ -115,7 +115,7 @@ def test_the_teacher_is_served_on_its_tensor_parallel_gpus_and_nothing_holds_an_
     corpus = by["translate_corpus"]
     assert (corpus.job.gpus_per_node, corpus.engine.tensor_parallel_size, corpus.engine.workers) == (1, 1, 8)
     sft = by["sft"]  # 8.7B over two nodes of 8: FSDP, 16 processes, 139 GB of training state / 16
-    assert (sft.processes, sft.strategy, sft.batch.global_size) == (16, "fsdp", 2 * 16 * 16)
+    assert (sft.processes, sft.strategy, sft.batch.global_batch, sft.batch.grad_accum) == (16, "fsdp", 512, 16)
     assert sft.gpu_gb == pytest.approx(8.7 * 16 / 16)
     # host memory sized from the model: 0.5 + 222 GB bf16 read + one 50 GB shard, +20%
     assert by["quantize_teacher"].job.mem_gb == 327

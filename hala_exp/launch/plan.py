@@ -19,12 +19,13 @@ from typing import Any
 from omegaconf import DictConfig
 
 from hala_exp.launch import LaunchError
-from hala_exp.launch.batch import Batch, training_batch
+from hala_exp.launch.batch import training_batch
 from hala_exp.launch.gpu_memory import serving_gb, training_gb
 from hala_exp.launch.queue import PartitionLimits
 from hala_exp.launch.resources import FIELDS, Request, check_request, estimated_mem_gb, stage_request
 from hala_exp.pipeline.graph import Step
 from hala_exp.stages import STAGES
+from hala_exp.training.batch import BatchSplit
 
 SINGLE = "single process"
 
@@ -48,7 +49,7 @@ class StepPlan:
     strategy: str  # ddp / fsdp / zero3 across training processes, else SINGLE
     gpus_used: int  # GPUs of each of its job's nodes those processes use
     engine: Engine | None
-    batch: Batch | None
+    batch: BatchSplit | None
     gpu_gb: float | None  # estimated GPU memory each GPU must hold (a lower bound), None if unknown
     trains: bool
     host_gb: float | None = None  # training on CPUs: what the job's memory must hold (a lower bound)
@@ -307,7 +308,7 @@ def rows(plans: list[StepPlan]) -> list[dict[str, Any]]:
             engine = f"{p.engine.backend} tp={p.engine.tensor_parallel_size}"
             engine += f" x {p.engine.workers} workers" if p.engine.workers > 1 else ""
         b = p.batch
-        batch = f"{b.per_device} x {b.grad_accum} x {b.world_size} = {b.global_size}" if b else "-"
+        batch = f"{b.micro_batch} x {b.grad_accum} x {b.processes} = {b.global_batch}" if b else "-"
         gpu = f"{p.gpu_gb:.1f} GB" if p.gpu_gb is not None else "-"
         out.append({"step": p.name, "job": job, "env": p.env, "launch": launch, "engine": engine,
                     "batch": batch, "gpu mem": gpu})

@@ -103,17 +103,15 @@ def training_processes(cfg: DictConfig, stage: str) -> tuple[int, str]:
 def stage_batch(cfg: DictConfig, stage: str) -> BatchSplit | None:
     """How a step of `stage` splits its global batch where this config runs it (None: it does not
     train); BatchError naming the keys when it cannot. What validation checks and the plan prints."""
-    from omegaconf import OmegaConf
-
+    from hala_exp.launch.batch import training_batch
     from hala_exp.stages import STAGES
-    from hala_exp.training.batch import BatchError, split
+    from hala_exp.training.batch import BatchError
 
     trains = STAGES[stage].trains
     if trains is None:
         return None
-    group = OmegaConf.select(cfg, trains.batch)
     n, where = training_processes(cfg, stage)
     try:
-        return split(int(group.global_batch), int(group.micro_batch), n, trains.batch)
+        return training_batch(cfg, trains, n)
     except BatchError as e:
         raise BatchError(f"{e}; the {stage} step trains in {n} process(es): {where}") from None

@@ -99,7 +99,7 @@ def without_empty(values: dict[str, Any], *names: str) -> dict[str, Any]:
 def micro_batch_option(cfg: DictConfig, trains: Trains) -> dict[str, Any]:
     """A training step's micro-batch, handed to it under `options`: it sets memory per device, not the
     weights (the global batch does), so it stays out of the key (README: Batch)."""
-    return {"micro_batch": int(OmegaConf.select(cfg, trains.batch).micro_batch)}
+    return {"micro_batch": int(OmegaConf.select(cfg, trains.batch or trains.model).micro_batch)}
 
 
 def pick(node: DictConfig, *keys: str) -> dict[str, Any]:
