@@ -134,14 +134,15 @@ def test_resubmitting_the_sweep_submits_nothing_and_overwrites_nothing(sweep):
 
 def test_usr2_in_the_middle_of_sft_requeues_resumes_and_finishes(sweep):
     run_dir = sweep["root"] / "requeue"
-    # A slower SFT (32x the rows per step) that only this test needs, so the signal always lands while it
-    # runs, even on a quiet machine. model.* reaches the student's SFT alone: nothing upstream runs again
-    # (train.* would also retrain the translator, which shares it).
-    proc = hala("model.grad_accum=32", "merge=none", "eval.lighteval.tasks=[]", f"store={sweep['store']}",
+    # A slower SFT (32x the rows per step: the tiny model's micro-batch of 8, 32 accumulated in one
+    # process) that only this test needs, so the signal always lands while it runs, even on a quiet
+    # machine. model.global_batch reaches the student's SFT alone: nothing upstream runs again, not even
+    # the base model built without warm-up (train.* would also retrain the translator, which shares it).
+    proc = hala("model.global_batch=256", "merge=none", "eval.lighteval.tasks=[]", f"store={sweep['store']}",
                 f"hydra.run.dir={run_dir}", f"logger.dir={run_dir / 'wb'}")
     assert proc.returncode == 0, proc.stderr[-3000:]
     jobs = jobs_of(run_dir)
-    assert {n for n, e in jobs.items() if e["state"] == "submitted"} == {"build.student_base", "sft"}
+    assert {n for n, e in jobs.items() if e["state"] == "submitted"} == {"sft"}
     sft = jobs["sft"]
     partial = Store(sweep["store"]).partial("sft", sft["key"])
     deadline = time.time() + WAIT_S
