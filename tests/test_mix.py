@@ -165,8 +165,8 @@ def test_sft_streams_the_corpus_into_a_memory_mapped_dataset(tmp_path, monkeypat
         return {"rows": float(len(rows))}
 
     monkeypatch.setattr(sft, "train_sft", trainer)
-    cfg = OmegaConf.create({"arabic_ratio": 0.5, "seed": 3, "train": {},
-                            "model": {"learning_rate": 1e-3, "batch_size": 2, "grad_accum": 1, "max_length": 64}})
+    cfg = OmegaConf.create({"arabic_ratio": 0.5, "seed": 3, "train": {}, "options": {"micro_batch": 2},
+                            "model": {"learning_rate": 1e-3, "global_batch": 2, "max_length": 64}})
     out = tmp_path / "work" / "sft"
     out.mkdir(parents=True)
     metrics = sft.run(cfg, {"corpus": str(corpus), "model": "unused"}, out)
