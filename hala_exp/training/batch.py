@@ -10,7 +10,6 @@ and W&B show (`batch_metrics`, `from_metrics`, `BatchSplit.describe`).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
@@ -54,11 +53,6 @@ def processes(gpus_per_node: int, nodes: int) -> int:
     return total if total > 1 else 1
 
 
-def live_processes() -> int:
-    """The processes of the running training step (`WORLD_SIZE` under `accelerate launch`, else 1)."""
-    return int(os.environ.get("WORLD_SIZE", "1") or 1)
-
-
 def split(global_batch: int, micro_batch: int, n_processes: int, key: str = "model") -> BatchSplit:
     """The gradient accumulation that makes `micro_batch` x `n_processes` add up to `global_batch`;
     BatchError naming `<key>.global_batch` when they cannot."""
@@ -88,7 +82,9 @@ def removed_settings(key: str, node: Mapping[str, Any]) -> list[str]:
 def for_this_run(global_batch: int, micro_batch: int, key: str) -> BatchSplit:
     """The split for the processes this training step runs in (checked at validation already; a
     job given other GPUs than planned still trains the configured global batch, or stops here)."""
-    return split(global_batch, micro_batch, live_processes(), key)
+    from hala_exp.training.distributed import world_size
+
+    return split(global_batch, micro_batch, world_size(), key)
 
 
 def batch_metrics(b: BatchSplit) -> dict[str, float]:
