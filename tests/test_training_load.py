@@ -35,7 +35,7 @@ def _trainer(model: Path, tmp_path: Path, rows: list[dict] = ROWS):
 
     tokenizer = load_tokenizer(str(model))
     tokenizer.padding_side = "right"
-    args = sft_config(str(model), Hyper(1e-3, len(rows), 1, 128), TRAIN, str(tmp_path / "trainer"), max_steps=1)
+    args = sft_config(str(model), Hyper(1e-3, len(rows), len(rows), 128), TRAIN, str(tmp_path / "trainer"), max_steps=1)
     return SFTTrainer(model=str(model), args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer)
 
 
@@ -87,7 +87,7 @@ def test_lfm2_sequences_in_a_training_batch_see_only_themselves(lfm2_strong_conv
 
 def test_attention_only_models_keep_packing(tiny_llama, tmp_path):
     assert packing_leak(model_config(str(tiny_llama))) is None
-    args = sft_config(str(tiny_llama), Hyper(1e-3, 2, 1, 128), TRAIN, str(tmp_path / "t"), max_steps=1)
+    args = sft_config(str(tiny_llama), Hyper(1e-3, 2, 2, 128), TRAIN, str(tmp_path / "t"), max_steps=1)
     assert args.packing is True
 
 
@@ -135,3 +135,28 @@ def test_a_distributed_launch_loads_unplaced_in_the_training_dtype(tiny_lfm2, ti
     assert init_kwargs(lfm2, world_size=1) == {"dtype": TRAINED_DTYPE}  # one process: TRL's own placement
     assert init_kwargs(model_config(str(tiny_gemma2)), world_size=16) == {
         "dtype": TRAINED_DTYPE, "attn_implementation": "eager", "device_map": None}
+
+
+def test_gemma2_is_evaluated_with_its_attention_logits_capped(tiny_gemma2, tmp_path):
+    """The transformers-side evaluations (held-out loss, our transformers engine, lighteval's
+    transformers back-end) load a capped model with the attention that applies the cap, as vLLM does."""
+    from transformers import AutoModelForCausalLM
+
+    from hala_exp.evaluation.lighteval_run import model_config as lighteval_model
+    from hala_exp.models.loading import load_causal_lm
+
+    ids = torch.tensor([list(range(3, 40))])
+    loaded = load_causal_lm(str(tiny_gemma2), "cpu", "float32")
+    capped = AutoModelForCausalLM.from_pretrained(tiny_gemma2, attn_implementation="eager").eval()
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(ids).logits, capped(ids).logits, atol=1e-5, rtol=1e-5)
+    cfg, _ = lighteval_model(str(tiny_gemma2), 2, "cpu", str(tmp_path / "cache"))
+    assert cfg.model_loading_kwargs == {"attn_implementation": "eager"}
+
+
+def test_a_model_without_a_cap_keeps_the_default_attention(tiny_lfm2, tmp_path):
+    from hala_exp.evaluation.lighteval_run import model_config as lighteval_model
+    from hala_exp.models.loading import load_causal_lm
+
+    assert lighteval_model(str(tiny_lfm2), 2, "cpu", str(tmp_path / "cache"))[0].model_loading_kwargs == {}
+    assert load_causal_lm(str(tiny_lfm2), "cpu", "float32").config._attn_implementation != "eager"

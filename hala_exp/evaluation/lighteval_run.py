@@ -140,9 +140,12 @@ def model_config(model_name: str, batch_size: int, device: str, cache_dir: str, 
     from lighteval.models.transformers.transformers_model import TransformersModelConfig
     from lighteval.pipeline import ParallelismManager
 
+    from hala_exp.models.loading import attention_kwargs
+
     cfg = TransformersModelConfig(
         model_name=model_name, batch_size=batch_size * CHOICES_PER_QUESTION, device=device,
-        dtype=dtype if dtype != "auto" else ("float32" if device == "cpu" else "bfloat16"), cache_dir=cache_dir)
+        dtype=dtype if dtype != "auto" else ("float32" if device == "cpu" else "bfloat16"), cache_dir=cache_dir,
+        model_loading_kwargs=attention_kwargs(model_name))
     return cfg, ParallelismManager.ACCELERATE
 
 

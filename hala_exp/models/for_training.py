@@ -8,7 +8,7 @@
   DeepSpeed; under FSDP every rank would then spread a full copy over all GPUs of its node. Under
   any distributed launch the model loads unplaced and accelerate places (or shards) it.
 - Attention: transformers' default, sdpa, drops Gemma-2's attention logit softcapping; eager (like
-  flash and flex) applies it, as vLLM does at inference.
+  flash and flex) applies it, as vLLM does (`models.loading.attention`, read at inference too).
 - Packing: TRL packs into padding-free batches whose sequence boundaries reach attention through
   position ids and LFM2's short convolutions only as `seq_idx`, which the fused kernel
   (causal-conv1d) reads and the torch fallback ignores: such models get padded batches.
@@ -19,26 +19,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from hala_exp.models.loading import split_revision
+from hala_exp.models.loading import attention, model_config
+
+__all__ = ["TRAINED_DTYPE", "attention", "batch_layout", "init_kwargs", "model_config", "packing_leak"]
 
 log = logging.getLogger("hala_exp")
 
 TRAINED_DTYPE = "float32"  # what the trainers hold and save: fp32 master weights under bf16 autocast
-CAPPED_ATTENTION = "eager"  # sdpa ignores `softcap`; eager applies it and runs on every device
-
-
-def model_config(path: str) -> Any:
-    """The model's `PretrainedConfig` (config.json only, no weights)."""
-    from transformers import AutoConfig
-
-    name, revision = split_revision(path)
-    return AutoConfig.from_pretrained(name, revision=revision)
-
-
-def attention(config: Any) -> str | None:
-    """The attention implementation to train with: eager when the model caps its attention logits
-    (`attn_logit_softcapping`), else None (transformers' default)."""
-    return CAPPED_ATTENTION if getattr(config, "attn_logit_softcapping", None) else None
 
 
 def packing_leak(config: Any) -> str | None:

@@ -51,13 +51,39 @@ def special_token_strings(tokenizer: Any) -> list[str]:
     return sorted(t for t in tokens if t.strip())
 
 
+CAPPED_ATTENTION = "eager"  # sdpa ignores `softcap`; eager applies it and runs on every device
+
+
+def model_config(path: str) -> Any:
+    """The model's `PretrainedConfig` (config.json only, no weights)."""
+    from transformers import AutoConfig
+
+    name, revision = split_revision(path)
+    return AutoConfig.from_pretrained(name, revision=revision)
+
+
+def attention(config: Any) -> str | None:
+    """The attention implementation that keeps the architecture's semantics: eager when the model caps
+    its attention logits (`attn_logit_softcapping`, Gemma-2 / Fanar-1-9B; sdpa drops the cap, vLLM
+    applies it), else None (transformers' default). Training and every transformers-side evaluation
+    load with it, so a score means what vLLM serves."""
+    return CAPPED_ATTENTION if getattr(config, "attn_logit_softcapping", None) else None
+
+
+def attention_kwargs(path: str) -> dict[str, Any]:
+    """`from_pretrained` keyword for `attention`, empty when the default keeps the semantics."""
+    impl = attention(model_config(path))
+    return {"attn_implementation": impl} if impl else {}
+
+
 def load_causal_lm(path: str, device: str = "cpu", dtype: str = "auto", spread: bool = False):
     """`spread` (CUDA): place the layers over every visible GPU, for models no single one holds."""
     from transformers import AutoModelForCausalLM
 
+    extra = attention_kwargs(path)
     path, revision = split_revision(path)
     if spread and device == "cuda":
         return AutoModelForCausalLM.from_pretrained(path, revision=revision, dtype=torch_dtype(dtype, device),
-                                                    device_map="auto").eval()
-    model = AutoModelForCausalLM.from_pretrained(path, revision=revision, dtype=torch_dtype(dtype, device))
+                                                    device_map="auto", **extra).eval()
+    model = AutoModelForCausalLM.from_pretrained(path, revision=revision, dtype=torch_dtype(dtype, device), **extra)
     return model.to(device).eval()
