@@ -27,6 +27,7 @@ from hala_exp.config import CONF_DIR, ConfigError, compose_cache, validate
 from hala_exp.config.schema import register
 from hala_exp.evaluation.task_check import check_tasks
 from hala_exp.io import write_json
+from hala_exp.launch.plan_check import check_cluster_plan
 from hala_exp.pipeline.provenance import git_state, host, package_versions
 from hala_exp.tracking.context import tracking_context
 
@@ -49,33 +50,6 @@ def _write_run_record(cfg: DictConfig, run_dir: Path) -> None:
     (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True), encoding="utf-8")
 
 
-def _check_cluster_plan(cfg: DictConfig, to_run: set[str] | None = None, show: bool = False) -> None:
-    """On Slurm: each step's job, environment, launch, engine and batch (printed with `show`), checked
-    against the partition; exits 2 naming every problem when the plan cannot work. `to_run`: the
-    steps that would run (None: all)."""
-    from hala_exp.launch import LaunchError
-    from hala_exp.launch.plan import check_plan, cluster_plan, on_slurm, pipeline_job, render
-    from hala_exp.launch.queue import limits_for
-    from hala_exp.recipes import build_graph
-
-    launcher = HydraConfig.get().launcher
-    if not on_slurm(cfg, launcher):
-        return
-    plans = cluster_plan(cfg, [s for s in build_graph(cfg) if to_run is None or s.name in to_run], launcher)
-    try:
-        limits = limits_for(cfg.cluster, submitting=False)  # the submission itself asks sinfo
-        if show and plans:
-            how = ("one job per step" if pipeline_job(launcher) is None
-                   else "the whole pipeline in one job of hydra/launcher")
-            print(f"\nCluster plan: cluster={cfg.cluster.name}, {how}; partition {limits.name} "
-                  f"({limits.describe()}; from {limits.source})")
-            print(render(plans))
-        check_plan(cfg, plans, limits, launcher)
-    except LaunchError as e:
-        print(f"hala-exp: cannot run on this cluster: {e}", file=sys.stderr)
-        sys.exit(2)
-
-
 def _print_plan(cfg: DictConfig) -> None:
     from hala_exp.pipeline.disk_space import space_warning
     from hala_exp.pipeline.runner import plan
@@ -96,7 +70,8 @@ def _print_plan(cfg: DictConfig) -> None:
     warning = space_warning(cfg.store, [r["writes"] for r in rows if r["writes"] and r["status"].startswith("run")])
     if warning:
         print(f"warning: {warning}")
-    _check_cluster_plan(cfg, {r["name"] for r in rows if r["status"].startswith("run")}, show=True)
+    to_run = {r["name"] for r in rows if r["status"].startswith("run")}
+    check_cluster_plan(cfg, HydraConfig.get().launcher, to_run, show=True)
 
 
 def _in_submitit_job() -> bool:
@@ -180,7 +155,7 @@ def app(cfg: DictConfig) -> None:
         return
     if _in_submitit_job():  # Hydra submitted this job before hala-exp saw the config: stop before any step
         # (sinfo's limits where it answers in the job, else the declared ones)
-        _check_cluster_plan(cfg)
+        check_cluster_plan(cfg, HydraConfig.get().launcher)
     _write_run_record(cfg, run_dir)
     if cfg.cluster.submit == "slurm" and not _in_submitit_job():
         _submit(cfg, run_dir)
@@ -227,7 +202,7 @@ def main() -> None:
     # Hydra 1.3.3 warns for every `_target_` it instantiates without an execution whitelist, and
     # instantiates `hydra.callbacks` without one; this callback (conf/config.yaml) is our own code.
     warnings.filterwarnings("ignore", message=r"hydra\.utils\.instantiate\(\) resolved "
-                            r"_target_='hala_exp\.config\.checks\.store\.RunDirCheck'")
+                            r"_target_='hala_exp\.config\.checks\.before_launch\.BeforeLaunch'")
     register()
     compose_cache.install()  # a composition seen before is read back, not redone
     try:

@@ -205,3 +205,21 @@ def test_plan_true_prints_the_cluster_plan_and_refuses_with_exit_2(tmp_path):
     refused = subprocess.run(base, capture_output=True, text=True, env=env, timeout=120)
     assert refused.returncode == 2
     assert "cannot run on this cluster" in refused.stderr and "engine.backend = transformers" in refused.stderr
+
+
+def test_a_submitit_sweep_that_cannot_work_is_refused_before_any_job_is_queued(tmp_path):
+    """Hydra's submitit launcher submits a sweep's jobs before the app sees a point: the sweep's shared
+    config is checked first (hydra.callbacks.before_launch), so nothing reaches sbatch."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PATH": str(Path(sys.executable).parent),
+           "HALA_PY_CORE": sys.executable, "HALA_PY_VLLM": sys.executable}
+    sweep = tmp_path / "sweep"
+    base = [sys.executable, "-m", "hala_exp", "-m", "experiment=hala_1.2b", "hydra/launcher=slurm_h100",
+            "merge.t=0.3,0.5", f"store={tmp_path / 's'}", f"hydra.sweep.dir={sweep}"]
+    refused = subprocess.run([*base, "cluster=h100"], capture_output=True, text=True, env=env, timeout=120)
+    assert refused.returncode == 2, refused.stdout[-2000:] + refused.stderr[-2000:]
+    assert "cannot run on this cluster" in refused.stderr and "engine.backend = transformers" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert not (sweep / ".submitit").exists()  # no job was submitted
+    bad = subprocess.run([*base, *ON_GPUS, "cluster=h100", "model.global_batch=7"], capture_output=True,
+                         text=True, env=env, timeout=120)
+    assert bad.returncode == 2 and "hala-exp: config error: model.global_batch = 7" in bad.stderr, bad.stderr[-2000:]

@@ -4,7 +4,7 @@ Both must be directories this process can write in, or be creatable as such; the
 by writing (and removing) an empty probe file in the directory, or in its nearest existing parent
 when it is not there yet, so permissions, read-only mounts and a file in the way are all seen,
 whoever runs the command (root included). The store is checked with the config's values
-(`validate`), before any step; the run directory before Hydra makes it (`RunDirCheck`, a Hydra
+(`validate`), before any step; the run directory before Hydra makes it (`before_launch`, a Hydra
 callback named in `conf/config.yaml`), since Hydra writes `.hydra/` there before the app starts.
 """
 
@@ -12,12 +12,8 @@ from __future__ import annotations
 
 import errno
 import os
-import sys
 import tempfile
 from pathlib import Path
-from typing import Any
-
-from hydra.experimental.callback import Callback
 
 from hala_exp.config.errors import ConfigError, fail
 
@@ -49,21 +45,3 @@ def check_writable_dir(key: str, value: str) -> None:
     problem = writable_dir_problem(Path(value).expanduser().absolute())
     if problem:
         fail(key, value, *problem)
-
-
-class RunDirCheck(Callback):
-    """Refuses a run or sweep directory that cannot be written, before Hydra creates it."""
-
-    @staticmethod
-    def _check(key: str, value: Any) -> None:
-        try:
-            check_writable_dir(key, str(value))
-        except ConfigError as e:
-            print(f"hala-exp: config error: {e}", file=sys.stderr)
-            sys.exit(2)
-
-    def on_run_start(self, config: Any, **kwargs: Any) -> None:
-        self._check("hydra.run.dir", config.hydra.run.dir)
-
-    def on_multirun_start(self, config: Any, **kwargs: Any) -> None:
-        self._check("hydra.sweep.dir", config.hydra.sweep.dir)
