@@ -49,7 +49,7 @@ def run(workers: int, rows: int, shard_rows: int, new_tokens: int, model: Path, 
     spec = make_spec(next(s for s in steps if s.name == "translate_bootstrap"), keys, store)
     spec["inputs"]["model"] = str(model)
     began = time.perf_counter()
-    # One process start on the critical path either way: the lone worker runs as `python -m hala_exp.step`
+    # One process start on the critical path either way: the lone worker runs as `python -m hala_exp.step_process`
     # (as a one-worker job would), W workers as W processes and the gather in this one.
     python = sys.executable if workers == 1 else None
     record, _ = run_step(spec, python, root / "steps", echo=False, workers=workers)

@@ -3,7 +3,7 @@
 Both sides train the same converted checkpoint (the package's GGUF, converted once by the
 pipeline's own `convert_gguf` stage) on the same prompt-completion rows with the same settings
 (batch, accumulation, length, schedule, seed, completion-only loss, no packing), each in a fresh
-process, alternating, N times. The pipeline side is `python -m hala_exp.step SPEC` (what a Slurm job
+process, alternating, N times. The pipeline side is `python -m hala_exp.step_process SPEC` (what a Slurm job
 runs: spec, store, checkpoints, commit); the plain side is a short SFTTrainer script. Tokens are
 TRL's non-padding input tokens, counted by both. Prints medians of tokens/s over the training span
 (model load to saved weights) and over the whole process, and the ratios (pipeline / plain).
@@ -73,7 +73,7 @@ def converted_model(root: Path) -> Path:
 def corpus(path: Path, rows: int) -> Path:
     """Rows in the translated corpus's form, from the bundled Tatoeba pairs (Arabic instruction and reply)."""
     from hala_exp.data.samples_text import sample_texts
-    from hala_exp.io import write_jsonl
+    from hala_exp.json_files import write_jsonl
 
     texts = sample_texts()[: 2 * rows]
     write_jsonl(path, [{"id": i, "instr_en": "", "resp_en": "", "instr_ar": f"ترجم إلى الإنجليزية: {a}", "resp_ar": b}
@@ -111,7 +111,7 @@ def run_pipeline(root: Path, model: Path, data: Path, steps: int) -> dict[str, f
     shutil.rmtree(root, ignore_errors=True)
     spec = pipeline_spec(root, model, data, steps)
     began = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "hala_exp.step", str(spec)], check=True, capture_output=True, env=env())
+    subprocess.run([sys.executable, "-m", "hala_exp.step_process", str(spec)], check=True, capture_output=True, env=env())
     wall = time.perf_counter() - began
     (record_file,) = (root / "store" / "sft").glob("*/record.json")
     record = json.loads(record_file.read_text())

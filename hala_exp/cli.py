@@ -26,7 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 from hala_exp.config import CONF_DIR, ConfigError, compose_cache, validate
 from hala_exp.config.schema import register
 from hala_exp.evaluation.task_check import check_tasks
-from hala_exp.io import write_json
+from hala_exp.json_files import write_json
 from hala_exp.launch.plan_check import check_cluster_plan
 from hala_exp.pipeline.provenance import git_state, host, package_versions
 from hala_exp.tracking.context import tracking_context
@@ -102,7 +102,7 @@ def _submit(cfg: DictConfig, run_dir: Path) -> None:
 
 def _plot_heldout(metrics: dict[str, float], run_dir: Path) -> None:
     """heldout.png beside results.json when the run scored held-out text (matplotlib only then)."""
-    from hala_exp.summary import heldout_rows
+    from hala_exp.results_tables import heldout_rows
 
     rows = heldout_rows(metrics)
     if rows:
@@ -163,8 +163,8 @@ def app(cfg: DictConfig) -> None:
     from hala_exp.console.failure import StepFailure, failure_report, stopped_report
     from hala_exp.launch.nodes import leading
     from hala_exp.pipeline.runner import run_pipeline
+    from hala_exp.results_tables import summary
     from hala_exp.stopping import Stopped
-    from hala_exp.summary import summary
 
     try:
         with leading(run_dir / "steps", alloc):

@@ -1,7 +1,7 @@
 """Numbers, tables and trainer callbacks a stage hands to whoever records the step it runs in.
 
 A neutral hook like `hala_exp.progress`: stages report unconditionally and never know who listens.
-The pipeline attaches a sink (the step's W&B run, `hala_exp.tracking.dashboard`) in the process that
+The pipeline attaches a sink (the step's W&B run, `hala_exp.tracking.stage_reports`) in the process that
 runs the stage; with none attached every call is a no-op and nothing of a tracker is imported.
 """
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from hala_exp import progress, reporting
-from hala_exp.io import read_jsonl, replace_text
+from hala_exp.json_files import read_jsonl, replace_text
 from hala_exp.pipeline import fence
 
 Rows = list[dict[str, Any]]

@@ -12,7 +12,7 @@ import csv
 from pathlib import Path
 
 from hala_exp.data.paths import SAMPLES_DIR
-from hala_exp.io import read_jsonl
+from hala_exp.json_files import read_jsonl
 
 COLUMNS = ["ID", "Source", "Country", "Group", "Subject", "Level", "Question", "Context", "Answer Key",
            "Option 1", "Option 2", "Option 3", "Option 4", "Option 5", "is_few_shot"]

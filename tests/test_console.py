@@ -16,7 +16,7 @@ from hala_exp import progress
 from hala_exp.console.failure import StepFailure, failure_report
 from hala_exp.console.headline import headline, number
 from hala_exp.console.live import Console, describe
-from hala_exp.io import tail_lines
+from hala_exp.json_files import tail_lines
 from hala_exp.pipeline.dispatch import _stream
 
 CAPTURE_SCRIPT = textwrap.dedent("""

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from hala_exp.config import compose
-from hala_exp.io import read_jsonl
+from hala_exp.json_files import read_jsonl
 from hala_exp.pipeline.dispatch import run_step
 from hala_exp.pipeline.execute import execute, make_spec
 from hala_exp.pipeline.fanout import gpu_groups, marker, unfinished, worker_spec, workers_for

@@ -160,7 +160,7 @@ def test_a_translate_pass_gates_with_the_models_special_tokens_even_when_resumed
     import hala_exp.data.gates as gates_module
     import hala_exp.engines.backends as engines
     from hala_exp.config.schema import EngineConfig
-    from hala_exp.translate import translate_pass
+    from hala_exp.row_translation import translate_pass
 
     seen: list[list[str]] = []
     real_apply = gates_module.apply_gates

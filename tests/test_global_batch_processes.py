@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from safetensors.torch import load_file
 
-from hala_exp.io import write_jsonl
+from hala_exp.json_files import write_jsonl
 from hala_exp.pipeline.dispatch import run_step
 from hala_exp.pipeline.store import Store
 from hala_exp.training.launch import accelerate_command

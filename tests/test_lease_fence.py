@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from hala_exp.data.samples_text import sample_texts
-from hala_exp.io import write_jsonl
+from hala_exp.json_files import write_jsonl
 from hala_exp.pipeline import fence
 from hala_exp.pipeline.lease import Lease
 from hala_exp.pipeline.store import Store
@@ -177,7 +177,7 @@ def _result(proc: subprocess.Popen, log: Path) -> dict:
 @pytest.mark.parametrize(("woken", "in_process"), [("while_the_other_trains", True), ("after_it_committed", False)])
 def test_a_paused_runner_past_the_stale_time_is_taken_over_and_then_writes_nothing(tiny_lfm2, tmp_path, woken,
                                                                                      in_process):
-    """In process (the local default) and as `python -m hala_exp.step` under the runner (another env)."""
+    """In process (the local default) and as `python -m hala_exp.step_process` under the runner (another env)."""
     spec, store = _spec(tmp_path, tiny_lfm2)
     python = "" if in_process else sys.executable
     partial = store.partial("sft", KEY)

@@ -15,7 +15,7 @@ from snapshots import snapshot_of
 
 from hala_exp.config import compose
 from hala_exp.data.paths import SAMPLES_DIR
-from hala_exp.io import read_jsonl
+from hala_exp.json_files import read_jsonl
 
 SAMPLE = SAMPLES_DIR / "arabic_mmlu" / "sample.jsonl"
 CUSTOM = "hala_exp.evaluation.sample_tasks"

@@ -78,7 +78,7 @@ VOCALISED = "ذَهَبَ الوَلَدُ إِلَى المَدْرَسَةِ �
 
 
 def test_words_keep_vocalised_arabic_whole():
-    from hala_exp.text import words
+    from hala_exp.arabic_text import words
 
     assert words("شغّل") == ["شغّل"]
     assert words(VOCALISED) == [w.strip("،.") for w in VOCALISED.split()]
@@ -86,7 +86,7 @@ def test_words_keep_vocalised_arabic_whole():
 
 
 def test_words_drop_tatweel_and_normalise_mark_order():
-    from hala_exp.text import words
+    from hala_exp.arabic_text import words
 
     assert words("كـتـاب جمـيـل") == ["كتاب", "جميل"]
     assert words("ـ") == []
@@ -95,7 +95,7 @@ def test_words_drop_tatweel_and_normalise_mark_order():
 
 
 def test_words_still_split_latin_and_digits():
-    from hala_exp.text import words
+    from hala_exp.arabic_text import words
 
     assert words("Hello, world! GPT-4 costs $20 (x_y).") == ["Hello", "world", "GPT", "4", "costs", "20", "x_y"]
     assert words("عام ٢٠٢٤ و2025") == ["عام", "٢٠٢٤", "و2025"]

@@ -151,7 +151,7 @@ def test_sft_streams_the_corpus_into_a_memory_mapped_dataset(tmp_path, monkeypat
     """Every rank of a multi-GPU SFT reads the corpus: as Arrow files the trainer memory-maps, never
     as a list of every row; the rows are those of `training_rows`, and the Arrow copy goes afterwards."""
     from hala_exp.data.mix import arabic_rows
-    from hala_exp.io import read_jsonl, write_jsonl
+    from hala_exp.json_files import read_jsonl, write_jsonl
     from hala_exp.stages import sft
 
     corpus = tmp_path / "corpus.jsonl"

@@ -11,7 +11,7 @@ from omegaconf import OmegaConf
 from hala_exp.config import ConfigError, compose, validate
 from hala_exp.data.paths import SAMPLES_DIR
 from hala_exp.evaluation.mmlu_align import align, load_aligned
-from hala_exp.io import read_jsonl
+from hala_exp.json_files import read_jsonl
 
 FIXTURES = Path(__file__).parent / "fixtures" / "mmlu_align"
 EN, AR = FIXTURES / "cais_mmlu_all_test.jsonl", FIXTURES / "mmmlu_AR_XY_test.csv"

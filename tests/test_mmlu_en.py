@@ -10,7 +10,7 @@ from omegaconf import OmegaConf
 
 from hala_exp.config import ConfigError, compose, validate
 from hala_exp.data.paths import SAMPLES_DIR
-from hala_exp.io import read_jsonl
+from hala_exp.json_files import read_jsonl
 
 SAMPLE = SAMPLES_DIR / "mmlu_en" / "sample.jsonl"
 ALIGNED = SAMPLES_DIR / "mmlu_en_ar" / "sample.jsonl"

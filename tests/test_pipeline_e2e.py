@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hala_exp.io import read_jsonl
-from hala_exp.text import has_arabic
+from hala_exp.arabic_text import has_arabic
+from hala_exp.json_files import read_jsonl
 
 pytestmark = pytest.mark.slow
 

@@ -100,7 +100,7 @@ def test_the_released_corpus_preset_runs_sft_and_what_follows_with_no_translatio
 def test_the_released_corpus_is_keyed_by_the_commit_its_revision_resolves_to(monkeypatch, tmp_path):
     from huggingface_hub import constants
 
-    from hala_exp.data import identity
+    from hala_exp.data import content_keys
     from hala_exp.pipeline.graph import step_keys
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
@@ -110,13 +110,13 @@ def test_the_released_corpus_is_keyed_by_the_commit_its_revision_resolves_to(mon
     keys = []
     for sha in ("a" * 40, "b" * 40):
         (refs / "main").write_text(sha)
-        identity.hub_commit.cache_clear()
+        content_keys.hub_commit.cache_clear()
         steps = graph(["experiment=hala_1.2b", "data=hala_released"])
         assert steps["source.translated.hala_sft"].config["content"]["hub_commit"] == sha
         keys.append(step_keys(list(steps.values())))
     assert {n for n in keys[0] if keys[0][n] != keys[1][n]} == {
         "source.translated.hala_sft", "sft", "merge", "evaluate.student_sft", "evaluate.student_merged"}
-    identity.hub_commit.cache_clear()
+    content_keys.hub_commit.cache_clear()
     unstreamed = graph(["experiment=hala_1.2b", "data=hala_released", "data.translated.hala_sft.streaming=false"])
     assert step_keys(list(unstreamed.values())) == keys[1]
 
@@ -361,7 +361,7 @@ def test_the_run_summary_and_the_report_show_the_comparison_tables(tmp_path):
 
     from hala_exp.report.load import RunView
     from hala_exp.report.page import compared
-    from hala_exp.summary import summary
+    from hala_exp.results_tables import summary
 
     text = summary(recorded(), systems=systems_config())
     assert text.startswith("Table 1: ") and "\nTable 2: " in text

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from browser import dump_dom, pixels_like, screenshot
 
-from hala_exp.io import write_json
+from hala_exp.json_files import write_json
 from hala_exp.pipeline.graph import Ref, Step
 from hala_exp.pipeline.results import add_result
 from hala_exp.pipeline.steps_file import StepsFile

@@ -62,7 +62,7 @@ def test_a_step_under_accelerate_launch_commits_from_rank_0(tmp_path):
     p = planned(tmp_path)
     name, store = "build.student_base", p.store
     launch = [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "1",
-              "--num_machines", "1", "--mixed_precision", "no", "-m", "hala_exp.step", SPEC]
+              "--num_machines", "1", "--mixed_precision", "no", "-m", "hala_exp.step_process", SPEC]
     record, ran = run_step(p.spec(name), None, tmp_path / "steps", launch)
     assert ran and store.record(name, p.keys[name]) == record
     assert (store.path(name, p.keys[name]) / "model" / "config.json").is_file()

@@ -82,7 +82,7 @@ def test_accelerate_command_single_and_multi_node():
     assert one[:3] == ["/env/bin/python", "-m", "accelerate.commands.launch"]
     assert one[one.index("--num_processes") + 1] == "8" and one[one.index("--num_machines") + 1] == "1"
     assert one[one.index("--config_file") + 1].endswith("accelerate/ddp.yaml")
-    assert one[-3:] == ["-m", "hala_exp.step", SPEC]
+    assert one[-3:] == ["-m", "hala_exp.step_process", SPEC]
     multi = accelerate_command("/env/bin/python", "fsdp", 8, nodes=2, port=29600)
     assert multi[0] == "/env/bin/python" and "srun" not in multi  # one launcher per node, started by the job's task
 
@@ -92,7 +92,7 @@ def test_accelerate_command_single_and_multi_node():
     assert (arg("--num_processes"), arg("--num_machines"), arg("--main_process_port")) == ("16", "2", "29600")
     assert (arg("--machine_rank"), arg("--main_process_ip")) == (MACHINE_RANK, MAIN_HOST)  # filled per node
     assert arg("--rdzv_backend") == "static"  # global rank 0 on machine 0, the node that commits
-    assert arg("--config_file").endswith("fsdp.yaml") and multi[-3:] == ["-m", "hala_exp.step", SPEC]
+    assert arg("--config_file").endswith("fsdp.yaml") and multi[-3:] == ["-m", "hala_exp.step_process", SPEC]
 
 
 def test_sharded_strategies_save_full_weights():

@@ -14,7 +14,7 @@ import pytest
 
 from hala_exp.config import compose
 from hala_exp.data.adapters import load_instructions
-from hala_exp.io import read_jsonl
+from hala_exp.json_files import read_jsonl
 from hala_exp.pipeline.execute import execute, make_spec
 from hala_exp.pipeline.graph import step_keys
 from hala_exp.pipeline.store import Store
@@ -72,7 +72,7 @@ def test_translate_stage_killed_after_k_shards_resumes(tiny_llama, tmp_path):
     assert shards.parent == store.root / ".partial"
     spec_file = tmp_path / "spec.json"
     spec_file.write_text(json.dumps(spec))
-    cmd = [sys.executable, "-m", "hala_exp.step", str(spec_file)]
+    cmd = [sys.executable, "-m", "hala_exp.step_process", str(spec_file)]
 
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from hala_exp.io import read_jsonl
+from hala_exp.json_files import read_jsonl
 from hala_exp.launch.queue import LIVE
 from hala_exp.launch.status import format_report, run_status, wait
 

@@ -173,7 +173,7 @@ def test_a_bad_source_stops_the_run_before_any_model_step(tmp_path):
 def test_a_hub_source_is_keyed_by_the_commit_its_revision_resolves_to(tmp_path, monkeypatch):
     from huggingface_hub import constants
 
-    from hala_exp.data.identity import hub_commit
+    from hala_exp.data.content_keys import hub_commit
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))

@@ -2,7 +2,7 @@
 and the signal, a checkpoint saved where the step stood, its work directory removed, nothing
 committed, exit status 128 + the signal; the next run resumes from that checkpoint.
 
-Three ways in: SIGTERM to `python -m hala_exp.step` (what a Slurm job's task gets on `scancel`),
+Three ways in: SIGTERM to `python -m hala_exp.step_process` (what a Slurm job's task gets on `scancel`),
 SIGINT to a local `hala-exp` run's process group (Ctrl+C), and SIGTERM to `hala-exp` alone while
 the step runs in another interpreter, which must pass it on and wait for it.
 """
@@ -58,7 +58,7 @@ def test_sigterm_to_a_step_process_saves_a_checkpoint_and_the_next_run_resumes_f
     spec["config"]["train"]["save_steps"] = NO_PERIODIC
     spec_file.write_text(json.dumps(spec))
     env = {**_env(), progress.ENV: "1"}  # the step writes its progress as marker lines: we know its step
-    cmd = [sys.executable, "-m", "hala_exp.step", str(spec_file)]
+    cmd = [sys.executable, "-m", "hala_exp.step_process", str(spec_file)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
                             start_new_session=True)
     out = []
@@ -89,7 +89,7 @@ def test_sigterm_to_a_step_process_saves_a_checkpoint_and_the_next_run_resumes_f
     spec["store"] = str(straight.root)
     spec["inputs"]["checkpoints"] = str(straight.partial("sft", KEY))
     straight_spec.write_text(json.dumps(spec))
-    whole = subprocess.run([sys.executable, "-m", "hala_exp.step", str(straight_spec)], capture_output=True,
+    whole = subprocess.run([sys.executable, "-m", "hala_exp.step_process", str(straight_spec)], capture_output=True,
                            text=True, env=_env(), timeout=600)
     assert whole.returncode == 0, whole.stderr[-3000:]
     for name, tensor in _weights(straight).items():

@@ -14,7 +14,7 @@ import pytest
 from tqdm import tqdm
 
 from hala_exp import progress, stopping
-from hala_exp.io import tail_lines
+from hala_exp.json_files import tail_lines
 from hala_exp.launch.causes import cause_and_fix
 from hala_exp.launch.queue import JobState
 from hala_exp.launch.resume import resume_command

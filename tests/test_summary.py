@@ -6,7 +6,7 @@ import pytest
 
 from hala_exp.config import compose
 from hala_exp.evaluation.reference import paper_value, table1_rows, table2_rows
-from hala_exp.summary import summary
+from hala_exp.results_tables import summary
 
 
 def _metrics() -> dict[str, float]:

@@ -11,7 +11,7 @@ from omegaconf import OmegaConf
 from hala_exp.config.schema import GatesConfig
 from hala_exp.data.gates import apply_gates
 from hala_exp.engines.base import SamplingParams, fits
-from hala_exp.translate import translate_rows
+from hala_exp.row_translation import translate_rows
 
 PROMPT = "Translate from English to Arabic: {text}"
 
@@ -55,8 +55,8 @@ def test_a_too_long_row_is_rejected_with_gates_on_or_off():
 
 
 def test_a_judge_pair_that_does_not_fit_is_invalid_marked_and_counted(tiny_llama):
+    from hala_exp.row_translation import LazyEngine
     from hala_exp.stages.judge import _judge_shard
-    from hala_exp.translate import LazyEngine
 
     engine_cfg = OmegaConf.create({"backend": "transformers", "device": "cpu", "dtype": "float32", "batch_size": 4,
                                    "max_model_len": 64, "temperature": 0.0, "top_p": 1.0, "seed": 0})

@@ -2,7 +2,7 @@
 uninterrupted run's weights *and* its whole-run metrics (train_loss, steps, logged losses), also in
 what it sends to W&B.
 
-Two interruptions: SIGKILL of `python -m hala_exp.step`, twice (nothing of a process survives but its
+Two interruptions: SIGKILL of `python -m hala_exp.step_process`, twice (nothing of a process survives but its
 checkpoints), and USR2 to a submitit job running `StepJob`, which checkpoints and requeues it
 (what Slurm does on preemption or before the time limit; here submitit's local executor requeues).
 """
@@ -24,7 +24,7 @@ from safetensors.torch import load_file
 from wandb_files import history, offline_runs, read_run
 
 from hala_exp.data.samples_text import sample_texts
-from hala_exp.io import write_jsonl
+from hala_exp.json_files import write_jsonl
 from hala_exp.pipeline.store import Store
 from hala_exp.training.sft import last_checkpoint
 
@@ -73,7 +73,7 @@ def _env() -> dict[str, str]:
 
 def _step(spec: Path, log: Path) -> subprocess.Popen:
     with open(log, "a", encoding="utf-8") as out:
-        return subprocess.Popen([sys.executable, "-m", "hala_exp.step", str(spec)], stdout=out,
+        return subprocess.Popen([sys.executable, "-m", "hala_exp.step_process", str(spec)], stdout=out,
                                 stderr=subprocess.STDOUT, env=_env(), start_new_session=True)
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from hala_exp.io import read_jsonl
+from hala_exp.json_files import read_jsonl
 
 VLLM_PY = os.environ.get("HALA_PY_VLLM")
 pytestmark = [pytest.mark.slow,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from hala_exp.text import has_arabic
+from hala_exp.arabic_text import has_arabic
 
 
 def train_like(base_tokenizer, texts: list[str], vocab_size: int):

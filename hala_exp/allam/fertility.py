@@ -28,7 +28,7 @@ def fertility_table(tokenizers: dict[str, object], texts: dict[str, list[str]]) 
 
 
 def markdown(rows: list[dict]) -> str:
-    from hala_exp.grid import Grid, to_markdown
+    from hala_exp.table_cells import Grid, to_markdown
 
     g = Grid(["tokenizer", "language", "tokens/word", "tokens/char", "tokens", "words"])
     for r in rows:
@@ -39,7 +39,7 @@ def markdown(rows: list[dict]) -> str:
 
 def write_report(rows: list[dict], out: Path) -> None:
     """fertility.json, fertility.md and fertility.png (the bar plot) into `out`."""
-    from hala_exp.io import write_json
+    from hala_exp.json_files import write_json
 
     write_json(out / "fertility.json", rows)
     (out / "fertility.md").write_text(markdown(rows), encoding="utf-8")

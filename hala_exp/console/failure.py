@@ -5,7 +5,7 @@ from __future__ import annotations
 import traceback
 from pathlib import Path
 
-from hala_exp.io import tail_lines
+from hala_exp.json_files import tail_lines
 from hala_exp.stopping import Stopped
 
 TAIL = 25  # log lines quoted

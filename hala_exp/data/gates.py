@@ -21,8 +21,8 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from hala_exp.arabic_text import ARABIC, arabic_ratio, words
 from hala_exp.data.mix import normalize
-from hala_exp.text import ARABIC, arabic_ratio, words
 
 GATES = ("too_long", "empty", "cut", "special_token", "prompt_leak", "echo", "trailing_script", "arabic_ratio",
          "length_ratio")

@@ -1,7 +1,7 @@
 """Source snapshots: each data source read once, every row checked, written as normalised Parquet.
 
 A snapshot is a step of its own (`source.<name>`), keyed by the source's content: the bytes of a
-local file (xxh3-128), or the resolved commit of a hub dataset (see `hala_exp.data.identity`). Every
+local file (xxh3-128), or the resolved commit of a hub dataset (see `hala_exp.data.content_keys`). Every
 step that reads the source reads the snapshot instead, so an edited file re-runs exactly what
 depends on it, and a bad row (not UTF-8, a missing column, a duplicate id) or a source that yields
 no rows stops the run in the first, cheap steps, before any model loads.
@@ -24,9 +24,9 @@ from typing import Any
 from omegaconf import DictConfig
 
 from hala_exp.data.adapters import Counts
+from hala_exp.data.content_keys import local_files
 from hala_exp.data.files import data_file_problem
 from hala_exp.data.files import first_bad_utf8 as first_bad_utf8  # where tests and tools found it
-from hala_exp.data.identity import local_files
 
 ROWS = "rows.parquet"
 COUNTS = "counts.json"

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from hala_exp.evaluation.offline import block_nltk_download, block_tiny_benchmarks_download
-from hala_exp.io import write_json
+from hala_exp.json_files import write_json
 
 VIEW = "_model"
 _FEWSHOT = re.compile(r"[|:]\d+$")

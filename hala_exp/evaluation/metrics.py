@@ -3,16 +3,16 @@
 BLEU and chrF++ come from sacrebleu's corpus scorers, so the numbers match its command line.
 rouge-score's default tokenizer drops everything outside a-z/0-9 (ROUGE-L on Arabic would be 0),
 and a `\\w+` tokenizer splits vocalised Arabic at its diacritics, so ROUGE-L counts the words of
-`hala_exp.text.words`: whole words of any script with their diacritics, tatweel dropped.
+`hala_exp.arabic_text.words`: whole words of any script with their diacritics, tatweel dropped.
 """
 
 from __future__ import annotations
 
-from hala_exp.text import words
+from hala_exp.arabic_text import words
 
 
 class WordTokenizer:
-    """Lower-cased `hala_exp.text.words` (rouge-score's tokenizer interface)."""
+    """Lower-cased `hala_exp.arabic_text.words` (rouge-score's tokenizer interface)."""
 
     def tokenize(self, text: str) -> list[str]:
         return words(text.lower())

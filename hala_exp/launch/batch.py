@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from omegaconf import DictConfig, OmegaConf
 
-from hala_exp.stages.info import Trains
+from hala_exp.stages.declaration import Trains
 from hala_exp.training.batch import BatchSplit, split
 
 

@@ -4,7 +4,7 @@ refused by this estimate cannot run, and one it passes may still need more (READ
 
 from __future__ import annotations
 
-from hala_exp.stages.info import Weights
+from hala_exp.stages.declaration import Weights
 
 # TRL keeps fp32 weights under bf16 autocast: 4 B weights + 4 B gradient + 8 B AdamW (two moments).
 TRAIN_BYTES_PER_PARAM = 16

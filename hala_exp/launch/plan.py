@@ -122,7 +122,7 @@ def plan_step(cfg: DictConfig, step: Step, job: Request | None = None) -> StepPl
     weights = info.weights(cfg, step.config) if info.weights else None
     processes, strategy, batch, gpu_gb, host_gb = 1, SINGLE, None, None, None
     if info.trains is not None:
-        from hala_exp.stages.info import group_weights
+        from hala_exp.stages.declaration import group_weights
 
         gpus, nodes = (rt.gpus_per_node, rt.nodes) if job is not None else (req.gpus_per_node, req.nodes)
         if training_launch(cfg, step.stage, None, gpus, nodes) is not None:

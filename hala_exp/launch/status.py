@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from hala_exp.io import tail_lines, write_json
+from hala_exp.json_files import tail_lines, write_json
 from hala_exp.launch import JOBS_FILE
 from hala_exp.launch.causes import cause_and_fix
 from hala_exp.launch.queue import LIVE, cancel, job_states

@@ -29,8 +29,8 @@ from hala_exp.pipeline.dispatch import training_launch
 from hala_exp.pipeline.execute import make_spec
 from hala_exp.pipeline.fanout import parallelism_for, workers_for
 from hala_exp.pipeline.graph import Ref, step_keys
+from hala_exp.pipeline.hash_on_reuse import to_hash
 from hala_exp.pipeline.interpreter import interpreter_for
-from hala_exp.pipeline.reuse import to_hash
 from hala_exp.pipeline.store import Store
 from hala_exp.recipes import build_graph
 from hala_exp.tracking.context import tracking_context

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from omegaconf import DictConfig, OmegaConf
 
 if TYPE_CHECKING:
-    from hala_exp.stages.info import StageInfo
+    from hala_exp.stages.declaration import StageInfo
 
 GB = 1e9
 FP32_BYTES = 4

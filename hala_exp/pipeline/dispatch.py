@@ -2,7 +2,7 @@
 
 vLLM and llm-compressor pin incompatible torch / transformers / compressed-tensors, so a stage may
 live in an environment of its own (`runtime.stages`). Such a step runs as
-`<python> -m hala_exp.step SPEC.json` (or under `accelerate launch` for multi-GPU training); its
+`<python> -m hala_exp.step_process SPEC.json` (or under `accelerate launch` for multi-GPU training); its
 output goes to a log file (and the console too with `echo`), its progress lines to the caller's
 console, and the step only counts as done when the process exited 0 *and* its completion record is
 in the store. SIGTERM or SIGINT to this process is passed on to the child, which stops cleanly;
@@ -145,7 +145,7 @@ def _run_held(spec: dict[str, Any], python: str | None, work_dir: Path, launch: 
     if launch is None:
         if python is None:
             return execute(spec)
-        return run_elsewhere(spec, [python, "-m", "hala_exp.step"], work_dir, echo, on_progress), True
+        return run_elsewhere(spec, [python, "-m", "hala_exp.step_process"], work_dir, echo, on_progress), True
     work = store.begin(spec["name"], spec["key"])
     try:
         return run_elsewhere({**spec, "work_dir": str(work)}, launch, work_dir, echo, on_progress), True

@@ -1,7 +1,7 @@
 """Execute one step from a self-contained spec, in this process or any other.
 
 The spec is plain JSON (stage function, config slice, resolved input paths, key, store root), so
-the same step runs in-process, as `python -m hala_exp.step SPEC.json` under another interpreter,
+the same step runs in-process, as `python -m hala_exp.step_process SPEC.json` under another interpreter,
 or inside a Slurm job, and always commits through the store the same way.
 """
 

@@ -27,7 +27,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from hala_exp import stopping
-from hala_exp.io import replace_text, tail_lines
+from hala_exp.json_files import replace_text, tail_lines
 from hala_exp.pipeline import fence
 from hala_exp.pipeline.execute import StepFailed, call_stage
 from hala_exp.pipeline.lease import held
@@ -124,14 +124,14 @@ def work(spec: dict[str, Any]) -> bool:
 
 def worker_process(spec: dict[str, Any], python: str | None, work_dir: Path,
                    env: dict[str, str] | None = None) -> subprocess.Popen:
-    """Start one worker as `python -m hala_exp.step SPEC` (its output to `<work_dir>/<step>.w<i>.log`)."""
+    """Start one worker as `python -m hala_exp.step_process SPEC` (its output to `<work_dir>/<step>.w<i>.log`)."""
     role = role_of(spec)
     work_dir.mkdir(parents=True, exist_ok=True)
     stem = f"{spec['name']}.w{role.worker}of{role.workers}"
     spec_file = work_dir / f"{stem}.spec.json"
     spec_file.write_text(json.dumps(spec, ensure_ascii=False, indent=2), encoding="utf-8")
     log_file = open(work_dir / f"{stem}.log", "a", encoding="utf-8")  # noqa: SIM115 (closed by run_local)
-    proc = subprocess.Popen([python or sys.executable, "-m", "hala_exp.step", str(spec_file)],
+    proc = subprocess.Popen([python or sys.executable, "-m", "hala_exp.step_process", str(spec_file)],
                             stdout=log_file, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
     proc.log_file = log_file  # type: ignore[attr-defined]
     return proc

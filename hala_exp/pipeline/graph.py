@@ -18,7 +18,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from hala_exp.stages import STAGES
-from hala_exp.stages.info import micro_batch_option
+from hala_exp.stages.declaration import micro_batch_option
 
 
 @dataclass(frozen=True)

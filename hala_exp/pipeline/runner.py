@@ -26,17 +26,17 @@ from hala_exp.console.capture import can_capture, redirect_output
 from hala_exp.console.failure import StepFailure, error_text, input_error
 from hala_exp.console.headline import headline
 from hala_exp.console.live import Console, open_console
-from hala_exp.io import write_json
+from hala_exp.json_files import write_json
 from hala_exp.pipeline import disk_space
 from hala_exp.pipeline.dispatch import run_step, training_launch
 from hala_exp.pipeline.execute import make_spec
 from hala_exp.pipeline.fanout import workers_for
 from hala_exp.pipeline.graph import Step, step_keys
+from hala_exp.pipeline.hash_on_reuse import to_hash
 from hala_exp.pipeline.interpreter import interpreter_for
 from hala_exp.pipeline.key_change import why
 from hala_exp.pipeline.lease import describe, holder_of
 from hala_exp.pipeline.results import add_result
-from hala_exp.pipeline.reuse import to_hash
 from hala_exp.pipeline.steps_file import StepsFile
 from hala_exp.pipeline.store import Store
 from hala_exp.recipes import build_graph

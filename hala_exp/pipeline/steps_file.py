@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from hala_exp.io import write_json
+from hala_exp.json_files import write_json
 from hala_exp.pipeline.graph import Ref, Step
 
 STEPS_FILE = "steps.json"

@@ -1,7 +1,7 @@
 """The report page: HTML with inline CSS and images as data URIs, readable offline and mailable.
 
-Tables of results come from the same builders as the console's (`hala_exp.summary`) and the
-ablation table's (`hala_exp.table`), rendered through `hala_exp.grid.to_html`.
+Tables of results come from the same builders as the console's (`hala_exp.results_tables`) and the
+ablation table's (`hala_exp.table`), rendered through `hala_exp.table_cells.to_html`.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from pathlib import Path
 from hala_exp.allam.report import allam_summary
 from hala_exp.console.headline import number
 from hala_exp.console.live import duration
-from hala_exp.grid import Grid, to_html
 from hala_exp.report.graph import STATUS_STROKE, anchor, svg
 from hala_exp.report.load import RunView, StepView
-from hala_exp.summary import summary_tables
+from hala_exp.results_tables import summary_tables
+from hala_exp.table_cells import Grid, to_html
 
 CSS = (Path(__file__).parent / "report.css").read_text(encoding="utf-8")
 MAX_IMAGE_BYTES = 3_000_000  # larger figures are linked, not embedded
@@ -76,7 +76,7 @@ def steps_table(view: RunView) -> str:
 
 
 def _failures(view: RunView, lines: int = 25) -> str:
-    from hala_exp.io import tail_lines
+    from hala_exp.json_files import tail_lines
 
     out = []
     for s in view.failed:

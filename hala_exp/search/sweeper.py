@@ -18,7 +18,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from hala_exp.config.errors import ConfigError
-from hala_exp.io import replace_text
+from hala_exp.json_files import replace_text
 from hala_exp.search.objectives import Objective, parse_objective, step_of
 from hala_exp.search.space import Param, parse_space
 from hala_exp.search.study import completed, driver_lock, open_study, requeue_unfinished

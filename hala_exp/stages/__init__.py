@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterator, MutableMapping
 
-from hala_exp.stages.info import StageInfo, Trains
+from hala_exp.stages.declaration import StageInfo, Trains
 
 MODULES = ("snapshot", "build_model", "convert_gguf", "quantize_teacher", "translate_bootstrap", "judge",
            "train_translator", "translate_corpus", "sft", "merge", "evaluate", "heldout", "dpo", "fertility",

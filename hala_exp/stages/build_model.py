@@ -15,7 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from hala_exp.data.paths import SAMPLES_DIR
 from hala_exp.data.samples_text import sample_texts
-from hala_exp.stages.info import StageInfo, pick
+from hala_exp.stages.declaration import StageInfo, pick
 from hala_exp.training.sft import Hyper, pair, train_sft
 
 WARMUP_TRAIN = {"name": "warmup", "epochs": 1.0, "max_steps": -1, "warmup_ratio": 0.0,

@@ -12,7 +12,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from hala_exp.models.gguf import file_hash, gguf_path
-from hala_exp.stages.info import StageInfo
+from hala_exp.stages.declaration import StageInfo
 
 
 def _align_special_tokens(tokenizer, config) -> None:

@@ -14,8 +14,8 @@ from omegaconf import DictConfig
 
 from hala_exp.allam.mixture import sample_mixture, shares
 from hala_exp.data.snapshot import snapshot_texts
-from hala_exp.io import write_json, write_jsonl
-from hala_exp.stages.info import StageInfo, Trains, plain
+from hala_exp.json_files import write_json, write_jsonl
+from hala_exp.stages.declaration import StageInfo, Trains, plain
 from hala_exp.training.batch import REMOVED
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from hala_exp.data.snapshot import iter_snapshot
-from hala_exp.stages.info import StageInfo, Trains, pick
+from hala_exp.stages.declaration import StageInfo, Trains, pick
 from hala_exp.training import from_config
 from hala_exp.training.dpo import DpoHyper, conversational, train_dpo
 

@@ -21,9 +21,9 @@ from hala_exp.data.snapshot import load_snapshot
 from hala_exp.engines.backends import make_engine
 from hala_exp.engines.base import sampling_from
 from hala_exp.evaluation.metrics import sentence_scores, translation_scores
-from hala_exp.io import write_json, write_jsonl
-from hala_exp.stages.info import StageInfo, Weights, group_weights, plain, teacher_engine, without_empty
-from hala_exp.translate import translate_texts
+from hala_exp.json_files import write_json, write_jsonl
+from hala_exp.row_translation import translate_texts
+from hala_exp.stages.declaration import StageInfo, Weights, group_weights, plain, teacher_engine, without_empty
 
 SAMPLE_ROWS = 40  # translated items shown as a table beside the scores
 
@@ -132,7 +132,7 @@ def translation_config(cfg: DictConfig, system: str, prompt: str, dtype: str) ->
 
 
 def _mmlu_identity(cfg: DictConfig) -> dict:
-    from hala_exp.data.identity import content_identity
+    from hala_exp.data.content_keys import content_identity
 
     cache = Path(cfg.store).expanduser() / ".registry" / "hashes"
     return {side: content_identity(cfg.eval.translation.mmlu[side], cache) for side in ("en", "ar")}
@@ -154,7 +154,7 @@ def _custom_content(cfg: DictConfig) -> dict[str, Any]:
     only with the code, under the stage's version, and stay out (their keys are unchanged)."""
     import importlib.util
 
-    from hala_exp.data.identity import tree_identity
+    from hala_exp.data.content_keys import tree_identity
 
     lcfg = cfg.eval.lighteval
     paths: list[str] = []

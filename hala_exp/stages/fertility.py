@@ -12,7 +12,7 @@ from omegaconf import DictConfig
 
 from hala_exp.allam.fertility import fertility_table, write_report
 from hala_exp.data.snapshot import snapshot_texts
-from hala_exp.stages.info import StageInfo, plain
+from hala_exp.stages.declaration import StageInfo, plain
 
 
 def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:

@@ -7,8 +7,8 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from hala_exp.data.snapshot import snapshot_texts
-from hala_exp.io import write_json
-from hala_exp.stages.info import StageInfo, pick, plain
+from hala_exp.json_files import write_json
+from hala_exp.stages.declaration import StageInfo, pick, plain
 
 
 def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:

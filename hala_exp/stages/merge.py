@@ -18,7 +18,7 @@ from omegaconf import DictConfig
 
 from hala_exp.data.paths import is_local_path, resolve_path
 from hala_exp.merging.memory import merge_memory_gb, merged_gb
-from hala_exp.stages.info import StageInfo, plain, without_empty
+from hala_exp.stages.declaration import StageInfo, plain, without_empty
 
 
 def _model_ref(path: str) -> str:

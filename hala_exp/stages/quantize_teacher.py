@@ -22,10 +22,10 @@ from hala_exp.data.snapshot import load_snapshot
 from hala_exp.engines.backends import make_engine
 from hala_exp.engines.base import Generation, Message, SamplingParams, sampling_from
 from hala_exp.evaluation.metrics import translation_scores
-from hala_exp.io import write_jsonl
+from hala_exp.json_files import write_jsonl
 from hala_exp.merging.memory import BASE_GB, FP8_BYTES_PER_PARAM, dtype_bytes, with_headroom
 from hala_exp.models.loading import load_causal_lm, pick_device, split_revision
-from hala_exp.stages.info import StageInfo, group_weights, pick, plain, teacher_engine
+from hala_exp.stages.declaration import StageInfo, group_weights, pick, plain, teacher_engine
 
 # transformers' `save_pretrained` default: the compressed model is written in shards this size.
 SAVE_SHARD_GB = 50.0

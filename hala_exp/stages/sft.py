@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig
 
+from hala_exp.arabic_text import has_arabic
 from hala_exp.data.mix import arabic_rows
-from hala_exp.io import iter_jsonl
-from hala_exp.stages.info import StageInfo, Trains, pick, source_slice, train_with
-from hala_exp.text import has_arabic
+from hala_exp.json_files import iter_jsonl
+from hala_exp.stages.declaration import StageInfo, Trains, pick, source_slice, train_with
 from hala_exp.training.sft import Hyper, pair, train_sft
 
 if TYPE_CHECKING:

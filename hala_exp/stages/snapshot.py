@@ -1,6 +1,6 @@
 """Stage 0: read one data source, check every row, and write its normalised snapshot (rows.parquet).
 
-Runs before every model step; see hala_exp/data/snapshot.py for the checks and hala_exp/data/identity.py
+Runs before every model step; see hala_exp/data/snapshot.py for the checks and hala_exp/data/content_keys.py
 for the key. `lineage.json` records what was read: the file and its hash, or the hub dataset and
 the commit it resolved to.
 """
@@ -12,8 +12,8 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from hala_exp.data.snapshot import write_snapshot
-from hala_exp.io import write_json
-from hala_exp.stages.info import StageInfo, source_slice
+from hala_exp.json_files import write_json
+from hala_exp.stages.declaration import StageInfo, source_slice
 
 
 def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
@@ -33,7 +33,7 @@ def key_config(cfg: DictConfig, kind: str, src: DictConfig, row_source: str) -> 
     """The source by its content, not its name (`row_source` is what its rows' `source` column says).
     `streaming` changes how a hub dataset is read, not its rows: left out, with the step's report
     carrying it to the run."""
-    from hala_exp.data.identity import content_identity
+    from hala_exp.data.content_keys import content_identity
 
     return {"kind": kind, "name": row_source, "source": source_slice(src),
             "content": content_identity(src, Path(cfg.store).expanduser() / ".registry" / "hashes")}

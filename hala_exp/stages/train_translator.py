@@ -11,9 +11,9 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from hala_exp.io import read_jsonl
-from hala_exp.stages.info import StageInfo, Trains, pick, train_with
-from hala_exp.text import has_arabic
+from hala_exp.arabic_text import has_arabic
+from hala_exp.json_files import read_jsonl
+from hala_exp.stages.declaration import StageInfo, Trains, pick, train_with
 from hala_exp.training.sft import Hyper, pair, train_sft
 
 

@@ -8,9 +8,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from hala_exp.grid import Grid, to_markdown
 from hala_exp.search.objectives import parse_objective, step_of
 from hala_exp.table.points import Point
+from hala_exp.table_cells import Grid, to_markdown
 
 DIGITS = 2  # decimals shown in the tables
 # Per lighteval task, the first of these it reports becomes the task's column.

@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from hala_exp.evaluation.reference import reference, released_row
-from hala_exp.grid import Grid
 from hala_exp.recipes.compare import checkpoint
+from hala_exp.table_cells import Grid
 
 TABLE2 = (("BLEU", "bleu"), ("ROUGE-L", "rougeL"), ("chrF++", "chrf"))
 

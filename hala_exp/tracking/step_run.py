@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from hala_exp import reporting
-from hala_exp.io import write_json
+from hala_exp.json_files import write_json
 from hala_exp.pipeline.store import Store
-from hala_exp.tracking.dashboard import RunSink
 from hala_exp.tracking.run_ids import claim_run_id
 from hala_exp.tracking.secrets import scrub, scrub_text
+from hala_exp.tracking.stage_reports import RunSink
 
 TRACKING_FILE = "tracking.json"
 # Counts a stage reports, turned into per-second throughput over the stage's wall time.

@@ -3,7 +3,7 @@
 DDP keeps a full replica per GPU, which fits up to ~1.2B parameters with AdamW in bf16 on 80 GB;
 a 9B model needs its parameters, gradients and optimizer state sharded (FSDP or DeepSpeed ZeRO-3).
 The configs are accelerate's own YAML files in `hala_exp/training/accelerate/`; the command runs
-`python -m hala_exp.step SPEC.json` on every rank (`hala_exp.pipeline.execute`: rank 0 commits), and
+`python -m hala_exp.step_process SPEC.json` on every rank (`hala_exp.pipeline.execute`: rank 0 commits), and
 every rank saves through `hala_exp.training.distributed` (full weights, gathered, written by rank 0).
 """
 
@@ -44,7 +44,7 @@ def accelerate_command(python: str, strategy: str, gpus_per_node: int, nodes: in
     launch = [python, "-m", "accelerate.commands.launch", "--config_file", str(config_file(strategy)),
               "--num_processes", str(gpus_per_node * nodes), "--num_machines", str(nodes),
               "--mixed_precision", mixed_precision]
-    step = ["-m", "hala_exp.step", SPEC]
+    step = ["-m", "hala_exp.step_process", SPEC]
     if nodes == 1:
         return [*launch, "--machine_rank", "0", *step]
     return [*launch, "--machine_rank", MACHINE_RANK, "--main_process_ip", MAIN_HOST,

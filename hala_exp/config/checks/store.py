@@ -15,7 +15,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from hala_exp.config.errors import ConfigError, fail
+from hala_exp.config.errors import fail
 
 
 def writable_dir_problem(path: Path) -> tuple[str, str] | None:

@@ -12,7 +12,7 @@ from omegaconf import MISSING
 @dataclass
 class RuntimeConfig:
     """Which interpreter each stage runs in. A stage whose interpreter differs from the current one
-    runs as `<python> -m hala_exp.step SPEC.json` (vLLM and llm-compressor cannot share an environment).
+    runs as `<python> -m hala_exp.step_process SPEC.json` (vLLM and llm-compressor cannot share an environment).
     """
 
     name: str = "current"

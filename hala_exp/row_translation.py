@@ -12,8 +12,8 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from hala_exp.arabic_text import arabic_ratio, has_arabic
 from hala_exp.engines.base import Engine, SamplingParams
-from hala_exp.text import arabic_ratio, has_arabic
 
 
 def translate_texts(engine: Engine, texts: list[str], prompt: str, params: SamplingParams):

@@ -1,4 +1,4 @@
-"""`python -m hala_exp.step SPEC.json`: run one pipeline step (see hala_exp.pipeline.execute)."""
+"""`python -m hala_exp.step_process SPEC.json`: run one pipeline step (see hala_exp.pipeline.execute)."""
 
 from __future__ import annotations
 
@@ -19,10 +19,10 @@ log = logging.getLogger("hala_exp")
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m hala_exp.step SPEC.json`: run one step; exit 0 once its output is complete."""
+    """`python -m hala_exp.step_process SPEC.json`: run one step; exit 0 once its output is complete."""
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        print("usage: python -m hala_exp.step SPEC.json", file=sys.stderr)
+        print("usage: python -m hala_exp.step_process SPEC.json", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s][%(name)s][%(levelname)s] - %(message)s")
     spec = json.loads(Path(args[0]).read_text(encoding="utf-8"))

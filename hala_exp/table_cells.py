@@ -1,6 +1,6 @@
 """A table's cells, built once and rendered as Markdown (the console, ablation.md) or HTML (the report).
 
-The tables' builders (`hala_exp.summary`, `hala_exp.table.build`) decide what goes in each cell
+The tables' builders (`hala_exp.results_tables`, `hala_exp.table.build`) decide what goes in each cell
 and which cells stand out; these renderers only decide how that looks.
 """
 

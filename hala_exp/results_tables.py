@@ -11,7 +11,7 @@ from typing import Any
 
 from hala_exp.allam.report import allam_summary
 from hala_exp.evaluation.reference import paper_value, reference, table1_rows, table2_rows
-from hala_exp.grid import Grid, to_markdown
+from hala_exp.table_cells import Grid, to_markdown
 
 # Columns shown per evaluation kind, in the paper's order; everything else stays in results.json.
 TRANSLATION = {"BLEU": "translation.bleu", "ROUGE-L": "translation.rougeL", "chrF++": "translation.chrf"}
