@@ -76,7 +76,9 @@ def _print_plan(cfg: DictConfig) -> None:
 
 def _in_submitit_job() -> bool:
     """True inside a job of hydra/launcher=slurm_h100: the job is the allocation, stages run here."""
-    return "submitit" in str(HydraConfig.get().launcher.get("_target_", ""))
+    from hala_exp.launch.resources import runs_in_one_job
+
+    return runs_in_one_job(HydraConfig.get().launcher)
 
 
 def _nodes_of_job(cfg: DictConfig):
@@ -154,8 +156,16 @@ def app(cfg: DictConfig) -> None:
         print(f"node {alloc.node_rank} of {alloc.nodes}: {follow(alloc, run_dir / 'steps')} training launches joined")
         return
     if _in_submitit_job():  # Hydra submitted this job before hala-exp saw the config: stop before any step
-        # (sinfo's limits where it answers in the job, else the declared ones)
-        check_cluster_plan(cfg, HydraConfig.get().launcher)
+        # (sinfo's limits where it answers in the job, else the declared ones); a refusal still
+        # releases the other nodes of the job, which wait for this one's training launches
+        from hala_exp.launch.nodes import finish
+
+        try:
+            check_cluster_plan(cfg, HydraConfig.get().launcher)
+        except BaseException:
+            if alloc is not None:
+                finish(run_dir / "steps", alloc)
+            raise
     _write_run_record(cfg, run_dir)
     if cfg.cluster.submit == "slurm" and not _in_submitit_job():
         _submit(cfg, run_dir)

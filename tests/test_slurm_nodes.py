@@ -73,15 +73,19 @@ def test_hydra_submitit_job_on_two_nodes_joins_training_from_node_1(tmp_path):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(RECORDER), str(ROOT)]), "HALA_RECORD_DIR": str(record),
            "OMP_NUM_THREADS": "1"}
     sweep = tmp_path / "sweep"
-    proc = subprocess.run(
-        [sys.executable, "-m", "hala_exp.cli", "-m", "hydra/launcher=slurm_h100", "cluster=local_slurm",
-         f"store={tmp_path / 'store'}", f"hydra.sweep.dir={sweep}", f"logger.dir={tmp_path / 'wb'}",
-         "targets=[train_translator]", "runtime.gpus_per_node=1", "runtime.nodes=2",
-         f"runtime.main_process_port={_free_port()}",
-         # one node here: two tasks on it stand in for the two nodes; no GPUs on this cluster
-         "hydra.launcher.nodes=1", "hydra.launcher.tasks_per_node=2", "hydra.launcher.gpus_per_node=0",
-         "hydra.launcher.cpus_per_task=1", "hydra.launcher.mem_gb=12", "hydra.launcher.timeout_min=30"],
-        env=env, capture_output=True, text=True, timeout=1500, check=False, cwd=tmp_path)
+    command = [sys.executable, "-m", "hala_exp.cli", "-m", "hydra/launcher=slurm_h100", "cluster=local_slurm",
+               f"store={tmp_path / 'store'}", f"hydra.sweep.dir={sweep}", f"logger.dir={tmp_path / 'wb'}",
+               "targets=[train_translator]", "runtime.gpus_per_node=1", "runtime.nodes=2",
+               f"runtime.main_process_port={_free_port()}",
+               # one node here: two tasks on it stand in for the two nodes; no GPUs on this cluster
+               "hydra.launcher.nodes=1", "hydra.launcher.tasks_per_node=2", "hydra.launcher.gpus_per_node=0",
+               "hydra.launcher.cpus_per_task=1", "hydra.launcher.mem_gb=12", "hydra.launcher.timeout_min=30"]
+    # the translator's 16 sequences a step cannot split over 2 processes of 16: refused before a job is queued
+    refused = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=False, cwd=tmp_path)
+    assert refused.returncode == 2 and "translator.global_batch = 16" in refused.stderr, refused.stderr[-3000:]
+    assert not (sweep / ".submitit").exists()
+    proc = subprocess.run([*command, "translator.micro_batch=8"],
+                          env=env, capture_output=True, text=True, timeout=1500, check=False, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = json.loads((sweep / "0" / "results.json").read_text())
     assert results["stages"]["train_translator"]["status"] == "ran"

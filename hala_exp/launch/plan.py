@@ -22,7 +22,7 @@ from hala_exp.launch import LaunchError
 from hala_exp.launch.batch import training_batch
 from hala_exp.launch.gpu_memory import serving_gb, training_gb
 from hala_exp.launch.queue import PartitionLimits
-from hala_exp.launch.resources import FIELDS, Request, check_request, estimated_mem_gb, stage_request
+from hala_exp.launch.resources import FIELDS, Request, check_request, estimated_mem_gb, runs_in_one_job, stage_request
 from hala_exp.pipeline.graph import Step
 from hala_exp.stages import STAGES
 from hala_exp.training.batch import BatchSplit
@@ -57,7 +57,7 @@ class StepPlan:
 
 def pipeline_job(launcher: DictConfig | None) -> Request | None:
     """The one job of Hydra's submitit launcher that runs the whole pipeline, or None."""
-    if launcher is None or "submitit" not in str(launcher.get("_target_", "")):
+    if not runs_in_one_job(launcher):
         return None
     values = {f: launcher.get(f) for f in FIELDS}
     return Request(int(values["nodes"]), int(values["gpus_per_node"] or 0), int(values["tasks_per_node"]),

@@ -17,11 +17,12 @@ def check_cluster_plan(cfg: DictConfig, launcher: DictConfig | None, to_run: set
     from hala_exp.launch.plan import check_plan, cluster_plan, on_slurm, pipeline_job, render
     from hala_exp.launch.queue import limits_for
     from hala_exp.recipes import build_graph
+    from hala_exp.training.batch import BatchError
 
     if not on_slurm(cfg, launcher):
         return
-    plans = cluster_plan(cfg, [s for s in build_graph(cfg) if to_run is None or s.name in to_run], launcher)
     try:
+        plans = cluster_plan(cfg, [s for s in build_graph(cfg) if to_run is None or s.name in to_run], launcher)
         limits = limits_for(cfg.cluster, submitting=False)  # the submission itself asks sinfo
         if show and plans:
             how = ("one job per step" if pipeline_job(launcher) is None
@@ -30,6 +31,6 @@ def check_cluster_plan(cfg: DictConfig, launcher: DictConfig | None, to_run: set
                   f"({limits.describe()}; from {limits.source})")
             print(render(plans))
         check_plan(cfg, plans, limits, launcher)
-    except LaunchError as e:
+    except (LaunchError, BatchError) as e:
         print(f"hala-exp: cannot run on this cluster: {e}", file=sys.stderr)
         sys.exit(2)

@@ -86,12 +86,19 @@ def check_request(step: str, stage: str, req: Request, part: PartitionLimits) ->
         fail("timeout_min", req.timeout_min, f"longer than the partition's limit of {part.max_time_min} min")
 
 
-def training_processes(cfg: DictConfig, stage: str) -> tuple[int, str]:
+def runs_in_one_job(launcher: DictConfig | None) -> bool:
+    """Whether Hydra's submitit launcher runs each sweep point's whole pipeline as one job (the job is
+    the allocation: its stages run in it, under runtime.*), rather than a job per step."""
+    return launcher is not None and "submitit" in str(launcher.get("_target_", ""))
+
+
+def training_processes(cfg: DictConfig, stage: str, launcher: DictConfig | None = None) -> tuple[int, str]:
     """The processes a step of training `stage` runs in, and the config keys that set them: its Slurm
-    request under cluster.submit=slurm (a job per step), else runtime.gpus_per_node x runtime.nodes."""
+    request under cluster.submit=slurm (a job per step), else, and always inside one job of Hydra's
+    submitit `launcher`, runtime.gpus_per_node x runtime.nodes."""
     from hala_exp.training.batch import processes
 
-    if cfg.cluster.submit == "slurm":
+    if cfg.cluster.submit == "slurm" and not runs_in_one_job(launcher):
         req = stage_request(cfg.resources, stage)
         where = f"{req.origin['gpus_per_node']} = {req.gpus_per_node} x {req.origin['nodes']} = {req.nodes}"
         return processes(req.gpus_per_node, req.nodes), where
@@ -100,7 +107,7 @@ def training_processes(cfg: DictConfig, stage: str) -> tuple[int, str]:
                                                     f"runtime.nodes = {rt.nodes}")
 
 
-def stage_batch(cfg: DictConfig, stage: str) -> BatchSplit | None:
+def stage_batch(cfg: DictConfig, stage: str, launcher: DictConfig | None = None) -> BatchSplit | None:
     """How a step of `stage` splits its global batch where this config runs it (None: it does not
     train); BatchError naming the keys when it cannot. What validation checks and the plan prints."""
     from hala_exp.launch.batch import training_batch
@@ -110,7 +117,7 @@ def stage_batch(cfg: DictConfig, stage: str) -> BatchSplit | None:
     trains = STAGES[stage].trains
     if trains is None:
         return None
-    n, where = training_processes(cfg, stage)
+    n, where = training_processes(cfg, stage, launcher)
     try:
         return training_batch(cfg, trains, n)
     except BatchError as e:

@@ -33,19 +33,28 @@ def check_batch(key: str, node: DictConfig) -> None:
         raise ConfigError(str(e)) from None
 
 
+def _hydra_launcher() -> DictConfig | None:
+    """The command's `hydra.launcher` when Hydra composed it (None in a bare `compose`)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    return HydraConfig.get().launcher if HydraConfig.initialized() else None
+
+
 def check_training_batches(cfg: DictConfig) -> None:
-    """Each training step's global batch splits over the processes it will train in (`stage_batch`).
-    Every training stage is tried; only when one fails is the graph built (35-80 ms, so not on every
-    start) to see whether a step of that stage runs at all: a disabled dpo group is never refused."""
+    """Each training step's global batch splits over the processes it will train in (`stage_batch`:
+    with Hydra's submitit launcher, those of the pipeline's job). Every training stage is tried; only
+    when one fails is the graph built (35-80 ms, so not on every start) to see whether a step of that
+    stage runs at all: a disabled dpo group is never refused."""
     from hala_exp.launch import LaunchError
     from hala_exp.launch.resources import stage_batch
     from hala_exp.stages import STAGES
 
+    launcher = _hydra_launcher()
     failed: dict[str, Exception] = {}
     for stage, info in STAGES.items():
         if info.trains is not None:
             try:
-                stage_batch(cfg, stage)
+                stage_batch(cfg, stage, launcher)
             except (BatchError, LaunchError) as e:
                 failed[stage] = e
     if not failed:
