@@ -16,7 +16,8 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from hala_exp.models.for_training import TRAINED_DTYPE, init_kwargs, model_config, packing_leak
+from hala_exp.models.for_training import TRAINED_DTYPE, init_kwargs, packing_leak
+from hala_exp.models.loading import model_config
 from hala_exp.training.sft import Hyper, pair, sft_config
 
 # conf/train/sft.yaml as the cluster runs it, on the CPU

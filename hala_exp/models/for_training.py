@@ -19,9 +19,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from hala_exp.models.loading import attention, model_config
-
-__all__ = ["TRAINED_DTYPE", "attention", "batch_layout", "init_kwargs", "model_config", "packing_leak"]
+from hala_exp.models.loading import attention
 
 log = logging.getLogger("hala_exp")
 
@@ -53,8 +51,9 @@ def init_kwargs(config: Any, world_size: int) -> dict[str, Any]:
     """`model_init_kwargs` for TRL's trainers: the training dtype, the attention that keeps the
     architecture's semantics, and no `device_map` when `world_size` > 1 (accelerate places it)."""
     kwargs: dict[str, Any] = {"dtype": TRAINED_DTYPE}
-    if attention(config):
-        kwargs["attn_implementation"] = attention(config)
+    impl = attention(config)
+    if impl:
+        kwargs["attn_implementation"] = impl
     if world_size > 1:
         kwargs["device_map"] = None
     return kwargs

@@ -29,12 +29,12 @@ def _flat(node: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix: node}
 
 
+_ABSENT = object()  # a path one side of a comparison does not have
+
+
 def _show(value: Any) -> str:
     text = "(absent)" if value is _ABSENT else json.dumps(value, ensure_ascii=False, default=str)
     return text if len(text) <= WIDTH else text[:WIDTH - 3] + "..."
-
-
-_ABSENT = object()
 
 
 def _inputs_then(record: dict[str, Any], partial: str | None) -> dict[str, str]:

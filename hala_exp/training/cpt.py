@@ -44,8 +44,8 @@ def train_cpt(model_path: str, texts: list[str], heldout: dict[str, list[str]], 
     from trl import SFTConfig, SFTTrainer
 
     from hala_exp import reporting
-    from hala_exp.models.for_training import batch_layout, init_kwargs, model_config
-    from hala_exp.models.loading import load_tokenizer
+    from hala_exp.models.for_training import batch_layout, init_kwargs
+    from hala_exp.models.loading import load_tokenizer, model_config
     from hala_exp.training.batch import batch_metrics, for_this_run
     from hala_exp.training.distributed import is_main, save_trained, world_size
     from hala_exp.training.lease_check import StopIfLeaseLost

@@ -65,7 +65,8 @@ def sft_config(model_path: str, hyper: Hyper, train: DictConfig, output_dir: str
     (`hala_exp.models.for_training`): how it is loaded, and padded batches where packing would leak."""
     from trl import SFTConfig
 
-    from hala_exp.models.for_training import batch_layout, init_kwargs, model_config
+    from hala_exp.models.for_training import batch_layout, init_kwargs
+    from hala_exp.models.loading import model_config
     from hala_exp.training.batch import for_this_run
     from hala_exp.training.distributed import world_size
 
