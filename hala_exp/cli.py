@@ -25,11 +25,13 @@ from omegaconf import DictConfig, OmegaConf
 
 from hala_exp.config import CONF_DIR, ConfigError, compose_cache, validate
 from hala_exp.config.schema import register
-from hala_exp.evaluation.task_check import check_tasks
 from hala_exp.json_files import write_json
+from hala_exp.launch import LaunchError
 from hala_exp.launch.plan_check import check_cluster_plan
 from hala_exp.pipeline.provenance import git_state, host, package_versions
-from hala_exp.tracking.context import tracking_context
+from hala_exp.plan import Plan, compile_plan
+from hala_exp.plan.checks import check_tasks
+from hala_exp.plan.frozen import thaw
 
 log = logging.getLogger("hala_exp")
 
@@ -50,11 +52,11 @@ def _write_run_record(cfg: DictConfig, run_dir: Path) -> None:
     (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True), encoding="utf-8")
 
 
-def _print_plan(cfg: DictConfig) -> None:
+def _print_plan(plan: Plan) -> None:
     from hala_exp.pipeline.disk_space import space_warning
-    from hala_exp.pipeline.runner import plan
+    from hala_exp.pipeline.runner import plan_rows
 
-    rows = plan(cfg)
+    rows = plan_rows(plan)
     width = max(len(r["name"]) for r in rows)
     status = max(len(r["status"]) for r in rows)
     for r in rows:
@@ -67,35 +69,32 @@ def _print_plan(cfg: DictConfig) -> None:
             print(f"        why: {r['why']}")
     n_run = sum(r["status"].startswith("run") for r in rows)
     print(f"{n_run} to run, {len(rows) - n_run} reused")
-    warning = space_warning(cfg.store, [r["writes"] for r in rows if r["writes"] and r["status"].startswith("run")])
+    warning = space_warning(plan.store, [r["writes"] for r in rows if r["writes"] and r["status"].startswith("run")])
     if warning:
         print(f"warning: {warning}")
-    to_run = {r["name"] for r in rows if r["status"].startswith("run")}
-    check_cluster_plan(cfg, HydraConfig.get().launcher, to_run, show=True)
+    check_cluster_plan(plan, show=True, only_to_run=True)
 
 
-def _in_submitit_job() -> bool:
+def _in_submitit_job(plan: Plan) -> bool:
     """True inside a job of hydra/launcher=slurm_h100: the job is the allocation, stages run here."""
-    from hala_exp.launch.resources import runs_in_one_job
-
-    return runs_in_one_job(HydraConfig.get().launcher)
+    return plan.cluster is not None and plan.cluster.one_job
 
 
-def _nodes_of_job(cfg: DictConfig):
+def _nodes_of_job(plan: Plan):
     """This task's place in a multi-node job of Hydra's submitit launcher (`runtime.nodes` > 1), else None."""
-    if cfg.runtime.nodes <= 1 or not _in_submitit_job():
+    if not _in_submitit_job(plan) or plan.cluster.runtime_nodes <= 1:
         return None
     from hala_exp.launch.nodes import allocation
 
     return allocation()
 
 
-def _submit(cfg: DictConfig, run_dir: Path) -> None:
+def _submit(plan: Plan, run_dir: Path) -> None:
     from hala_exp.launch import LaunchError
     from hala_exp.launch.submit import print_jobs, submit_run
 
     try:
-        jobs = submit_run(cfg, run_dir)
+        jobs = submit_run(plan, run_dir)
     except LaunchError as e:
         print(f"hala-exp: cannot submit: {e}", file=sys.stderr)
         sys.exit(2)
@@ -115,7 +114,7 @@ def _plot_heldout(metrics: dict[str, float], run_dir: Path) -> None:
             print(f"Held-out plot: {png}")
 
 
-def _check_tasks_quietly(cfg: DictConfig) -> None:
+def _check_tasks_quietly(plan: Plan) -> None:
     """The task-name check imports lighteval (and so nltk and the hub client), which talk: their
     output goes to `<run dir>/checks.log`, as a step's goes to its log, unless `verbose`."""
     from contextlib import nullcontext
@@ -123,10 +122,10 @@ def _check_tasks_quietly(cfg: DictConfig) -> None:
     from hala_exp.console.capture import can_capture, redirect_output
 
     log = Path(HydraConfig.get().runtime.output_dir) / "checks.log"
-    quiet = not cfg.get("verbose", False) and can_capture() and not cfg.plan
+    quiet = not plan.verbose and can_capture()
     try:
         with redirect_output(log) if quiet else nullcontext():
-            check_tasks(cfg)  # imports lighteval, and only when this run would evaluate
+            check_tasks(plan)  # imports lighteval, and only when this run would evaluate
     finally:
         if log.is_file() and log.stat().st_size == 0:
             log.unlink()
@@ -135,40 +134,46 @@ def _check_tasks_quietly(cfg: DictConfig) -> None:
 def app(cfg: DictConfig) -> None:
     try:
         validate(cfg)
-        _check_tasks_quietly(cfg)
+        # the config is read here for the last time: everything below reads the Plan
+        plan = compile_plan(cfg, HydraConfig.get().launcher, explain=bool(cfg.plan), tracking=not cfg.plan)
         if not cfg.plan:
-            from hala_exp.config.reach import check_reachable
+            from hala_exp.plan.checks import check_reachable
 
-            check_reachable(cfg)  # every hub model and dataset, before the first step
+            _check_tasks_quietly(plan)
+            check_reachable(plan)  # every hub model and dataset, before the first step
     except ConfigError as e:
         print(f"hala-exp: config error: {e}", file=sys.stderr)
         sys.exit(2)
+    except LaunchError as e:  # a step's job cannot be sized from the resources preset
+        print(f"hala-exp: cannot run on this cluster: {e}", file=sys.stderr)
+        sys.exit(2)
     if cfg.plan:
-        _print_plan(cfg)
+        _print_plan(plan)
         gc.enable()  # `main` turned it off for start-up; the next point of a sweep composes with it on
         return
     gc.enable()  # on again before the stages run
     run_dir = Path(HydraConfig.get().runtime.output_dir)
-    alloc = _nodes_of_job(cfg)
+    alloc = _nodes_of_job(plan)
     if alloc is not None and alloc.node_rank > 0:  # node 0 runs the pipeline; this node joins its training
         from hala_exp.launch.nodes import follow
 
         print(f"node {alloc.node_rank} of {alloc.nodes}: {follow(alloc, run_dir / 'steps')} training launches joined")
         return
-    if _in_submitit_job():  # Hydra submitted this job before hala-exp saw the config: stop before any step
+    if _in_submitit_job(plan):  # Hydra submitted this job before hala-exp saw the config: stop before any step
         # (sinfo's limits where it answers in the job, else the declared ones); a refusal still
         # releases the other nodes of the job, which wait for this one's training launches
         from hala_exp.launch.nodes import finish
 
         try:
-            check_cluster_plan(cfg, HydraConfig.get().launcher)
+            check_cluster_plan(plan)
         except BaseException:
             if alloc is not None:
                 finish(run_dir / "steps", alloc)
             raise
     _write_run_record(cfg, run_dir)
-    if cfg.cluster.submit == "slurm" and not _in_submitit_job():
-        _submit(cfg, run_dir)
+    plan.write(run_dir)  # what hala-exp-status and hala-exp-report read of the run
+    if plan.cluster is not None and plan.cluster.submit == "slurm" and not plan.cluster.one_job:
+        _submit(plan, run_dir)
         return
     from hala_exp.console.failure import StepFailure, failure_report, stopped_report
     from hala_exp.launch.nodes import leading
@@ -178,7 +183,7 @@ def app(cfg: DictConfig) -> None:
 
     try:
         with leading(run_dir / "steps", alloc):
-            results = run_pipeline(cfg, run_dir)
+            results = run_pipeline(plan, run_dir)
     except StepFailure as e:
         print(failure_report(e), file=sys.stderr)
         print(f"Report: hala-exp-report {run_dir}", file=sys.stderr)
@@ -187,15 +192,14 @@ def app(cfg: DictConfig) -> None:
         print(stopped_report(e, run_dir), file=sys.stderr)
         sys.exit(e.exit_code)
     ran = [n for n, s in results["stages"].items() if s["status"] == "ran"]
-    systems = OmegaConf.to_container(cfg.systems, resolve=True) if cfg.recipe == "compare" else None
-    tables = summary(results["metrics"], model_id=cfg.model.id, systems=systems)
+    tables = summary(results["metrics"], model_id=plan.summary.model_id, systems=thaw(plan.summary.systems))
     if tables:
         print(f"\n{tables}")
     print(f"\n{len(ran)} stages ran, {len(results['stages']) - len(ran)} reused.")
     print(f"Results: {run_dir / 'results.json'}")
     _plot_heldout(results["metrics"], run_dir)
     print(f"Report: hala-exp-report {run_dir}")
-    tracking = tracking_context(cfg)
+    tracking = plan.tracking
     tracked = [n for n in ran if results["stages"][n].get("wandb_run_id")]  # snapshots open none
     if tracking and tracking["mode"] == "offline" and tracked:
         print(f"W&B: {len(tracked)} offline runs in {tracking['dir']}/wandb (group {tracking['group']}); "

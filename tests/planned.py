@@ -8,15 +8,14 @@ from typing import Any
 
 from hala_exp.config import compose
 from hala_exp.pipeline.execute import make_spec
-from hala_exp.pipeline.graph import Step, step_keys
 from hala_exp.pipeline.store import Store
-from hala_exp.recipes import build_graph
+from hala_exp.plan import PlannedStep, compile_plan
 
 
 @dataclass
 class Planned:
     cfg: Any
-    steps: dict[str, Step]
+    steps: dict[str, PlannedStep]
     keys: dict[str, str]
     store: Store
 
@@ -27,5 +26,5 @@ class Planned:
 def planned(tmp_path: Path, *overrides: str) -> Planned:
     """The graph of `hala-exp store=<tmp>/store <overrides>`, nothing run."""
     cfg = compose([f"store={tmp_path / 'store'}", *overrides])
-    steps = build_graph(cfg)
-    return Planned(cfg, {s.name: s for s in steps}, step_keys(steps), Store(cfg.store))
+    plan = compile_plan(cfg, tracking=False)
+    return Planned(cfg, {s.name: s for s in plan.steps}, plan.keys, Store(cfg.store))

@@ -19,7 +19,7 @@ from omegaconf import OmegaConf
 
 from hala_exp.config import compose, validate
 from hala_exp.launch import queue
-from hala_exp.launch.plan import cluster_plan, pipeline_job, problems, render
+from hala_exp.launch.plan import cluster_plan, cluster_side, pipeline_job, problems, render
 from hala_exp.launch.queue import limits_for
 from hala_exp.recipes import build_graph
 from hala_exp.stages import STAGES
@@ -58,7 +58,7 @@ def planned(overrides: list[str], reuse: bool = False):
     launcher = cfg.hydra.launcher
     limits = limits_for(cfg.cluster, submitting=False)
     plans = cluster_plan(cfg, build_graph(cfg), launcher)
-    return cfg, plans, problems(cfg, plans, limits, launcher), limits, pipeline_job(launcher)
+    return cfg, plans, problems(cluster_side(cfg, launcher, cfg.cluster), plans, limits), limits, pipeline_job(launcher)
 
 
 def assert_rules(cfg, plans, limits, whole) -> None:

@@ -87,11 +87,12 @@ def test_the_same_global_batch_is_one_key_on_any_gpu_count():
 
 
 def test_the_console_line_and_the_plan_show_the_split(tmp_path):
-    from hala_exp.pipeline.runner import plan
+    from hala_exp.pipeline.runner import plan_rows
+    from hala_exp.plan import compile_plan
 
     line = headline("sft", {"train_loss": 1.5849, **batch_metrics(split(256, 8, 8))})
     assert line == "train_loss 1.585, batch global 256 = micro 8 x 8 processes x 4 accumulated"
-    rows = {r["name"]: r for r in plan(compose(["experiment=hala_9b", "cluster.submit=slurm", f"store={tmp_path}"]))}
+    rows = {r["name"]: r for r in plan_rows(compile_plan(compose(["experiment=hala_9b", "cluster.submit=slurm", f"store={tmp_path}"]), explain=True))}
     assert rows["sft"]["batch"] == BatchSplit(512, 2, 16, 16)
     assert rows["train_translator"]["batch"] == BatchSplit(512, 16, 8, 4)
     assert "batch" not in rows["merge"]

@@ -9,7 +9,7 @@ import pytest
 from hala_exp.config import compose
 from hala_exp.launch import LaunchError
 from hala_exp.launch.job import StepJob
-from hala_exp.launch.plan import cluster_plan, problems
+from hala_exp.launch.plan import cluster_plan, cluster_side, problems
 from hala_exp.launch.queue import PartitionLimits, _minutes
 from hala_exp.launch.resources import check_request, stage_request
 from hala_exp.recipes import build_graph
@@ -69,16 +69,25 @@ def test_slurm_time_limits_parse():
         None, 1440, 120, 30, 45]
 
 
-def test_a_job_runs_its_stage_in_its_environment_and_trains_on_what_it_was_given(tmp_path):
+def _stage_job(cfg, stage: str, run_dir):
+    """The Slurm job callable of `stage`'s step, from the compiled plan of `cfg` (one job per step)."""
     from hala_exp.launch.submit import _job
+    from hala_exp.plan import compile_plan
 
-    cfg = compose(["experiment=hala_9b", "runtime=cluster", "runtime.envs.core=/envs/core/bin/python",
-                   "runtime.envs.vllm=/envs/vllm/bin/python"])
-    judge = _job(cfg, "judge", {"name": "judge"}, stage_request(cfg.resources, "judge"), tmp_path)
+    plan = compile_plan(compose([*cfg, "cluster.submit=slurm", f"store={run_dir / 'store'}"]))
+    step = next(s for s in plan.steps if s.stage == stage)
+    return _job(plan, step, {"name": step.name}, run_dir)
+
+
+def test_a_job_runs_its_stage_in_its_environment_and_trains_on_what_it_was_given(tmp_path):
+    overrides = ["experiment=hala_9b", "runtime=cluster", "runtime.envs.core=/envs/core/bin/python",
+                 "runtime.envs.vllm=/envs/vllm/bin/python"]
+    cfg = compose(overrides)
+    judge = _stage_job(overrides, "judge", tmp_path)
     assert judge.python == "/envs/vllm/bin/python" and judge.launch is None
     assert judge.work_dir == str(tmp_path / "steps")
     sft_req = stage_request(cfg.resources, "sft")  # 9B: two nodes of 8 GPUs
-    sft = _job(cfg, "sft", {"name": "sft"}, sft_req, tmp_path)
+    sft = _stage_job(overrides, "sft", tmp_path)
     assert sft.python == "/envs/core/bin/python" and sft.launch[:3] == ["/envs/core/bin/python", "-m",
                                                                           "accelerate.commands.launch"]
     assert sft.launch[sft.launch.index("--num_processes") + 1] == str(8 * sft_req.nodes)
@@ -88,24 +97,22 @@ def test_a_job_runs_its_stage_in_its_environment_and_trains_on_what_it_was_given
         too_many = compose([f"experiment={preset}", "resources.stages.sft.tasks_per_node=8"])
         sft_step = next(s for s in build_graph(too_many) if s.name == "sft")
         plans = cluster_plan(too_many, [sft_step])
-        assert any(re.search("tasks_per_node = 8.*one launcher task per node", m) for m in problems(too_many, plans, NODE))
-    small = compose(["experiment=hala_1.2b", "resources.stages.sft.gpus_per_node=1"])
-    one_gpu = _job(small, "sft", {"name": "sft"}, stage_request(small.resources, "sft"), tmp_path)
+        assert any(re.search("tasks_per_node = 8.*one launcher task per node", m) for m in problems(cluster_side(too_many, None, too_many.cluster), plans, NODE))
+    one_gpu = _stage_job(["experiment=hala_1.2b", "resources.stages.sft.gpus_per_node=1"], "sft", tmp_path)
     assert one_gpu.python is None and one_gpu.launch is None  # in the job's own process, as before
 
 
 def test_each_rank_of_a_job_gets_its_share_of_the_cpus(tmp_path):
     """A 9B SFT job: 64 CPUs per task, 8 ranks on each of its 2 nodes: 8 threads per rank, not 64."""
     from hala_exp.launch.job import omp_threads
-    from hala_exp.launch.submit import _job
 
     cfg = compose(["experiment=hala_9b"])
     sft_req = stage_request(cfg.resources, "sft")
-    sft = _job(cfg, "sft", {"name": "sft"}, sft_req, tmp_path)
+    sft = _stage_job(["experiment=hala_9b"], "sft", tmp_path)
     assert (sft_req.cpus_per_task, sft_req.nodes) == (64, 2)
     assert omp_threads(str(sft_req.cpus_per_task), sft.launch) == "8"
     judge_req = stage_request(cfg.resources, "judge")
-    judge = _job(cfg, "judge", {"name": "judge"}, judge_req, tmp_path)
+    judge = _stage_job(["experiment=hala_9b"], "judge", tmp_path)
     assert omp_threads(str(judge_req.cpus_per_task), judge.launch) == str(judge_req.cpus_per_task)  # one process
     assert omp_threads("4", sft.launch) == "1" and omp_threads(None, sft.launch) is None
 

@@ -148,15 +148,16 @@ def test_two_runs_started_together_compute_each_step_once(tmp_path):
 
 def test_plan_names_a_step_another_process_is_running(tmp_path):
     from hala_exp.config import compose
-    from hala_exp.pipeline.runner import plan
+    from hala_exp.pipeline.runner import plan_rows
+    from hala_exp.plan import compile_plan
 
     cfg = compose([f"store={tmp_path}", "targets=[build.judge]"])
-    row = next(r for r in plan(cfg) if r["name"] == "build.judge")
+    row = next(r for r in plan_rows(compile_plan(cfg, explain=True)) if r["name"] == "build.judge")
     lease = Lease(tmp_path, "build.judge", row["key"], heartbeat_s=0.1)
     assert lease.acquire()
     try:
-        row = next(r for r in plan(cfg) if r["name"] == "build.judge")
+        row = next(r for r in plan_rows(compile_plan(cfg, explain=True)) if r["name"] == "build.judge")
         assert row["status"] == "run" and row["problem"].startswith(f"running now (pid {os.getpid()} on ")
     finally:
         lease.release()
-    assert "problem" not in next(r for r in plan(cfg) if r["name"] == "build.judge")
+    assert "problem" not in next(r for r in plan_rows(compile_plan(cfg, explain=True)) if r["name"] == "build.judge")

@@ -11,7 +11,8 @@ from pathlib import Path
 from hala_exp.config import compose
 from hala_exp.pipeline import key_change
 from hala_exp.pipeline.graph import Ref, Step
-from hala_exp.pipeline.runner import plan
+from hala_exp.pipeline.runner import plan_rows
+from hala_exp.plan import compile_plan
 from hala_exp.stages import STAGES
 
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
@@ -38,7 +39,7 @@ def test_plan_names_the_changed_setting_the_changed_input_and_nothing_for_new_st
     assert not lines[tb + 1].strip().startswith("why:"), out  # nothing stored to compare with
 
     cfg = compose([f"store={tmp_path / 'store'}", "targets=[source.bootstrap]", "data.bootstrap.rows=20"])
-    assert [r["status"] for r in plan(cfg)] == ["reused"]
+    assert [r["status"] for r in plan_rows(compile_plan(cfg, explain=True))] == ["reused"]
 
 
 def test_a_stage_version_bump_is_named(tmp_path, monkeypatch):
@@ -46,7 +47,7 @@ def test_a_stage_version_bump_is_named(tmp_path, monkeypatch):
     info = STAGES["snapshot"]
     monkeypatch.setitem(STAGES, "snapshot", dataclasses.replace(info, version=info.version + 1))
     cfg = compose([f"store={tmp_path / 'store'}", "targets=[source.bootstrap]", "data.bootstrap.rows=20"])
-    (row,) = plan(cfg)
+    (row,) = plan_rows(compile_plan(cfg, explain=True))
     assert row["status"] == "run"
     assert row["why"].endswith(f"stage version {info.version} -> {info.version + 1}"), row
 

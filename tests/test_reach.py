@@ -10,7 +10,16 @@ import time
 import pytest
 
 from hala_exp.config import ConfigError, compose
-from hala_exp.config.reach import check_reachable, run_refs
+from hala_exp.plan import compile_plan
+from hala_exp.plan.checks import check_reachable as _check_plan_reachable, run_refs as _plan_refs
+
+
+def check_reachable(cfg):
+    _check_plan_reachable(compile_plan(cfg))
+
+
+def run_refs(cfg):
+    return _plan_refs(compile_plan(cfg))
 
 
 def test_the_refs_are_the_runs_model_inputs_and_hub_sources(monkeypatch):

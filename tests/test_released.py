@@ -380,7 +380,11 @@ def test_offline_an_uncached_released_checkpoint_is_named_with_the_download_fix(
     from huggingface_hub import constants
 
     from hala_exp.config import ConfigError, compose
-    from hala_exp.config.reach import check_reachable
+    from hala_exp.plan import compile_plan
+    from hala_exp.plan.checks import check_reachable as _reach
+
+    def check_reachable(cfg):
+        _reach(compile_plan(cfg))
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
@@ -397,7 +401,11 @@ def test_offline_the_uncached_released_corpus_is_named_with_the_download_fix(mon
     from huggingface_hub import constants
 
     from hala_exp.config import ConfigError, compose
-    from hala_exp.config.reach import check_reachable
+    from hala_exp.plan import compile_plan
+    from hala_exp.plan.checks import check_reachable as _reach
+
+    def check_reachable(cfg):
+        _reach(compile_plan(cfg))
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
@@ -408,7 +416,11 @@ def test_offline_the_uncached_released_corpus_is_named_with_the_download_fix(mon
 
 def test_every_released_id_is_a_ref_the_reach_check_looks_up(monkeypatch):
     from hala_exp.config import compose
-    from hala_exp.config.reach import run_refs
+    from hala_exp.plan import compile_plan
+    from hala_exp.plan.checks import run_refs as _refs
+
+    def run_refs(cfg):
+        return _refs(compile_plan(cfg))
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     models = {r.repo for r in run_refs(compose(["experiment=hala_released"])) if r.repo_type == "model"}
@@ -422,7 +434,11 @@ def test_an_unreachable_hub_is_named_with_the_first_released_id_it_was_asked_for
     from huggingface_hub import constants
 
     from hala_exp.config import ConfigError, compose
-    from hala_exp.config.reach import check_reachable
+    from hala_exp.plan import compile_plan
+    from hala_exp.plan.checks import check_reachable as _reach
+
+    def check_reachable(cfg):
+        _reach(compile_plan(cfg))
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "0")
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)

@@ -215,6 +215,7 @@ def test_a_job_refused_mid_submission_cancels_the_jobs_already_queued(tmp_path, 
     from hala_exp.launch import LaunchError
     from hala_exp.launch import submit as submit_module
     from hala_exp.launch.registry import JobRegistry
+    from hala_exp.plan import compile_plan
 
     real, calls = submit_module._executor, []
 
@@ -227,7 +228,7 @@ def test_a_job_refused_mid_submission_cancels_the_jobs_already_queued(tmp_path, 
     monkeypatch.setattr(submit_module, "_executor", refuse_the_third)
     cfg = compose(["cluster=local_slurm", "logger=none", f"store={tmp_path / 'store'}"])
     with pytest.raises(LaunchError, match="Slurm refused the job"):
-        submit_module.submit_run(cfg, tmp_path / "run")
+        submit_module.submit_run(compile_plan(cfg), tmp_path / "run")
     out = subprocess.run(["squeue", "-h", "-t", "PENDING,RUNNING", "-o", "%j"], capture_output=True, text=True,
                          check=True).stdout
     assert not set(calls[:2]) & set(out.split())  # both jobs queued before the refusal were cancelled

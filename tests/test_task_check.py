@@ -11,7 +11,9 @@ import pytest
 
 from hala_exp.config import ConfigError, compose
 from hala_exp.evaluation import task_check
-from hala_exp.evaluation.task_check import check_tasks, task_problems
+from hala_exp.evaluation.task_check import task_problems
+from hala_exp.plan import StoreState, compile_plan
+from hala_exp.plan.checks import check_tasks
 
 NAMES = ["arabic_mmlu:Driving Test", "arabic_mmlu:History", "arabic_mmlu_ht:law", "arabic_exams", "acva:Algeria"]
 
@@ -28,12 +30,16 @@ def test_known_names_and_supersets_pass_and_unknown_ones_name_key_value_and_fix(
     assert task_problems(["arabic_mmlu:Nope|0"], NAMES)  # a subset must exist itself
 
 
-def test_no_registry_is_loaded_unless_the_run_would_evaluate(monkeypatch):
+def test_no_registry_is_loaded_unless_the_run_would_evaluate(monkeypatch, tmp_path):
+    from dataclasses import replace
+
     monkeypatch.setattr(task_check, "registry_problems", lambda *a, **k: pytest.fail("lighteval was loaded"))
-    check_tasks(compose(["eval.lighteval.tasks=[nope|0]", "plan=true"]))
-    check_tasks(compose(["eval.lighteval.tasks=[]"]))
-    monkeypatch.setattr(task_check, "_pending_evaluations", lambda cfg: 0)  # every evaluation reused
-    check_tasks(compose(["eval.lighteval.tasks=[nope|0]"]))
+    check_tasks(compile_plan(compose([f"store={tmp_path}", "eval.lighteval.tasks=[]"])))
+    plan = compile_plan(compose([f"store={tmp_path}", "eval.lighteval.tasks=[nope|0]"]))
+    reused = replace(plan, steps=tuple(replace(s, state=StoreState("reused")) for s in plan.steps))
+    check_tasks(reused)  # every evaluation reused
+    with pytest.raises(pytest.fail.Exception, match="lighteval was loaded"):
+        check_tasks(plan)
 
 
 def _wrapper(tmp_path: Path) -> Path:
@@ -51,7 +57,7 @@ def test_the_check_runs_in_the_evaluation_stages_interpreter(tmp_path, monkeypat
     cfg = compose([f"store={tmp_path / 'store'}", f"+runtime.envs.eval={python}",
                    "+runtime.stages.evaluate_lighteval=eval", "eval.lighteval.tasks=[arabic_mmlu_sampel|0]"])
     with pytest.raises(ConfigError, match=r"eval.lighteval.tasks\[0\] = 'arabic_mmlu_sampel\|0'.*'arabic_mmlu_sample'"):
-        check_tasks(cfg)
+        check_tasks(compile_plan(cfg))
 
 
 def test_cli_refuses_an_unknown_task_before_any_step_runs(tmp_path):

@@ -12,8 +12,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from omegaconf import DictConfig
-
 from hala_exp.config.load import ConfigError
 from hala_exp.data.paths import is_local_path, resolve_path
 from hala_exp.models.gguf import hub_offline
@@ -29,24 +27,6 @@ class HubRef:
     repo: str
     revision: str | None
     repo_type: str  # model | dataset
-
-
-def run_refs(cfg: DictConfig) -> list[HubRef]:
-    """The hub repos (and local paths) the run's steps read: model inputs and hub data sources."""
-    from hala_exp.recipes import build_graph
-
-    refs: dict[tuple[str, str | None, str], HubRef] = {}
-    for step in build_graph(cfg):
-        for name, value in step.inputs.items():
-            if isinstance(value, str):
-                repo, _, rev = value.partition("@")
-                refs.setdefault((repo, rev or None, "model"), HubRef(f"{step.name} input {name!r}", repo,
-                                                                     rev or None, "model"))
-        if step.stage == "snapshot" and step.config["source"]["format"] == "hub":
-            src = step.config["source"]
-            refs.setdefault((src["path"], src.get("revision"), "dataset"),
-                            HubRef(step.report["key"], src["path"], src.get("revision"), "dataset"))
-    return list(refs.values())
 
 
 def _cached(ref: HubRef) -> bool:
@@ -100,9 +80,10 @@ def _online_problem(ref: HubRef) -> tuple[str | None, bool]:
     return None, False
 
 
-def check_reachable(cfg: DictConfig) -> None:
-    """ConfigError naming the first model or dataset the run cannot read, before any step starts."""
-    for ref in run_refs(cfg):
+def check_refs(refs: list[HubRef]) -> None:
+    """ConfigError naming the first model or dataset of `refs` that cannot be read, before any step
+    starts (`hala_exp.plan.checks.check_reachable` gathers them from the run's Plan)."""
+    for ref in refs:
         if is_local_path(ref.repo):
             if not resolve_path(ref.repo).exists():
                 raise ConfigError(f"{ref.key}: local path {ref.repo!r} does not exist. Fix: point it at a "

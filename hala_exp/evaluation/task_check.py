@@ -24,8 +24,6 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
-from omegaconf import DictConfig
-
 KEY = "eval.lighteval.tasks"
 
 
@@ -70,18 +68,6 @@ def registry_problems(tasks: list[str], custom: list[list[str | None]]) -> list[
     return problems
 
 
-def _pending_evaluations(cfg: DictConfig) -> int:
-    """How many `evaluate_lighteval` steps of this run are not in the store yet."""
-    from hala_exp.pipeline.graph import step_keys
-    from hala_exp.pipeline.store import Store
-    from hala_exp.recipes import build_graph
-
-    steps = build_graph(cfg)
-    keys = step_keys(steps)
-    store = Store(cfg.store)
-    return sum(s.stage == "evaluate_lighteval" and store.record(s.name, keys[s.name]) is None for s in steps)
-
-
 def _problems_in(python: str, request: dict[str, Any]) -> list[str]:
     proc = subprocess.run([python, "-m", "hala_exp.evaluation.task_check", json.dumps(request)],
                           capture_output=True, text=True, check=False)
@@ -94,21 +80,16 @@ def _problems_in(python: str, request: dict[str, Any]) -> list[str]:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def check_tasks(cfg: DictConfig) -> None:
-    """Raise ConfigError naming every unknown task of a run that would evaluate (see the module doc)."""
+def check_task_names(tasks: list[str], custom: list[list[str | None]], python: str | None) -> None:
+    """Raise ConfigError naming every unknown task, checked in `python` (None: this interpreter), where
+    the evaluation will run (`hala_exp.plan.checks.check_tasks` decides whether a run needs it)."""
     from hala_exp.config.load import ConfigError
-    from hala_exp.evaluation.suites import custom_sources
-    from hala_exp.pipeline.interpreter import interpreter_for
 
-    lcfg = cfg.eval.lighteval
-    if not lcfg.tasks or cfg.plan or not _pending_evaluations(cfg):
-        return
-    request = {"tasks": list(lcfg.tasks), "custom": [list(pair) for pair in custom_sources(lcfg)]}
-    python = interpreter_for(cfg.runtime, "evaluate_lighteval")
+    request = {"tasks": list(tasks), "custom": [list(pair) for pair in custom]}
     try:
         problems = registry_problems(**request) if python is None else _problems_in(python, request)
     except ImportError as e:
-        raise ConfigError(f"{KEY} = {list(lcfg.tasks)}: lighteval cannot be imported here to check them ({e}). "
+        raise ConfigError(f"{KEY} = {list(tasks)}: lighteval cannot be imported here to check them ({e}). "
                           "Fix: install requirements (lighteval[multilingual]) or point "
                           "runtime.stages.evaluate_lighteval at an environment that has it") from e
     if problems:

@@ -55,6 +55,38 @@ class StepPlan:
     host_gb: float | None = None  # training on CPUs: what the job's memory must hold (a lower bound)
 
 
+@dataclass(frozen=True)
+class ClusterSide:
+    """What Slurm submission and the plan's checks need of a run besides its steps, fixed when the run
+    is compiled (`hala_exp.plan`)."""
+
+    submit: str  # cluster.submit: local | slurm
+    one_job: bool  # the whole pipeline is one job of Hydra's submitit launcher
+    settings: Any  # the cluster group, read-only (partition, account, env, setup, limits, ...)
+    pipeline_job: Request | None  # that job's request, when `one_job`
+    resources_name: str
+    sized_stages: tuple[str, ...]  # the stages the resources preset gives an entry
+    gpu_memory_utilization: float  # engine.gpu_memory_utilization: what vLLM may use of a GPU
+    runtime_gpus_per_node: int
+    runtime_nodes: int
+    distributed: str  # train.distributed
+
+    @property
+    def on_slurm(self) -> bool:
+        return self.submit == "slurm" or self.one_job
+
+
+def cluster_side(cfg: DictConfig, launcher: DictConfig | None, settings: Any) -> ClusterSide:
+    res = cfg.resources
+    return ClusterSide(
+        submit=str(cfg.cluster.submit), one_job=runs_in_one_job(launcher), settings=settings,
+        pipeline_job=pipeline_job(launcher), resources_name=str(res.get("name")),
+        sized_stages=tuple(res.get("stages") or {}),
+        gpu_memory_utilization=float(cfg.engine.get("gpu_memory_utilization") or 1.0),
+        runtime_gpus_per_node=int(cfg.runtime.gpus_per_node), runtime_nodes=int(cfg.runtime.nodes),
+        distributed=str(cfg.train.distributed))
+
+
 def pipeline_job(launcher: DictConfig | None) -> Request | None:
     """The one job of Hydra's submitit launcher that runs the whole pipeline, or None."""
     if not runs_in_one_job(launcher):
@@ -98,20 +130,11 @@ def step_request(cfg: DictConfig, step: Step, engine: Engine | None = None) -> R
     return req
 
 
-def _env(cfg: DictConfig, stage: str) -> str:
-    from hala_exp.pipeline.interpreter import interpreter_for
-
-    name = (cfg.runtime.get("stages") or {}).get(stage)
-    python = interpreter_for(cfg.runtime, stage)
-    if python is None:
-        return "current"
-    return f"{name} ({python})" if name and name != python else python
-
-
 def plan_step(cfg: DictConfig, step: Step, job: Request | None = None) -> StepPlan:
     """One step's plan: in `job` (the pipeline's) when given, else in a job of its own."""
     from hala_exp.pipeline.dispatch import training_launch
     from hala_exp.pipeline.fanout import workers_for
+    from hala_exp.pipeline.interpreter import environment_name
     from hala_exp.training.launch import choose_strategy
 
     info = STAGES[step.stage]
@@ -145,7 +168,7 @@ def plan_step(cfg: DictConfig, step: Step, job: Request | None = None) -> StepPl
         used = min(1, req.gpus_per_node)
     if weights is not None and used and info.trains is None:
         gpu_gb = serving_gb(weights, used if info.gpus == "spread" or engine else 1)
-    return StepPlan(step.name, step.stage, req, _env(cfg, step.stage), processes, strategy, used, engine,
+    return StepPlan(step.name, step.stage, req, environment_name(cfg.runtime, step.stage), processes, strategy, used, engine,
                     batch, gpu_gb, info.trains is not None, host_gb)
 
 
@@ -154,19 +177,18 @@ def cluster_plan(cfg: DictConfig, steps: list[Step], launcher: DictConfig | None
     return [plan_step(cfg, s, job) for s in steps]
 
 
-def _gpu_budget(cfg: DictConfig, p: StepPlan, limits: PartitionLimits) -> float | None:
+def _gpu_budget(side: ClusterSide, p: StepPlan, limits: PartitionLimits) -> float | None:
     """What one GPU offers the step: vLLM takes `engine.gpu_memory_utilization` of it."""
     if not limits.gpu_mem_gb:
         return None
     if p.engine is not None and p.engine.backend == "vllm":
-        return limits.gpu_mem_gb * float(cfg.engine.get("gpu_memory_utilization") or 1.0)
+        return limits.gpu_mem_gb * side.gpu_memory_utilization
     return float(limits.gpu_mem_gb)
 
 
-def problems(cfg: DictConfig, plans: list[StepPlan], limits: PartitionLimits,
-             launcher: DictConfig | None = None) -> list[str]:
+def problems(side: ClusterSide, plans: list[StepPlan], limits: PartitionLimits) -> list[str]:
     """Every reason the plan cannot work on `limits`, each naming the key, its value and the fix."""
-    whole = pipeline_job(launcher)
+    whole = side.pipeline_job
     found: list[str] = []
     if whole is not None:
         try:
@@ -176,7 +198,7 @@ def problems(cfg: DictConfig, plans: list[StepPlan], limits: PartitionLimits,
     same: dict[str, list[str]] = {}  # one problem of several steps of a stage is said once
     for p in plans:
         where = f"step {p.name} ({p.stage})"
-        mine: list[str] = _own_job_problems(cfg, p, limits) if whole is None else []
+        mine: list[str] = _own_job_problems(side, p, limits) if whole is None else []
         gpus = p.job.gpus_per_node
         on_gpu = p.engine is not None and (gpus > 0 or p.engine.device == "cuda")
         if on_gpu and p.engine.tensor_parallel_size > gpus:
@@ -184,15 +206,15 @@ def problems(cfg: DictConfig, plans: list[StepPlan], limits: PartitionLimits,
                          f"{p.engine.tensor_parallel_size} GPUs, but its job has {_key(p, 'gpus_per_node')} = {gpus}. "
                          f"Fix: lower {p.engine.key}, or give the job {p.engine.tensor_parallel_size} GPUs")
         if whole is not None and p.engine is not None and p.engine.workers > 1 \
-                and p.engine.tensor_parallel_size * p.engine.workers > cfg.runtime.gpus_per_node:
+                and p.engine.tensor_parallel_size * p.engine.workers > side.runtime_gpus_per_node:
             mine.append(f"resources.stages.{p.stage}.workers = {p.engine.workers}: {where} runs that many "
                          f"engines of {p.engine.tensor_parallel_size} GPU(s) on runtime.gpus_per_node = "
-                         f"{cfg.runtime.gpus_per_node}. Fix: lower the workers, or raise runtime.gpus_per_node")
+                         f"{side.runtime_gpus_per_node}. Fix: lower the workers, or raise runtime.gpus_per_node")
         if p.trains:
-            mine += _training_problems(cfg, p, whole, where)
-        budget = _gpu_budget(cfg, p, limits)
+            mine += _training_problems(side, p, whole, where)
+        budget = _gpu_budget(side, p, limits)
         if p.gpu_gb is not None and budget is not None and p.gpu_gb > budget:
-            mine.append(_memory_problem(cfg, p, where, budget))
+            mine.append(_memory_problem(side, p, where, budget))
         if p.host_gb is not None and p.host_gb > p.job.mem_gb:
             mine.append(f"{_key(p, 'mem_gb')} = {p.job.mem_gb:g}: {where} trains on CPUs, and its weights, gradients "
                         f"and AdamW state alone need about {p.host_gb:.1f} GB. Fix: give the stage GPUs (a GPU "
@@ -210,16 +232,15 @@ def _key(p: StepPlan, name: str) -> str:
     return p.job.origin.get(name, f"resources.stages.{p.stage}.{name}")
 
 
-def _own_job_problems(cfg: DictConfig, p: StepPlan, limits: PartitionLimits) -> list[str]:
+def _own_job_problems(side: ClusterSide, p: StepPlan, limits: PartitionLimits) -> list[str]:
     """One job per step: a GPU partition needs the stage sized, and the job must fit a node and use
     the GPUs it holds."""
     found = []
-    res = cfg.resources
     where = f"step {p.name} ({p.stage})"
-    if limits.gpus_per_node > 0 and p.stage not in (res.get("stages") or {}):
-        found.append(f"resources.stages.{p.stage}: no entry in resources={res.name}, so {where} would get "
+    if limits.gpus_per_node > 0 and p.stage not in side.sized_stages:
+        found.append(f"resources.stages.{p.stage}: no entry in resources={side.resources_name}, so {where} would get "
                      f"resources.default ({p.job.gpus_per_node} GPU(s), {p.job.mem_gb:g} GB) on a GPU partition. "
-                     f"Fix: add `{p.stage}:` with its GPUs, CPUs, memory and time to conf/resources/{res.name}.yaml")
+                     f"Fix: add `{p.stage}:` with its GPUs, CPUs, memory and time to conf/resources/{side.resources_name}.yaml")
     try:
         check_request(p.name, p.stage, p.job, limits)
     except LaunchError as e:
@@ -241,14 +262,14 @@ def _own_job_problems(cfg: DictConfig, p: StepPlan, limits: PartitionLimits) -> 
     return found
 
 
-def _training_problems(cfg: DictConfig, p: StepPlan, whole: Request | None, where: str) -> list[str]:
+def _training_problems(side: ClusterSide, p: StepPlan, whole: Request | None, where: str) -> list[str]:
     """A training step starts one process per GPU of its job, and one launcher per node."""
     found = []
     if whole is not None:
-        rt = cfg.runtime
-        if whole.gpus_per_node > 0 and rt.gpus_per_node != whole.gpus_per_node:  # a CPU job: processes as asked
-            found.append(f"runtime.gpus_per_node = {rt.gpus_per_node}: {where} trains as "
-                         f"{rt.gpus_per_node * rt.nodes} process(es) ({p.strategy}) in a job of "
+        gpus, nodes = side.runtime_gpus_per_node, side.runtime_nodes
+        if whole.gpus_per_node > 0 and gpus != whole.gpus_per_node:  # a CPU job: processes as asked
+            found.append(f"runtime.gpus_per_node = {gpus}: {where} trains as "
+                         f"{gpus * nodes} process(es) ({p.strategy}) in a job of "
                          f"hydra.launcher.gpus_per_node = {whole.gpus_per_node} GPUs a node. "
                          f"Fix: runtime.gpus_per_node={whole.gpus_per_node} (runtime=cluster sets 8)")
     elif p.processes > 1 and p.job.tasks_per_node != 1:
@@ -257,11 +278,11 @@ def _training_problems(cfg: DictConfig, p: StepPlan, whole: Request | None, wher
     return found
 
 
-def _memory_problem(cfg: DictConfig, p: StepPlan, where: str, budget: float) -> str:
+def _memory_problem(side: ClusterSide, p: StepPlan, where: str, budget: float) -> str:
     need = f"needs about {p.gpu_gb:.1f} GB on each GPU, more than the {budget:.1f} GB"
     if p.trains:
         key = "train.distributed" if p.processes > 1 else _key(p, "gpus_per_node")
-        value = cfg.train.distributed if p.processes > 1 else p.job.gpus_per_node
+        value = side.distributed if p.processes > 1 else p.job.gpus_per_node
         return (f"{key} = {value}: {where} trains {p.strategy} over {p.processes} process(es) and {need} one "
                 "offers for weights, gradients and AdamW state alone. Fix: more GPUs for the step, or "
                 "train.distributed=fsdp (sharded) when it is ddp")
@@ -275,10 +296,9 @@ def _memory_problem(cfg: DictConfig, p: StepPlan, where: str, budget: float) -> 
             "Fix: give the step more GPUs")
 
 
-def check_plan(cfg: DictConfig, plans: list[StepPlan], limits: PartitionLimits,
-               launcher: DictConfig | None = None) -> None:
+def check_plan(side: ClusterSide, plans: list[StepPlan], limits: PartitionLimits) -> None:
     """Raise LaunchError listing every problem of the plan, before any job is submitted."""
-    found = problems(cfg, plans, limits, launcher)
+    found = problems(side, plans, limits)
     if found:
         raise LaunchError(f"{len(found)} problem(s) with this plan on {limits.name} ({limits.describe()}; "
                           f"from {limits.source}):\n  - " + "\n  - ".join(found))

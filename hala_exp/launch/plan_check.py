@@ -5,32 +5,29 @@ from __future__ import annotations
 
 import sys
 
-from omegaconf import DictConfig
+from hala_exp.plan.compiled import Plan
 
 
-def check_cluster_plan(cfg: DictConfig, launcher: DictConfig | None, to_run: set[str] | None = None,
-                       show: bool = False) -> None:
+def check_cluster_plan(plan: Plan, show: bool = False, only_to_run: bool = False) -> None:
     """On Slurm: each step's job, environment, launch, engine and batch (printed with `show`), checked
-    against the partition; exits 2 naming every problem when the plan cannot work. `to_run`: the
-    steps that would run (None: all)."""
+    against the partition; exits 2 naming every problem when the plan cannot work. `only_to_run`: the
+    steps that would run (else all)."""
     from hala_exp.launch import LaunchError
-    from hala_exp.launch.plan import check_plan, cluster_plan, on_slurm, pipeline_job, render
+    from hala_exp.launch.plan import check_plan, render
     from hala_exp.launch.queue import limits_for
-    from hala_exp.recipes import build_graph
-    from hala_exp.training.batch import BatchError
 
-    if not on_slurm(cfg, launcher):
+    side = plan.cluster
+    if side is None:
         return
     try:
-        plans = cluster_plan(cfg, [s for s in build_graph(cfg) if to_run is None or s.name in to_run], launcher)
-        limits = limits_for(cfg.cluster, submitting=False)  # the submission itself asks sinfo
+        plans = [s.job for s in plan.steps if s.job is not None and (s.runs or not only_to_run)]
+        limits = limits_for(side.settings, submitting=False)  # the submission itself asks sinfo
         if show and plans:
-            how = ("one job per step" if pipeline_job(launcher) is None
-                   else "the whole pipeline in one job of hydra/launcher")
-            print(f"\nCluster plan: cluster={cfg.cluster.name}, {how}; partition {limits.name} "
+            how = "the whole pipeline in one job of hydra/launcher" if side.one_job else "one job per step"
+            print(f"\nCluster plan: cluster={side.settings.name}, {how}; partition {limits.name} "
                   f"({limits.describe()}; from {limits.source})")
             print(render(plans))
-        check_plan(cfg, plans, limits, launcher)
-    except (LaunchError, BatchError) as e:
+        check_plan(side, plans, limits)
+    except LaunchError as e:
         print(f"hala-exp: cannot run on this cluster: {e}", file=sys.stderr)
         sys.exit(2)

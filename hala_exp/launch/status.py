@@ -23,6 +23,7 @@ from hala_exp.launch.queue import LIVE, cancel, job_states
 from hala_exp.launch.resume import resume_command
 from hala_exp.pipeline.results import add_result
 from hala_exp.pipeline.store import Store
+from hala_exp.plan.compiled import load_plan
 from hala_exp.shards import PLAN, done_shards, read_plan
 from hala_exp.stages import STAGES
 
@@ -116,11 +117,14 @@ def run_status(run_dir: Path, log_lines: int = 30) -> dict[str, Any]:
     for a step that stopped on its own, its `cause`, `fix` and log tail; for one that stopped or
     never ran because of another, `because` (that step)."""
     jobs = json.loads((run_dir / JOBS_FILE).read_text(encoding="utf-8"))
-    store = Store(jobs["store"])
+    plan = load_plan(run_dir)  # each step's stage, key and workers as compiled (jobs.json: older runs)
+    store = Store(plan.store if plan else jobs["store"])
+    facts = {s.name: {"stage": s.stage, "key": s.key, "workers": s.workers} for s in plan.steps} if plan else {}
     steps: dict[str, dict[str, Any]] = {}
     records: dict[str, dict[str, Any]] = {}
     states = job_states([e["job_id"] for e in jobs["steps"].values() if e.get("job_id")])
     for name, e in jobs["steps"].items():
+        e = {**e, **facts.get(name, {})}
         row = {"key": e["key"], "job_id": e.get("job_id"), "depends_on": e.get("depends_on", [])}
         record = store.record(name, e["key"])
         js = states.get(e.get("job_id") or "")

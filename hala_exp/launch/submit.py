@@ -16,33 +16,26 @@ from pathlib import Path
 from typing import Any
 
 import submitit
-from omegaconf import DictConfig
 
 from hala_exp.launch import JOBS_FILE, LaunchError
 from hala_exp.launch.array import submit_fanned
 from hala_exp.launch.job import StepJob
-from hala_exp.launch.plan import check_plan, cluster_plan
+from hala_exp.launch.plan import check_plan
 from hala_exp.launch.queue import LIVE, cancel, job_states, limits_for
 from hala_exp.launch.registry import JobRegistry
 from hala_exp.launch.resources import Request
-from hala_exp.pipeline.dispatch import training_launch
 from hala_exp.pipeline.execute import make_spec
-from hala_exp.pipeline.fanout import parallelism_for, workers_for
-from hala_exp.pipeline.graph import Ref, step_keys
-from hala_exp.pipeline.hash_on_reuse import to_hash
-from hala_exp.pipeline.interpreter import interpreter_for
+from hala_exp.pipeline.graph import Ref
 from hala_exp.pipeline.store import Store
-from hala_exp.recipes import build_graph
-from hala_exp.tracking.context import tracking_context
+from hala_exp.plan.compiled import Plan, PlannedStep
 
 
 def job_name(step: str, key: str) -> str:
     return f"hala.{step}.{key}"
 
 
-def _executor(cfg: DictConfig, folder: Path, name: str, req: Request,
-              deps: list[str]) -> submitit.SlurmExecutor:
-    c = cfg.cluster
+def _executor(c: Any, folder: Path, name: str, req: Request, deps: list[str]) -> submitit.SlurmExecutor:
+    """`c`: the cluster settings (the Plan's, read-only)."""
     ex = submitit.SlurmExecutor(folder=folder, max_num_timeout=c.max_requeues)
     setup = [f"export {k}={shlex.quote(str(v))}" for k, v in c.env.items()] + list(c.setup)
     # requeue: preempted / timed-out jobs come back; append: a requeued job's log keeps its first run.
@@ -61,33 +54,35 @@ def _executor(cfg: DictConfig, folder: Path, name: str, req: Request,
     return ex
 
 
-def _job(cfg: DictConfig, stage: str, spec: dict[str, Any], req: Request, run_dir: Path) -> StepJob:
+def _job(plan: Plan, step: PlannedStep, spec: dict[str, Any], run_dir: Path) -> StepJob:
     """The job's callable: the stage's interpreter (`runtime.stages`) and, for training on more than
     one allocated GPU, the `accelerate launch` command for what the job was given (one launcher task
-    a node: `hala_exp.launch.plan` refuses more before anything is submitted)."""
-    python = interpreter_for(cfg.runtime, stage)
-    launch = training_launch(cfg, stage, python, req.gpus_per_node, req.nodes)
-    return StepJob(spec, cfg.cluster.max_requeues, python, launch, str(run_dir / "steps"))
+    a node: the plan's check refuses more before anything is submitted)."""
+    launch = list(step.launch) if step.launch else None
+    return StepJob(spec, plan.cluster.settings.max_requeues, step.environment, launch, str(run_dir / "steps"))
 
 
-def submit_run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
+def submit_run(plan: Plan, run_dir: Path) -> dict[str, Any]:
     """Submit what must run; write and return `<run_dir>/jobs.json` ({"steps": {name: {...}}})."""
     started = time.time()
-    steps = build_graph(cfg)
-    keys = step_keys(steps)
-    store = Store(cfg.store)
+    steps = plan.steps
+    keys = plan.keys
+    cluster = plan.cluster
+    if cluster is None or cluster.submit != "slurm":
+        raise LaunchError("this plan was compiled for cluster.submit=local: there is nothing to submit. "
+                          "Fix: cluster.submit=slurm (e.g. cluster=h100)")
+    store = Store(plan.store)
     store.sweep_stale()
-    hashed = to_hash(steps, keys, store, cfg.get("store_verify", "hash"))  # read by a job about to run
-    todo = [s for s in steps if store.record(s.name, keys[s.name]) is None
-            or (s.name in hashed and store.reuse(s.name, keys[s.name], hashes=True)[0] is None)]
+    # the store now, not when the plan was compiled; a reused output a job about to run reads: its content too
+    todo = [s for s in steps if store.record(s.name, s.key) is None
+            or (s.state.verify and store.reuse(s.name, s.key, hashes=True)[0] is None)]
     pending = {s.name for s in todo}
-    plans = cluster_plan(cfg, todo)  # each step's job: its stage's entry, GPUs following its engine
-    requests = {p.name: p.job for p in plans}
+    requests = {s.name: s.job.job for s in steps}  # each step's job: its stage's entry, GPUs following its engine
     if todo:  # the whole plan checked before anything is submitted: all or nothing
-        check_plan(cfg, plans, limits_for(cfg.cluster))
+        check_plan(cluster, [s.job for s in todo], limits_for(cluster.settings))
 
     registry = JobRegistry(store.root)
-    tracking = tracking_context(cfg)  # each job opens its own W&B run, as a local step does
+    tracking = plan.tracking  # each job opens its own W&B run, as a local step does
     folder = run_dir / "slurm" / "%j"
     entries: dict[str, dict[str, Any]] = {}
     submitted: list[str] = []
@@ -111,22 +106,21 @@ def submit_run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
             name = job_name(s.name, key)
             fanned: dict[str, Any] = {}
             try:
-                step_job = _job(cfg, s.stage, make_spec(s, keys, store, tracking), requests[s.name], run_dir)
-                workers = workers_for(cfg.resources, s.stage)
-                if workers > 1:  # a job array of workers, then the gather: the step's job
-                    fanned = submit_fanned(lambda n, r, d: _executor(cfg, folder, n, r, d), name, step_job.spec,
-                                           requests[s.name], dep_ids, workers,
-                                           parallelism_for(cfg.resources, s.stage), step_job, prior)
+                step_job = _job(plan, s, make_spec(s, keys, store, tracking), run_dir)
+                if s.workers > 1:  # a job array of workers, then the gather: the step's job
+                    fanned = submit_fanned(lambda n, r, d: _executor(cluster.settings, folder, n, r, d), name,
+                                           step_job.spec, requests[s.name], dep_ids, s.workers, s.parallelism,
+                                           step_job, prior)
                     job = fanned.pop("gather")
                 else:
-                    job = _executor(cfg, folder, name, requests[s.name], dep_ids).submit(step_job)
+                    job = _executor(cluster.settings, folder, name, requests[s.name], dep_ids).submit(step_job)
             except submitit.core.utils.FailedJobError as e:
                 # all or nothing: no orphans waiting on a pipeline that is not there
                 cancel([entries[n]["job_id"] for n in submitted])
                 for done in submitted:
                     registry.remove(done, keys[done])
                 raise LaunchError(f"step {s.name}: Slurm refused the job ({requests[s.name].as_dict()}, "
-                                  f"partition {cfg.cluster.partition}): {str(e).strip()}. Fix: change "
+                                  f"partition {cluster.settings.partition}): {str(e).strip()}. Fix: change "
                                   f"resources.stages.{s.stage} or the cluster settings") from e
             record = {"job_id": str(job.job_id), "job_name": name, "stdout": str(job.paths.stdout),
                       "stderr": str(job.paths.stderr), "run_dir": str(run_dir),
@@ -135,7 +129,7 @@ def submit_run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
             registry.put(s.name, key, record)
             submitted.append(s.name)
             entries[s.name] = {**entry, **_public(record), "state": "submitted", "depends_on": deps}
-    jobs = {"cluster": cfg.cluster.name, "partition": cfg.cluster.partition, "store": str(store.root),
+    jobs = {"cluster": cluster.settings.name, "partition": cluster.settings.partition, "store": str(store.root),
             "submit_seconds": round(time.time() - started, 3), "steps": entries}
     (run_dir / JOBS_FILE).write_text(json.dumps(jobs, indent=2) + "\n", encoding="utf-8")  # graph order
     return jobs

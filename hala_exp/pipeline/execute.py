@@ -45,6 +45,8 @@ def make_spec(step: Step, keys: dict[str, str], store: Store,
     A step with resumable state gets `inputs[step.partial]` ("shards", "checkpoints"): a directory
     outside the work dir, kept across kills and requeues, deleted once the output is committed.
     """
+    from hala_exp.plan.frozen import thaw
+
     if not STAGES[step.stage].tracked:  # e.g. a source snapshot: its counts are in results.json
         tracking = None
     inputs = {k: (str(store.path(v.step, keys[v.step]) / v.sub) if isinstance(v, Ref) else v)
@@ -53,11 +55,11 @@ def make_spec(step: Step, keys: dict[str, str], store: Store,
         inputs[step.partial] = str(store.partial(step.name, keys[step.name]))
     return {"name": step.name, "stage": step.stage, "fn": step.fn, "version": step.version,
             "key": keys[step.name], "store": str(store.root),
-            "config": {**step.config, "report": step.report, "options": step.options},
+            "config": thaw({**step.config, "report": step.report, "options": step.options}),
             "inputs": inputs,
             "input_keys": {k: keys[v.step] for k, v in step.inputs.items() if isinstance(v, Ref)},
             "input_steps": {k: v.step for k, v in step.inputs.items() if isinstance(v, Ref)},
-            "tracking": tracking, EXPECTED_BYTES: step.writes}
+            "tracking": thaw(tracking), EXPECTED_BYTES: step.writes}
 
 
 def call_stage(spec: dict[str, Any], out: Path) -> dict[str, float]:

@@ -29,7 +29,7 @@ class Ref:
     sub: str
 
 
-@dataclass
+@dataclass(frozen=True)
 class Step:
     name: str  # unique in the graph, e.g. "sft", "evaluate.student_merged"
     stage: str  # key of hala_exp.stages.STAGES

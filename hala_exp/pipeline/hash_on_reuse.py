@@ -14,10 +14,13 @@ from hala_exp.pipeline.store import Store
 MODES = ("size", "hash")  # size: stat each listed file; hash: also xxh3-128 of what a running step reads
 
 
-def to_hash(steps: list[Step], keys: dict[str, str], store: Store, mode: str) -> set[str]:
-    """Names of the complete steps whose outputs a step that must run reads (none unless mode=hash)."""
+def to_hash(steps: list[Step], keys: dict[str, str], store: Store, mode: str,
+            pending: set[str] | None = None) -> set[str]:
+    """Names of the complete steps whose outputs a step that must run reads (none unless mode=hash).
+    `pending`: the steps that must run, when already known (else read from the store)."""
     if mode != "hash":
         return set()
-    pending = {s.name for s in steps if store.record(s.name, keys[s.name]) is None}
+    if pending is None:
+        pending = {s.name for s in steps if store.record(s.name, keys[s.name]) is None}
     read = {v.step for s in steps if s.name in pending for v in s.inputs.values() if isinstance(v, Ref)}
     return read - pending

@@ -24,3 +24,12 @@ def interpreter_for(runtime: DictConfig, stage: str) -> str | None:
     if os.path.abspath(python) == os.path.abspath(sys.executable):  # a venv's python is a symlink:
         return None  # compare the paths, not their targets, or two venvs would look the same
     return python
+
+
+def environment_name(runtime: DictConfig, stage: str) -> str:
+    """`runtime.stages.<stage>` as plans show it: the environment's name and interpreter, or `current`."""
+    python = interpreter_for(runtime, stage)
+    if python is None:
+        return "current"
+    name = (runtime.get("stages") or {}).get(stage)
+    return f"{name} ({python})" if name and name != python else python

@@ -19,8 +19,6 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig
-
 from hala_exp import progress, stopping
 from hala_exp.console.capture import can_capture, redirect_output
 from hala_exp.console.failure import StepFailure, error_text, input_error
@@ -28,61 +26,39 @@ from hala_exp.console.headline import headline
 from hala_exp.console.live import Console, open_console
 from hala_exp.json_files import write_json
 from hala_exp.pipeline import disk_space
-from hala_exp.pipeline.dispatch import run_step, training_launch
+from hala_exp.pipeline.dispatch import run_step
 from hala_exp.pipeline.execute import make_spec
-from hala_exp.pipeline.fanout import workers_for
-from hala_exp.pipeline.graph import Step, step_keys
-from hala_exp.pipeline.hash_on_reuse import to_hash
-from hala_exp.pipeline.interpreter import interpreter_for
-from hala_exp.pipeline.key_change import why
-from hala_exp.pipeline.lease import describe, holder_of
 from hala_exp.pipeline.results import add_result
 from hala_exp.pipeline.steps_file import StepsFile
 from hala_exp.pipeline.store import Store
-from hala_exp.recipes import build_graph
-from hala_exp.tracking.context import tracking_context
+from hala_exp.plan.compiled import Plan, PlannedStep
+from hala_exp.plan.frozen import thaw
 
 log = logging.getLogger("hala_exp")
 
 
-def plan(cfg: DictConfig) -> list[dict[str, Any]]:
+def plan_rows(plan: Plan) -> list[dict[str, Any]]:
     """For each step: name, key, whether it would run or be reused and, for one that runs, why (what
-    differs from the closest output of that step in the store); a training step's batch split where
-    this config runs it. Imports no ML library."""
-    from hala_exp.launch.resources import stage_batch
-
-    steps = build_graph(cfg)
-    keys = step_keys(steps)
-    store = Store(cfg.store)
+    differs from the closest output of that step in the store, when the plan was compiled with
+    `explain`); a training step's batch split where this config runs it. Imports no ML library."""
+    store = Store(plan.store)
     rows = []
-    for s in steps:
-        row = {**_plan_row(store, s.name, keys[s.name]), "writes": s.writes}
-        reason = why(store, s, keys) if row["status"] == "run" else None
-        if reason is not None:
-            row["why"] = reason
-        split = stage_batch(cfg, s.stage)
-        if split is not None:
-            row["batch"] = split
+    for s in plan.steps:
+        st = s.state
+        status = "reused" if not st.runs else (f"run (broken: {st.broken})" if st.broken else "run")
+        row: dict[str, Any] = {"name": s.name, "key": s.key, "dir": str(store.path(s.name, s.key)),
+                               "status": status, "writes": s.writes}
+        if st.problem is not None:
+            row["problem"] = st.problem
+        if st.why is not None:
+            row["why"] = st.why
+        if s.batch is not None:
+            row["batch"] = s.batch
         rows.append(row)
     return rows
 
 
-def _plan_row(store: Store, name: str, key: str) -> dict[str, Any]:
-    """A step's plan: "reused", "run", or "run (broken: FILE)" with the whole `problem` (sizes only:
-    plan reads no file's content and moves nothing)."""
-    row: dict[str, Any] = {"name": name, "key": key, "dir": str(store.path(name, key))}
-    problem = store.check(name, key)
-    if problem is not None:
-        return {**row, "status": f"run (broken: {problem.file})", "problem": str(problem)}
-    if store.record(name, key):
-        return {**row, "status": "reused"}
-    holder = holder_of(store.root, name, key)
-    if holder is not None:  # another process holds its lease: this run would wait for it, then reuse
-        return {**row, "status": "run", "problem": f"running now ({describe(holder)}): will be waited for"}
-    return {**row, "status": "run"}
-
-
-def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
+def run_pipeline(plan: Plan, run_dir: Path) -> dict[str, Any]:
     """Run every step not in the store; results.json after each one. A failing step raises
     StepFailure (its error, log and the steps that never ran) once its state is recorded.
 
@@ -91,19 +67,19 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     to `<run_dir>/pipeline.log`). `verbose=true`: all output on the console, as the libraries write it.
     SIGTERM and SIGINT stop the running step cleanly and raise `stopping.Stopped`.
     """
-    steps = build_graph(cfg)
-    keys = step_keys(steps)
-    store = Store(cfg.store)
+    steps = plan.steps
+    keys = plan.keys
+    store = Store(plan.store)
     store.sweep_stale()
-    sizes = [s.writes for s in steps if s.writes and store.record(s.name, keys[s.name]) is None]
-    warning = disk_space.space_warning(cfg.store, sizes)  # before any step: the run may not fit
+    sizes = [s.writes for s in steps if s.writes and s.runs]
+    warning = disk_space.space_warning(plan.store, sizes)  # before any step: the run may not fit
     if warning:
         log.warning("%s", warning)
-    tracking = tracking_context(cfg)  # None with logger=none; W&B runs open only for executed steps
-    quiet = not cfg.get("verbose", False) and can_capture()
-    run = _Run(cfg, run_dir, store, StepsFile(run_dir, steps, keys),
+    tracking = thaw(plan.tracking)  # None with logger=none; W&B runs open only for executed steps
+    quiet = not plan.verbose and can_capture()
+    run = _Run(plan, run_dir, store, StepsFile(run_dir, steps, keys),
                open_console(len(steps), max(len(s.name) for s in steps), verbose=not quiet), quiet,
-               to_hash(steps, keys, store, cfg.get("store_verify", "hash")))
+               {s.name for s in steps if s.state.verify})
     between = run_dir / "pipeline.log"
     try:
         with redirect_output(between) if quiet else nullcontext(), stopping.handling(""):
@@ -119,22 +95,22 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
 class _Run:
     """The steps of one run so far: results.json, steps.json and the console, kept in step."""
 
-    def __init__(self, cfg: DictConfig, run_dir: Path, store: Store, board: StepsFile, console: Console,
+    def __init__(self, plan: Plan, run_dir: Path, store: Store, board: StepsFile, console: Console,
                  quiet: bool, hash_first: set[str] = frozenset()):
-        self.cfg, self.run_dir, self.store, self.board, self.console, self.quiet = (
-            cfg, run_dir, store, board, console, quiet)
+        self.plan, self.run_dir, self.store, self.board, self.console, self.quiet = (
+            plan, run_dir, store, board, console, quiet)
         self.hash_first = hash_first  # reused outputs a running step reads: content checked too
         self.results: dict[str, Any] = {"stages": {}, "metrics": {}}
 
-    def _log(self, step: Step) -> Path:
+    def _log(self, step: PlannedStep) -> Path:
         return self.run_dir / "steps" / f"{step.name}.log"
 
-    def _log_entry(self, step: Step) -> dict[str, str]:
+    def _log_entry(self, step: PlannedStep) -> dict[str, str]:
         """steps.json's `log` (relative to the run dir) when the step has one: quiet runs, subprocesses."""
         f = self._log(step)
         return {"log": str(f.relative_to(self.run_dir))} if f.is_file() else {}
 
-    def _done(self, step: Step, key: str, record: dict[str, Any], ran: bool, seconds: float,
+    def _done(self, step: PlannedStep, key: str, record: dict[str, Any], ran: bool, seconds: float,
               shown_running: bool) -> None:
         line = headline(step.stage, record.get("metrics", {}))
         add_result(self.results, step.name, key, self.store, record, ran, seconds)
@@ -147,7 +123,7 @@ class _Run:
             self.console.reused(step.name, line)
         write_json(self.run_dir / "results.json", self.results, atomic=True)  # survives a later failure
 
-    def _reuse(self, step: Step, key: str) -> dict[str, Any] | None:
+    def _reuse(self, step: PlannedStep, key: str) -> dict[str, Any] | None:
         """The step's sound record, or None: then it runs (a broken entry moved aside and said so)."""
         hashes = step.name in self.hash_first
         started = time.time()
@@ -163,18 +139,19 @@ class _Run:
                               **({"moved_to": str(aside.moved_to)} if aside.moved_to else {}))
         return existing
 
-    def _launch(self, step: Step, python: str | None) -> list[str] | None:
+    def _launch(self, step: PlannedStep) -> list[str] | None:
         """The step's multi-GPU launcher; across nodes (a job of Hydra's submitit launcher) node 0's,
         which the other nodes join (`hala_exp.launch.nodes`)."""
         from hala_exp.launch import nodes
 
-        launch = training_launch(self.cfg, step.stage, python)
+        launch = list(step.launch) if step.launch else None
         alloc = nodes.plan(launch)
         if alloc is None:
             return launch
-        return nodes.leader_command(launch, alloc, self.run_dir / "steps", step.name, python or sys.executable)
+        return nodes.leader_command(launch, alloc, self.run_dir / "steps", step.name,
+                                    step.environment or sys.executable)
 
-    def step(self, step: Step, spec: dict[str, Any]) -> None:
+    def step(self, step: PlannedStep, spec: dict[str, Any]) -> None:
         """Reuse the step's output or run it (its output into its log when quiet)."""
         existing = self._reuse(step, spec["key"])
         if existing is not None:
@@ -184,16 +161,15 @@ class _Run:
         self.board.update(step.name, status="running")
         self.console.started(step.name)
         started = time.time()
-        python = interpreter_for(self.cfg.runtime, step.stage)
+        python = step.environment
         try:
             with redirect_output(log_file) if self.quiet else nullcontext(), \
                     progress.listening(self.console.progress), stopping.handling(step.name):
                 log.info("step   %-28s %s", step.name, spec["key"])
                 try:
-                    record, ran = run_step(spec, python, self.run_dir / "steps", self._launch(step, python),
+                    record, ran = run_step(spec, python, self.run_dir / "steps", self._launch(step),
                                            echo=not self.quiet, on_progress=self.console.progress,
-                                           workers=workers_for(self.cfg.get("resources"), step.stage),
-                                           gpus=int(self.cfg.runtime.get("gpus_per_node") or 0))
+                                           workers=step.workers, gpus=self.plan.gpus_per_node)
                 except Exception:
                     traceback.print_exc()  # the whole traceback into the step's log (verbose: the console)
                     raise

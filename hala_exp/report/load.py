@@ -1,7 +1,9 @@
 """What a run directory says about its steps, read from its files only (no Slurm, no W&B API).
 
-The step graph comes from `steps.json` (local runs), else `jobs.json` (Slurm runs), else from
-results.json with each record's input keys matched to the other steps' keys (older runs). Every
+The step graph comes from the run's compiled Plan (`plan.json`); where each step stands from
+`steps.json` (local runs), else `jobs.json` (Slurm runs), else results.json. A run written before
+plans were has its graph from those files too, with each record's input keys matched to the other
+steps' keys when only results.json is there. Every
 step gets its completion record (`<store dir>/record.json`) when there is one, and its W&B run:
 the id recorded in results.json / tracking.json, and the offline run's folder when it is found.
 """
@@ -20,6 +22,7 @@ from hala_exp.console.headline import headline
 from hala_exp.launch import JOBS_FILE
 from hala_exp.pipeline.steps_file import STEPS_FILE
 from hala_exp.pipeline.store import RECORD
+from hala_exp.plan.compiled import load_plan
 from hala_exp.report.graph import depths
 from hala_exp.tracking.context import flatten
 
@@ -77,7 +80,18 @@ def is_run_dir(path: Path) -> bool:
 
 
 def _rows(run_dir: Path, results: dict[str, Any]) -> list[dict[str, Any]]:
-    """[{name, stage, key, needs, status, ...}] in graph order, from the richest file there is."""
+    """[{name, stage, key, needs, status, ...}] in graph order: the graph from the run's Plan
+    (plan.json), where each step stands from the richest file there is."""
+    plan = load_plan(run_dir)
+    rows = _status_rows(run_dir, results)
+    if plan is None:
+        return rows
+    by_name = {r["name"]: r for r in rows}
+    return [{**by_name.get(s.name, {"status": "not run"}), "name": s.name, "stage": s.stage, "key": s.key,
+             "needs": list(s.needs)} for s in plan.steps]
+
+
+def _status_rows(run_dir: Path, results: dict[str, Any]) -> list[dict[str, Any]]:
     steps = _json(run_dir / STEPS_FILE)
     if steps:
         return steps["steps"]

@@ -46,11 +46,14 @@ class BeforeLaunch(Callback):
         if not submits_jobs(config):
             return  # the local launcher runs each point's app, which checks it before any step
         from hala_exp.config import validate
+        from hala_exp.launch import LaunchError
         from hala_exp.launch.plan_check import check_cluster_plan
+        from hala_exp.plan import compile_plan
 
         task = OmegaConf.masked_copy(config, [k for k in config if k != "hydra"])
         try:
             validate(task)
-        except ConfigError as e:
+            plan = compile_plan(task, config.hydra.launcher, tracking=False)
+        except (ConfigError, LaunchError) as e:
             _refuse(e)
-        check_cluster_plan(task, config.hydra.launcher)
+        check_cluster_plan(plan)

@@ -1,0 +1,144 @@
+"""The compiled run: every step with its key, inputs, config slice, environment, launch, resources and
+the store's state of it, fixed once from the composed config (`hala_exp.plan.compiler`).
+
+Everything after composition reads this instead of the config: the task and reach checks,
+`plan=true`, Slurm submission, the runner, and, from `<run dir>/plan.json`, `hala-exp-status` and
+`hala-exp-report`. It is immutable: a step's key slice cannot drift from the key computed from it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hala_exp.json_files import write_json
+from hala_exp.launch.plan import ClusterSide, Engine, StepPlan
+from hala_exp.launch.resources import Request
+from hala_exp.pipeline.graph import Ref, Step
+from hala_exp.plan.frozen import FrozenDict, freeze, thaw
+from hala_exp.training.batch import BatchSplit
+
+PLAN_FILE = "plan.json"
+FORMAT = 1  # plan.json's layout; bump when a field changes meaning
+
+
+@dataclass(frozen=True)
+class StoreState:
+    """What the store held for a step when the plan was compiled (the runner checks again before each step)."""
+
+    status: str  # "reused" | "run"
+    problem: str | None = None  # a damaged entry (`<file>: <what>`) or another process running it now
+    broken: str | None = None  # the damaged file, when `problem` is one
+    why: str | None = None  # for a step that runs: what differs from the closest entry (plan=true only)
+    verify: bool = False  # a reused output a step that runs reads: its content is hashed first (store_verify=hash)
+
+    @property
+    def runs(self) -> bool:
+        return self.status == "run"
+
+
+@dataclass(frozen=True)
+class PlannedStep(Step):
+    """A graph step (`hala_exp.pipeline.graph.Step`) with what compiling the run fixed about it."""
+
+    key: str = ""
+    needs: tuple[str, ...] = ()  # the steps whose outputs it reads
+    environment: str | None = None  # its interpreter (`runtime.stages`), None: the current one
+    environment_name: str = "current"  # as the plan shows it
+    launch: tuple[str, ...] | None = None  # `accelerate launch` argv where it trains on several processes
+    workers: int = 1  # processes over its shards (a job array on Slurm)
+    parallelism: int | None = None  # at most this many of those at once (Slurm)
+    batch: BatchSplit | None = None  # a training step's global batch split
+    job: StepPlan | None = None  # on Slurm: its job (own, or the pipeline's), launch, engine and memory
+    state: StoreState = field(default_factory=lambda: StoreState("run"))
+
+    @property
+    def runs(self) -> bool:
+        return self.state.runs
+
+
+@dataclass(frozen=True)
+class Plan:
+    name: str
+    recipe: str
+    store: str
+    store_verify: str
+    steps: tuple[PlannedStep, ...]
+    verbose: bool = False
+    gpus_per_node: int = 0  # runtime.gpus_per_node: local engine workers' GPU groups
+    tracking: FrozenDict | None = None  # `hala_exp.tracking.context.tracking_context`, None: no W&B
+    cluster: ClusterSide | None = None
+    summary: FrozenDict = field(default_factory=FrozenDict)  # what the end-of-run tables name (model, systems)
+
+    @property
+    def keys(self) -> dict[str, str]:
+        return {s.name: s.key for s in self.steps}
+
+    def step(self, name: str) -> PlannedStep:
+        for s in self.steps:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+    @property
+    def to_run(self) -> tuple[PlannedStep, ...]:
+        return tuple(s for s in self.steps if s.runs)
+
+    def to_json(self) -> dict[str, Any]:
+        """plan.json: the whole Plan as JSON; `from_json` reads it back equal."""
+        out = thaw(asdict(self))
+        out["steps"] = [_step_json(s) for s in self.steps]
+        return {"format": FORMAT, **out}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Plan:
+        if data.get("format") != FORMAT:
+            raise ValueError(f"plan.json format {data.get('format')!r}, this version reads {FORMAT}")
+        c = data.get("cluster")
+        cluster = None if c is None else ClusterSide(**{
+            **c, "settings": freeze(c["settings"]), "sized_stages": tuple(c["sized_stages"]),
+            "pipeline_job": _request(c["pipeline_job"])})
+        return cls(data["name"], data["recipe"], data["store"], data["store_verify"],
+                   tuple(_step_from(s) for s in data["steps"]), data["verbose"], data["gpus_per_node"],
+                   freeze(data["tracking"]), cluster, freeze(data["summary"]))
+
+    def write(self, run_dir: Path) -> Path:
+        path = run_dir / PLAN_FILE
+        write_json(path, self.to_json(), atomic=True)
+        return path
+
+
+def load_plan(run_dir: Path) -> Plan | None:
+    """The Plan a run was compiled to (`<run dir>/plan.json`), None for a run written before plans were."""
+    import json
+
+    path = run_dir / PLAN_FILE
+    if not path.is_file():
+        return None
+    return Plan.from_json(json.loads(path.read_text(encoding="utf-8")))
+
+
+def _step_json(s: PlannedStep) -> dict[str, Any]:
+    out = thaw(asdict(s))
+    out["inputs"] = {k: ({"step": v.step, "sub": v.sub} if isinstance(v, Ref) else v) for k, v in s.inputs.items()}
+    return out
+
+
+def _request(d: dict[str, Any] | None) -> Request | None:
+    return None if d is None else Request(**d)
+
+
+def _step_from(d: dict[str, Any]) -> PlannedStep:
+    job = d["job"]
+    if job is not None:
+        job = StepPlan(**{**job, "job": _request(job["job"]),
+                          "engine": Engine(**job["engine"]) if job["engine"] else None,
+                          "batch": BatchSplit(**job["batch"]) if job["batch"] else None})
+    inputs = {k: (Ref(**v) if isinstance(v, dict) else v) for k, v in d["inputs"].items()}
+    return PlannedStep(
+        d["name"], d["stage"], d["fn"], freeze(d["config"]), freeze(inputs), d["partial"], freeze(d["report"]),
+        freeze(d["options"]), d["writes"], key=d["key"], needs=tuple(d["needs"]), environment=d["environment"],
+        environment_name=d["environment_name"], launch=tuple(d["launch"]) if d["launch"] else None,
+        workers=d["workers"], parallelism=d["parallelism"],
+        batch=BatchSplit(**d["batch"]) if d["batch"] else None, job=job, state=StoreState(**d["state"]))

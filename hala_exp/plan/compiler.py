@@ -1,0 +1,110 @@
+"""Compile the composed, validated config into the run's `Plan`, once.
+
+The one place that reads the config after composition: it builds the stage graph (`recipes`),
+computes every key, asks each stage's declaration and the resources for where and how its step runs,
+and reads the store's state of each step. Everything downstream reads the Plan.
+"""
+
+from __future__ import annotations
+
+from omegaconf import DictConfig, OmegaConf
+
+from hala_exp.config.errors import ConfigError
+from hala_exp.launch.plan import ClusterSide, StepPlan, cluster_side, on_slurm
+from hala_exp.launch.resources import runs_in_one_job, stage_batch
+from hala_exp.pipeline.dispatch import training_launch
+from hala_exp.pipeline.fanout import parallelism_for, workers_for
+from hala_exp.pipeline.graph import Ref, Step, step_keys
+from hala_exp.pipeline.hash_on_reuse import to_hash
+from hala_exp.pipeline.interpreter import environment_name, interpreter_for
+from hala_exp.pipeline.store import Store
+from hala_exp.plan.compiled import Plan, PlannedStep, StoreState
+from hala_exp.plan.frozen import freeze
+from hala_exp.recipes import build_graph
+from hala_exp.training.batch import BatchError
+
+
+def compile_plan(cfg: DictConfig, launcher: DictConfig | None = None, explain: bool = False,
+                 tracking: bool = True) -> Plan:
+    """The Plan of `cfg` (validated already). `launcher`: Hydra's launcher node, when a submitit
+    launcher runs the whole pipeline as one job. `explain`: say, for each step that runs, what differs
+    from the closest entry in the store (plan=true). ConfigError when a training step's batch cannot
+    split over the processes it gets."""
+    from hala_exp.launch.plan import cluster_plan
+
+    graph = build_graph(cfg)
+    keys = step_keys(graph)
+    store = Store(cfg.store)
+    slurm = on_slurm(cfg, launcher)
+    one_job = runs_in_one_job(launcher)
+    jobs: dict[str, StepPlan] = {p.name: p for p in cluster_plan(cfg, graph, launcher)} if slurm else {}
+    states = {s.name: _state(store, s, keys, explain) for s in graph}
+    verify = to_hash(graph, keys, store, cfg.get("store_verify", "hash"), pending={n for n, st in states.items()
+                                                                                  if st.runs})
+    steps = tuple(_planned(cfg, s, keys, jobs.get(s.name), states[s.name], s.name in verify, launcher,
+                           own_job=slurm and not one_job) for s in graph)
+    return Plan(
+        name=str(cfg.name), recipe=str(cfg.get("recipe", "hala")), store=str(cfg.store),
+        store_verify=str(cfg.get("store_verify", "hash")), steps=steps, verbose=bool(cfg.get("verbose", False)),
+        gpus_per_node=int(cfg.runtime.get("gpus_per_node") or 0), tracking=freeze(_tracking(cfg) if tracking else None),
+        cluster=_cluster(cfg, launcher) if slurm else None, summary=freeze(_summary(cfg)))
+
+
+def _state(store: Store, step: Step, keys: dict[str, str], explain: bool) -> StoreState:
+    """Reused, or run (broken: the damaged file named; running elsewhere: who holds it). Sizes only: no
+    file's content is read and nothing is moved."""
+    from hala_exp.pipeline.key_change import why
+    from hala_exp.pipeline.lease import describe, holder_of
+
+    key = keys[step.name]
+    problem = store.check(step.name, key)
+    reason = None
+    if problem is None and store.record(step.name, key):
+        return StoreState("reused")
+    if explain:
+        reason = why(store, step, keys)
+    if problem is not None:
+        return StoreState("run", str(problem), problem.file, reason)
+    holder = holder_of(store.root, step.name, key)
+    if holder is not None:  # another process holds its lease: this run would wait for it, then reuse
+        return StoreState("run", f"running now ({describe(holder)}): will be waited for", None, reason)
+    return StoreState("run", None, None, reason)
+
+
+def _planned(cfg: DictConfig, s: Step, keys: dict[str, str], job: StepPlan | None, state: StoreState,
+             verify: bool, launcher: DictConfig | None, own_job: bool) -> PlannedStep:
+    from dataclasses import replace
+
+    python = interpreter_for(cfg.runtime, s.stage)
+    gpus, nodes = (job.job.gpus_per_node, job.job.nodes) if own_job and job is not None else (None, None)
+    launch = training_launch(cfg, s.stage, python, gpus, nodes)
+    try:
+        batch = stage_batch(cfg, s.stage, launcher)
+    except BatchError as e:
+        raise ConfigError(str(e)) from None
+    try:
+        workers = workers_for(cfg.get("resources"), s.stage)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    return PlannedStep(
+        s.name, s.stage, s.fn, freeze(s.config), freeze(s.inputs), s.partial, freeze(s.report), freeze(s.options),
+        s.writes, key=keys[s.name], needs=tuple(sorted({v.step for v in s.inputs.values() if isinstance(v, Ref)})),
+        environment=python, environment_name=environment_name(cfg.runtime, s.stage), launch=tuple(launch) if launch else None, workers=workers,
+        parallelism=parallelism_for(cfg.get("resources"), s.stage), batch=batch, job=job,
+        state=replace(state, verify=verify))
+
+
+def _tracking(cfg: DictConfig) -> dict | None:
+    from hala_exp.tracking.context import tracking_context
+
+    return tracking_context(cfg)
+
+
+def _cluster(cfg: DictConfig, launcher: DictConfig | None) -> ClusterSide:
+    return cluster_side(cfg, launcher, freeze(OmegaConf.to_container(cfg.cluster, resolve=True)))
+
+
+def _summary(cfg: DictConfig) -> dict:
+    """What the end-of-run tables name: the student (its paper rows) and, for `recipe=compare`, the systems."""
+    systems = OmegaConf.to_container(cfg.systems, resolve=True) if cfg.get("recipe") == "compare" else None
+    return {"model_id": OmegaConf.select(cfg, "model.id"), "systems": systems}
