@@ -185,9 +185,10 @@ def translation_weights(cfg: DictConfig, config: dict) -> Weights | None:
 
 
 DECLARED = (StageInfo("evaluate_translation", 2, "hala_exp.stages.evaluate:run_translation", translation_config,
-                      gpus="engine", weights=translation_weights),
+                      gpus="engine", weights=translation_weights, headline=("translation.bleu",)),
             # task groups committed one by one into its shards folder, shared by the step's workers;
             # lighteval's transformers back-end, one GPU a worker
             StageInfo("evaluate_lighteval", 3, "hala_exp.stages.evaluate:run_lighteval", lighteval_config,
                       partial="shards", options=lambda cfg, *_: {"tasks_per_shard": cfg.eval.lighteval.tasks_per_shard},
-                      weights=lambda cfg, _: None if cfg.recipe == "compare" else group_weights(cfg, "model")))
+                      weights=lambda cfg, _: None if cfg.recipe == "compare" else group_weights(cfg, "model"),
+                      headline=("*.average", "*.acc_norm", "*.acc")))
