@@ -35,15 +35,15 @@ def train(model: Path, rows: list[dict], out: Path, global_batch: int, micro_bat
                                   "weight_decay": 0.0, "packing": False, "padding_free": padding_free,
                                   "completion_only_loss": True, "use_cpu": True, "bf16": False,
                                   "gradient_checkpointing": False, "logging_steps": 1, "seed": 0})
-    from hala_exp import reporting
+    from hala_exp import stage_records
 
     sink = type("S", (), {"log": lambda *a: None, "table": lambda *a: None,
                           "trainer_callbacks": lambda self: [Losses()]})()
-    reporting.attach(sink)
+    stage_records.attach(sink)
     try:
         sft.train_sft(str(model), rows, out, sft.Hyper(1e-3, global_batch, micro_batch, 64), train_cfg)
     finally:
-        reporting.detach(sink)
+        stage_records.detach(sink)
     return losses, load_file(str(out / "model.safetensors"))
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hala_exp.allam.report import allam_summary
+from hala_exp.allam.summary_lines import allam_summary
 from hala_exp.evaluation.reference import paper_value, reference, table1_rows, table2_rows
 from hala_exp.table_cells import Grid, to_markdown
 

@@ -5,8 +5,8 @@ and renamed into place (`shard-00000.jsonl`), with its metrics alongside, so a s
 exists is complete. A restart skips every shard already there (after checking it holds exactly the
 ids it should) and the concatenation keeps the input order: every id once, none lost.
 
-After each shard the pass's running totals go to `hala_exp.reporting` (at the rows done, which
-continue across a restart), so a long pass is a live curve wherever the step is recorded.
+After each shard the pass's running totals go to `hala_exp.stage_records` (at the rows done,
+which continue across a restart), so a long pass is a live curve wherever the step is recorded.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hala_exp import progress, reporting
+from hala_exp import progress, stage_records
 from hala_exp.json_files import read_jsonl, replace_text
 from hala_exp.pipeline import fence
 
@@ -51,7 +51,7 @@ def report_shard(desc: str, shards: list[dict[str, float]], shard_rows: int, row
         metrics["shard_rows_per_s"] = shard_rows / last["seconds"]
         if "tokens" in last:
             metrics["shard_tokens_per_s"] = last["tokens"] / last["seconds"]
-    reporting.log({f"{desc}/{k}": v for k, v in metrics.items()}, step=rows_done, axis=f"{desc}/rows_done")
+    stage_records.log({f"{desc}/{k}": v for k, v in metrics.items()}, step=rows_done, axis=f"{desc}/rows_done")
 
 
 PLAN = "plan.json"  # in the shards folder: {"shards", "rows", "shard_rows"}, for status and resubmission
@@ -202,7 +202,7 @@ def run_sharded(rows: Rows, size: int, shards_dir: str | Path, fn: ShardFn, *,
             metrics.append(shard_metrics)
             bar.update(len(chunk))
             task.advance(len(chunk))
-            if reporting.active():  # a shard done by an earlier attempt too: its step is dropped if logged
+            if stage_records.active():  # a shard done by an earlier attempt too: its step is dropped if logged
                 report_shard(desc, metrics, len(chunk), start + len(chunk), len(rows), totals)
     if missing:
         raise ShardsMissing(f"{len(missing)} of {total} shards missing or holding other ids in {shards_dir}: "

@@ -149,7 +149,7 @@ def test_the_teacher_is_served_on_its_tensor_parallel_gpus_and_nothing_holds_an_
     (["experiment=hala_1.2b", "cluster=h100", *ON_GPUS, "resources.stages.sft.tasks_per_node=8"],
      r"resources.stages.sft.tasks_per_node = 8: .* one launcher task per node"),
     (["experiment=hala_1.2b", "cluster=h100", *ON_GPUS, "dpo=dahoas", "~resources.stages.dpo"],
-     r"resources.stages.dpo: no entry in resources=h100_1b"),
+     r"resources.stages.dpo: no entry in resources=h100_lfm2"),
     (["experiment=hala_1.2b", "cluster=h100", *ON_GPUS, "resources.stages.snapshot.gpus_per_node=1"],
      r"resources.stages.snapshot.gpus_per_node = 1: step source\.\S+ \(snapshot\) holds 1 GPU\(s\) it never uses"),
     (["experiment=hala_1.2b", "cluster=h100", *ON_GPUS, "resources.stages.translate_corpus.gpus_per_node=8"],

@@ -8,6 +8,7 @@ import sys
 
 import pytest
 from hydra.errors import ConfigCompositionException
+from omegaconf import OmegaConf
 from omegaconf.errors import ValidationError
 
 from hala_exp.config import CONF_DIR, ConfigError, compose, validate
@@ -31,6 +32,14 @@ def test_every_group_option_composes_and_validates(group, option):
     cfg = compose([f"{group}={option}", *NEEDS.get((group, option), [])])
     validate(cfg)
     assert cfg[group] is not None
+
+
+@pytest.mark.parametrize("preset", [[], ["experiment=hala_1.2b"]], ids=["default", "hala_1.2b"])
+def test_the_old_resources_name_h100_1b_is_h100_lfm2(preset):
+    """resources=h100_1b, the LFM2 preset's old name, still composes to exactly that preset."""
+    old, new = (OmegaConf.to_container(compose([*preset, f"resources={name}"]).resources)
+                for name in ("h100_1b", "h100_lfm2"))
+    assert old == new and new["name"] == "h100_lfm2"
 
 
 @pytest.mark.parametrize("launcher", sorted(p.stem for p in (CONF_DIR / "hydra" / "launcher").glob("*.yaml")))

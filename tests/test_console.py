@@ -3,6 +3,7 @@ subprocesses, and what a failing run prints (through the real CLI, on an early s
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import subprocess
@@ -18,6 +19,7 @@ from hala_exp.console.headline import headline, number
 from hala_exp.console.live import Console, describe
 from hala_exp.json_files import tail_lines
 from hala_exp.pipeline.dispatch import _stream
+from hala_exp.stages import STAGES
 
 CAPTURE_SCRIPT = textwrap.dedent("""
     import ctypes, logging, os, subprocess, sys, warnings
@@ -145,6 +147,12 @@ def test_headline_picks_the_stage_metric_and_formats_counts():
     assert headline("build_model", {"parameters": 23040.0}) == "parameters 23.0k"
     assert headline("unknown_stage", {"x": 1.0}) == ""
     assert number(48.0) == "48" and number(1_234_567.0) == "1.2M"
+
+
+def test_headline_reads_the_stage_declaration(monkeypatch):
+    monkeypatch.setitem(STAGES, "sft", dataclasses.replace(STAGES["sft"], headline=("steps", "train_loss")))
+    assert headline("sft", {"train_loss": 1.5849, "steps": 30.0}) == "steps 30"
+    assert headline("snapshot", {"rows.kept": 8.0}) == ""  # declares none
 
 
 def test_failure_report_names_the_step_quotes_its_log_and_lists_what_never_ran(tmp_path):

@@ -16,7 +16,7 @@ import pytest
 from planned import planned
 from wandb_files import config, history, offline_runs, read_run, table
 
-from hala_exp import reporting
+from hala_exp import stage_records
 from hala_exp.data.samples_text import sample_texts
 from hala_exp.pipeline.execute import execute
 from hala_exp.shards import run_sharded
@@ -92,12 +92,12 @@ def resumable_sft_stage(cfg, inputs, out):
     from hala_exp.training.sft import Hyper, train_sft
 
     sink = Preempt(cfg.stop_at, Path(cfg.marker))
-    reporting.attach(sink)
+    stage_records.attach(sink)
     try:
         return train_sft(inputs["model"], _rows(), out / "model", Hyper(**cfg.hyper), OmegaConf.create(cfg.train),
                          checkpoints=Path(inputs["checkpoints"]))
     finally:
-        reporting.detach(sink)
+        stage_records.detach(sink)
 
 
 def cpt_stage(cfg, inputs, out):
@@ -252,8 +252,8 @@ def test_sharded_progress_is_one_curve_across_a_failed_and_a_resumed_attempt(tmp
 
 
 def test_no_sink_no_reports():
-    assert not reporting.active() and reporting.trainer_callbacks() == []
-    reporting.log({"x": 1.0}, step=1)  # a no-op without a sink
+    assert not stage_records.active() and stage_records.trainer_callbacks() == []
+    stage_records.log({"x": 1.0}, step=1)  # a no-op without a sink
 
 
 @pytest.fixture

@@ -46,6 +46,14 @@ def test_training_fanout_and_tracking_come_from_the_declarations(tmp_path):
     assert {n for n, i in STAGES.items() if i.trains} == {"train_translator", "sft", "sft_sources", "cpt", "dpo"}
 
 
+def test_every_stage_declares_its_headline_metric():
+    """A new stage names the number its console line shows; a source snapshot alone shows none (its
+    counts reach the metrics of the steps that read it)."""
+    assert {n for n, i in STAGES.items() if not i.headline} == {"snapshot"}
+    for name, info in STAGES.items():
+        assert isinstance(info.headline, tuple) and all(isinstance(p, str) and p for p in info.headline), name
+
+
 def own_changes(base: list[str], override: str) -> set[str]:
     """Steps whose own config slice changes when `override` is added; checks that no other key moves
     except through an input."""

@@ -5,29 +5,8 @@ from __future__ import annotations
 import fnmatch
 import math
 
+from hala_exp.stages import STAGES
 from hala_exp.training.batch import from_metrics
-
-# Per stage, metric names (shell patterns) in order of preference; the first one reported is shown.
-HEADLINES: dict[str, tuple[str, ...]] = {
-    "build_model": ("warmup.train_loss", "parameters"),
-    "convert_gguf": ("parameters",),
-    "quantize_teacher": ("logits.top1_agree",),
-    "validate_teacher": ("fp8.bleu",),
-    "translate_bootstrap": ("gates.passed",),
-    "judge": ("accept_rate",),
-    "train_translator": ("train_loss",),
-    "translate_corpus": ("gates.passed",),
-    "sft": ("train_loss",),
-    "sft_sources": ("train_loss",),
-    "dpo": ("margin_after", "train_loss"),
-    "merge": ("t", "parameters"),  # a per-layer t is no number: then the size written
-    "evaluate_translation": ("translation.bleu",),
-    "evaluate_lighteval": ("*.average", "*.acc_norm", "*.acc"),
-    "evaluate_heldout": ("*.loss",),
-    "fertility": ("*.tokens_per_word",),
-    "expand_vocab": ("added_tokens",),
-    "cpt": ("train_loss",),
-}
 
 
 def number(v: float) -> str:
@@ -44,10 +23,11 @@ def number(v: float) -> str:
 
 
 def headline(stage: str, metrics: dict[str, float]) -> str:
-    """`name value` of the stage's headline metric, or "" when it reported none of them; a training
-    step's line also says how it split its global batch."""
+    """`name value` of the stage's headline metric (its declaration's `headline`), or "" when it
+    reported none of them; a training step's line also says how it split its global batch."""
     line = ""
-    for pattern in HEADLINES.get(stage, ()):
+    info = STAGES.get(stage)
+    for pattern in info.headline if info is not None else ():
         for name in sorted(metrics, key=lambda m: (m.count("."), m)):  # a roll-up before its parts
             if fnmatch.fnmatchcase(name, pattern) and isinstance(metrics[name], (int, float)):
                 line = f"{name} {number(float(metrics[name]))}"

@@ -218,7 +218,7 @@ def problems(side: ClusterSide, plans: list[StepPlan], limits: PartitionLimits) 
         if p.host_gb is not None and p.host_gb > p.job.mem_gb:
             mine.append(f"{_key(p, 'mem_gb')} = {p.job.mem_gb:g}: {where} trains on CPUs, and its weights, gradients "
                         f"and AdamW state alone need about {p.host_gb:.1f} GB. Fix: give the stage GPUs (a GPU "
-                        "resources preset such as resources=h100_1b) or more memory")
+                        "resources preset such as resources=h100_lfm2) or more memory")
         for message in mine:
             first = same.setdefault(message.replace(f"step {p.name} ", "step * "), [message])
             if first[0] != message:

@@ -11,7 +11,7 @@ import html
 from datetime import datetime, timezone
 from pathlib import Path
 
-from hala_exp.allam.report import allam_summary
+from hala_exp.allam.summary_lines import allam_summary
 from hala_exp.console.headline import number
 from hala_exp.console.live import duration
 from hala_exp.report.graph import STATUS_STROKE, anchor, svg

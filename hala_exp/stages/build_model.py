@@ -92,4 +92,4 @@ def _options(cfg: DictConfig, group: str, prompts: list[str]) -> dict:
 
 
 DECLARED = (StageInfo("build_model", 1, "hala_exp.stages.build_model:run", key_config, options=_options,
-                      writes_gb=_model_gb, gpus="none"),)
+                      writes_gb=_model_gb, gpus="none", headline=("warmup.train_loss", "parameters")),)

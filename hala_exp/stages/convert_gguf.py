@@ -56,4 +56,5 @@ def key_config(cfg: DictConfig, group: str) -> dict:
                      "xxh3_128": file_hash(gguf_path(g.package, g.file))}}
 
 
-DECLARED = (StageInfo("convert_gguf", 1, "hala_exp.stages.convert_gguf:run", key_config, gpus="none"),)
+DECLARED = (StageInfo("convert_gguf", 1, "hala_exp.stages.convert_gguf:run", key_config, gpus="none",
+                      headline=("parameters",)),)

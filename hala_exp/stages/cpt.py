@@ -80,4 +80,5 @@ def key_config(cfg: DictConfig) -> dict:
 
 
 DECLARED = (StageInfo("cpt", 3, "hala_exp.stages.cpt:run", key_config,
-                      trains=Trains("model", "allam.cpt.bf16", batch="allam.cpt")),)
+                      trains=Trains("model", "allam.cpt.bf16", batch="allam.cpt"),
+                      headline=("train_loss",)),)

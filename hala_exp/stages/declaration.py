@@ -70,6 +70,9 @@ class StageInfo:
     # The model whose weights it puts on GPUs, from the config and its step's key slice (None:
     # unknown); a training stage's follows from `trains`. Read by the cluster plan's memory check.
     weights: Callable[[DictConfig, dict[str, Any]], Weights | None] | None = None
+    # Its headline metric: metric names (shell patterns) in order of preference, the first one it
+    # reported shown on its console line and in the report's step table (`console.headline`); () none.
+    headline: tuple[str, ...] = ()
 
     @property
     def sharded(self) -> bool:

@@ -26,4 +26,5 @@ def key_config(cfg: DictConfig) -> dict:
 
 
 DECLARED = (StageInfo("dpo", 2, "hala_exp.stages.dpo:run", key_config,
-                      trains=Trains("model", "dpo.bf16", batch="dpo")),)
+                      trains=Trains("model", "dpo.bf16", batch="dpo"),
+                      headline=("margin_after", "train_loss")),)

@@ -15,7 +15,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from hala_exp import reporting
+from hala_exp import stage_records
 from hala_exp.data.paths import resolve_path
 from hala_exp.data.snapshot import load_snapshot
 from hala_exp.engines.backends import make_engine
@@ -67,9 +67,9 @@ def run_translation(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[
     scored = [{"id": r["id"], "en": r["en"], "reference": r["ar"], "hypothesis": g.text, "finished": g.finished, **s}
               for r, g, s in zip(items, gens, per_item)]
     write_jsonl(out / "translations.jsonl", scored)
-    reporting.table("translation/samples", ["id", "source", "reference", "output", "bleu", "chrf"],
-                    [[r["id"], r["en"], r["reference"], r["hypothesis"], r["bleu"], r["chrf"]]
-                     for r in scored[:SAMPLE_ROWS]])
+    stage_records.table("translation/samples", ["id", "source", "reference", "output", "bleu", "chrf"],
+                        [[r["id"], r["en"], r["reference"], r["hypothesis"], r["bleu"], r["chrf"]]
+                         for r in scored[:SAMPLE_ROWS]])
     scores = translation_scores([g.text for g in gens], [r["ar"] for r in items])
     return {**{f"translation.{k}": v for k, v in scores.items()}, "translation.n": float(len(items)),
             "translation.too_long": float(sum(g.too_long for g in gens))}  # scored as empty outputs
@@ -115,7 +115,7 @@ def run_lighteval(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[st
         scores = run(inputs["model"], list(lcfg.tasks), out, **kwargs)
     if lcfg.get("suite"):
         scores.update(suite_scores(scores, list(lcfg.tasks), lcfg.suite, lcfg.metric))
-    reporting.table("eval/scores", ["task", "subset", "metric", "value"], score_rows(scores, lcfg.get("suite")))
+    stage_records.table("eval/scores", ["task", "subset", "metric", "value"], score_rows(scores, lcfg.get("suite")))
     return scores
 
 
@@ -185,9 +185,10 @@ def translation_weights(cfg: DictConfig, config: dict) -> Weights | None:
 
 
 DECLARED = (StageInfo("evaluate_translation", 2, "hala_exp.stages.evaluate:run_translation", translation_config,
-                      gpus="engine", weights=translation_weights),
+                      gpus="engine", weights=translation_weights, headline=("translation.bleu",)),
             # task groups committed one by one into its shards folder, shared by the step's workers;
             # lighteval's transformers back-end, one GPU a worker
             StageInfo("evaluate_lighteval", 3, "hala_exp.stages.evaluate:run_lighteval", lighteval_config,
                       partial="shards", options=lambda cfg, *_: {"tasks_per_shard": cfg.eval.lighteval.tasks_per_shard},
-                      weights=lambda cfg, _: None if cfg.recipe == "compare" else group_weights(cfg, "model")))
+                      weights=lambda cfg, _: None if cfg.recipe == "compare" else group_weights(cfg, "model"),
+                      headline=("*.average", "*.acc_norm", "*.acc")))

@@ -35,4 +35,5 @@ def key_config(cfg: DictConfig) -> dict:
     return {"expand": pick(a.expand, "corpus", "vocab_size", "init", "seed"), "texts": plain(a.fertility.texts)}
 
 
-DECLARED = (StageInfo("expand_vocab", 1, "hala_exp.stages.expand_vocab:run", key_config, gpus="none"),)
+DECLARED = (StageInfo("expand_vocab", 1, "hala_exp.stages.expand_vocab:run", key_config, gpus="none",
+                      headline=("added_tokens",)),)

@@ -34,4 +34,5 @@ def key_config(cfg: DictConfig) -> dict:
     return {"texts": plain(cfg.allam.fertility.texts)}
 
 
-DECLARED = (StageInfo("fertility", 1, "hala_exp.stages.fertility:run", key_config, gpus="none"),)
+DECLARED = (StageInfo("fertility", 1, "hala_exp.stages.fertility:run", key_config, gpus="none",
+                      headline=("*.tokens_per_word",)),)

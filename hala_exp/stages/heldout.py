@@ -28,4 +28,5 @@ def key_config(cfg: DictConfig) -> dict:
     return {"heldout": plain(cfg.eval.heldout), "engine": pick(cfg.engine, "device", "dtype")}
 
 
-DECLARED = (StageInfo("evaluate_heldout", 2, "hala_exp.stages.heldout:run", key_config),)
+DECLARED = (StageInfo("evaluate_heldout", 2, "hala_exp.stages.heldout:run", key_config,
+                      headline=("*.loss",)),)

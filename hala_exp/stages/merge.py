@@ -141,4 +141,6 @@ def key_config(cfg: DictConfig) -> dict:
 
 DECLARED = (StageInfo("merge", 1, "hala_exp.stages.merge:run", key_config,
                       options=lambda cfg, *_: {"mergekit": plain(cfg.merge.options)}, memory_gb=merge_memory_gb,
-                      writes_gb=merged_gb, gpus="none"),)
+                      writes_gb=merged_gb, gpus="none",
+                      # a per-layer t is no number: then the size written
+                      headline=("t", "parameters")),)

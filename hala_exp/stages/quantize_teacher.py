@@ -187,7 +187,8 @@ def quantize_memory_gb(cfg: DictConfig) -> float | None:
 
 DECLARED = (StageInfo("quantize_teacher", 2, "hala_exp.stages.quantize_teacher:run", quantize_config,
                       writes_gb=_fp8_gb, memory_gb=quantize_memory_gb, gpus="spread",
-                      weights=lambda cfg, _: group_weights(cfg, "teacher")),
+                      weights=lambda cfg, _: group_weights(cfg, "teacher"), headline=("logits.top1_agree",)),
             # the unquantized teacher, then the FP8 one: the larger is what must fit
             StageInfo("validate_teacher", 2, "hala_exp.stages.quantize_teacher:run_validate", validate_config,
-                      gpus="engine", weights=lambda cfg, _: group_weights(cfg, "teacher")))
+                      gpus="engine", weights=lambda cfg, _: group_weights(cfg, "teacher"),
+                      headline=("fp8.bleu",)))

@@ -164,6 +164,6 @@ def sources_config(cfg: DictConfig, sources: DictConfig, mix: dict | None = None
 
 
 DECLARED = (StageInfo("sft", 2, "hala_exp.stages.sft:run", key_config, partial="checkpoints",
-                      trains=Trains("model", "train.bf16", "model")),
+                      trains=Trains("model", "train.bf16", "model"), headline=("train_loss",)),
             StageInfo("sft_sources", 2, "hala_exp.stages.sft:run_sources", sources_config, partial="checkpoints",
-                      trains=Trains("model", "train.bf16", "model")))
+                      trains=Trains("model", "train.bf16", "model"), headline=("train_loss",)))

@@ -40,4 +40,5 @@ def key_config(cfg: DictConfig, kind: str, src: DictConfig, row_source: str) -> 
 
 
 # A W&B run per source would only crowd the project's runs table: the counts are in results.json.
+# No headline either: the rows it kept and dropped reach the metrics of the steps that read it.
 DECLARED = (StageInfo("snapshot", 1, "hala_exp.stages.snapshot:run", key_config, tracked=False, gpus="none"),)

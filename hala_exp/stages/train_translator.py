@@ -52,4 +52,5 @@ def key_config(cfg: DictConfig) -> dict:
 
 
 DECLARED = (StageInfo("train_translator", 3, "hala_exp.stages.train_translator:run", key_config,
-                      partial="checkpoints", trains=Trains("translator", "train.bf16", "translator")),)
+                      partial="checkpoints", trains=Trains("translator", "train.bf16", "translator"),
+                      headline=("train_loss",)),)

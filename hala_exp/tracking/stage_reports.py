@@ -1,4 +1,4 @@
-"""A running stage's reports (`hala_exp.reporting`) recorded into its step's W&B run.
+"""A running stage's reports (`hala_exp.stage_records`) recorded into its step's W&B run.
 
 Curves are logged at an explicit step (the trainer's global step, the rows done), and each step at
 most once across the attempts of one step key: an attempt that resumes (a requeued job, a rerun
@@ -33,7 +33,7 @@ class Curve:
 
 
 class RunSink:
-    """`hala_exp.reporting.Sink` for one W&B run, attached while its step's stage runs."""
+    """`hala_exp.stage_records.Sink` for one W&B run, attached while its step's stage runs."""
 
     def __init__(self, run: Any):
         self.run = run

@@ -15,7 +15,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from hala_exp import reporting
+from hala_exp import stage_records
 from hala_exp.json_files import write_json
 from hala_exp.pipeline.store import Store
 from hala_exp.tracking.run_ids import claim_run_id
@@ -91,9 +91,9 @@ class StepRun:
         # an earlier step left attached (its commit raised before `finish`) stops receiving
         global _attached
         if _attached is not None:
-            reporting.detach(_attached)
+            stage_records.detach(_attached)
         self.sink = _attached = RunSink(self.run)
-        reporting.attach(self.sink)
+        stage_records.attach(self.sink)
         if ctx["mode"] == "online":  # declaring inputs needs the server; offline runs keep them in config
             for k, ref in spec["inputs"].items():
                 self.run.use_artifact(self._input_artifact(k, ref))
@@ -143,7 +143,7 @@ class StepRun:
 
     def _detach(self) -> None:
         if self.sink is not None:
-            reporting.detach(self.sink)
+            stage_records.detach(self.sink)
             self.sink = None
 
     def fail(self) -> None:

@@ -43,7 +43,7 @@ def train_cpt(model_path: str, texts: list[str], heldout: dict[str, list[str]], 
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
-    from hala_exp import reporting
+    from hala_exp import stage_records
     from hala_exp.models.for_training import batch_layout, init_kwargs
     from hala_exp.models.loading import load_tokenizer, model_config
     from hala_exp.training.batch import batch_metrics, for_this_run
@@ -76,7 +76,7 @@ def train_cpt(model_path: str, texts: list[str], heldout: dict[str, list[str]], 
     trainer = SFTTrainer(model=model_path, args=args, train_dataset=Dataset.from_list([{"text": t} for t in texts]),
                          eval_dataset=evals or None, processing_class=tokenizer,
                          callbacks=[StopIfLeaseLost(), StepsProgress(), whole,
-                                    *reporting.trainer_callbacks()])
+                                    *stage_records.trainer_callbacks()])
     metrics: dict[str, float] = {}
     for lang in evals:
         metrics[f"heldout.{lang}.loss_before"] = _heldout_loss(trainer, evals, lang)

@@ -64,7 +64,7 @@ def train_dpo(model_path: str, rows: list[dict], out: Path, h: DpoHyper) -> dict
     from datasets import Dataset
     from trl import DPOConfig, DPOTrainer
 
-    from hala_exp import reporting
+    from hala_exp import stage_records
     from hala_exp.models.for_training import init_kwargs
     from hala_exp.models.loading import load_tokenizer, model_config
     from hala_exp.training.batch import batch_metrics, for_this_run
@@ -91,7 +91,7 @@ def train_dpo(model_path: str, rows: list[dict], out: Path, h: DpoHyper) -> dict
     whole = WholeRun()
     trainer = DPOTrainer(model=model_path, args=args, train_dataset=Dataset.from_list(rows),
                          processing_class=tokenizer,
-                         callbacks=[StopIfLeaseLost(), StepsProgress(), whole, *reporting.trainer_callbacks()])
+                         callbacks=[StopIfLeaseLost(), StepsProgress(), whole, *stage_records.trainer_callbacks()])
     before = preference_margin(trainer.ref_model, tokenizer, rows)  # every rank: a sharded forward is collective
     with torch.enable_grad():  # lighteval switches grad off process-wide; a sweep may run it before this
         result = trainer.train()

@@ -118,7 +118,7 @@ def train_sft(model_path: str, rows: list[dict] | Dataset, out: Path, hyper: Hyp
     from datasets import Dataset
     from trl import SFTTrainer
 
-    from hala_exp import reporting, stopping
+    from hala_exp import stage_records, stopping
     from hala_exp.models.loading import load_tokenizer
     from hala_exp.training.batch import batch_metrics, for_this_run
     from hala_exp.training.distributed import accept_indexed_cpu_locations, is_main, save_trained
@@ -143,7 +143,7 @@ def train_sft(model_path: str, rows: list[dict] | Dataset, out: Path, hyper: Hyp
     trainer = SFTTrainer(model=model_path, args=args, train_dataset=dataset,
                          processing_class=tokenizer,
                          callbacks=[StopIfLeaseLost(), StepsProgress(), *([SaveAndStop()] if keep else []), whole,
-                                    *reporting.trainer_callbacks()])
+                                    *stage_records.trainer_callbacks()])
     resume = last_checkpoint(checkpoints) if keep else None
     if resume:
         log.info("resuming from %s", resume)
