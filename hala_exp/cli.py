@@ -18,6 +18,7 @@ import os
 import sys
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -27,11 +28,10 @@ from hala_exp.config import CONF_DIR, ConfigError, compose_cache, validate
 from hala_exp.config.schema import register
 from hala_exp.json_files import write_json
 from hala_exp.launch import LaunchError
-from hala_exp.launch.plan_check import check_cluster_plan
 from hala_exp.pipeline.provenance import git_state, host, package_versions
-from hala_exp.plan import Plan, compile_plan
-from hala_exp.plan.checks import check_tasks
-from hala_exp.plan.frozen import thaw
+
+if TYPE_CHECKING:  # the Plan's modules load after validation: `--cfg job` never pays for them
+    from hala_exp.plan import Plan
 
 log = logging.getLogger("hala_exp")
 
@@ -53,6 +53,7 @@ def _write_run_record(cfg: DictConfig, run_dir: Path) -> None:
 
 
 def _print_plan(plan: Plan) -> None:
+    from hala_exp.launch.plan_check import check_cluster_plan
     from hala_exp.pipeline.disk_space import space_warning
     from hala_exp.pipeline.runner import plan_rows
 
@@ -120,6 +121,7 @@ def _check_tasks_quietly(plan: Plan) -> None:
     from contextlib import nullcontext
 
     from hala_exp.console.capture import can_capture, redirect_output
+    from hala_exp.plan.checks import check_tasks
 
     log = Path(HydraConfig.get().runtime.output_dir) / "checks.log"
     quiet = not plan.verbose and can_capture()
@@ -132,8 +134,10 @@ def _check_tasks_quietly(plan: Plan) -> None:
 
 
 def app(cfg: DictConfig) -> None:
+    from hala_exp.plan import compile_plan
+
     try:
-        validate(cfg)
+        validate(cfg, batches=False)  # compiling checks each training step's batch split
         # the config is read here for the last time: everything below reads the Plan
         plan = compile_plan(cfg, HydraConfig.get().launcher, explain=bool(cfg.plan), tracking=not cfg.plan)
         if not cfg.plan:
@@ -163,6 +167,7 @@ def app(cfg: DictConfig) -> None:
         # (sinfo's limits where it answers in the job, else the declared ones); a refusal still
         # releases the other nodes of the job, which wait for this one's training launches
         from hala_exp.launch.nodes import finish
+        from hala_exp.launch.plan_check import check_cluster_plan
 
         try:
             check_cluster_plan(plan)
@@ -178,6 +183,7 @@ def app(cfg: DictConfig) -> None:
     from hala_exp.console.failure import StepFailure, failure_report, stopped_report
     from hala_exp.launch.nodes import leading
     from hala_exp.pipeline.runner import run_pipeline
+    from hala_exp.plan.frozen import thaw
     from hala_exp.results_tables import summary
     from hala_exp.stopping import Stopped
 
@@ -206,6 +212,9 @@ def app(cfg: DictConfig) -> None:
               f"upload with: wandb sync {tracking['dir']}/wandb/offline-run-*")
 
 
+LISTS_GROUPS = ("--help", "-h", "--hydra-help", "--info", "-i")  # Hydra's flags that print the config groups
+
+
 def main() -> None:
     # Start-up allocates the composed config's many small objects; collecting them while they are
     # still in use costs tens of milliseconds a run. The pipeline turns collection back on.
@@ -217,7 +226,8 @@ def main() -> None:
     # instantiates `hydra.callbacks` without one; this callback (conf/config.yaml) is our own code.
     warnings.filterwarnings("ignore", message=r"hydra\.utils\.instantiate\(\) resolved "
                             r"_target_='hala_exp\.config\.checks\.before_launch\.BeforeLaunch'")
-    register()
+    # the sweep and search groups only where a command may use them (or Hydra lists the groups: --help)
+    register(sweeps=any("sweep" in a or "search" in a or a in LISTS_GROUPS for a in sys.argv[1:]))
     compose_cache.install()  # a composition seen before is read back, not redone
     try:
         hydra.main(config_path=str(CONF_DIR), config_name="config")(app)()

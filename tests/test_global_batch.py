@@ -61,6 +61,18 @@ def test_the_processes_of_the_step_that_trains_are_checked_at_validation():
         validate(compose([*slurm, "model.micro_batch=64"]), check_data=False)
 
 
+def test_compiling_the_run_refuses_the_same_split_for_the_step_that_trains(tmp_path):
+    """The CLI leaves the batches to the compiler (validate(batches=False)): the same message, per step."""
+    from hala_exp.plan import compile_plan
+
+    bad = compose([f"store={tmp_path}", "runtime.gpus_per_node=2", "translator.micro_batch=8"])
+    validate(bad, check_data=False, batches=False)
+    with pytest.raises(ConfigError, match=r"model\.global_batch = 8: .*the sft step trains in 2 process\(es\)"):
+        compile_plan(bad)
+    # a training group no step uses is never refused: no dpo step, no dpo check
+    assert "dpo" not in {s.stage for s in compile_plan(compose([f"store={tmp_path}", "dpo.micro_batch=3"])).steps}
+
+
 @pytest.mark.parametrize(("override", "own"), [
     ("model.global_batch=16", {"sft"}),
     ("model.micro_batch=4", set()),  # memory per device, not weights (benchmarks/micro_batch.py)

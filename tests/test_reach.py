@@ -11,7 +11,8 @@ import pytest
 
 from hala_exp.config import ConfigError, compose
 from hala_exp.plan import compile_plan
-from hala_exp.plan.checks import check_reachable as _check_plan_reachable, run_refs as _plan_refs
+from hala_exp.plan.checks import check_reachable as _check_plan_reachable
+from hala_exp.plan.checks import run_refs as _plan_refs
 
 
 def check_reachable(cfg):

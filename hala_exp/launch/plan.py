@@ -71,10 +71,6 @@ class ClusterSide:
     runtime_nodes: int
     distributed: str  # train.distributed
 
-    @property
-    def on_slurm(self) -> bool:
-        return self.submit == "slurm" or self.one_job
-
 
 def cluster_side(cfg: DictConfig, launcher: DictConfig | None, settings: Any) -> ClusterSide:
     res = cfg.resources
@@ -95,10 +91,6 @@ def pipeline_job(launcher: DictConfig | None) -> Request | None:
     return Request(int(values["nodes"]), int(values["gpus_per_node"] or 0), int(values["tasks_per_node"]),
                    int(values["cpus_per_task"]), float(values["mem_gb"]), int(values["timeout_min"]),
                    {f: f"hydra.launcher.{f}" for f in FIELDS})
-
-
-def on_slurm(cfg: DictConfig, launcher: DictConfig | None) -> bool:
-    return cfg.cluster.submit == "slurm" or pipeline_job(launcher) is not None
 
 
 def step_engine(cfg: DictConfig, step: Step, workers: int) -> Engine | None:
@@ -168,8 +160,8 @@ def plan_step(cfg: DictConfig, step: Step, job: Request | None = None) -> StepPl
         used = min(1, req.gpus_per_node)
     if weights is not None and used and info.trains is None:
         gpu_gb = serving_gb(weights, used if info.gpus == "spread" or engine else 1)
-    return StepPlan(step.name, step.stage, req, environment_name(cfg.runtime, step.stage), processes, strategy, used, engine,
-                    batch, gpu_gb, info.trains is not None, host_gb)
+    return StepPlan(step.name, step.stage, req, environment_name(cfg.runtime, step.stage), processes, strategy,
+                    used, engine, batch, gpu_gb, info.trains is not None, host_gb)
 
 
 def cluster_plan(cfg: DictConfig, steps: list[Step], launcher: DictConfig | None = None) -> list[StepPlan]:
@@ -238,9 +230,10 @@ def _own_job_problems(side: ClusterSide, p: StepPlan, limits: PartitionLimits) -
     found = []
     where = f"step {p.name} ({p.stage})"
     if limits.gpus_per_node > 0 and p.stage not in side.sized_stages:
-        found.append(f"resources.stages.{p.stage}: no entry in resources={side.resources_name}, so {where} would get "
+        preset = side.resources_name
+        found.append(f"resources.stages.{p.stage}: no entry in resources={preset}, so {where} would get "
                      f"resources.default ({p.job.gpus_per_node} GPU(s), {p.job.mem_gb:g} GB) on a GPU partition. "
-                     f"Fix: add `{p.stage}:` with its GPUs, CPUs, memory and time to conf/resources/{side.resources_name}.yaml")
+                     f"Fix: add `{p.stage}:` with its GPUs, CPUs, memory and time to conf/resources/{preset}.yaml")
     try:
         check_request(p.name, p.stage, p.job, limits)
     except LaunchError as e:

@@ -92,6 +92,12 @@ def runs_in_one_job(launcher: DictConfig | None) -> bool:
     return launcher is not None and "submitit" in str(launcher.get("_target_", ""))
 
 
+def on_slurm(cfg: DictConfig, launcher: DictConfig | None) -> bool:
+    """Whether the run's steps run on Slurm: a job each (`cluster.submit=slurm`), or all in one job of
+    Hydra's submitit `launcher`."""
+    return cfg.cluster.submit == "slurm" or runs_in_one_job(launcher)
+
+
 def training_processes(cfg: DictConfig, stage: str, launcher: DictConfig | None = None) -> tuple[int, str]:
     """The processes a step of training `stage` runs in, and the config keys that set them: its Slurm
     request under cluster.submit=slurm (a job per step), else, and always inside one job of Hydra's

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hala_exp.json_files import write_json
-from hala_exp.launch.plan import ClusterSide, Engine, StepPlan
-from hala_exp.launch.resources import Request
 from hala_exp.pipeline.graph import Ref, Step
 from hala_exp.plan.frozen import FrozenDict, freeze, thaw
-from hala_exp.training.batch import BatchSplit
+
+if TYPE_CHECKING:  # the cluster's types load with a cluster plan only: a local start-up skips them
+    from hala_exp.launch.plan import ClusterSide, StepPlan
+    from hala_exp.launch.resources import Request
+    from hala_exp.training.batch import BatchSplit
 
 PLAN_FILE = "plan.json"
 FORMAT = 1  # plan.json's layout; bump when a field changes meaning
@@ -93,6 +95,8 @@ class Plan:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Plan:
+        from hala_exp.launch.plan import ClusterSide
+
         if data.get("format") != FORMAT:
             raise ValueError(f"plan.json format {data.get('format')!r}, this version reads {FORMAT}")
         c = data.get("cluster")
@@ -126,10 +130,15 @@ def _step_json(s: PlannedStep) -> dict[str, Any]:
 
 
 def _request(d: dict[str, Any] | None) -> Request | None:
+    from hala_exp.launch.resources import Request
+
     return None if d is None else Request(**d)
 
 
 def _step_from(d: dict[str, Any]) -> PlannedStep:
+    from hala_exp.launch.plan import Engine, StepPlan
+    from hala_exp.training.batch import BatchSplit
+
     job = d["job"]
     if job is not None:
         job = StepPlan(**{**job, "job": _request(job["job"]),

@@ -7,11 +7,12 @@ and reads the store's state of each step. Everything downstream reads the Plan.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from omegaconf import DictConfig, OmegaConf
 
 from hala_exp.config.errors import ConfigError
-from hala_exp.launch.plan import ClusterSide, StepPlan, cluster_side, on_slurm
-from hala_exp.launch.resources import runs_in_one_job, stage_batch
+from hala_exp.launch.resources import on_slurm, runs_in_one_job, stage_batch
 from hala_exp.pipeline.dispatch import training_launch
 from hala_exp.pipeline.fanout import parallelism_for, workers_for
 from hala_exp.pipeline.graph import Ref, Step, step_keys
@@ -23,6 +24,9 @@ from hala_exp.plan.frozen import freeze
 from hala_exp.recipes import build_graph
 from hala_exp.training.batch import BatchError
 
+if TYPE_CHECKING:
+    from hala_exp.launch.plan import ClusterSide, StepPlan
+
 
 def compile_plan(cfg: DictConfig, launcher: DictConfig | None = None, explain: bool = False,
                  tracking: bool = True) -> Plan:
@@ -30,19 +34,22 @@ def compile_plan(cfg: DictConfig, launcher: DictConfig | None = None, explain: b
     launcher runs the whole pipeline as one job. `explain`: say, for each step that runs, what differs
     from the closest entry in the store (plan=true). ConfigError when a training step's batch cannot
     split over the processes it gets."""
-    from hala_exp.launch.plan import cluster_plan
-
     graph = build_graph(cfg)
     keys = step_keys(graph)
     store = Store(cfg.store)
-    slurm = on_slurm(cfg, launcher)
     one_job = runs_in_one_job(launcher)
-    jobs: dict[str, StepPlan] = {p.name: p for p in cluster_plan(cfg, graph, launcher)} if slurm else {}
+    slurm = on_slurm(cfg, launcher)
+    jobs: dict[str, StepPlan] = {}
+    if slurm:  # each step's job (its own, or the pipeline's), launch, engine and memory
+        from hala_exp.launch.plan import cluster_plan
+
+        jobs = {p.name: p for p in cluster_plan(cfg, graph, launcher)}
     states = {s.name: _state(store, s, keys, explain) for s in graph}
     verify = to_hash(graph, keys, store, cfg.get("store_verify", "hash"), pending={n for n, st in states.items()
                                                                                   if st.runs})
+    facts: dict[tuple, dict] = {}
     steps = tuple(_planned(cfg, s, keys, jobs.get(s.name), states[s.name], s.name in verify, launcher,
-                           own_job=slurm and not one_job) for s in graph)
+                           slurm and not one_job, facts) for s in graph)
     return Plan(
         name=str(cfg.name), recipe=str(cfg.get("recipe", "hala")), store=str(cfg.store),
         store_verify=str(cfg.get("store_verify", "hash")), steps=steps, verbose=bool(cfg.get("verbose", False)),
@@ -72,26 +79,32 @@ def _state(store: Store, step: Step, keys: dict[str, str], explain: bool) -> Sto
 
 
 def _planned(cfg: DictConfig, s: Step, keys: dict[str, str], job: StepPlan | None, state: StoreState,
-             verify: bool, launcher: DictConfig | None, own_job: bool) -> PlannedStep:
+             verify: bool, launcher: DictConfig | None, own_job: bool, facts: dict[tuple, dict]) -> PlannedStep:
     from dataclasses import replace
 
-    python = interpreter_for(cfg.runtime, s.stage)
     gpus, nodes = (job.job.gpus_per_node, job.job.nodes) if own_job and job is not None else (None, None)
-    launch = training_launch(cfg, s.stage, python, gpus, nodes)
-    try:
-        batch = stage_batch(cfg, s.stage, launcher)
-    except BatchError as e:
-        raise ConfigError(str(e)) from None
-    try:
-        workers = workers_for(cfg.get("resources"), s.stage)
-    except ValueError as e:
-        raise ConfigError(str(e)) from None
+    where = (s.stage, gpus, nodes)
+    if where not in facts:  # the same for every step of a stage in the same job shape: read the config once
+        facts[where] = _stage_facts(cfg, s.stage, launcher, gpus, nodes)
     return PlannedStep(
         s.name, s.stage, s.fn, freeze(s.config), freeze(s.inputs), s.partial, freeze(s.report), freeze(s.options),
         s.writes, key=keys[s.name], needs=tuple(sorted({v.step for v in s.inputs.values() if isinstance(v, Ref)})),
-        environment=python, environment_name=environment_name(cfg.runtime, s.stage), launch=tuple(launch) if launch else None, workers=workers,
-        parallelism=parallelism_for(cfg.get("resources"), s.stage), batch=batch, job=job,
-        state=replace(state, verify=verify))
+        job=job, state=replace(state, verify=verify), **facts[where])
+
+
+def _stage_facts(cfg: DictConfig, stage: str, launcher: DictConfig | None, gpus: int | None,
+                 nodes: int | None) -> dict:
+    """Where and how a step of `stage` runs: interpreter, launch, batch split, workers."""
+    python = interpreter_for(cfg.runtime, stage)
+    launch = training_launch(cfg, stage, python, gpus, nodes)
+    try:
+        batch = stage_batch(cfg, stage, launcher)
+        workers = workers_for(cfg.get("resources"), stage)
+    except (BatchError, ValueError) as e:
+        raise ConfigError(str(e)) from None
+    return {"environment": python, "environment_name": environment_name(cfg.runtime, stage),
+            "launch": tuple(launch) if launch else None, "workers": workers,
+            "parallelism": parallelism_for(cfg.get("resources"), stage), "batch": batch}
 
 
 def _tracking(cfg: DictConfig) -> dict | None:
@@ -101,6 +114,8 @@ def _tracking(cfg: DictConfig) -> dict | None:
 
 
 def _cluster(cfg: DictConfig, launcher: DictConfig | None) -> ClusterSide:
+    from hala_exp.launch.plan import cluster_side
+
     return cluster_side(cfg, launcher, freeze(OmegaConf.to_container(cfg.cluster, resolve=True)))
 
 

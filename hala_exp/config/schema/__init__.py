@@ -82,12 +82,15 @@ class Config:
     seed: int = 0
 
 
-def register() -> None:
-    """Put the schema in the ConfigStore; `conf/config.yaml` lists it first in its defaults."""
+def register(sweeps: bool = True) -> None:
+    """Put the schema in the ConfigStore; `conf/config.yaml` lists it first in its defaults. With
+    `sweeps`, also the `sweep` and `search` groups (`+sweep=NAME` reads sweeps/NAME.yaml); parsing
+    them costs ~30 ms, which a command that names neither need not pay."""
     from hala_exp.config.sweeps import register_sweeps
 
     ConfigStore.instance().store(name="hala_schema", node=Config, replace=True)
-    register_sweeps()  # `+sweep=NAME` reads sweeps/NAME.yaml
+    if sweeps:
+        register_sweeps()
 
 
 __all__ = [
