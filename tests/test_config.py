@@ -156,6 +156,33 @@ def test_each_fine_tune_can_set_its_own_schedule_over_the_train_group():
     assert sft.config["train"]["lr_scheduler"] == "linear" and sft.config["train"]["max_steps"] == 12
 
 
+def test_a_new_training_option_of_the_student_reaches_only_the_students_steps(monkeypatch):
+    """README: a student-only option is a null field of TrainOverrides, set as model.train.<name>. Added
+    here to the schema for the test: unset it moves no key, set it moves sft and what follows only."""
+    from dataclasses import field, make_dataclass
+
+    from hala_exp.config import schema
+    from hala_exp.config.schema import models
+    from hala_exp.pipeline.graph import step_keys
+    from hala_exp.recipes import build_graph
+
+    base = step_keys(build_graph(compose([])))
+    extended = make_dataclass("TrainOverrides", [("new_option", "Optional[int]", field(default=None))],
+                              bases=(models.TrainOverrides,), namespace={"__module__": models.__name__})
+    monkeypatch.setattr(models, "TrainOverrides", extended)
+    for cls in (models.ModelConfig, models.TranslatorConfig):
+        monkeypatch.setattr(cls.__dataclass_fields__["train"], "default_factory", extended)
+        monkeypatch.setattr(cls.__dataclass_fields__["train"], "type", extended)
+    schema.register()
+    try:
+        assert step_keys(build_graph(compose([]))) == base  # a null option enters no key
+        moved = {n for n, k in step_keys(build_graph(compose(["model.train.new_option=3"]))).items() if base[n] != k}
+    finally:
+        monkeypatch.undo()
+        schema.register()
+    assert moved == {"sft", "merge", "evaluate.student_sft", "evaluate.student_merged"}
+
+
 @pytest.mark.parametrize(("override", "message"), [
     ("translator.train.max_steps=0", "translator.train.max_steps = 0: that fine-tune would do nothing"),
     ("model.train.epochs=0", "model.train.epochs = 0.0: that fine-tune would do nothing"),

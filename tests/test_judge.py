@@ -56,5 +56,5 @@ def test_the_threshold_reaches_the_judge_step_but_not_its_key():
     loose, loose_keys = judge(["judge.max_invalid_rate=0.9"])
     assert keys == loose_keys  # no step re-runs for a new warning threshold
     spec = make_spec(loose, loose_keys, Store("/tmp/unused-store"))
-    assert spec["config"]["report"] == {"max_invalid_rate": 0.9}
+    assert spec["config"]["messages"] == {"max_invalid_rate": 0.9}
     assert spec["config"]["judge"] == step.config["judge"]

@@ -91,7 +91,7 @@ def test_the_released_corpus_preset_runs_sft_and_what_follows_with_no_translatio
     assert snap.config["source"]["path"] == CORPUS and snap.config["source"]["adapter"] == "hala_sft"
     assert snap.config["source"]["rows"] == 4_060_575 and snap.config["source"]["lang"] == "ar"
     assert snap.config["content"] == {"hub_commit": None, "revision": "main"}  # offline, nothing cached
-    assert snap.report == {"key": "data.translated.hala_sft", "streaming": True}
+    assert snap.messages == {"key": "data.translated.hala_sft", "streaming": True}
     assert "streaming" not in snap.config["source"]  # how the rows are read, not which
     assert steps["sft"].stage == "sft_sources" and set(steps["sft"].inputs) == {"model", "source.hala_sft"}
     assert steps["merge"].inputs["base"] == "LiquidAI/LFM2-1.2B"

@@ -84,9 +84,9 @@ def test_a_setting_reaches_the_stages_that_declare_it_and_their_consumers_only(b
 def test_what_a_stage_only_reports_or_runs_with_reaches_it_outside_its_key():
     steps = {s.name: s for s in build_graph(compose(["judge.max_invalid_rate=0.9",
                                                      "+merge.options.lazy_unpickle=true"]))}
-    assert steps["judge"].report == {"max_invalid_rate": 0.9}
+    assert steps["judge"].messages == {"max_invalid_rate": 0.9}
     assert steps["merge"].options == {"mergekit": {"out_shard_size": 200_000_000, "lazy_unpickle": True}}
-    assert steps["source.parallel"].report == {"key": "data.parallel"}
+    assert steps["source.parallel"].messages == {"key": "data.parallel"}
 
 
 def test_a_declaration_alone_decides_its_steps_key(monkeypatch):

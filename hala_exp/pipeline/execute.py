@@ -40,7 +40,7 @@ def make_spec(step: Step, keys: dict[str, str], store: Store,
     """Everything needed to run `step` elsewhere: no Python objects, only JSON.
 
     `tracking` (from `hala_exp.tracking.tracking_context`) is carried as is; it never enters the key,
-    nor does `step.report`, which the stage reads as `config.report`, nor `step.writes` (what a
+    nor do `step.messages`, which the stage reads as `config.messages`, nor `step.writes` (what a
     full disk's report says the step needed).
     A step with resumable state gets `inputs[step.partial]` ("shards", "checkpoints"): a directory
     outside the work dir, kept across kills and requeues, deleted once the output is committed.
@@ -55,7 +55,7 @@ def make_spec(step: Step, keys: dict[str, str], store: Store,
         inputs[step.partial] = str(store.partial(step.name, keys[step.name]))
     return {"name": step.name, "stage": step.stage, "fn": step.fn, "version": step.version,
             "key": keys[step.name], "store": str(store.root),
-            "config": thaw({**step.config, "report": step.report, "options": step.options}),
+            "config": thaw({**step.config, "messages": step.messages, "options": step.options}),
             "inputs": inputs,
             "input_keys": {k: keys[v.step] for k, v in step.inputs.items() if isinstance(v, Ref)},
             "input_steps": {k: v.step for k, v in step.inputs.items() if isinstance(v, Ref)},

@@ -39,9 +39,10 @@ class Step:
     # Input name under which the step gets a directory that survives kills and requeues (finished
     # shards, training checkpoints), or None for a step with nothing to resume.
     partial: str | None = None
-    # Settings that change only what the step reports (warnings), never what it writes: handed to the
-    # stage under `report` in its config, kept out of its key so changing them re-runs nothing.
-    report: dict[str, Any] = field(default_factory=dict)
+    # Settings that change only the step's messages (warnings, the config key an error names), never
+    # what it writes: handed to the stage under `messages` in its config, kept out of its key so
+    # changing them re-runs nothing.
+    messages: dict[str, Any] = field(default_factory=dict)
     # Settings that change how the step runs (memory, threads, shard size on disk), never the values
     # it writes: handed to the stage under `options`, kept out of its key.
     options: dict[str, Any] = field(default_factory=dict)
@@ -61,22 +62,22 @@ class Builder:
         self.steps: list[Step] = []
 
     def add(self, name: str, stage: str, inputs: dict[str, Ref | str] | None = None, *args: Any,
-            report: dict[str, Any] | None = None) -> str:
+            messages: dict[str, Any] | None = None) -> str:
         """Step `name` of `stage`, its key slice picked by the stage from the config (and `args`)."""
         from hala_exp.pipeline.disk_space import step_bytes
 
-        return self._put(name, stage, STAGES[stage].config(self.cfg, *args), inputs, report,
+        return self._put(name, stage, STAGES[stage].config(self.cfg, *args), inputs, messages,
                          step_bytes(self.cfg, STAGES[stage], *args), args)
 
     def _put(self, name: str, stage: str, config: dict[str, Any], inputs: dict[str, Ref | str] | None,
-             report: dict[str, Any] | None, writes: int | None = None, args: tuple[Any, ...] = ()) -> str:
+             messages: dict[str, Any] | None, writes: int | None = None, args: tuple[Any, ...] = ()) -> str:
         info = STAGES[stage]
-        own_report = info.report(self.cfg) if info.report else {}
+        own_messages = info.messages(self.cfg) if info.messages else {}
         options = info.options(self.cfg, *args) if info.options else {}
         if info.trains is not None:
             options = {**options, **micro_batch_option(self.cfg, info.trains)}
         self.steps.append(Step(name, stage, info.fn, config, inputs or {}, info.partial,
-                               {**own_report, **(report or {})}, options, writes))
+                               {**own_messages, **(messages or {})}, options, writes))
         return name
 
     def source(self, name: str, key: str, kind: str, src: DictConfig, row_source: str = "") -> Ref:

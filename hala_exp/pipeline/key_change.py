@@ -14,7 +14,9 @@ from typing import Any
 from hala_exp.pipeline.graph import Ref, Step
 from hala_exp.pipeline.store import Store
 
-OUTSIDE_KEY = ("report", "options")  # handed to the stage with its config, never hashed (`make_spec`)
+# handed to the stage with its config, never hashed (`make_spec`); "report": what records written
+# before the rename call `messages`
+OUTSIDE_KEY = ("messages", "options", "report")
 SHOWN = 4  # differences named per step; the rest are counted
 WIDTH = 48  # characters of a value shown
 

@@ -37,7 +37,7 @@ def run_refs(plan: Plan) -> list[HubRef]:
         if step.stage == "snapshot" and step.config["source"]["format"] == "hub":
             src = step.config["source"]
             refs.setdefault((src["path"], src.get("revision"), "dataset"),
-                            HubRef(step.report["key"], src["path"], src.get("revision"), "dataset"))
+                            HubRef(step.messages["key"], src["path"], src.get("revision"), "dataset"))
     return list(refs.values())
 
 

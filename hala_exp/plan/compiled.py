@@ -146,7 +146,7 @@ def _step_from(d: dict[str, Any]) -> PlannedStep:
                           "batch": BatchSplit(**job["batch"]) if job["batch"] else None})
     inputs = {k: (Ref(**v) if isinstance(v, dict) else v) for k, v in d["inputs"].items()}
     return PlannedStep(
-        d["name"], d["stage"], d["fn"], freeze(d["config"]), freeze(inputs), d["partial"], freeze(d["report"]),
+        d["name"], d["stage"], d["fn"], freeze(d["config"]), freeze(inputs), d["partial"], freeze(d["messages"]),
         freeze(d["options"]), d["writes"], key=d["key"], needs=tuple(d["needs"]), environment=d["environment"],
         environment_name=d["environment_name"], launch=tuple(d["launch"]) if d["launch"] else None,
         workers=d["workers"], parallelism=d["parallelism"],

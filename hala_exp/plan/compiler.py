@@ -87,7 +87,7 @@ def _planned(cfg: DictConfig, s: Step, keys: dict[str, str], job: StepPlan | Non
     if where not in facts:  # the same for every step of a stage in the same job shape: read the config once
         facts[where] = _stage_facts(cfg, s.stage, launcher, gpus, nodes)
     return PlannedStep(
-        s.name, s.stage, s.fn, freeze(s.config), freeze(s.inputs), s.partial, freeze(s.report), freeze(s.options),
+        s.name, s.stage, s.fn, freeze(s.config), freeze(s.inputs), s.partial, freeze(s.messages), freeze(s.options),
         s.writes, key=keys[s.name], needs=tuple(sorted({v.step for v in s.inputs.values() if isinstance(v, Ref)})),
         job=job, state=replace(state, verify=verify), **facts[where])
 

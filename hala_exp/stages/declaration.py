@@ -56,8 +56,9 @@ class StageInfo:
     partial: Literal["shards", "checkpoints"] | None = None
     trains: Trains | None = None
     tracked: bool = True  # False: no W&B run of its own (its counts are in results.json)
-    # Settings kept out of the key: what it only reports (warnings), how it runs (memory, threads).
-    report: Callable[[DictConfig], dict[str, Any]] | None = None
+    # Settings kept out of the key: what changes only its messages (warning thresholds, the config key a
+    # message names), and how it runs (memory, threads).
+    messages: Callable[[DictConfig], dict[str, Any]] | None = None
     options: Slice | None = None  # called like `config`; a training stage's micro-batch is added to it
     # GB its job needs, estimated from the config (None: unknown); a Slurm job asks for it unless
     # the resources preset sets the stage's mem_gb itself.

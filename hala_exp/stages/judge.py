@@ -109,7 +109,7 @@ def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
     write_jsonl(out / "invalid.jsonl", buckets["invalid"])
     n = len(rows)
     too_long = sum(r.get("too_long", False) for r in buckets["invalid"])  # never judged: not the judge's fault
-    invalid_rate = warn_if_invalid(len(buckets["invalid"]) - too_long, n - too_long, cfg.report.max_invalid_rate)
+    invalid_rate = warn_if_invalid(len(buckets["invalid"]) - too_long, n - too_long, cfg.messages.max_invalid_rate)
     tokens, seconds = sum(m["tokens"] for m in shards), sum(m["seconds"] for m in shards)
     return {"candidates": float(n), "accepted": float(len(buckets["accept"])),
             "rejected": float(len(buckets["reject"])), "invalid": float(len(buckets["invalid"])),
@@ -126,5 +126,5 @@ def key_config(cfg: DictConfig) -> dict:
 
 DECLARED = (StageInfo("judge", 3, "hala_exp.stages.judge:run", key_config, partial="shards",
                       writes_gb=lambda cfg: rows_gb(cfg.data.parallel),
-                      report=lambda cfg: {"max_invalid_rate": cfg.judge.max_invalid_rate}, gpus="engine",
+                      messages=lambda cfg: {"max_invalid_rate": cfg.judge.max_invalid_rate}, gpus="engine",
                       weights=lambda cfg, _: group_weights(cfg, "judge"), headline=("accept_rate",)),)

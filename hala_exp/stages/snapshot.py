@@ -17,11 +17,11 @@ from hala_exp.stages.declaration import StageInfo, source_slice
 
 
 def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
-    key = cfg.report.key  # the config key, for messages only: the same source under two keys is one step
+    key = cfg.messages.key  # the config key, for messages only: the same source under two keys is one step
     source = cfg.source
     if cfg.content.get("hub_commit"):  # load the very commit the key was made from, not what main is now
         source = OmegaConf.merge(source, {"revision": cfg.content.hub_commit})
-    if cfg.report.get("streaming"):  # how the rows are read, not which: outside the key
+    if cfg.messages.get("streaming"):  # how the rows are read, not which: outside the key
         source = OmegaConf.merge(source, {"streaming": True})
     metrics = write_snapshot(cfg.kind, source, cfg.name, key, out)
     write_json(out / "lineage.json", {"config_key": key, "source": OmegaConf.to_container(cfg.source),
@@ -31,7 +31,7 @@ def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
 
 def key_config(cfg: DictConfig, kind: str, src: DictConfig, row_source: str) -> dict:
     """The source by its content, not its name (`row_source` is what its rows' `source` column says).
-    `streaming` changes how a hub dataset is read, not its rows: left out, with the step's report
+    `streaming` changes how a hub dataset is read, not its rows: left out, with the step's `messages`
     carrying it to the run."""
     from hala_exp.data.content_keys import content_identity
 
