@@ -22,6 +22,26 @@ def test_interpreter_for_names_envs_paths_and_the_current_one():
     assert interpreter_for(rt, "evaluate_lighteval") is None
 
 
+def test_a_stage_runs_in_the_environment_of_its_declared_stack_unless_told_otherwise():
+    from hala_exp.stages import STAGES
+
+    assert {s.stack for s in STAGES.values()} == {"core", "vllm"}
+    engine_stages = {n for n, s in STAGES.items() if s.stack == "vllm"}
+    assert engine_stages == {"validate_teacher", "translate_bootstrap", "judge", "translate_corpus",
+                             "evaluate_translation"}
+    rt = OmegaConf.create({"envs": {"vllm": "/opt/vllm/bin/python"}, "stages": {"judge": None}})
+    assert {n for n in STAGES if interpreter_for(rt, n) == "/opt/vllm/bin/python"} == engine_stages
+    assert all(interpreter_for(rt, n) is None for n in set(STAGES) - engine_stages)  # no `core` here
+    rt = OmegaConf.create({"envs": {"vllm": "/opt/vllm/bin/python", "core": "/opt/core/bin/python"},
+                           "stages": {"translate_corpus": "/opt/other/bin/python"}})
+    assert interpreter_for(rt, "dpo") == "/opt/core/bin/python"  # a stage no runtime file lists
+    assert interpreter_for(rt, "translate_corpus") == "/opt/other/bin/python"  # runtime.stages wins
+    cluster = compose(["runtime=cluster", "runtime.envs.core=/envs/core/bin/python",
+                       "runtime.envs.vllm=/envs/vllm/bin/python"]).runtime
+    assert {n: interpreter_for(cluster, n) for n in STAGES} == {
+        n: f"/envs/{STAGES[n].stack}/bin/python" for n in STAGES}
+
+
 def test_runtime_config_errors_name_the_key(tmp_path):
     with pytest.raises(ConfigError, match=r"runtime.stages.judge = 'gpu'.*names no environment"):
         validate(compose(["runtime.stages.judge=gpu"]), check_data=False)

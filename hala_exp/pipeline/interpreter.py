@@ -12,12 +12,21 @@ import sys
 from omegaconf import DictConfig
 
 
-def interpreter_for(runtime: DictConfig, stage: str) -> str | None:
-    """The interpreter `stage` must run in, or None for this one.
+def environment_of(runtime: DictConfig, stage: str) -> str | None:
+    """The environment `stage` runs in: `runtime.stages[stage]` (a name in `runtime.envs` or a path to
+    a python), else its declared stack (`StageInfo.stack`) when `runtime.envs` has one of that name,
+    else None (this interpreter)."""
+    from hala_exp.stages import STAGES
 
-    `runtime.stages[stage]` names an environment of `runtime.envs` or is a path to a python.
-    """
     choice = runtime.stages.get(stage) if runtime.stages else None
+    if choice is None and stage in STAGES and STAGES[stage].stack in (runtime.envs or {}):
+        choice = STAGES[stage].stack
+    return choice
+
+
+def interpreter_for(runtime: DictConfig, stage: str) -> str | None:
+    """The interpreter `stage` must run in (`environment_of`), or None for this one."""
+    choice = environment_of(runtime, stage)
     if choice is None:
         return None
     python = runtime.envs.get(choice, choice) if runtime.envs else choice
@@ -31,5 +40,5 @@ def environment_name(runtime: DictConfig, stage: str) -> str:
     python = interpreter_for(runtime, stage)
     if python is None:
         return "current"
-    name = (runtime.get("stages") or {}).get(stage)
+    name = environment_of(runtime, stage)
     return f"{name} ({python})" if name and name != python else python

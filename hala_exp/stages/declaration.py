@@ -68,6 +68,10 @@ class StageInfo:
     # stage's follows from `trains`.
     writes_gb: Callable[..., float | None] | None = None
     gpus: GpuUse = "one"
+    # The environment its libraries live in: core (TRL, mergekit, llm-compressor, lighteval) or vllm. A
+    # runtime that names an environment of that name (`runtime.envs.<stack>`) runs it there, unless
+    # `runtime.stages.<stage>` says otherwise (`hala_exp.pipeline.interpreter`).
+    stack: Literal["core", "vllm"] = "core"
     # The model whose weights it puts on GPUs, from the config and its step's key slice (None:
     # unknown); a training stage's follows from `trains`. Read by the cluster plan's memory check.
     weights: Callable[[DictConfig, dict[str, Any]], Weights | None] | None = None

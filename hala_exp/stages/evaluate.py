@@ -185,7 +185,8 @@ def translation_weights(cfg: DictConfig, config: dict) -> Weights | None:
 
 
 DECLARED = (StageInfo("evaluate_translation", 2, "hala_exp.stages.evaluate:run_translation", translation_config,
-                      gpus="engine", weights=translation_weights, headline=("translation.bleu",)),
+                      gpus="engine", stack="vllm", weights=translation_weights,
+                      headline=("translation.bleu",)),
             # task groups committed one by one into its shards folder, shared by the step's workers;
             # lighteval's transformers back-end, one GPU a worker
             StageInfo("evaluate_lighteval", 3, "hala_exp.stages.evaluate:run_lighteval", lighteval_config,

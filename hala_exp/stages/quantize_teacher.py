@@ -190,5 +190,5 @@ DECLARED = (StageInfo("quantize_teacher", 2, "hala_exp.stages.quantize_teacher:r
                       weights=lambda cfg, _: group_weights(cfg, "teacher"), headline=("logits.top1_agree",)),
             # the unquantized teacher, then the FP8 one: the larger is what must fit
             StageInfo("validate_teacher", 2, "hala_exp.stages.quantize_teacher:run_validate", validate_config,
-                      gpus="engine", weights=lambda cfg, _: group_weights(cfg, "teacher"),
+                      gpus="engine", stack="vllm", weights=lambda cfg, _: group_weights(cfg, "teacher"),
                       headline=("fp8.bleu",)))

@@ -36,6 +36,6 @@ def key_config(cfg: DictConfig) -> dict:
 
 
 DECLARED = (StageInfo("translate_bootstrap", 3, "hala_exp.stages.translate_bootstrap:run", key_config,
-                      partial="shards", writes_gb=lambda cfg: rows_gb(cfg.data.bootstrap), gpus="engine",
+                      partial="shards", writes_gb=lambda cfg: rows_gb(cfg.data.bootstrap), gpus="engine", stack="vllm",
                       weights=lambda cfg, _: group_weights(cfg, "teacher", fp8=bool(cfg.teacher.fp8)),
                       headline=("gates.passed",)),)

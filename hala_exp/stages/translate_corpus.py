@@ -56,5 +56,6 @@ def _corpus_gb(cfg: DictConfig) -> float | None:
 
 
 DECLARED = (StageInfo("translate_corpus", 3, "hala_exp.stages.translate_corpus:run", key_config, partial="shards",
-                      writes_gb=_corpus_gb, gpus="engine", weights=lambda cfg, _: group_weights(cfg, "translator"),
+                      writes_gb=_corpus_gb, gpus="engine", stack="vllm",
+                      weights=lambda cfg, _: group_weights(cfg, "translator"),
                       headline=("gates.passed",)),)
