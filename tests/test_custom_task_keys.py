@@ -21,7 +21,7 @@ def test_editing_a_custom_tasks_data_or_module_changes_its_steps_keys_and_only_t
     shutil.copytree(SAMPLES_DIR / "arabic_mmlu", data)
     module = tmp_path / "my_tasks.py"
     shutil.copy(SAMPLES_DIR.parent.parent / "evaluation" / "sample_tasks.py", module)
-    args = (f"store={tmp_path / 'store'}", f"eval.lighteval.data_dir={data}", f"eval.lighteval.custom_tasks={module}")
+    args = (f"store={tmp_path / 'store'}", f"eval.lighteval.custom_tasks=[{{module: '{module}', data_dir: '{data}'}}]")
     before = _lighteval_keys(*args)
     assert before, "the tiny preset has lighteval steps"
     assert _lighteval_keys(*args) == before  # stable while nothing changes

@@ -43,7 +43,7 @@ def test_sample_task_gives_a_score_per_subject(tiny_lfm2: Path, tmp_path: Path):
 
     before = _listing(tiny_lfm2)
     out = tmp_path / "out"
-    scores = score_tasks(str(tiny_lfm2), ["arabic_mmlu_sample|0"], out, custom_tasks=CUSTOM,
+    scores = score_tasks(str(tiny_lfm2), ["arabic_mmlu_sample|0"], out, custom=[(CUSTOM, None)],
                            batch_size=16, device="cpu")
     subjects = _slugs(SAMPLE)
     assert len(subjects) == 6
@@ -75,9 +75,9 @@ def test_new_weights_in_the_same_path_are_scored_anew(tiny_lfm2: Path, tiny_lfm2
 
     model, out = tmp_path / "model", tmp_path / "out"  # same model path and same out_dir both times
     shutil.copytree(tiny_lfm2, model)
-    first = score_tasks(str(model), ["arabic_mmlu_sample|0"], out, custom_tasks=CUSTOM, batch_size=16)
+    first = score_tasks(str(model), ["arabic_mmlu_sample|0"], out, custom=[(CUSTOM, None)], batch_size=16)
     shutil.copy(tiny_lfm2_other / "model.safetensors", model / "model.safetensors")
-    second = score_tasks(str(model), ["arabic_mmlu_sample|0"], out, custom_tasks=CUSTOM, batch_size=16)
+    second = score_tasks(str(model), ["arabic_mmlu_sample|0"], out, custom=[(CUSTOM, None)], batch_size=16)
     assert first != second
     old, new = _logprobs(out)
     assert len(old) == len(new) == 60
@@ -92,7 +92,7 @@ def test_stage_uses_data_dir_and_skips_without_tasks(tiny_lfm2: Path, tmp_path: 
     rows = [r for r in read_jsonl(SAMPLE) if r["subject"] in ("History", "Driving Test")]
     (data / "rows.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
                                      encoding="utf-8")
-    scores = run_lighteval(_stage_cfg(f"eval.lighteval.data_dir={data}", "eval.lighteval.max_samples=4"),
+    scores = run_lighteval(_stage_cfg(f"eval.lighteval.custom_tasks.0.data_dir={data}", "eval.lighteval.max_samples=4"),
                            {"model": str(tiny_lfm2)}, tmp_path / "out")
     assert set(scores) == {"arabic_mmlu_sample.history.acc_norm", "arabic_mmlu_sample.driving_test.acc_norm",
                            "arabic_mmlu_sample.acc_norm", "smoke.arabic_mmlu_sample", "smoke.average"}

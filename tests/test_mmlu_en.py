@@ -121,8 +121,8 @@ def test_one_suite_holds_the_arabic_and_the_english_sample_tasks(tiny_lfm2: Path
 
     arabic = _write_subjects(tmp_path / "ar", SAMPLES_DIR / "arabic_mmlu" / "sample.jsonl", {"History"})
     english = _write_subjects(tmp_path / "en", SAMPLE, {"virology", "anatomy"})
-    cfg = _stage_cfg("eval=smoke_en", f"eval.lighteval.data_dir={arabic}", "eval.lighteval.max_samples=3",
-                     f"eval.lighteval.extra_custom_tasks.0.data_dir={english}")
+    cfg = _stage_cfg("eval=smoke_en", f"eval.lighteval.custom_tasks.0.data_dir={arabic}",
+                     "eval.lighteval.max_samples=3", f"eval.lighteval.custom_tasks.1.data_dir={english}")
     scores = run_lighteval(cfg, {"model": str(tiny_lfm2)}, tmp_path / "out")
     assert {k for k in scores if k.count(".") == 2} == {
         "arabic_mmlu_sample.history.acc_norm", "mmlu_en_sample.anatomy.acc", "mmlu_en_sample.anatomy.acc_norm",
@@ -133,25 +133,33 @@ def test_one_suite_holds_the_arabic_and_the_english_sample_tasks(tiny_lfm2: Path
         (scores["smoke_en.arabic_mmlu_sample"] + scores["smoke_en.mmlu_en_sample"]) / 2)
 
 
-def test_extra_custom_tasks_enter_step_keys_only_when_set():
+def test_the_custom_task_modules_enter_step_keys_as_they_always_did():
+    """One list of modules in the config; in the key, the first one's fields and the rest's list (left
+    out while empty), as before the list: every suite's evaluations keep their keys."""
     from hala_exp.recipes import build_graph
 
     def lighteval_slice(option: str) -> dict:
         (step, *_) = [s for s in build_graph(compose([f"eval={option}"])) if s.stage == "evaluate_lighteval"]
         return step.config["eval"]["lighteval"]
 
-    assert "extra_custom_tasks" not in lighteval_slice("smoke")  # keys of existing suites unchanged
-    assert "extra_custom_tasks" not in lighteval_slice("english")
+    smoke = lighteval_slice("smoke")
+    assert (smoke["custom_tasks"], smoke["data_dir"]) == ("hala_exp.evaluation.sample_tasks", "samples:arabic_mmlu")
+    assert "extra_custom_tasks" not in smoke and "extra_custom_tasks" not in lighteval_slice("english")
     assert lighteval_slice("smoke_en")["extra_custom_tasks"] == [{"module": CUSTOM, "data_dir": "samples:mmlu_en"}]
+    oall = lighteval_slice("oall")
+    assert (oall["custom_tasks"], oall["data_dir"]) == (None, None) and "extra_custom_tasks" not in oall
 
 
 def test_a_custom_module_loaded_twice_is_refused(tmp_path):
-    cfg = compose(["eval=english", f"+eval.lighteval.extra_custom_tasks=[{{module: {CUSTOM}}}]"])
-    with pytest.raises(ConfigError, match=r"extra_custom_tasks\[0\].module"):
+    cfg = compose(["eval=english", f"eval.lighteval.custom_tasks=[{{module: {CUSTOM}}}, {{module: {CUSTOM}}}]"])
+    with pytest.raises(ConfigError, match=r"custom_tasks\[1\].module"):
         validate(cfg)
-    cfg = compose(["eval=smoke_en", f"eval.lighteval.extra_custom_tasks.0.data_dir={tmp_path / 'absent'}"])
-    with pytest.raises(ConfigError, match=r"extra_custom_tasks\[0\].data_dir"):
+    cfg = compose(["eval=smoke_en", f"eval.lighteval.custom_tasks.1.data_dir={tmp_path / 'absent'}"])
+    with pytest.raises(ConfigError, match=r"custom_tasks\[1\].data_dir"):
         validate(cfg)
+    for old in ("eval.lighteval.data_dir=samples:mmlu_en", f"eval.lighteval.extra_custom_tasks=[{{module: {CUSTOM}}}]"):
+        with pytest.raises(ConfigError, match=rf"{old.split('=')[0]} = .* is no longer a setting: .* Fix: remove"):
+            validate(compose(["eval=english", old]), check_data=False)
 
     from hala_exp.evaluation.lighteval_run import custom_tasks_module
 

@@ -59,14 +59,13 @@ def _copy_files(groups: list[Path], out_dir: Path) -> None:
 
 
 def run_grouped(model_dir: str, tasks: list[str], out_dir: Path, shards_dir: Path,
-                tasks_per_shard: int | None = None, custom_tasks: str | None = None,
-                data_dir: str | None = None, max_samples: int | None = None, batch_size: int = 8,
-                device: str = "cpu", exclude: list[str] | None = None, data_dirs: dict[str, str] | None = None,
-                dtype: str = "auto",
-                extra_custom_tasks: list[tuple[str, str | None]] | None = None) -> dict[str, float]:
+                tasks_per_shard: int | None = None, custom: list[tuple[str, str | None]] | None = None,
+                max_samples: int | None = None, batch_size: int = 8, device: str = "cpu",
+                exclude: list[str] | None = None, data_dirs: dict[str, str] | None = None,
+                dtype: str = "auto") -> dict[str, float]:
     """`lighteval_run.score_tasks`'s scores, computed group by group into `shards_dir` (see module)."""
     out_dir, shards_dir = Path(out_dir), Path(shards_dir)
-    expanded, module = prepare(tasks, custom_tasks, data_dir, exclude, data_dirs, extra_custom_tasks)
+    expanded, module = prepare(tasks, custom, exclude, data_dirs)
     specs = [f"{n}|{k}" for n, k in expanded]
     size = group_size(len(specs), tasks_per_shard, current_role().workers)
 

@@ -149,9 +149,8 @@ def model_config(model_name: str, batch_size: int, device: str, cache_dir: str, 
     return cfg, ParallelismManager.ACCELERATE
 
 
-def prepare(tasks: list[str], custom_tasks: str | None = None, data_dir: str | None = None,
-            exclude: list[str] | None = None, data_dirs: dict[str, str] | None = None,
-            extra_custom_tasks: list[tuple[str, str | None]] | None = None
+def prepare(tasks: list[str], custom: list[tuple[str, str | None]] | None = None,
+            exclude: list[str] | None = None, data_dirs: dict[str, str] | None = None
             ) -> tuple[list[tuple[str, int]], types.ModuleType]:
     """(the tasks expanded to registered (name, fewshot) pairs, the custom-tasks module lighteval gets).
 
@@ -161,9 +160,9 @@ def prepare(tasks: list[str], custom_tasks: str | None = None, data_dir: str | N
 
     block_tiny_benchmarks_download()
     block_nltk_download()
-    custom = custom_tasks_module([(custom_tasks, data_dir), *(extra_custom_tasks or [])])
-    expanded, configs, base = resolve(list(tasks), custom, exclude or ())
-    return expanded, task_module(expanded, configs, base, custom, data_dirs)
+    module = custom_tasks_module(list(custom or []))
+    expanded, configs, base = resolve(list(tasks), module, exclude or ())
+    return expanded, task_module(expanded, configs, base, module, data_dirs)
 
 
 def evaluate(model_dir: str, expanded: list[tuple[str, int]], module: types.ModuleType, out_dir: Path,
@@ -204,21 +203,19 @@ def write_metrics(out_dir: Path, model_dir: str, tasks: list[str], expanded: lis
                                                 "data_dirs": dict(data_dirs or {}), "metrics": flat, **extra})
 
 
-def score_tasks(model_dir: str, tasks: list[str], out_dir: Path, custom_tasks: str | None = None,
-                  data_dir: str | None = None, max_samples: int | None = None, batch_size: int = 8,
-                  device: str = "cpu", exclude: list[str] | None = None,
-                  data_dirs: dict[str, str] | None = None,
-                  dtype: str = "auto",
-                  extra_custom_tasks: list[tuple[str, str | None]] | None = None) -> dict[str, float]:
+def score_tasks(model_dir: str, tasks: list[str], out_dir: Path, custom: list[tuple[str, str | None]] | None = None,
+                max_samples: int | None = None, batch_size: int = 8, device: str = "cpu",
+                exclude: list[str] | None = None, data_dirs: dict[str, str] | None = None,
+                dtype: str = "auto") -> dict[str, float]:
     """Evaluate `model_dir` on lighteval `tasks` ("name|fewshot"); details and results go to `out_dir`.
 
     A name without `:` runs all its subsets but those in `exclude`; `data_dirs` maps task names to
-    local dataset directories (see `suites`). The custom tasks are those of `custom_tasks` (on
-    `data_dir`) and of each (module, data_dir) pair of `extra_custom_tasks`. `batch_size` is
+    local dataset directories (see `suites`). The custom tasks are those of each (module, data_dir)
+    pair of `custom` (`suites.custom_sources`). `batch_size` is
     questions per forward batch (see CHOICES_PER_QUESTION); `device` may be "auto". Task names are
     checked before the model loads. `dtype`: see `model_config`.
     """
-    expanded, module = prepare(tasks, custom_tasks, data_dir, exclude, data_dirs, extra_custom_tasks)
+    expanded, module = prepare(tasks, custom, exclude, data_dirs)
     results = evaluate(model_dir, expanded, module, Path(out_dir), max_samples, batch_size, device, dtype)
     flat = flatten_results(results)
     write_metrics(Path(out_dir), model_dir, tasks, expanded, data_dirs, flat)

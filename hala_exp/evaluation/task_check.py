@@ -61,7 +61,7 @@ def registry_problems(tasks: list[str], custom: list[list[str | None]]) -> list[
     except Exception as e:  # noqa: BLE001 - any import error of the user's module is a config error
         names = [m for m, _ in custom if m]
         return [f"eval.lighteval.custom_tasks = {names!r}: cannot be loaded ({type(e).__name__}: {e}). "
-                "Fix: point it (and extra_custom_tasks) at importable modules or .py files with TASKS_TABLE"]
+                "Fix: point each module of it at an importable module or a .py file with TASKS_TABLE"]
     problems = task_problems(tasks, load_registry(module, multilingual=False))
     if problems:
         problems = task_problems(tasks, load_registry(module, multilingual=True))

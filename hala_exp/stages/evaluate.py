@@ -23,7 +23,7 @@ from hala_exp.engines.base import sampling_from
 from hala_exp.evaluation.metrics import sentence_scores, translation_scores
 from hala_exp.json_files import write_json, write_jsonl
 from hala_exp.row_translation import translate_texts
-from hala_exp.stages.declaration import StageInfo, Weights, group_weights, plain, teacher_engine, without_empty
+from hala_exp.stages.declaration import StageInfo, Weights, group_weights, plain, teacher_engine
 
 SAMPLE_ROWS = 40  # translated items shown as a table beside the scores
 
@@ -100,12 +100,10 @@ def run_lighteval(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[st
     lcfg = cfg.eval.lighteval
     if not lcfg.tasks:
         return {}
-    (custom, data_dir), *extra = custom_sources(lcfg)
     data_dirs = {task: str(resolve_path(d)) for task, d in (lcfg.get("data_dirs") or {}).items()}
-    kwargs = {"custom_tasks": custom, "data_dir": data_dir, "max_samples": lcfg.max_samples,
+    kwargs = {"custom": custom_sources(lcfg), "max_samples": lcfg.max_samples,
               "batch_size": lcfg.batch_size, "device": cfg.engine.device, "exclude": list(lcfg.get("exclude") or []),
-              "data_dirs": data_dirs, "dtype": cfg.engine.dtype,
-              "extra_custom_tasks": extra}
+              "data_dirs": data_dirs, "dtype": cfg.engine.dtype}
     if "shards" in inputs:  # as a step: task groups committed one by one, maybe over several workers
         from hala_exp.evaluation.lighteval_groups import run_grouped
 
@@ -139,9 +137,12 @@ def _mmlu_identity(cfg: DictConfig) -> dict:
 
 
 def lighteval_config(cfg: DictConfig) -> dict:
+    from hala_exp.evaluation.suites import CUSTOM_FIELDS, keyed_custom
+
     # How the tasks are grouped changes only how the work is split, never a score: not in the key.
-    lighteval = without_empty({k: v for k, v in plain(cfg.eval.lighteval).items() if k != "tasks_per_shard"},
-                              "extra_custom_tasks")
+    settings = plain(cfg.eval.lighteval)
+    lighteval = {k: v for k, v in settings.items() if k not in ("tasks_per_shard", *CUSTOM_FIELDS)}
+    lighteval.update(keyed_custom(settings["custom_tasks"]))
     content = _custom_content(cfg)
     if content:
         lighteval["content"] = content
@@ -158,8 +159,7 @@ def _custom_content(cfg: DictConfig) -> dict[str, Any]:
 
     lcfg = cfg.eval.lighteval
     paths: list[str] = []
-    for module, data_dir in [(lcfg.get("custom_tasks"), lcfg.get("data_dir")),
-                             *((c["module"], c.get("data_dir")) for c in lcfg.get("extra_custom_tasks") or [])]:
+    for module, data_dir in ((c["module"], c.get("data_dir")) for c in lcfg.get("custom_tasks") or []):
         if module and module.endswith(".py"):
             paths.append(module)
         elif module and not module.startswith(("samples:", "hala_exp.")):

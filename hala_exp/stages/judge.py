@@ -126,5 +126,6 @@ def key_config(cfg: DictConfig) -> dict:
 
 DECLARED = (StageInfo("judge", 3, "hala_exp.stages.judge:run", key_config, partial="shards",
                       writes_gb=lambda cfg: rows_gb(cfg.data.parallel),
-                      messages=lambda cfg: {"max_invalid_rate": cfg.judge.max_invalid_rate}, gpus="engine", stack="vllm",
+                      messages=lambda cfg: {"max_invalid_rate": cfg.judge.max_invalid_rate},
+                      gpus="engine", stack="vllm",
                       weights=lambda cfg, _: group_weights(cfg, "judge"), headline=("accept_rate",)),)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from hala_exp.config.checks.sources import check_directory, check_local_file, check_text_source
 from hala_exp.config.errors import check_choice, fail
@@ -30,16 +30,24 @@ def check_eval(ev: DictConfig, check_data: bool) -> None:
             fail(f"eval.lighteval.data_dirs.{task}", path, "this local dataset directory does not exist",
                  "download the task's dataset repo there (huggingface-cli download --repo-type dataset)")
         check_directory(f"eval.lighteval.data_dirs.{task}", path)
-    for i, extra in enumerate(lcfg.extra_custom_tasks):
-        key = f"eval.lighteval.extra_custom_tasks[{i}]"
-        if extra.module == lcfg.custom_tasks or extra.module in [e.module for e in lcfg.extra_custom_tasks[:i]]:
-            fail(f"{key}.module", extra.module, "this custom-tasks module is already loaded; its task names "
+    for old in ("data_dir", "extra_custom_tasks"):
+        value = lcfg.get(old)
+        if value is not None:
+            value = OmegaConf.to_container(value) if OmegaConf.is_config(value) else value
+            fail(f"eval.lighteval.{old}", value, "is no longer a setting: every custom-tasks "
+                 "module and its data are one entry of eval.lighteval.custom_tasks",
+                 f"remove eval.lighteval.{old} and list the modules as custom_tasks: [{{module: ..., data_dir: "
+                 "...}, ...]")
+    for i, custom in enumerate(lcfg.custom_tasks):
+        key = f"eval.lighteval.custom_tasks[{i}]"
+        if custom.module in [e.module for e in lcfg.custom_tasks[:i]]:
+            fail(f"{key}.module", custom.module, "this custom-tasks module is already loaded; its task names "
                  "would be defined twice", f"drop {key}: a module is loaded once, with one data_dir")
-        if check_data and extra.data_dir and not resolve_path(extra.data_dir).exists():
-            fail(f"{key}.data_dir", extra.data_dir, "this local data directory does not exist",
+        if check_data and custom.data_dir and not resolve_path(custom.data_dir).exists():
+            fail(f"{key}.data_dir", custom.data_dir, "this local data directory does not exist",
                  "point it at a folder of the module's jsonl files, or set it to null for the module's own data")
-        if check_data and extra.data_dir:
-            check_directory(f"{key}.data_dir", extra.data_dir)
+        if check_data and custom.data_dir:
+            check_directory(f"{key}.data_dir", custom.data_dir)
 
 
 def check_heldout(cfg: DictConfig, check_data: bool) -> None:

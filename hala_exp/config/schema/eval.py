@@ -57,11 +57,13 @@ class CustomTasksConfig:
 class LightevalConfig:
     tasks: list[str] = field(default_factory=list)  # lighteval task names "task|fewshot"; "task" = all subsets
     exclude: list[str] = field(default_factory=list)  # subsets left out of a task ("arabic_mmlu:All")
-    custom_tasks: Optional[str] = None  # module path or file with LightevalTaskConfig objects
-    data_dir: Optional[str] = None  # the custom tasks' data (their build_tasks(data_dir))
-    # More custom-task modules beside `custom_tasks`, each with its own data (eval/smoke_en: the
-    # Arabic and the English sample tasks in one suite). Left out of step keys while empty.
-    extra_custom_tasks: list[CustomTasksConfig] = field(default_factory=list)
+    # Custom-task modules, each with the data its tasks read (eval/smoke_en: the Arabic and the English
+    # sample tasks in one suite).
+    custom_tasks: list[CustomTasksConfig] = field(default_factory=list)
+    # What `custom_tasks` replaced (one module and its data, then more in a second list): refused when
+    # set, naming the list form.
+    data_dir: Optional[str] = None
+    extra_custom_tasks: Optional[list[CustomTasksConfig]] = None
     # Offline clusters: task name -> local copy of its dataset repo (read with load_dataset(dir, subset)).
     data_dirs: dict[str, str] = field(default_factory=dict)
     # Roll-up: "<suite>.<task>" = mean over the task's subsets of `metric`, "<suite>.average" = mean of
