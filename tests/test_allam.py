@@ -178,7 +178,7 @@ def test_dpo_moves_the_policy_towards_chosen(tiny_lfm2, tmp_path):
 def test_text_sources_read_columns_lists_and_files():
     from omegaconf import OmegaConf
 
-    from hala_exp.allam.texts import load_texts
+    from hala_exp.data.texts import load_texts
 
     base = {"subset": None, "split": "train", "offset": 0}
     mmlu = load_texts(OmegaConf.create({**base, "path": "samples:arabic_mmlu/sample.jsonl", "format": "jsonl",

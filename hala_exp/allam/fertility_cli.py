@@ -33,8 +33,8 @@ def parse_tokenizers(items: list[str]) -> dict[str, str]:
 
 def texts_from_config(name: str) -> dict[str, list[str]]:
     """allam.fertility.texts of conf/allam/<name>.yaml, each source read (its language -> documents)."""
-    from hala_exp.allam.texts import check_text_source, load_texts
     from hala_exp.config import compose
+    from hala_exp.data.texts import check_text_source, load_texts
 
     try:
         cfg = compose(["recipe=allam", f"allam={name}"])

@@ -54,7 +54,7 @@ def local_files(src: DictConfig) -> list[Path]:
     if src.format == "hub":
         return []
     if src.format == "files":
-        from hala_exp.allam.texts import matched_files
+        from hala_exp.data.texts import matched_files
 
         return [Path(p) for p in matched_files(src)]
     return [resolve_path(src.path)]

@@ -72,7 +72,7 @@ def normalised_rows(kind: str, src: DictConfig, name: str, counts: Counts) -> It
 
         yield from iter_parallel(src, name, counts)
     elif kind == "text":
-        from hala_exp.allam.texts import iter_texts
+        from hala_exp.data.texts import iter_texts
 
         yield from ({"text": t} for t in iter_texts(src, counts))
     elif kind == "preferences":

@@ -72,7 +72,7 @@ def _problems_in(python: str, request: dict[str, Any]) -> list[str]:
     proc = subprocess.run([python, "-m", "hala_exp.evaluation.task_check", json.dumps(request)],
                           capture_output=True, text=True, check=False)
     if proc.returncode != 0:
-        from hala_exp.config.load import ConfigError
+        from hala_exp.config.errors import ConfigError
 
         raise ConfigError(f"runtime.stages.evaluate_lighteval = {python!r}: checking {KEY} there failed "
                           f"(exit {proc.returncode}): {proc.stderr.strip()[-1500:]}. Fix: install lighteval and "
@@ -83,7 +83,7 @@ def _problems_in(python: str, request: dict[str, Any]) -> list[str]:
 def check_task_names(tasks: list[str], custom: list[list[str | None]], python: str | None) -> None:
     """Raise ConfigError naming every unknown task, checked in `python` (None: this interpreter), where
     the evaluation will run (`hala_exp.plan.checks.check_tasks` decides whether a run needs it)."""
-    from hala_exp.config.load import ConfigError
+    from hala_exp.config.errors import ConfigError
 
     request = {"tasks": list(tasks), "custom": [list(pair) for pair in custom]}
     try:

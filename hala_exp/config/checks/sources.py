@@ -26,7 +26,7 @@ def check_local_file(key: str, src: DictConfig) -> None:
     from hala_exp.data.files import data_file_problem, kind_problem
 
     if src.format == "files":
-        from hala_exp.allam.texts import matched_files
+        from hala_exp.data.texts import matched_files
 
         try:
             paths = [resolve_path(p) for p in matched_files(src)]
@@ -86,7 +86,7 @@ def check_text_source(key: str, src: DictConfig, check_data: bool) -> None:
     if src.format != "files" and not src.fields:
         fail(f"{key}.fields", list(src.fields), "names no column to read text from", f"set {key}.fields=[text]")
     if check_data:
-        from hala_exp.allam.texts import check_text_source, first_row_problem
+        from hala_exp.data.texts import check_text_source, first_row_problem
 
         check_local_file(key, src)
         problem = check_text_source(key, src)
