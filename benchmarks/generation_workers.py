@@ -36,9 +36,9 @@ def run(workers: int, rows: int, shard_rows: int, new_tokens: int, model: Path, 
     from hala_exp.config import compose
     from hala_exp.pipeline.dispatch import run_step
     from hala_exp.pipeline.execute import execute, make_spec
-    from hala_exp.pipeline.graph import step_keys
     from hala_exp.pipeline.store import Store
     from hala_exp.recipes import build_graph
+    from hala_exp.recipes.graph import step_keys
 
     cfg = compose([f"store={root / 'store'}", f"data.bootstrap.rows={rows}", f"engine.shard_rows={shard_rows}",
                    "engine.device=cpu", f"teacher.max_new_tokens={new_tokens}", "teacher.fp8=false"])

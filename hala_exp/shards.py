@@ -20,9 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hala_exp import progress, stage_records
+from hala_exp import fence, progress, stage_records
 from hala_exp.json_files import read_jsonl, replace_text
-from hala_exp.pipeline import fence
 
 Rows = list[dict[str, Any]]
 ShardFn = Callable[[Rows], tuple[Rows, dict[str, float]]]

@@ -9,8 +9,8 @@ import os
 import sys
 from pathlib import Path
 
-from hala_exp import progress, stopping
-from hala_exp.pipeline import disk_space, fence
+from hala_exp import fence, progress, stopping
+from hala_exp.pipeline import disk_space
 from hala_exp.pipeline.execute import LEASE_LOST_EXIT, execute
 from hala_exp.pipeline.fanout import work
 from hala_exp.shards import role_of

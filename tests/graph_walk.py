@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hala_exp.pipeline.graph import Ref, Step
+from hala_exp.recipes.graph import Ref, Step
 
 
 def descendants(steps: list[Step], roots: str | set[str]) -> set[str]:

@@ -9,8 +9,8 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import OmegaConf
 
 from hala_exp.config import ConfigError, compose, validate
-from hala_exp.pipeline.graph import Ref, step_keys
 from hala_exp.recipes import build_graph
+from hala_exp.recipes.graph import Ref, step_keys
 
 SWEEPS = Path(__file__).resolve().parents[1] / "sweeps"
 ALLAM = ["experiment=allam_tiny"]

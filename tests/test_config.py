@@ -140,8 +140,8 @@ def test_cli_reports_config_error_before_loading_anything(tmp_path):
 
 
 def test_each_fine_tune_can_set_its_own_schedule_over_the_train_group():
-    from hala_exp.pipeline.graph import step_keys
     from hala_exp.recipes import build_graph
+    from hala_exp.recipes.graph import step_keys
 
     def changed(*overrides: str) -> set[str]:
         base, other = step_keys(build_graph(compose([]))), step_keys(build_graph(compose(list(overrides))))
@@ -163,8 +163,8 @@ def test_a_new_training_option_of_the_student_reaches_only_the_students_steps(mo
 
     from hala_exp.config import schema
     from hala_exp.config.schema import models
-    from hala_exp.pipeline.graph import step_keys
     from hala_exp.recipes import build_graph
+    from hala_exp.recipes.graph import step_keys
 
     base = step_keys(build_graph(compose([])))
     extended = make_dataclass("TrainOverrides", [("new_option", "Optional[int]", field(default=None))],

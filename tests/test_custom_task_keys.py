@@ -6,8 +6,8 @@ import shutil
 
 from hala_exp.config import compose
 from hala_exp.data.paths import SAMPLES_DIR
-from hala_exp.pipeline.graph import step_keys
 from hala_exp.recipes import build_graph
+from hala_exp.recipes.graph import step_keys
 
 
 def _lighteval_keys(*overrides: str) -> dict[str, str]:

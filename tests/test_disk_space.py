@@ -19,6 +19,7 @@ import torch
 from planned import planned
 
 from hala_exp.pipeline import disk_space
+from hala_exp.stages.sizes import GENERATED_ROW_BYTES
 
 GB = 1e9
 
@@ -50,7 +51,7 @@ def test_a_fine_tune_writes_fp32_weights_and_two_checkpoints_a_merge_its_dtype_a
     assert p.steps["merge"].writes == int(2e9 * 2)
     assert p.steps["source.bootstrap"].writes is None  # data of unknown size: counted as nothing
     rows = sum(src.rows for name, src in p.cfg.data.corpus.items() if name != p.cfg.data.leave_out)
-    assert p.steps["translate_corpus"].writes == rows * disk_space.GENERATED_ROW_BYTES  # a row count, a size
+    assert p.steps["translate_corpus"].writes == rows * GENERATED_ROW_BYTES  # a row count, a size
     assert planned(tmp_path, "data.bootstrap.rows=10").steps["translate_bootstrap"].writes == 10 * 8_000
     assert planned(tmp_path, "train.save_steps=0", "model.params_b=2").steps["sft"].writes == int(2e9 * 4)
     assert planned(tmp_path).steps["sft"].writes is None  # a tiny model states no size

@@ -14,10 +14,10 @@ from hala_exp.json_files import read_jsonl
 from hala_exp.pipeline.dispatch import run_step
 from hala_exp.pipeline.execute import execute, make_spec
 from hala_exp.pipeline.fanout import gpu_groups, marker, unfinished, worker_spec, workers_for
-from hala_exp.pipeline.graph import step_keys
 from hala_exp.pipeline.lease import Lease
 from hala_exp.pipeline.store import Store
 from hala_exp.recipes import build_graph
+from hala_exp.recipes.graph import step_keys
 from hala_exp.shards import Role, ShardsMissing, WorkerDone, assigned, done_shards, read_plan, run_sharded
 
 ROWS, SHARD = 8, 2

@@ -8,8 +8,8 @@ from test_stages_registry import own_changes
 
 from hala_exp.config import ConfigError, compose, validate
 from hala_exp.console.headline import headline
-from hala_exp.pipeline.graph import step_keys
 from hala_exp.recipes import build_graph
+from hala_exp.recipes.graph import step_keys
 from hala_exp.training.batch import BatchError, BatchSplit, batch_metrics, from_metrics, split
 
 

@@ -7,8 +7,8 @@ import subprocess
 import sys
 
 from hala_exp.config import compose
-from hala_exp.pipeline.graph import step_keys
 from hala_exp.recipes import build_graph
+from hala_exp.recipes.graph import step_keys
 
 
 def changed(a: list[str], b: list[str]) -> set[str]:

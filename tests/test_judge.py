@@ -44,9 +44,9 @@ def test_a_high_invalid_share_warns_and_names_the_fix(caplog):
 def test_the_threshold_reaches_the_judge_step_but_not_its_key():
     from hala_exp.config import compose
     from hala_exp.pipeline.execute import make_spec
-    from hala_exp.pipeline.graph import step_keys
     from hala_exp.pipeline.store import Store
     from hala_exp.recipes import build_graph
+    from hala_exp.recipes.graph import step_keys
 
     def judge(overrides):
         steps = build_graph(compose(overrides))

@@ -1,6 +1,6 @@
 """A runner that lost its lease writes nothing more, then reuses the output of the run that took over.
 
-The fence itself (`hala_exp.pipeline.fence`) on a lease file, at a shard boundary, and then with real
+The fence itself (`hala_exp.fence`) on a lease file, at a shard boundary, and then with real
 processes: a runner training SFT is paused with SIGSTOP (a frozen node) past a short stale time, a
 second runner takes the lease over and resumes from the first one's checkpoint, and the first is
 woken while the second still trains, or after it has committed. Both end with exit 0, the step is
@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
+from hala_exp import fence
 from hala_exp.data.samples_text import sample_texts
 from hala_exp.json_files import write_jsonl
-from hala_exp.pipeline import fence
 from hala_exp.pipeline.lease import Lease
 from hala_exp.pipeline.store import Store
 from hala_exp.shards import run_sharded

@@ -14,9 +14,9 @@ from hala_exp.evaluation.lighteval_groups import group_size, own_scores
 from hala_exp.pipeline.dispatch import run_step
 from hala_exp.pipeline.execute import make_spec
 from hala_exp.pipeline.fanout import unfinished, work, worker_spec, workers_for
-from hala_exp.pipeline.graph import step_keys
 from hala_exp.pipeline.store import Store
 from hala_exp.recipes import build_graph
+from hala_exp.recipes.graph import step_keys
 from hala_exp.shards import done_shards
 
 STEP = "evaluate.student_base"

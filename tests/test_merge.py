@@ -175,9 +175,9 @@ def test_merge_options_reach_mergekit_and_leave_the_key_alone(tiny_lfm2, tiny_lf
 
     from hala_exp.config import ConfigError, validate
     from hala_exp.pipeline.execute import make_spec
-    from hala_exp.pipeline.graph import step_keys
     from hala_exp.pipeline.store import Store
     from hala_exp.recipes import build_graph
+    from hala_exp.recipes.graph import step_keys
 
     plain = {s.name: s for s in build_graph(compose([f"store={tmp_path}"]))}
     sharded = {s.name: s for s in build_graph(compose([f"store={tmp_path}", "merge.options.out_shard_size=20000"]))}
@@ -349,8 +349,8 @@ def test_per_layer_t_weighs_the_base_by_one_minus_t(tmp_path, tiny_llama, tiny_l
 
 
 def test_a_constant_t_keeps_its_key_and_a_per_layer_t_has_its_own(tmp_path):
-    from hala_exp.pipeline.graph import step_keys
     from hala_exp.recipes import build_graph
+    from hala_exp.recipes.graph import step_keys
 
     def key(*overrides: str) -> str:
         steps = build_graph(compose([f"store={tmp_path}", *overrides]))

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from hala_exp.config import compose
-from hala_exp.pipeline.graph import step_keys
 from hala_exp.plan import PLAN_FILE, Plan, compile_plan, load_plan
 from hala_exp.recipes import build_graph
+from hala_exp.recipes.graph import step_keys
 
 PACKAGE = Path(__file__).resolve().parents[1] / "hala_exp"
 # What runs after composition: it gets the Plan, never the config (nor builds the graph again).

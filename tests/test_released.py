@@ -101,7 +101,7 @@ def test_the_released_corpus_is_keyed_by_the_commit_its_revision_resolves_to(mon
     from huggingface_hub import constants
 
     from hala_exp.data import content_keys
-    from hala_exp.pipeline.graph import step_keys
+    from hala_exp.recipes.graph import step_keys
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
@@ -122,7 +122,7 @@ def test_the_released_corpus_is_keyed_by_the_commit_its_revision_resolves_to(mon
 
 
 def test_a_slerp_sweep_on_the_released_corpus_trains_once_and_merges_per_point(monkeypatch):
-    from hala_exp.pipeline.graph import step_keys
+    from hala_exp.recipes.graph import step_keys
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     points = [step_keys(list(graph(["experiment=hala_1.2b", "data=hala_released", f"merge.t={t}"]).values()))
@@ -148,7 +148,7 @@ def test_a_language_share_of_the_released_corpus_needs_a_total_and_both_language
 
 
 def test_the_bilingual_preset_reads_the_english_originals_and_its_ratio_reaches_sft_only(monkeypatch):
-    from hala_exp.pipeline.graph import step_keys
+    from hala_exp.recipes.graph import step_keys
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     steps = graph(["experiment=hala_1.2b", "data=hala_released_bilingual"])
@@ -218,7 +218,7 @@ TRANSLATOR = "hammh0a/Hala-1.2B-EN-AR-Translator"
 
 
 def test_the_released_translator_translates_the_corpus_and_nothing_is_trained_for_it(monkeypatch):
-    from hala_exp.pipeline.graph import step_keys
+    from hala_exp.recipes.graph import step_keys
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     steps = graph(["experiment=hala_1.2b", "translator=hala_released"])
@@ -260,7 +260,7 @@ RELEASED = ["hammh0a/Hala-350M", "hammh0a/Hala-700M", "hammh0a/Hala-1.2B", "hamm
 
 def test_the_released_models_preset_evaluates_each_checkpoint_as_it_is_and_trains_nothing(monkeypatch):
     from hala_exp.config import compose, validate
-    from hala_exp.pipeline.graph import step_keys
+    from hala_exp.recipes.graph import step_keys
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     validate(compose(["experiment=hala_released"]), check_data=False)

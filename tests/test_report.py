@@ -14,10 +14,10 @@ import yaml
 from browser import dump_dom, pixels_like, screenshot
 
 from hala_exp.json_files import write_json
-from hala_exp.pipeline.graph import Ref, Step
 from hala_exp.pipeline.results import add_result
 from hala_exp.pipeline.steps_file import StepsFile
 from hala_exp.pipeline.store import RECORD, Store
+from hala_exp.recipes.graph import Ref, Step
 from hala_exp.report.cli import main
 
 STEPS = [Step("build.student_base", "build_model", "m:f", {}),

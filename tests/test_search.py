@@ -167,8 +167,8 @@ def test_each_search_composes_and_its_values_reach_the_merge_only(name):
 
     from hala_exp.config import CONF_DIR, compose, validate
     from hala_exp.config.schema import register
-    from hala_exp.pipeline.graph import step_keys
     from hala_exp.recipes import build_graph
+    from hala_exp.recipes.graph import step_keys
 
     register()
     with initialize_config_dir(config_dir=str(CONF_DIR)):

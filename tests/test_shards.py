@@ -16,9 +16,9 @@ from hala_exp.config import compose
 from hala_exp.data.adapters import load_instructions
 from hala_exp.json_files import read_jsonl
 from hala_exp.pipeline.execute import execute, make_spec
-from hala_exp.pipeline.graph import step_keys
 from hala_exp.pipeline.store import Store
 from hala_exp.recipes import build_graph
+from hala_exp.recipes.graph import step_keys
 from hala_exp.shards import run_sharded
 
 

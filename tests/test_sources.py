@@ -18,8 +18,8 @@ from hala_exp.config import compose
 from hala_exp.config.schema import ParallelSourceConfig, PreferenceSourceConfig, SourceConfig, TextSourceConfig
 from hala_exp.data.paths import resolve_path
 from hala_exp.data.snapshot import SourceError, first_bad_utf8, load_snapshot, snapshot_texts, write_snapshot
-from hala_exp.pipeline.graph import Ref, step_keys
 from hala_exp.recipes import build_graph
+from hala_exp.recipes.graph import Ref, step_keys
 
 ORCA = resolve_path("samples:orca_style/sample.jsonl")
 TATOEBA = resolve_path("samples:tatoeba_ara_eng/sample.tsv")

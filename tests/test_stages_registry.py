@@ -9,13 +9,12 @@ import pytest
 from graph_walk import descendants
 
 from hala_exp.config import compose
-from hala_exp.pipeline import graph
 from hala_exp.pipeline.dispatch import training_launch
 from hala_exp.pipeline.execute import make_spec
 from hala_exp.pipeline.fanout import workers_for
-from hala_exp.pipeline.graph import step_keys
 from hala_exp.pipeline.store import Store
-from hala_exp.recipes import build_graph
+from hala_exp.recipes import build_graph, graph
+from hala_exp.recipes.graph import step_keys
 from hala_exp.stages import STAGES
 
 # Graphs that between them hold every stage.

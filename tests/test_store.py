@@ -179,8 +179,8 @@ def test_store_verify_takes_size_or_hash_and_names_itself_otherwise():
 
 
 def test_only_reused_outputs_that_a_running_step_reads_are_hashed(tmp_path):
-    from hala_exp.pipeline.graph import Ref, Step
     from hala_exp.pipeline.hash_on_reuse import to_hash
+    from hala_exp.recipes.graph import Ref, Step
 
     steps = [Step("build", "build_model", "m:f", {}), Step("sft", "sft", "m:f", {}, {"model": Ref("build", "model")}),
              Step("merge", "merge", "m:f", {}, {"base": Ref("build", "model"), "tuned": Ref("sft", "model")}),

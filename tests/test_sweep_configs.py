@@ -8,8 +8,8 @@ from hydra import initialize_config_dir
 
 from hala_exp.config import CONF_DIR, ConfigError, compose, validate
 from hala_exp.config.schema import register
-from hala_exp.pipeline.graph import step_keys
 from hala_exp.recipes import build_graph
+from hala_exp.recipes.graph import step_keys
 
 
 @pytest.mark.parametrize(("name", "param", "values"), [

@@ -11,9 +11,9 @@ from wandb_files import offline_runs, read_run
 
 from hala_exp.config import compose
 from hala_exp.pipeline.execute import execute, make_spec
-from hala_exp.pipeline.graph import step_keys
 from hala_exp.pipeline.store import Store
 from hala_exp.recipes import build_graph
+from hala_exp.recipes.graph import step_keys
 from hala_exp.tracking import flatten, scrub, tracking_context
 
 SECRET = "hf_TESTSECRETabcdef0123456789"

@@ -23,7 +23,7 @@ from hala_exp.launch.batch import training_batch
 from hala_exp.launch.gpu_memory import serving_gb, training_gb
 from hala_exp.launch.queue import PartitionLimits
 from hala_exp.launch.resources import FIELDS, Request, check_request, estimated_mem_gb, runs_in_one_job, stage_request
-from hala_exp.pipeline.graph import Step
+from hala_exp.recipes.graph import Step
 from hala_exp.stages import STAGES
 from hala_exp.training.batch import BatchSplit
 

@@ -25,9 +25,9 @@ from hala_exp.launch.queue import LIVE, cancel, job_states, limits_for
 from hala_exp.launch.registry import JobRegistry
 from hala_exp.launch.resources import Request
 from hala_exp.pipeline.execute import make_spec
-from hala_exp.pipeline.graph import Ref
 from hala_exp.pipeline.store import Store
 from hala_exp.plan.compiled import Plan, PlannedStep
+from hala_exp.recipes.graph import Ref
 
 
 def job_name(step: str, key: str) -> str:

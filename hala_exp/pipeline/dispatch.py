@@ -23,9 +23,9 @@ from typing import Any
 from omegaconf import DictConfig
 
 from hala_exp import progress, stopping
+from hala_exp.fence import LEASE, LeaseLost
 from hala_exp.pipeline import disk_space
 from hala_exp.pipeline.execute import StepFailed, execute
-from hala_exp.pipeline.fence import LEASE, LeaseLost
 from hala_exp.pipeline.lease import describe, held
 from hala_exp.pipeline.store import Store
 from hala_exp.training.launch import SPEC

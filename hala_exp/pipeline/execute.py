@@ -18,11 +18,11 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from hala_exp import stopping
-from hala_exp.pipeline import disk_space, fence
-from hala_exp.pipeline.graph import Ref, Step
+from hala_exp import fence, stopping
+from hala_exp.pipeline import disk_space
 from hala_exp.pipeline.provenance import package_versions
 from hala_exp.pipeline.store import Store
+from hala_exp.recipes.graph import Ref, Step
 from hala_exp.stages import STAGES
 from hala_exp.tracking.step_run import StepRun
 

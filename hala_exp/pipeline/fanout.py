@@ -26,9 +26,8 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from hala_exp import stopping
+from hala_exp import fence, stopping
 from hala_exp.json_files import replace_text, tail_lines
-from hala_exp.pipeline import fence
 from hala_exp.pipeline.execute import StepFailed, call_stage
 from hala_exp.pipeline.lease import held
 from hala_exp.pipeline.store import Store

@@ -8,8 +8,8 @@ train, merge or score on damaged bytes). Outputs nothing reads now are left alon
 
 from __future__ import annotations
 
-from hala_exp.pipeline.graph import Ref, Step
 from hala_exp.pipeline.store import Store
+from hala_exp.recipes.graph import Ref, Step
 
 MODES = ("size", "hash")  # size: stat each listed file; hash: also xxh3-128 of what a running step reads
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from hala_exp.pipeline.graph import Ref, Step
 from hala_exp.pipeline.store import Store
+from hala_exp.recipes.graph import Ref, Step
 
 # handed to the stage with its config, never hashed (`make_spec`); "report": what records written
 # before the rename call `messages`

@@ -26,6 +26,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from hala_exp.fence import describe, read
+
 log = logging.getLogger("hala_exp")
 LEASES = ".leases"
 HEARTBEAT_S = 10.0  # how often the holder touches its lease
@@ -66,26 +68,6 @@ def _pid_gone(pid: Any) -> bool:
     except PermissionError:
         return False
     return False
-
-
-def describe(holder: dict[str, Any]) -> str:
-    job = f", Slurm job {holder['job']}" if holder.get("job") else ""
-    return f"pid {holder.get('pid')} on {holder.get('host')}{job}"
-
-
-def read(path: Path) -> tuple[dict[str, Any] | None, float | None]:
-    """(the lease's owner record, its mtime); (None, None) when nobody holds it. A lease that
-    cannot be read as JSON is a half-written one: its owner is unknown, its age still counts."""
-    try:
-        mtime = path.stat().st_mtime
-        return json.loads(path.read_text(encoding="utf-8")), mtime
-    except FileNotFoundError:
-        return None, None
-    except (OSError, ValueError):
-        try:
-            return {}, path.stat().st_mtime
-        except FileNotFoundError:
-            return None, None
 
 
 class Lease:
@@ -168,7 +150,7 @@ class Lease:
         while not self._stop.wait(self.heartbeat_s):
             holder, _ = self.holder()
             if holder is None or holder.get("id") != self.owner["id"]:
-                log.warning("lease  %s: lost to %s; the step stops at its next write (hala_exp.pipeline.fence)",
+                log.warning("lease  %s: lost to %s; the step stops at its next write (hala_exp.fence)",
                             self.path.name, describe(holder or {}))
                 return
             with contextlib.suppress(OSError):

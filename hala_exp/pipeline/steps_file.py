@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from hala_exp.json_files import write_json
-from hala_exp.pipeline.graph import Ref, Step
+from hala_exp.recipes.graph import Ref, Step
 
 STEPS_FILE = "steps.json"
 

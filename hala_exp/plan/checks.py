@@ -3,8 +3,8 @@ evaluation uses, and every hub model and dataset the run reads."""
 
 from __future__ import annotations
 
-from hala_exp.config.reach import HubRef, check_refs
 from hala_exp.plan.compiled import Plan
+from hala_exp.plan.reach import HubRef, check_refs
 
 EVALUATION = "evaluate_lighteval"
 

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hala_exp.json_files import write_json
-from hala_exp.pipeline.graph import Ref, Step
 from hala_exp.plan.frozen import FrozenDict, freeze, thaw
+from hala_exp.recipes.graph import Ref, Step
 
 if TYPE_CHECKING:  # the cluster's types load with a cluster plan only: a local start-up skips them
     from hala_exp.launch.plan import ClusterSide, StepPlan
@@ -42,7 +42,7 @@ class StoreState:
 
 @dataclass(frozen=True)
 class PlannedStep(Step):
-    """A graph step (`hala_exp.pipeline.graph.Step`) with what compiling the run fixed about it."""
+    """A graph step (`hala_exp.recipes.graph.Step`) with what compiling the run fixed about it."""
 
     key: str = ""
     needs: tuple[str, ...] = ()  # the steps whose outputs it reads

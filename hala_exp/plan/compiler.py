@@ -15,13 +15,13 @@ from hala_exp.config.errors import ConfigError
 from hala_exp.launch.resources import on_slurm, runs_in_one_job, stage_batch
 from hala_exp.pipeline.dispatch import training_launch
 from hala_exp.pipeline.fanout import parallelism_for, workers_for
-from hala_exp.pipeline.graph import Ref, Step, step_keys
 from hala_exp.pipeline.hash_on_reuse import to_hash
 from hala_exp.pipeline.interpreter import environment_name, interpreter_for
 from hala_exp.pipeline.store import Store
 from hala_exp.plan.compiled import Plan, PlannedStep, StoreState
 from hala_exp.plan.frozen import freeze
 from hala_exp.recipes import build_graph
+from hala_exp.recipes.graph import Ref, Step, step_keys
 from hala_exp.training.batch import BatchError
 
 if TYPE_CHECKING:

@@ -12,8 +12,8 @@ from collections.abc import Callable
 
 from omegaconf import DictConfig
 
-from hala_exp.pipeline.graph import Step, select
 from hala_exp.recipes import allam, compare, hala
+from hala_exp.recipes.graph import Step, select
 
 RECIPES: dict[str, Callable[[DictConfig], list[Step]]] = {"hala": hala.build, "allam": allam.build,
                                                           "compare": compare.build}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from omegaconf import DictConfig
 
-from hala_exp.pipeline.graph import Builder, Ref, Step
 from hala_exp.recipes.common import dpo, heldout, lighteval, sft_sources
+from hala_exp.recipes.graph import Builder, Ref, Step
 
 
 def build(cfg: DictConfig) -> list[Step]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from omegaconf import DictConfig
 
-from hala_exp.pipeline.graph import Builder, Ref
+from hala_exp.recipes.graph import Builder, Ref
 
 
 def sft_sources(b: Builder, sources: DictConfig, model: Ref | str, where: str, short: str,

@@ -10,8 +10,8 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from hala_exp.pipeline.graph import Builder, Ref, Step
 from hala_exp.recipes.common import heldout, lighteval
+from hala_exp.recipes.graph import Builder, Ref, Step
 
 
 def checkpoint(system: Mapping[str, Any]) -> str:

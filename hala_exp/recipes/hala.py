@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from omegaconf import DictConfig
 
-from hala_exp.pipeline.graph import Builder, Ref, Step
 from hala_exp.recipes.common import dpo, heldout, lighteval, sft_sources, translated_mix
+from hala_exp.recipes.graph import Builder, Ref, Step
 
 
 def translation_chain(b: Builder) -> tuple[Ref, dict[str, tuple[Ref | str, str, str]]]:

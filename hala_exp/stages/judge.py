@@ -19,10 +19,10 @@ from omegaconf import DictConfig
 from hala_exp.data.snapshot import load_snapshot
 from hala_exp.engines.base import sampling_from
 from hala_exp.json_files import write_jsonl
-from hala_exp.pipeline.disk_space import rows_gb
 from hala_exp.row_translation import LazyEngine
 from hala_exp.shards import run_sharded, summed
 from hala_exp.stages.declaration import StageInfo, group_weights, pick, plain
+from hala_exp.stages.sizes import rows_gb
 
 log = logging.getLogger("hala_exp")
 VERDICTS = ("accept", "reject")

@@ -18,9 +18,9 @@ from hala_exp.data.chat import to_instruction
 from hala_exp.data.corpus import build_corpus_mix
 from hala_exp.data.mix import iter_mix
 from hala_exp.json_files import write_jsonl
-from hala_exp.pipeline.disk_space import rows_gb
 from hala_exp.row_translation import translate_pass
 from hala_exp.stages.declaration import StageInfo, group_weights, pick, plain, source_slice
+from hala_exp.stages.sizes import rows_gb
 
 
 def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:

@@ -1,7 +1,7 @@
 """Training stops at the next optimizer step once its runner has lost the step's lease.
 
 The run that took the lease over resumes from the same checkpoint folder; a checkpoint written now
-by this one would land in a folder it no longer owns (`hala_exp.pipeline.fence`). The check comes
+by this one would land in a folder it no longer owns (`hala_exp.fence`). The check comes
 in `on_step_end`, before Trainer saves that step's checkpoint, and every rank raises at the same
 step (one scalar all-reduce), so no rank waits in a collective for one that stopped.
 """
@@ -12,7 +12,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
-from hala_exp.pipeline import fence
+from hala_exp import fence
 from hala_exp.training.stop_signal import any_rank
 
 

@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from hala_exp.config.load import ConfigError
+from hala_exp.config.errors import ConfigError
 from hala_exp.data.paths import is_local_path, resolve_path
 from hala_exp.models.gguf import hub_offline
 

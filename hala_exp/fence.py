@@ -15,24 +15,45 @@ the stale time. A holder whose own lease file has gone untouched longer than the
 in the middle of being taken over (a waiter decided it is gone an instant ago): it renews the file,
 waits `SETTLE_S` and reads it again, so a take-over already decided shows before anything is written.
 Nothing is fenced below that check: a write already under way when the process was paused finishes.
+A neutral hook beside `stopping` and `progress`: training and shards call it, so it (and the lease
+file's format, `read`) sits below them, not in the pipeline (`hala_exp.pipeline.lease` holds leases).
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
+import json
 import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from hala_exp.pipeline.lease import describe, read
-
 LEASE = "lease"  # spec field: {"path", "id", "stale_s"} of the lease the step runs under
 SETTLE_S = 1.0  # a take-over decided before the holder renewed its lease is written well within this
 
 _token: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("hala_lease", default=None)
+
+
+def describe(holder: dict[str, Any]) -> str:
+    job = f", Slurm job {holder['job']}" if holder.get("job") else ""
+    return f"pid {holder.get('pid')} on {holder.get('host')}{job}"
+
+
+def read(path: Path) -> tuple[dict[str, Any] | None, float | None]:
+    """(the lease's owner record, its mtime); (None, None) when nobody holds it. A lease that
+    cannot be read as JSON is a half-written one: its owner is unknown, its age still counts."""
+    try:
+        mtime = path.stat().st_mtime
+        return json.loads(path.read_text(encoding="utf-8")), mtime
+    except FileNotFoundError:
+        return None, None
+    except (OSError, ValueError):
+        try:
+            return {}, path.stat().st_mtime
+        except FileNotFoundError:
+            return None, None
 
 
 class LeaseLost(BaseException):

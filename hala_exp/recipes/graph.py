@@ -64,7 +64,7 @@ class Builder:
     def add(self, name: str, stage: str, inputs: dict[str, Ref | str] | None = None, *args: Any,
             messages: dict[str, Any] | None = None) -> str:
         """Step `name` of `stage`, its key slice picked by the stage from the config (and `args`)."""
-        from hala_exp.pipeline.disk_space import step_bytes
+        from hala_exp.stages.sizes import step_bytes
 
         return self._put(name, stage, STAGES[stage].config(self.cfg, *args), inputs, messages,
                          step_bytes(self.cfg, STAGES[stage], *args), args)
