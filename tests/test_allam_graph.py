@@ -112,3 +112,21 @@ def test_sweeps_compose_and_every_point_validates(name, key, values):
 def test_bad_allam_values_name_the_key(override, key):
     with pytest.raises(ConfigError, match=f"^{key} = "):
         validate(compose(ALLAM + [override]))
+
+
+def test_both_recipes_read_their_sft_sources_from_data_translated():
+    """One home for SFT sources read as they are: `data.translated`, for recipe=hala (the released corpus)
+    and recipe=allam alike; the old `allam.sft.sources` is refused naming it."""
+    sft = {s.name: s for s in build_graph(compose(ALLAM))}["sft"]
+    assert sft.stage == "sft_sources" and set(sft.inputs) == {"model", "source.orca", "source.tatoeba_en_ar"}
+    cfg = compose(ALLAM)
+    assert set(cfg.data.translated) == {"orca", "tatoeba_en_ar"}
+    released = {s.name: s for s in build_graph(compose(["data=hala_released"]))}["sft"]
+    assert released.stage == sft.stage  # the same stage, fed from the same config key
+    with pytest.raises(ConfigError, match=r"allam\.sft\.sources = \['orca'\]: is no longer a setting.*"
+                                          r"Fix: move them under data\.translated"):
+        validate(compose([*ALLAM, "+allam.sft.sources={orca: {path: 'samples:orca_style/sample.jsonl'}}"]),
+                 check_data=False)
+    with pytest.raises(ConfigError, match=r"data\.translated = \{\}: the ALLaM recipe's SFT has no instruction"):
+        validate(compose([*ALLAM, "data=tiny"]), check_data=False)
+    validate(compose([*ALLAM, "data=tiny", "allam.sft.enabled=false"]), check_data=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from omegaconf import DictConfig
 
-from hala_exp.recipes.common import dpo, heldout, lighteval, sft_sources
+from hala_exp.recipes.common import dpo, heldout, lighteval, sft_sources, translated_mix
 from hala_exp.recipes.graph import Builder, Ref, Step
 
 
@@ -27,7 +27,8 @@ def build(cfg: DictConfig) -> list[Step]:
     b.add("cpt", "cpt", {"model": model, **pools})
     students: dict[str, Ref | str] = {"allam_base": base, "allam_cpt": Ref("cpt", "model")}
     if a.sft.enabled:
-        students["allam_sft"] = sft_sources(b, a.sft.sources, Ref("cpt", "model"), "allam.sft.sources", "sft")
+        students["allam_sft"] = sft_sources(b, cfg.data.translated, Ref("cpt", "model"), "data.translated", "sft",
+                                            translated_mix(cfg))
         if cfg.dpo.enabled:
             students["allam_dpo"] = dpo(b, Ref("sft", "model"))
     lighteval(b, students)

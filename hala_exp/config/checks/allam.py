@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from omegaconf import DictConfig
 
+from hala_exp.config.checks.data import check_mix
 from hala_exp.config.checks.dpo import check_dpo
 from hala_exp.config.checks.models import check_model
 from hala_exp.config.checks.sources import check_rows, check_source_data, check_text_source
@@ -58,12 +59,17 @@ def check_allam(cfg: DictConfig, check_data: bool) -> None:
 
 def check_allam_sft(cfg: DictConfig, check_data: bool) -> None:
     a = cfg.allam
-    if not a.sft.sources:
-        fail("allam.sft.sources", {}, "the recipe's SFT has no instruction source", "add one under allam.sft.sources")
+    if a.sft.sources is not None:
+        fail("allam.sft.sources", list(a.sft.sources), "is no longer a setting: the SFT's instruction sources of every "
+             "recipe are data.translated", "move them under data.translated (e.g. data=allam_tiny)")
+    if not cfg.data.translated:
+        fail("data.translated", {}, "the ALLaM recipe's SFT has no instruction source",
+             "add one under data.translated (data=allam_tiny or allam_wiki), or set allam.sft.enabled=false")
     check_train(cfg, ("model",))
-    for name, src in a.sft.sources.items():
-        check_rows(f"allam.sft.sources.{name}", src)
+    check_mix(cfg.data)  # data.mix.arabic_ratio shares the SFT rows by language, as for recipe=hala
+    for name, src in cfg.data.translated.items():
+        check_rows(f"data.translated.{name}", src)
         if check_data:
-            check_source_data(f"allam.sft.sources.{name}", src)
+            check_source_data(f"data.translated.{name}", src)
     if cfg.dpo.enabled:
         check_dpo(cfg, check_data)

@@ -66,10 +66,11 @@ class CptConfig:
 
 @dataclass
 class InstructConfig:
-    """Instruction/response sources for the ALLaM recipe's SFT stage (then DPO when dpo.enabled)."""
+    """The ALLaM recipe's SFT stage (then DPO when dpo.enabled); its instruction sources are
+    `data.translated`, as for every SFT on sources read as they are (data=allam_tiny, allam_wiki)."""
 
     enabled: bool = True  # false: the recipe stops after continued pre-training (mixture ablations)
-    sources: dict[str, SourceConfig] = field(default_factory=dict)
+    sources: Optional[dict[str, SourceConfig]] = None  # what data.translated replaced: refused when set
 
 
 @dataclass
