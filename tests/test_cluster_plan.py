@@ -136,8 +136,8 @@ def test_the_teacher_is_served_on_its_tensor_parallel_gpus_and_nothing_holds_an_
     (["experiment=hala_1.2b", "cluster=h100", *ON_GPUS, "teacher.tensor_parallel_size=16"],
      r"teacher.tensor_parallel_size = 16: more GPUs than the 8 of a node"),
     # training as one process on a job of 8 GPUs (the pipeline's job, runtime=current)
-    (["experiment=hala_1.2b", "cluster=h100", "engine=vllm", "hydra/launcher=slurm_h100"],
-     r"runtime.gpus_per_node = 1: step sft \(sft\) trains as 1 process"),
+    (["experiment=hala_1.2b", "cluster=h100", "engine=vllm", "hydra/launcher=slurm_h100",
+      "hydra.launcher.gpus_per_node=8"], r"runtime.gpus_per_node = 1: step sft \(sft\) trains as 1 process"),
     # 9B trained on one GPU: weights, gradients and AdamW alone are 139 GB
     (["experiment=hala_9b", "cluster=h100", *ON_GPUS, "resources.stages.sft.nodes=1", "resources.stages.sft.gpus_per_node=1"],
      r"resources.stages.sft.gpus_per_node = 1: step sft .* 139.2 GB"),
