@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from omegaconf import OmegaConf
 
 from hala_exp.config import compose
+from hala_exp.evaluation.reference import reference_rows
 from hala_exp.table.build import build_table, markdown, to_csv
 from hala_exp.table.points import wandb_points
-from hala_exp.table.reference import reference_rows
 from hala_exp.tracking import flatten
 
 

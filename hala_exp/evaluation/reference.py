@@ -1,4 +1,5 @@
-"""The paper's Table 1 and Table 2 numbers (`reference_results.yaml`) and which of them match a run."""
+"""The paper's Table 1 and Table 2 numbers (`reference_results.yaml`) and which of them match a run:
+the one reader of that file, for the CLI's tables, ablation tables and the compare tables."""
 
 from __future__ import annotations
 
@@ -41,3 +42,19 @@ def released_row(table: str, hub_id: str) -> dict[str, Any] | None:
     """The row of `table` (table1 | table2) for the released checkpoint `hub_id`, or None: how a
     checkpoint evaluated as it is (`recipe=compare`) finds the paper's number for it."""
     return next((r for r in reference()[table]["rows"] if r.get("hub_id") == hub_id), None)
+
+
+def reference_rows(configs: list[dict[str, Any]], translation_system: str | None) -> list[dict[str, Any]]:
+    """Paper rows for runs of the paper's recipe: Table 1 rows of each student (`model.id`) the runs
+    use, and, when any does, the Table 2 row of the table's translation system.
+
+    Returns [{"label": ..., "average": ...} | {"label": ..., "bleu": ..., "chrf": ..., "rougeL": ...}].
+    """
+    ref = reference()
+    model_ids = {c.get("model.id") for c in configs}
+    out = [{"label": f"{r['label']} (paper)", "average": r["average"]}
+           for r in ref["table1"]["rows"] if r["model_id"] in model_ids]
+    if out and translation_system:
+        out += [{"label": f"{r['label']} (paper)", **{k: r[k] for k in ("bleu", "chrf", "rougeL")}}
+                for r in ref["table2"]["rows"] if r["system"] == translation_system]
+    return out

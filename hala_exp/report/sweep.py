@@ -7,13 +7,13 @@ import html
 import tempfile
 from pathlib import Path
 
+from hala_exp.evaluation.reference import reference_rows
 from hala_exp.report.load import RunView
 from hala_exp.report.page import data_uri, facts, page, run_body
 from hala_exp.table.build import build_table, grid
 from hala_exp.table.front import find_search, marks, plot_front
 from hala_exp.table.plot import plot, plot_curve
 from hala_exp.table.points import load_run as load_point
-from hala_exp.table.reference import reference_rows
 from hala_exp.table_cells import to_html
 
 e = html.escape

@@ -21,11 +21,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from hala_exp.evaluation.reference import reference_rows
 from hala_exp.table.build import Table, axis_value, build_table, markdown, to_csv
 from hala_exp.table.front import find_search, marks, plot_front
 from hala_exp.table.plot import plot, plot_curve
 from hala_exp.table.points import Point, load_points, wandb_points
-from hala_exp.table.reference import reference_rows
 from hala_exp.tracking.secrets import scrub
 
 
