@@ -78,23 +78,11 @@ def _resolved(module: str | None, data_dir: str | None) -> tuple[str | None, str
     return module, str(resolve_path(data_dir)) if data_dir else None
 
 
-CUSTOM_FIELDS = ("custom_tasks", "data_dir", "extra_custom_tasks")  # eval.lighteval's, and its key slice's
-
-
-def keyed_custom(custom: list[dict[str, Any]]) -> dict[str, Any]:
-    """`eval.lighteval.custom_tasks` as evaluation keys hold it, from when the first module and its data
-    had fields of their own and the rest a second list (left out while empty): every evaluation keeps
-    its key. `custom_sources` reads it back."""
-    first, *rest = custom or [{"module": None, "data_dir": None}]
-    keyed = {"custom_tasks": first["module"], "data_dir": first.get("data_dir")}
-    return {**keyed, "extra_custom_tasks": rest} if rest else keyed
-
-
 def custom_sources(lcfg: Mapping[str, Any]) -> list[tuple[str, str | None]]:
     """The custom-task modules as (module path or resolved file, resolved data directory) pairs, as
     `lighteval_run.score_tasks` and the task-name check take them, from `eval.lighteval` (its
     `custom_tasks` list) or from an evaluation step's key slice of it, which holds the first module
-    as `custom_tasks` / `data_dir` and the rest as `extra_custom_tasks` (`stages.evaluate`)."""
+    as `custom_tasks` / `data_dir` and the rest as `extra_custom_tasks` (`stages.evaluate.keyed_custom`)."""
     custom = lcfg.get("custom_tasks")
     if custom is None or isinstance(custom, str):
         first = [{"module": custom, "data_dir": lcfg.get("data_dir")}] if custom else []

@@ -23,7 +23,7 @@ from hala_exp.engines.base import sampling_from
 from hala_exp.evaluation.metrics import sentence_scores, translation_scores
 from hala_exp.json_files import write_json, write_jsonl
 from hala_exp.row_translation import translate_texts
-from hala_exp.stages.declaration import StageInfo, Weights, group_weights, plain, teacher_engine
+from hala_exp.stages.declaration import StageInfo, Weights, group_weights, plain, teacher_engine, without_empty
 
 SAMPLE_ROWS = 40  # translated items shown as a table beside the scores
 
@@ -136,9 +136,19 @@ def _mmlu_identity(cfg: DictConfig) -> dict:
     return {side: content_identity(cfg.eval.translation.mmlu[side], cache) for side in ("en", "ar")}
 
 
-def lighteval_config(cfg: DictConfig) -> dict:
-    from hala_exp.evaluation.suites import CUSTOM_FIELDS, keyed_custom
+CUSTOM_FIELDS = ("custom_tasks", "data_dir", "extra_custom_tasks")  # eval.lighteval's, and its key slice's
 
+
+def keyed_custom(custom: list[dict[str, Any]]) -> dict[str, Any]:
+    """`eval.lighteval.custom_tasks` as evaluation keys hold it, from when the first module and its data
+    had fields of their own and the rest a second list (left out while empty): every evaluation keeps
+    its key. `evaluation.suites.custom_sources` reads it back."""
+    first, *rest = custom or [{"module": None, "data_dir": None}]
+    return without_empty({"custom_tasks": first["module"], "data_dir": first.get("data_dir"),
+                          "extra_custom_tasks": rest}, "extra_custom_tasks")
+
+
+def lighteval_config(cfg: DictConfig) -> dict:
     # How the tasks are grouped changes only how the work is split, never a score: not in the key.
     settings = plain(cfg.eval.lighteval)
     lighteval = {k: v for k, v in settings.items() if k not in ("tasks_per_shard", *CUSTOM_FIELDS)}
