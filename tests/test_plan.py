@@ -69,6 +69,15 @@ def test_the_report_draws_the_graph_from_the_plan(tmp_path):
     assert {s.status for s in view.steps} == {"not run"}
 
 
+def test_plan_json_holds_no_secret(tmp_path, monkeypatch):
+    secret = "hf_s3cr3t_value_0123"
+    monkeypatch.setenv("HF_TOKEN", secret)
+    plan = compile_plan(compose([f"store={tmp_path / 'store'}", f"name=exp-{secret}"]))
+    assert secret in plan.name  # a config that interpolated a token, say
+    text = plan.write(tmp_path).read_text(encoding="utf-8")
+    assert secret not in text and "exp-<redacted>" in text
+
+
 def _names(path: Path) -> set[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
     found = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}

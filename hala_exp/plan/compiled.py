@@ -8,11 +8,12 @@ Everything after composition reads this instead of the config: the task and reac
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hala_exp.json_files import write_json
+from hala_exp.json_files import replace_text
 from hala_exp.plan.frozen import FrozenDict, freeze, thaw
 from hala_exp.recipes.graph import Ref, Step
 
@@ -108,15 +109,17 @@ class Plan:
                    freeze(data["tracking"]), cluster, freeze(data["summary"]))
 
     def write(self, run_dir: Path) -> Path:
+        """plan.json, whole or not at all, with the value of any secret-named environment variable
+        (a token a config interpolated) replaced by `<redacted>`."""
+        from hala_exp.tracking.secrets import scrub_text
+
         path = run_dir / PLAN_FILE
-        write_json(path, self.to_json(), atomic=True)
+        replace_text(path, scrub_text(json.dumps(self.to_json(), ensure_ascii=False, indent=2, sort_keys=True) + "\n"))
         return path
 
 
 def load_plan(run_dir: Path) -> Plan | None:
     """The Plan a run was compiled to (`<run dir>/plan.json`), None for a run written before plans were."""
-    import json
-
     path = run_dir / PLAN_FILE
     if not path.is_file():
         return None
