@@ -1,1 +1,2 @@
-"""The run layer: content-keyed store, leases, dispatch, fan-out and the runner (the graph is `hala_exp.recipes.graph`)."""
+"""The run layer: content-keyed store, leases, dispatch, fan-out and the runner (the graph is
+`hala_exp.recipes.graph`)."""
