@@ -69,6 +69,9 @@ def test_compiling_the_run_refuses_the_same_split_for_the_step_that_trains(tmp_p
     validate(bad, check_data=False, batches=False)
     with pytest.raises(ConfigError, match=r"model\.global_batch = 8: .*the sft step trains in 2 process\(es\)"):
         compile_plan(bad)
+    # one job per step: the split its own job gives it, refused before the jobs are sized (exit 2, not a traceback)
+    with pytest.raises(ConfigError, match=r"model\.global_batch = 512: .*resources\.stages\.sft\.nodes = 2"):
+        compile_plan(compose([f"store={tmp_path}", "experiment=hala_9b", "cluster.submit=slurm", "model.micro_batch=64"]))
     # a training group no step uses is never refused: no dpo step, no dpo check
     assert "dpo" not in {s.stage for s in compile_plan(compose([f"store={tmp_path}", "dpo.micro_batch=3"])).steps}
 

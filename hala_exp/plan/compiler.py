@@ -22,7 +22,8 @@ from hala_exp.plan.compiled import Plan, PlannedStep, StoreState
 from hala_exp.plan.frozen import freeze
 from hala_exp.recipes import build_graph
 from hala_exp.recipes.graph import Ref, Step, step_keys
-from hala_exp.training.batch import BatchError
+from hala_exp.tracking.context import tracking_context
+from hala_exp.training.batch import BatchError, BatchSplit
 
 if TYPE_CHECKING:
     from hala_exp.launch.plan import ClusterSide, StepPlan
@@ -39,6 +40,8 @@ def compile_plan(cfg: DictConfig, launcher: DictConfig | None = None, explain: b
     store = Store(cfg.store)
     one_job = runs_in_one_job(launcher)
     slurm = on_slurm(cfg, launcher)
+    # before the jobs are sized: a split that cannot work is refused naming its keys, whatever plans it
+    batches = {stage: _batch(cfg, stage, launcher) for stage in {s.stage for s in graph}}
     jobs: dict[str, StepPlan] = {}
     if slurm:  # each step's job (its own, or the pipeline's), launch, engine and memory
         from hala_exp.launch.plan import cluster_plan
@@ -48,12 +51,13 @@ def compile_plan(cfg: DictConfig, launcher: DictConfig | None = None, explain: b
     verify = to_hash(graph, keys, store, cfg.get("store_verify", "hash"), pending={n for n, st in states.items()
                                                                                   if st.runs})
     facts: dict[tuple, dict] = {}
-    steps = tuple(_planned(cfg, s, keys, jobs.get(s.name), states[s.name], s.name in verify, launcher,
+    steps = tuple(_planned(cfg, s, keys, jobs.get(s.name), states[s.name], s.name in verify, batches[s.stage],
                            slurm and not one_job, facts) for s in graph)
     return Plan(
         name=str(cfg.name), recipe=str(cfg.get("recipe", "hala")), store=str(cfg.store),
         store_verify=str(cfg.get("store_verify", "hash")), steps=steps, verbose=bool(cfg.get("verbose", False)),
-        gpus_per_node=int(cfg.runtime.get("gpus_per_node") or 0), tracking=freeze(_tracking(cfg) if tracking else None),
+        gpus_per_node=int(cfg.runtime.get("gpus_per_node") or 0),
+        tracking=freeze(tracking_context(cfg) if tracking else None),
         cluster=_cluster(cfg, launcher) if slurm else None, summary=freeze(_summary(cfg)))
 
 
@@ -78,39 +82,39 @@ def _state(store: Store, step: Step, keys: dict[str, str], explain: bool) -> Sto
     return StoreState("run", None, None, reason)
 
 
+def _batch(cfg: DictConfig, stage: str, launcher: DictConfig | None) -> BatchSplit | None:
+    """How a step of `stage` splits its global batch (None: it does not train); ConfigError when it cannot."""
+    try:
+        return stage_batch(cfg, stage, launcher)
+    except BatchError as e:
+        raise ConfigError(str(e)) from None
+
+
 def _planned(cfg: DictConfig, s: Step, keys: dict[str, str], job: StepPlan | None, state: StoreState,
-             verify: bool, launcher: DictConfig | None, own_job: bool, facts: dict[tuple, dict]) -> PlannedStep:
+             verify: bool, batch: BatchSplit | None, own_job: bool, facts: dict[tuple, dict]) -> PlannedStep:
     from dataclasses import replace
 
     gpus, nodes = (job.job.gpus_per_node, job.job.nodes) if own_job and job is not None else (None, None)
     where = (s.stage, gpus, nodes)
     if where not in facts:  # the same for every step of a stage in the same job shape: read the config once
-        facts[where] = _stage_facts(cfg, s.stage, launcher, gpus, nodes)
+        facts[where] = _stage_facts(cfg, s.stage, gpus, nodes)
     return PlannedStep(
         s.name, s.stage, s.fn, freeze(s.config), freeze(s.inputs), s.partial, freeze(s.messages), freeze(s.options),
         s.writes, key=keys[s.name], needs=tuple(sorted({v.step for v in s.inputs.values() if isinstance(v, Ref)})),
-        job=job, state=replace(state, verify=verify), **facts[where])
+        batch=batch, job=job, state=replace(state, verify=verify), **facts[where])
 
 
-def _stage_facts(cfg: DictConfig, stage: str, launcher: DictConfig | None, gpus: int | None,
-                 nodes: int | None) -> dict:
-    """Where and how a step of `stage` runs: interpreter, launch, batch split, workers."""
+def _stage_facts(cfg: DictConfig, stage: str, gpus: int | None, nodes: int | None) -> dict:
+    """Where and how a step of `stage` runs: interpreter, launch, workers."""
     python = interpreter_for(cfg.runtime, stage)
     launch = training_launch(cfg, stage, python, gpus, nodes)
     try:
-        batch = stage_batch(cfg, stage, launcher)
         workers = workers_for(cfg.get("resources"), stage)
-    except (BatchError, ValueError) as e:
+    except ValueError as e:
         raise ConfigError(str(e)) from None
     return {"environment": python, "environment_name": environment_name(cfg.runtime, stage),
             "launch": tuple(launch) if launch else None, "workers": workers,
-            "parallelism": parallelism_for(cfg.get("resources"), stage), "batch": batch}
-
-
-def _tracking(cfg: DictConfig) -> dict | None:
-    from hala_exp.tracking.context import tracking_context
-
-    return tracking_context(cfg)
+            "parallelism": parallelism_for(cfg.get("resources"), stage)}
 
 
 def _cluster(cfg: DictConfig, launcher: DictConfig | None) -> ClusterSide:
