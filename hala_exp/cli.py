@@ -31,7 +31,7 @@ from hala_exp.launch import LaunchError
 from hala_exp.pipeline.provenance import git_state, host, package_versions
 
 if TYPE_CHECKING:  # the Plan's modules load after validation: `--cfg job` never pays for them
-    from hala_exp.plan import Plan
+    from hala_exp.plan.compiled import Plan
 
 log = logging.getLogger("hala_exp")
 
@@ -134,7 +134,7 @@ def _check_tasks_quietly(plan: Plan) -> None:
 
 
 def app(cfg: DictConfig) -> None:
-    from hala_exp.plan import compile_plan
+    from hala_exp.plan.compiler import compile_plan
 
     try:
         validate(cfg, batches=False)  # compiling checks each training step's batch split

@@ -9,7 +9,8 @@ from typing import Any
 from hala_exp.config import compose
 from hala_exp.pipeline.execute import make_spec
 from hala_exp.pipeline.store import Store
-from hala_exp.plan import PlannedStep, compile_plan
+from hala_exp.plan.compiled import PlannedStep
+from hala_exp.plan.compiler import compile_plan
 
 
 @dataclass

@@ -15,7 +15,7 @@ from hala_exp.config import ConfigError, compose, validate
 from hala_exp.config.schema.sources import SourceConfig
 from hala_exp.pipeline.execute import execute
 from hala_exp.pipeline.store import Store
-from hala_exp.plan import compile_plan
+from hala_exp.plan.compiler import compile_plan
 
 # what a data option's YAML adds under `corpus:` (merged as a file would be)
 ARABIC = {"path": "samples:tatoeba_ara_eng/sample.tsv", "format": "tsv", "adapter": "instruction", "id_field": None,

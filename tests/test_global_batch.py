@@ -63,7 +63,7 @@ def test_the_processes_of_the_step_that_trains_are_checked_at_validation():
 
 def test_compiling_the_run_refuses_the_same_split_for_the_step_that_trains(tmp_path):
     """The CLI leaves the batches to the compiler (validate(batches=False)): the same message, per step."""
-    from hala_exp.plan import compile_plan
+    from hala_exp.plan.compiler import compile_plan
 
     bad = compose([f"store={tmp_path}", "runtime.gpus_per_node=2", "translator.micro_batch=8"])
     validate(bad, check_data=False, batches=False)
@@ -103,7 +103,7 @@ def test_the_same_global_batch_is_one_key_on_any_gpu_count():
 
 def test_the_console_line_and_the_plan_show_the_split(tmp_path):
     from hala_exp.pipeline.runner import plan_rows
-    from hala_exp.plan import compile_plan
+    from hala_exp.plan.compiler import compile_plan
 
     line = headline("sft", {"train_loss": 1.5849, **batch_metrics(split(256, 8, 8))})
     assert line == "train_loss 1.585, batch global 256 = micro 8 x 8 processes x 4 accumulated"

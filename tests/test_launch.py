@@ -72,7 +72,7 @@ def test_slurm_time_limits_parse():
 def _stage_job(cfg, stage: str, run_dir):
     """The Slurm job callable of `stage`'s step, from the compiled plan of `cfg` (one job per step)."""
     from hala_exp.launch.submit import _job
-    from hala_exp.plan import compile_plan
+    from hala_exp.plan.compiler import compile_plan
 
     plan = compile_plan(compose([*cfg, "cluster.submit=slurm", f"store={run_dir / 'store'}"]))
     step = next(s for s in plan.steps if s.stage == stage)

@@ -149,7 +149,7 @@ def test_two_runs_started_together_compute_each_step_once(tmp_path):
 def test_plan_names_a_step_another_process_is_running(tmp_path):
     from hala_exp.config import compose
     from hala_exp.pipeline.runner import plan_rows
-    from hala_exp.plan import compile_plan
+    from hala_exp.plan.compiler import compile_plan
 
     cfg = compose([f"store={tmp_path}", "targets=[build.judge]"])
     row = next(r for r in plan_rows(compile_plan(cfg, explain=True)) if r["name"] == "build.judge")

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from hala_exp.config import compose
-from hala_exp.plan import PLAN_FILE, Plan, compile_plan, load_plan
+from hala_exp.plan.compiled import PLAN_FILE, Plan, load_plan
+from hala_exp.plan.compiler import compile_plan
 from hala_exp.recipes import build_graph
 from hala_exp.recipes.graph import step_keys
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from hala_exp.config import compose
 from hala_exp.pipeline import key_change
 from hala_exp.pipeline.runner import plan_rows
-from hala_exp.plan import compile_plan
+from hala_exp.plan.compiler import compile_plan
 from hala_exp.recipes.graph import Ref, Step
 from hala_exp.stages import STAGES
 

@@ -10,9 +10,9 @@ import time
 import pytest
 
 from hala_exp.config import ConfigError, compose
-from hala_exp.plan import compile_plan
 from hala_exp.plan.checks import check_reachable as _check_plan_reachable
 from hala_exp.plan.checks import run_refs as _plan_refs
+from hala_exp.plan.compiler import compile_plan
 
 
 def check_reachable(cfg):

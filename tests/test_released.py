@@ -380,8 +380,8 @@ def test_offline_an_uncached_released_checkpoint_is_named_with_the_download_fix(
     from huggingface_hub import constants
 
     from hala_exp.config import ConfigError, compose
-    from hala_exp.plan import compile_plan
     from hala_exp.plan.checks import check_reachable as _reach
+    from hala_exp.plan.compiler import compile_plan
 
     def check_reachable(cfg):
         _reach(compile_plan(cfg))
@@ -401,8 +401,8 @@ def test_offline_the_uncached_released_corpus_is_named_with_the_download_fix(mon
     from huggingface_hub import constants
 
     from hala_exp.config import ConfigError, compose
-    from hala_exp.plan import compile_plan
     from hala_exp.plan.checks import check_reachable as _reach
+    from hala_exp.plan.compiler import compile_plan
 
     def check_reachable(cfg):
         _reach(compile_plan(cfg))
@@ -416,8 +416,8 @@ def test_offline_the_uncached_released_corpus_is_named_with_the_download_fix(mon
 
 def test_every_released_id_is_a_ref_the_reach_check_looks_up(monkeypatch):
     from hala_exp.config import compose
-    from hala_exp.plan import compile_plan
     from hala_exp.plan.checks import run_refs as _refs
+    from hala_exp.plan.compiler import compile_plan
 
     def run_refs(cfg):
         return _refs(compile_plan(cfg))
@@ -434,8 +434,8 @@ def test_an_unreachable_hub_is_named_with_the_first_released_id_it_was_asked_for
     from huggingface_hub import constants
 
     from hala_exp.config import ConfigError, compose
-    from hala_exp.plan import compile_plan
     from hala_exp.plan.checks import check_reachable as _reach
+    from hala_exp.plan.compiler import compile_plan
 
     def check_reachable(cfg):
         _reach(compile_plan(cfg))

@@ -215,7 +215,7 @@ def test_a_job_refused_mid_submission_cancels_the_jobs_already_queued(tmp_path, 
     from hala_exp.launch import LaunchError
     from hala_exp.launch import submit as submit_module
     from hala_exp.launch.registry import JobRegistry
-    from hala_exp.plan import compile_plan
+    from hala_exp.plan.compiler import compile_plan
 
     real, calls = submit_module._executor, []
 

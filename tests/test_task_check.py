@@ -12,8 +12,9 @@ import pytest
 from hala_exp.config import ConfigError, compose
 from hala_exp.evaluation import task_check
 from hala_exp.evaluation.task_check import task_problems
-from hala_exp.plan import StoreState, compile_plan
 from hala_exp.plan.checks import check_tasks
+from hala_exp.plan.compiled import StoreState
+from hala_exp.plan.compiler import compile_plan
 
 NAMES = ["arabic_mmlu:Driving Test", "arabic_mmlu:History", "arabic_mmlu_ht:law", "arabic_exams", "acva:Algeria"]
 

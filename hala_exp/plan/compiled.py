@@ -84,10 +84,6 @@ class Plan:
                 return s
         raise KeyError(name)
 
-    @property
-    def to_run(self) -> tuple[PlannedStep, ...]:
-        return tuple(s for s in self.steps if s.runs)
-
     def to_json(self) -> dict[str, Any]:
         """plan.json: the whole Plan as JSON; `from_json` reads it back equal."""
         out = thaw(asdict(self))

@@ -24,9 +24,6 @@ class FrozenDict(dict):
     def __reduce__(self) -> tuple[Any, ...]:
         return FrozenDict, (dict(self),)
 
-    def __hash__(self) -> int:  # type: ignore[override]
-        return hash(tuple(sorted((k, _hashable(v)) for k, v in self.items())))
-
 
 class FrozenList(list):
     """A list that refuses changes."""
@@ -36,13 +33,6 @@ class FrozenList(list):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return FrozenList, (list(self),)
-
-    def __hash__(self) -> int:  # type: ignore[override]
-        return hash(tuple(_hashable(v) for v in self))
-
-
-def _hashable(value: Any) -> Any:
-    return hash(value) if isinstance(value, (FrozenDict, FrozenList)) else value
 
 
 def freeze(value: Any) -> Any:

@@ -48,7 +48,7 @@ class BeforeLaunch(Callback):
         from hala_exp.config import validate
         from hala_exp.launch import LaunchError
         from hala_exp.launch.plan_check import check_cluster_plan
-        from hala_exp.plan import compile_plan
+        from hala_exp.plan.compiler import compile_plan
 
         task = OmegaConf.masked_copy(config, [k for k in config if k != "hydra"])
         try:
