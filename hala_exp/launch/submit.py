@@ -27,7 +27,6 @@ from hala_exp.launch.resources import Request
 from hala_exp.pipeline.execute import make_spec
 from hala_exp.pipeline.store import Store
 from hala_exp.plan.compiled import Plan, PlannedStep
-from hala_exp.recipes.graph import Ref
 
 
 def job_name(step: str, key: str) -> str:
@@ -95,8 +94,7 @@ def submit_run(plan: Plan, run_dir: Path) -> dict[str, Any]:
             if s.name not in pending:
                 entries[s.name] = {**entry, "state": "complete"}
                 continue
-            deps = sorted({v.step for v in s.inputs.values() if isinstance(v, Ref) and v.step in entries
-                           and entries[v.step].get("job_id")})
+            deps = [n for n in s.needs if n in entries and entries[n].get("job_id")]
             prior = known[s.name]
             live = prior and states.get(prior["job_id"])
             if live and live.state in LIVE and live.name == prior["job_name"]:

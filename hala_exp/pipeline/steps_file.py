@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from hala_exp.json_files import write_json
-from hala_exp.recipes.graph import Ref, Step
+from hala_exp.recipes.graph import Step
 
 STEPS_FILE = "steps.json"
 
@@ -25,7 +25,7 @@ class StepsFile:
         self.path = run_dir / STEPS_FILE
         self.rows: dict[str, dict[str, Any]] = {
             s.name: {"name": s.name, "stage": s.stage, "key": keys[s.name], "status": "pending",
-                     "needs": sorted({v.step for v in s.inputs.values() if isinstance(v, Ref)})}
+                     "needs": s.needs}
             for s in steps}
         self._write()
 

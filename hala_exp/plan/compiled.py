@@ -46,7 +46,6 @@ class PlannedStep(Step):
     """A graph step (`hala_exp.recipes.graph.Step`) with what compiling the run fixed about it."""
 
     key: str = ""
-    needs: tuple[str, ...] = ()  # the steps whose outputs it reads
     environment: str | None = None  # its interpreter (`runtime.stages`), None: the current one
     environment_name: str = "current"  # as the plan shows it
     launch: tuple[str, ...] | None = None  # `accelerate launch` argv where it trains on several processes
@@ -146,7 +145,7 @@ def _step_from(d: dict[str, Any]) -> PlannedStep:
     inputs = {k: (Ref(**v) if isinstance(v, dict) else v) for k, v in d["inputs"].items()}
     return PlannedStep(
         d["name"], d["stage"], d["fn"], freeze(d["config"]), freeze(inputs), d["partial"], freeze(d["messages"]),
-        freeze(d["options"]), d["writes"], key=d["key"], needs=tuple(d["needs"]), environment=d["environment"],
+        freeze(d["options"]), d["writes"], key=d["key"], environment=d["environment"],
         environment_name=d["environment_name"], launch=tuple(d["launch"]) if d["launch"] else None,
         workers=d["workers"], parallelism=d["parallelism"],
         batch=BatchSplit(**d["batch"]) if d["batch"] else None, job=job, state=StoreState(**d["state"]))

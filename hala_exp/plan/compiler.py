@@ -21,7 +21,7 @@ from hala_exp.pipeline.store import Store
 from hala_exp.plan.compiled import Plan, PlannedStep, StoreState
 from hala_exp.plan.frozen import freeze
 from hala_exp.recipes import build_graph
-from hala_exp.recipes.graph import Ref, Step, step_keys
+from hala_exp.recipes.graph import Step, step_keys
 from hala_exp.tracking.context import tracking_context
 from hala_exp.training.batch import BatchError, BatchSplit
 
@@ -100,7 +100,7 @@ def _planned(cfg: DictConfig, s: Step, keys: dict[str, str], job: StepPlan | Non
         facts[where] = _stage_facts(cfg, s.stage, gpus, nodes)
     return PlannedStep(
         s.name, s.stage, s.fn, freeze(s.config), freeze(s.inputs), s.partial, freeze(s.messages), freeze(s.options),
-        s.writes, key=keys[s.name], needs=tuple(sorted({v.step for v in s.inputs.values() if isinstance(v, Ref)})),
+        s.writes, key=keys[s.name],
         batch=batch, job=job, state=replace(state, verify=verify), **facts[where])
 
 

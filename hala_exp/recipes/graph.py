@@ -53,6 +53,11 @@ class Step:
     def version(self) -> int:
         return STAGES[self.stage].version
 
+    @property
+    def needs(self) -> list[str]:
+        """The steps whose outputs it reads."""
+        return sorted({v.step for v in self.inputs.values() if isinstance(v, Ref)})
+
 
 class Builder:
     """Collects a recipe's steps; each step's config, function and partial come from its stage."""

@@ -88,7 +88,7 @@ def _rows(run_dir: Path, results: dict[str, Any]) -> list[dict[str, Any]]:
         return rows
     by_name = {r["name"]: r for r in rows}
     return [{**by_name.get(s.name, {"status": "not run"}), "name": s.name, "stage": s.stage, "key": s.key,
-             "needs": list(s.needs)} for s in plan.steps]
+             "needs": s.needs} for s in plan.steps]
 
 
 def _status_rows(run_dir: Path, results: dict[str, Any]) -> list[dict[str, Any]]:
