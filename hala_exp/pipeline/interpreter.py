@@ -26,7 +26,11 @@ def environment_of(runtime: DictConfig, stage: str) -> str | None:
 
 def interpreter_for(runtime: DictConfig, stage: str) -> str | None:
     """The interpreter `stage` must run in (`environment_of`), or None for this one."""
-    choice = environment_of(runtime, stage)
+    return _python(runtime, environment_of(runtime, stage))
+
+
+def _python(runtime: DictConfig, choice: str | None) -> str | None:
+    """The interpreter of an environment name or path, None for none or this one."""
     if choice is None:
         return None
     python = runtime.envs.get(choice, choice) if runtime.envs else choice
@@ -37,8 +41,8 @@ def interpreter_for(runtime: DictConfig, stage: str) -> str | None:
 
 def environment_name(runtime: DictConfig, stage: str) -> str:
     """`runtime.stages.<stage>` as plans show it: the environment's name and interpreter, or `current`."""
-    python = interpreter_for(runtime, stage)
+    name = environment_of(runtime, stage)
+    python = _python(runtime, name)
     if python is None:
         return "current"
-    name = environment_of(runtime, stage)
-    return f"{name} ({python})" if name and name != python else python
+    return f"{name} ({python})" if name != python else python

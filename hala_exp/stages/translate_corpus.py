@@ -11,9 +11,10 @@ Arabic (`lang: ar`) are mixed in as they are: neither translated nor gated, in t
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from hala_exp.data.chat import to_instruction
 from hala_exp.data.corpus import build_corpus_mix
@@ -49,7 +50,7 @@ def run(cfg: DictConfig, inputs: dict[str, str], out: Path) -> dict[str, float]:
     return metrics
 
 
-def arabic_sources(corpus: DictConfig) -> set[str]:
+def arabic_sources(corpus: Mapping[str, DictConfig]) -> set[str]:
     """The corpus sources already in Arabic (`lang: ar`): mixed in as they are."""
     return {name for name, src in corpus.items() if src.get("lang") == "ar"}
 
@@ -69,7 +70,7 @@ def key_config(cfg: DictConfig) -> dict:
                           "corpus": {k: source_slice(v) for k, v in corpus.items()},
                           "mix": {k: v for k, v in plain(d.mix).items() if k != "arabic_ratio"},
                           "gates": plain(d.gates), "seed": d.seed, "engine": plain(cfg.engine),
-                          "as_is": sorted(arabic_sources(OmegaConf.create(corpus)))}, "as_is")
+                          "as_is": sorted(arabic_sources(corpus))}, "as_is")
 
 
 def _corpus_gb(cfg: DictConfig) -> float | None:

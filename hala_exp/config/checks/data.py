@@ -27,7 +27,9 @@ def check_mix(data: DictConfig) -> None:
                  f"{' and '.join(sorted(need))}, but they have {', '.join(sorted(langs))}",
                  "add a source of the missing language under data.translated (the English originals: "
                  "data=hala_released_bilingual), or set data.mix.arabic_ratio=null")
-    arabic = [k for k, s in data.corpus.items() if s.lang == "ar" and k != data.leave_out]
+    from hala_exp.stages.translate_corpus import arabic_sources
+
+    arabic = sorted(arabic_sources({k: s for k, s in data.corpus.items() if k != data.leave_out}))
     if arabic and mix.arabic_ratio is not None and not data.translated:
         fail("data.mix.arabic_ratio", mix.arabic_ratio, f"trains some rows on their English originals, and the "
              f"corpus sources {arabic} are Arabic, with none", "set data.mix.arabic_ratio=null (every row in "
