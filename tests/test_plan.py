@@ -68,6 +68,8 @@ def test_the_report_draws_the_graph_from_the_plan(tmp_path):
     assert [s.name for s in view.steps] == [s.name for s in plan.steps]
     assert {s.name: s.needs for s in view.steps} == {s.name: list(s.needs) for s in plan.steps}
     assert {s.status for s in view.steps} == {"not run"}
+    (run / PLAN_FILE).write_text(json.dumps({**plan.to_json(), "format": 99}))  # another version's layout
+    assert load_plan(run) is None and [s.name for s in load_run(run).steps] == []  # read as an older run
 
 
 def test_plan_json_holds_no_secret(tmp_path, monkeypatch):

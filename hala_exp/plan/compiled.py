@@ -9,7 +9,7 @@ Everything after composition reads this instead of the config: the task and reac
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -85,9 +85,8 @@ class Plan:
 
     def to_json(self) -> dict[str, Any]:
         """plan.json: the whole Plan as JSON; `from_json` reads it back equal."""
-        out = thaw(asdict(self))
-        out["steps"] = [_step_json(s) for s in self.steps]
-        return {"format": FORMAT, **out}
+        return {"format": FORMAT, **thaw(asdict(replace(self, steps=()))),
+                "steps": [_step_json(s) for s in self.steps]}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Plan:
@@ -114,11 +113,13 @@ class Plan:
 
 
 def load_plan(run_dir: Path) -> Plan | None:
-    """The Plan a run was compiled to (`<run dir>/plan.json`), None for a run written before plans were."""
+    """The Plan a run was compiled to (`<run dir>/plan.json`); None for a run written before plans were
+    or by a version whose plan.json has another `format` (its other files still describe it)."""
     path = run_dir / PLAN_FILE
     if not path.is_file():
         return None
-    return Plan.from_json(json.loads(path.read_text(encoding="utf-8")))
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return Plan.from_json(data) if data.get("format") == FORMAT else None
 
 
 def _step_json(s: PlannedStep) -> dict[str, Any]:
